@@ -1,0 +1,86 @@
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+namespace mgit::daemon {
+
+/// The daemon's effective configuration. Names match the spec's operator-facing names
+/// (flag `--x-y` = env `MGITD_X_Y` = config-file key `x_y`).
+struct Config {
+  std::string brokers = "localhost:9092";
+  std::string group_id = "mgitd";
+  std::string jobs_topic = "mgit.sync.jobs";
+  std::string results_topic = "mgit.sync.results";
+  std::string dlq_topic = "mgit.sync.dlq";
+  std::vector<std::pair<std::string, std::string>> kafka_properties;  ///< `kafka_property`
+  std::string kafka_secrets_file;
+  /// librdkafka secrets from `MGITD_KAFKA_SECRET_<KEY>` variables (see env_secret_kafka_keys).
+  std::vector<std::pair<std::string, std::string>> kafka_env_secrets;
+  std::string workspace = "/var/lib/mgitd";
+  std::string credentials_dir = "/etc/mgitd/credentials";
+  int workers = 4;
+  std::string group_instance_id;
+  int max_in_flight = 256;
+  int max_buffered_per_partition = 64;
+  int max_attempts = 3;
+  int revoke_grace_seconds = 20;
+  int startup_broker_timeout_seconds = 60;
+  int broker_unready_grace_seconds = 60;
+  int stuck_grace_seconds = 60;
+  int min_free_disk_percent = 10;
+  std::int64_t max_message_bytes = 65536;
+  int job_timeout_seconds = 600;
+  int shutdown_grace_seconds = 30;
+  std::string http_listen = "0.0.0.0:8080";
+  std::string otlp_endpoint;
+  std::string log_level = "info";
+  bool embedded_broker = false;
+  std::string config_file;  ///< `--config`
+};
+
+/// Result of reading the command line: either run with a config, or exit (help, version,
+/// error) with the given code after the text was printed.
+struct ConfigLoad {
+  std::optional<Config> config;
+  int exit_code = 0;
+};
+
+using EnvLookup = std::function<std::optional<std::string>(const std::string& name)>;
+
+/// Reads flags, then `MGITD_*` environment variables, then the optional config file, with
+/// precedence flag > env > file for every key (a repeatable key is taken whole from the
+/// highest source that sets it). Validates ranges and refuses librdkafka secret keys
+/// given through `kafka_property`. Prints help/errors to stdout/stderr.
+ConfigLoad load_config(int argc, const char* const* argv, const EnvLookup& env);
+
+/// Environment lookup backed by getenv.
+std::optional<std::string> process_env(const std::string& name);
+
+/// Reads `kafka_secrets_file` (`key=value` lines). Throws std::runtime_error at startup.
+std::vector<std::pair<std::string, std::string>> read_kafka_secrets(const std::string& path);
+
+/// Every librdkafka setting the daemon's clients get: `kafka_property`, then the secrets file,
+/// then `kafka_env_secrets` (a later entry for the same key wins). Reads the secrets file, so
+/// call it at startup; throws std::runtime_error when the file cannot be read.
+std::vector<std::pair<std::string, std::string>> kafka_settings(const Config& config);
+
+/// Whether a librdkafka key holds a secret (password, secret, key.pem, sasl.oauthbearer.config,
+/// ...): refused through `kafka_property`, accepted from the secrets file and the environment.
+bool is_secret_kafka_key(std::string_view key);
+
+/// `sasl.password` -> `MGITD_KAFKA_SECRET_SASL_PASSWORD`.
+std::string kafka_secret_env_name(std::string_view key);
+
+/// The librdkafka keys load_config looks up as `MGITD_KAFKA_SECRET_<KEY>`.
+const std::vector<std::string>& env_secret_kafka_keys();
+
+/// The config as one JSON object with secrets masked, for the startup log line.
+std::string describe_config(const Config& config);
+
+}  // namespace mgit::daemon

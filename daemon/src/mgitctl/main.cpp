@@ -1,0 +1,147 @@
+// mgitctl: operator and producer CLI for mgitd (topics, enqueue, results, dlq, validate).
+
+#include <fmt/format.h>
+
+#include <CLI/CLI.hpp>
+#include <cstdlib>
+#include <iostream>
+
+#include "mgitctl/commands.hpp"
+
+#ifndef MGITD_VERSION
+#define MGITD_VERSION "0.0.0"
+#endif
+
+namespace {
+
+using namespace mgit::mgitctl;
+
+std::string env_or(const char* name, std::string fallback) {
+  const char* value = std::getenv(name);
+  return value != nullptr && *value != '\0' ? std::string(value) : fallback;
+}
+
+void add_consume_options(CLI::App& command, ConsumeOptions& options) {
+  command.add_flag("--follow,-f", options.follow, "Keep printing new records until interrupted");
+  command.add_flag("--from-beginning", options.from_beginning,
+                   "Start at the oldest record (the default without --follow)");
+  command
+      .add_option("--timeout", options.timeout_seconds, "Stop after this many seconds (0: never)")
+      ->check(CLI::NonNegativeNumber);
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{"mgitctl: create and check mgitd's topics, enqueue jobs, read results", "mgitctl"};
+  app.set_version_flag("--version", fmt::format("mgitctl {}", MGITD_VERSION));
+  app.require_subcommand(1);
+  app.option_defaults()->always_capture_default();
+  app.footer(
+      "Secrets for librdkafka come from --kafka-secrets-file (env MGITD_KAFKA_SECRETS_FILE) or\n"
+      "MGITD_KAFKA_SECRET_<KEY> variables, as for mgitd.\n"
+      "Exit codes: 0 ok, 1 the command found a problem, 2 usage or connection error, 3 timeout.");
+
+  KafkaOptions kafka;
+  kafka.brokers = env_or("MGITD_BROKERS", kafka.brokers);
+  kafka.jobs_topic = env_or("MGITD_JOBS_TOPIC", kafka.jobs_topic);
+  kafka.results_topic = env_or("MGITD_RESULTS_TOPIC", kafka.results_topic);
+  kafka.dlq_topic = env_or("MGITD_DLQ_TOPIC", kafka.dlq_topic);
+  kafka.secrets_file = env_or("MGITD_KAFKA_SECRETS_FILE", "");
+  app.add_option("--brokers", kafka.brokers, "Kafka bootstrap servers (env MGITD_BROKERS)");
+  app.add_option("--kafka-property", kafka.properties, "Repeatable KEY=VALUE for librdkafka")
+      ->type_name("KEY=VALUE");
+  app.add_option("--kafka-secrets-file", kafka.secrets_file,
+                 "File of KEY=VALUE librdkafka secrets (env MGITD_KAFKA_SECRETS_FILE)");
+  app.add_option("--jobs-topic", kafka.jobs_topic, "Intake topic (env MGITD_JOBS_TOPIC)");
+  app.add_option("--results-topic", kafka.results_topic, "Results topic (env MGITD_RESULTS_TOPIC)");
+  app.add_option("--dlq-topic", kafka.dlq_topic, "Dead-letter topic (env MGITD_DLQ_TOPIC)");
+  app.add_option("--request-timeout", kafka.timeout_ms, "Metadata/admin request timeout in ms")
+      ->check(CLI::PositiveNumber);
+
+  // topics
+  auto* topics = app.add_subcommand("topics", "Create or check the jobs, results and DLQ topics");
+  topics->require_subcommand(1);
+  TopicsCreateOptions create_options;
+  auto* create =
+      topics->add_subcommand("create", "Create the three topics (existing ones are kept)");
+  create->add_option("--partitions", create_options.partitions, "Partitions per topic")
+      ->check(CLI::PositiveNumber);
+  create
+      ->add_option("--replication-factor", create_options.replication_factor,
+                   "Replicas per partition")
+      ->check(CLI::PositiveNumber);
+  create
+      ->add_option("--min-insync-replicas", create_options.min_insync_replicas,
+                   "min.insync.replicas (clamped to the replication factor)")
+      ->check(CLI::PositiveNumber);
+  TopicsCheckOptions check_options;
+  auto* check = topics->add_subcommand(
+      "check", "Verify the topics exist (exit 1 if not) and warn about weak replication");
+  check->add_flag("--strict", check_options.strict, "Warnings fail the check too");
+
+  // enqueue
+  EnqueueOptions enqueue_options;
+  auto* enqueue = app.add_subcommand("enqueue", "Send one job from flags, or many from --file");
+  enqueue->add_option("--url", enqueue_options.url, "Repository URL");
+  enqueue->add_option("--operation", enqueue_options.operation, "clone|fetch|sync|mirror");
+  enqueue->add_option("--ref", enqueue_options.ref, "Ref to check out (sync)");
+  enqueue->add_option("--target", enqueue_options.target, "Workspace-relative target");
+  enqueue->add_option("--credential", enqueue_options.credential, "Credential name");
+  enqueue->add_option("--job-id", enqueue_options.job_id, "Job id (default: a new ULID)");
+  enqueue->add_option("--correlation-id", enqueue_options.correlation_id, "Correlation id");
+  enqueue
+      ->add_option("--timeout-seconds", enqueue_options.timeout_seconds,
+                   "Job deadline (0: the daemon's default)")
+      ->check(CLI::NonNegativeNumber);
+  enqueue->add_flag("--prune,!--no-prune", enqueue_options.prune, "Prune deleted remote refs");
+  enqueue->add_option("--requested-by", enqueue_options.requested_by,
+                      "Who asked (default mgitctl:$USER)");
+  enqueue->add_option("--file", enqueue_options.file,
+                      "JSON lines of full jobs, or one JSON job; '-' reads stdin");
+  enqueue->add_flag("--allow-invalid", enqueue_options.allow_invalid,
+                    "Send invalid jobs as they are (for testing the daemon)");
+  enqueue->add_option("--max-message-bytes", enqueue_options.max_message_bytes,
+                      "Size limit used when validating");
+  enqueue->add_flag("--wait", enqueue_options.wait, "Wait for every job's result and print it");
+  enqueue
+      ->add_option("--timeout", enqueue_options.wait_timeout_seconds,
+                   "Seconds --wait waits (exit 3 when reached)")
+      ->check(CLI::PositiveNumber);
+
+  // results, dlq
+  ConsumeOptions results_options;
+  auto* results = app.add_subcommand("results", "Print result events, one JSON per line");
+  add_consume_options(*results, results_options);
+  ConsumeOptions dlq_options;
+  auto* dlq = app.add_subcommand("dlq", "Print dead-letter records with their error headers");
+  add_consume_options(*dlq, dlq_options);
+
+  // validate
+  ValidateOptions validate_options;
+  auto* validate = app.add_subcommand("validate", "Check job files offline, as mgitd would");
+  validate->add_option("file", validate_options.file, "JSON lines or one JSON job; '-' is stdin")
+      ->required();
+  validate->add_option("--max-message-bytes", validate_options.max_message_bytes,
+                       "Size limit, as mgitd's max_message_bytes");
+
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    const int code = app.exit(e);
+    return code == 0 ? kExitOk : kExitUsage;
+  }
+
+  try {
+    if (*create) return run_topics_create(kafka, create_options);
+    if (*check) return run_topics_check(kafka, check_options);
+    if (*enqueue) return run_enqueue(kafka, enqueue_options);
+    if (*results) return run_results(kafka, results_options);
+    if (*dlq) return run_dlq(kafka, dlq_options);
+    if (*validate) return run_validate(validate_options);
+  } catch (const CtlError& e) {
+    fmt::print(stderr, "mgitctl: {}\n", e.what());
+    return e.exit_code();
+  }
+  return kExitUsage;
+}

@@ -1,0 +1,552 @@
+#include "pipeline.hpp"
+
+#include <unistd.h>
+
+#include <boost/asio/post.hpp>
+#include <filesystem>
+#include <iostream>
+
+#include "mgit/daemon/daemon.hpp"
+#include "mgit/daemon/embedded_broker.hpp"
+#include "mgit/jobs/git_executor.hpp"
+#include "mgit/jobs/parse.hpp"
+#include "mgit/jobs/result_json.hpp"
+#include "mgit/observability/log.hpp"
+#include "mgit/security/credentials.hpp"
+#include "mgit/transport/kafka_admin.hpp"
+
+namespace mgit::daemon {
+
+namespace asio = boost::asio;
+using observability::LogLevel;
+using transport::TopicPartition;
+
+namespace {
+
+constexpr std::string_view kResultSchema = "mgit.sync-result/v1";
+constexpr std::string_view kJobSchema = "mgit.sync-job/v1";
+// The fallback result must stay tiny so it fits where the full one did not.
+constexpr std::size_t kMinimalResultBytes = 16 * 1024;
+
+std::string host_name() {
+  std::array<char, 256> buffer{};
+  if (gethostname(buffer.data(), buffer.size() - 1) != 0) return "mgitd";
+  return buffer.data();
+}
+
+jobs::SchedulerSettings scheduler_settings(const Config& config) {
+  jobs::SchedulerSettings settings;
+  settings.workers = config.workers;
+  settings.max_attempts = config.max_attempts;
+  settings.default_timeout = std::chrono::seconds(config.job_timeout_seconds);
+  return settings;
+}
+
+}  // namespace
+
+Pipeline::Pipeline(asio::io_context& io, const Config& config, jobs::Executor& executor,
+                   transport::RecordProducer& producer)
+    : io_(io),
+      config_(config),
+      scheduler_(io, executor, scheduler_settings(config)),
+      producer_(producer),
+      worker_(host_name()) {}
+
+Pipeline::~Pipeline() { scheduler_.join(); }
+
+std::uint64_t Pipeline::tag_of(const TopicPartition& partition) {
+  const auto found = tags_.find(partition);
+  if (found != tags_.end()) return found->second;
+  const auto tag = static_cast<std::uint64_t>(tags_.size() + 1);
+  tags_.emplace(partition, tag);
+  return tag;
+}
+
+void Pipeline::on_record(transport::ConsumedRecord record) {
+  auto& partition = partitions_[record.source];
+  if (stopping_ || partition.release) {
+    // Not tracked: it is not committed and the partition's next owner (or our next start)
+    // consumes it again.
+    return;
+  }
+  tracker_.begin(record.source, record.offset);
+  ++partition.outstanding;
+  ++total_outstanding_;
+  apply_backpressure(record.source);
+
+  auto delivery = std::make_shared<Delivery>();
+  const auto correlation_header = transport::find_header(record.headers, "correlation-id");
+  auto parsed = jobs::parse_job(record.payload, correlation_header.value_or(""),
+                                jobs::ParseLimits{static_cast<std::size_t>(config_.max_message_bytes)});
+  const auto traceparent = transport::find_header(record.headers, "traceparent");
+  const auto incoming = traceparent ? observability::parse_traceparent(*traceparent) : std::nullopt;
+  const auto tracestate = transport::find_header(record.headers, "tracestate").value_or("");
+  delivery->key = record.key.value_or("");
+  delivery->record = std::move(record);
+
+  if (auto* unparseable = std::get_if<jobs::Unparseable>(&parsed)) {
+    delivery->ctx = observability::JobContext::start("", correlation_header.value_or(""), incoming,
+                                                     tracestate);
+    handle_unparseable(delivery, unparseable->reason, unparseable->message);
+    return;
+  }
+  if (auto* rejected = std::get_if<jobs::Rejected>(&parsed)) {
+    delivery->ctx = observability::JobContext::start(rejected->job_id, rejected->correlation_id,
+                                                     incoming, tracestate);
+    if (!rejected->repository_key.empty()) delivery->key = rejected->repository_key;
+    observability::log(LogLevel::kWarn, delivery->ctx, "job rejected",
+                       {{"error_code", to_string(rejected->error.code)},
+                        {"error", rejected->error.message},
+                        {"partition", delivery->record.source.partition},
+                        {"offset", delivery->record.offset}});
+    auto result = base_result(*delivery);
+    result.status = jobs::Status::kRejected;
+    result.error = rejected->error;
+    result.operation = rejected->operation;
+    result.repository_url = rejected->repository_url;
+    result.target = rejected->target;
+    publish_result(delivery, result);
+    return;
+  }
+
+  auto job = std::get<jobs::Job>(std::move(parsed));
+  delivery->ctx = observability::JobContext::start(job.job_id, job.correlation_id, incoming,
+                                                   tracestate);
+  delivery->key = job.repository_key;
+  observability::log(LogLevel::kInfo, delivery->ctx, "job received",
+                     {{"operation", to_string(job.operation)},
+                      {"target", job.target},
+                      {"partition", delivery->record.source.partition},
+                      {"offset", delivery->record.offset}});
+  auto ctx = delivery->ctx;
+  auto job_copy = job;
+  scheduler_.submit(std::move(job), std::move(ctx), tag_of(delivery->record.source),
+                    [this, delivery, job = std::move(job_copy)](jobs::JobRun run) {
+                      if (run.withdrawn) {
+                        withdrawn(delivery->record);
+                        return;
+                      }
+                      auto result = base_result(*delivery);
+                      result.status = run.status;
+                      result.operation = job.operation;
+                      result.repository_url = job.repository_url;
+                      result.target = job.target;
+                      result.attempts = run.attempts;
+                      result.queue_ms = run.queue_time.count();
+                      result.duration_ms = run.run_time.count();
+                      if (run.outcome) {
+                        result.report = std::move(*run.outcome);
+                      } else {
+                        result.error = run.outcome.error();
+                      }
+                      observability::log(
+                          run.status == jobs::Status::kSucceeded ? LogLevel::kInfo : LogLevel::kWarn,
+                          delivery->ctx, "job finished",
+                          {{"status", to_string(run.status)},
+                           {"error_code", result.error ? to_string(result.error->code) : ""},
+                           {"error", result.error ? result.error->message : std::string()},
+                           {"attempts", run.attempts},
+                           {"duration_ms", static_cast<std::int64_t>(run.run_time.count())},
+                           {"replayed", result.report.replayed}});
+                      publish_result(delivery, result);
+                    });
+}
+
+jobs::JobResult Pipeline::base_result(const Delivery& delivery) const {
+  jobs::JobResult result;
+  result.job_id = delivery.ctx.job_id;
+  result.correlation_id = delivery.ctx.correlation_id;
+  result.trace_id = delivery.ctx.trace_id;
+  result.worker = worker_;
+  result.source = jobs::ResultSource{delivery.record.source.topic, delivery.record.source.partition,
+                                     delivery.record.offset};
+  result.finished_at = std::chrono::system_clock::now();
+  return result;
+}
+
+transport::Headers Pipeline::output_headers(const observability::JobContext& ctx) const {
+  transport::Headers headers = {{"correlation-id", ctx.correlation_id},
+                                {"traceparent", ctx.traceparent()},
+                                {"content-type", "application/json"},
+                                {"mgit-schema", std::string(kResultSchema)}};
+  if (!ctx.tracestate.empty()) headers.emplace_back("tracestate", ctx.tracestate);
+  return headers;
+}
+
+void Pipeline::publish_result(const std::shared_ptr<Delivery>& delivery,
+                              const jobs::JobResult& result) {
+  transport::OutgoingRecord out{config_.results_topic,
+                                delivery->key.empty() ? result.job_id : delivery->key,
+                                jobs::result_to_json(result), output_headers(delivery->ctx)};
+  producer_.produce(std::move(out), [this, delivery, result](auto delivered) {
+    if (delivered) {
+      answered(delivery->record);
+      return;
+    }
+    observability::log(LogLevel::kError, delivery->ctx, "result could not be published",
+                       {{"error", delivered.error().message}, {"code", delivered.error().code}});
+    publish_minimal_failure(delivery, result, delivered.error().message);
+  });
+}
+
+void Pipeline::publish_minimal_failure(const std::shared_ptr<Delivery>& delivery,
+                                       const jobs::JobResult& original, std::string why) {
+  auto minimal = base_result(*delivery);
+  minimal.status = jobs::Status::kFailed;
+  minimal.operation = original.operation;
+  minimal.repository_url = original.repository_url;
+  minimal.target = original.target;
+  minimal.attempts = original.attempts;
+  minimal.error = jobs::JobError{jobs::ErrorCode::kInternal,
+                                 "result could not be published: " + why};
+  transport::OutgoingRecord out{config_.results_topic,
+                                delivery->key.empty() ? minimal.job_id : delivery->key,
+                                jobs::result_to_json(minimal, kMinimalResultBytes),
+                                output_headers(delivery->ctx)};
+  producer_.produce(std::move(out), [this, delivery](auto delivered) {
+    if (delivered) {
+      answered(delivery->record);
+      return;
+    }
+    publish_dead_letter(delivery, "result_unpublishable", delivered.error().message, true);
+  });
+}
+
+void Pipeline::handle_unparseable(const std::shared_ptr<Delivery>& delivery, std::string reason,
+                                  std::string message) {
+  observability::log(LogLevel::kWarn, "message sent to the DLQ",
+                     {{"reason", reason},
+                      {"error", message},
+                      {"partition", delivery->record.source.partition},
+                      {"offset", delivery->record.offset}});
+  publish_dead_letter(delivery, std::move(reason), std::move(message), false);
+}
+
+void Pipeline::publish_dead_letter(const std::shared_ptr<Delivery>& delivery, std::string code,
+                                   std::string message, bool last_resort) {
+  const auto& record = delivery->record;
+  auto headers = record.headers;
+  headers.emplace_back("mgit-error-code", code);
+  headers.emplace_back("mgit-error-message", message);
+  headers.emplace_back("mgit-source-topic", record.source.topic);
+  headers.emplace_back("mgit-source-partition", std::to_string(record.source.partition));
+  headers.emplace_back("mgit-source-offset", std::to_string(record.offset));
+  // The original key and bytes, untouched.
+  transport::OutgoingRecord out{config_.dlq_topic, record.key.value_or(""), record.payload,
+                                std::move(headers)};
+  producer_.produce(std::move(out), [this, delivery, last_resort](auto delivered) {
+    if (delivered) {
+      answered(delivery->record);
+      return;
+    }
+    observability::log(LogLevel::kError, "DLQ record could not be published",
+                       {{"error", delivered.error().message},
+                        {"last_resort", last_resort},
+                        {"partition", delivery->record.source.partition},
+                        {"offset", delivery->record.offset}});
+    stop_intake_unanswerable(delivery->record);
+  });
+}
+
+void Pipeline::stop_intake_unanswerable(const transport::ConsumedRecord& record) {
+  // Committing past an unanswered job would lose it: stop taking work and turn not-ready
+  // so an operator (or the orchestrator) looks; the offset stays uncommitted.
+  ready_ = false;
+  if (!stopping_) {
+    observability::log(LogLevel::kError, "intake stopped: a job could not be answered",
+                       {{"partition", record.source.partition}, {"offset", record.offset}});
+    stopping_ = true;
+    if (consumer_ != nullptr) consumer_->pause(consumer_->assignment());
+  }
+}
+
+void Pipeline::answered(const transport::ConsumedRecord& record) {
+  forget_outstanding(record.source);
+  if (const auto commit = tracker_.finish(record.source, record.offset)) {
+    if (consumer_ != nullptr) {
+      if (auto stored = consumer_->store_offset(record.source, *commit); !stored) {
+        // Expected after a lost partition: its new owner redelivers from its commit.
+        observability::log(LogLevel::kDebug, "offset not stored",
+                           {{"partition", record.source.partition},
+                            {"offset", *commit},
+                            {"error", stored.error().message}});
+      }
+    }
+  }
+  release_backpressure(record.source);
+  maybe_finish_revoke(record.source, false);
+  maybe_finish_shutdown();
+}
+
+void Pipeline::forget_outstanding(const TopicPartition& tp) {
+  // A partition released meanwhile had its count removed from the total already.
+  const auto found = partitions_.find(tp);
+  if (found == partitions_.end() || found->second.outstanding == 0) return;
+  --found->second.outstanding;
+  --total_outstanding_;
+}
+
+void Pipeline::withdrawn(const transport::ConsumedRecord& record) {
+  // Neither answered nor committable: the offset stays below the watermark and the job
+  // is consumed again by whoever owns the partition next.
+  forget_outstanding(record.source);
+  maybe_finish_revoke(record.source, false);
+  maybe_finish_shutdown();
+}
+
+void Pipeline::apply_backpressure(const TopicPartition& tp) {
+  if (consumer_ == nullptr) return;
+  auto& partition = partitions_[tp];
+  const auto limit = static_cast<std::size_t>(config_.max_buffered_per_partition);
+  if (!partition.paused_for_backpressure && tracker_.pending(tp) >= limit) {
+    partition.paused_for_backpressure = true;
+    consumer_->pause({tp});
+    observability::log(LogLevel::kDebug, "partition paused", {{"partition", tp.partition}});
+  }
+  if (!paused_globally_ && tracker_.total_pending() >= static_cast<std::size_t>(config_.max_in_flight)) {
+    paused_globally_ = true;
+    consumer_->pause(consumer_->assignment());
+    observability::log(LogLevel::kInfo, "intake paused: max_in_flight reached",
+                       {{"in_flight", tracker_.total_pending()}});
+  }
+}
+
+void Pipeline::release_backpressure(const TopicPartition& tp) {
+  if (consumer_ == nullptr || stopping_) return;
+  auto& partition = partitions_[tp];
+  const auto half_partition = static_cast<std::size_t>(config_.max_buffered_per_partition) / 2;
+  const auto half_global = static_cast<std::size_t>(config_.max_in_flight) / 2;
+  if (paused_globally_ && tracker_.total_pending() <= half_global) {
+    paused_globally_ = false;
+    std::vector<TopicPartition> resumable;
+    for (const auto& assigned : consumer_->assignment()) {
+      const auto& state = partitions_[assigned];
+      if (!state.paused_for_backpressure && !state.release) resumable.push_back(assigned);
+    }
+    consumer_->resume(resumable);
+    observability::log(LogLevel::kInfo, "intake resumed", {{"in_flight", tracker_.total_pending()}});
+  }
+  if (partition.paused_for_backpressure && tracker_.pending(tp) <= half_partition) {
+    partition.paused_for_backpressure = false;
+    if (!paused_globally_ && !partition.release) consumer_->resume({tp});
+  }
+}
+
+void Pipeline::on_assigned(const std::vector<TopicPartition>& partitions) {
+  for (const auto& tp : partitions) {
+    auto& state = partitions_[tp];
+    state.paused_for_backpressure = false;
+    state.outstanding = 0;
+  }
+  // A fresh assignment starts unpaused in librdkafka: re-apply what holds process-wide.
+  if ((paused_globally_ || stopping_) && consumer_ != nullptr) consumer_->pause(partitions);
+}
+
+void Pipeline::on_revoked(const std::vector<TopicPartition>& partitions, bool lost,
+                          std::function<void()> release) {
+  if (lost) {
+    for (const auto& tp : partitions) {
+      scheduler_.withdraw(tag_of(tp));
+      tracker_.revoke(tp);
+      auto& state = partitions_[tp];
+      total_outstanding_ -= std::min(total_outstanding_, state.outstanding);
+      partitions_.erase(tp);
+    }
+    release();
+    return;
+  }
+  // Let the revoked partitions' buffered and running jobs finish and be committed, up to
+  // revoke_grace_seconds; one shared release once all of them are drained.
+  auto remaining = std::make_shared<std::size_t>(partitions.size());
+  auto shared_release = std::make_shared<std::function<void()>>(std::move(release));
+  for (const auto& tp : partitions) {
+    auto& state = partitions_[tp];
+    state.release = [remaining, shared_release] {
+      if (*remaining > 0 && --*remaining == 0) (*shared_release)();
+    };
+    state.revoke_deadline = std::make_unique<asio::steady_timer>(
+        io_, std::chrono::seconds(config_.revoke_grace_seconds));
+    state.revoke_deadline->async_wait([this, tp](const boost::system::error_code& ec) {
+      if (!ec) maybe_finish_revoke(tp, true);
+    });
+    maybe_finish_revoke(tp, false);
+  }
+}
+
+void Pipeline::maybe_finish_revoke(const TopicPartition& tp, bool deadline_passed) {
+  const auto found = partitions_.find(tp);
+  if (found == partitions_.end() || !found->second.release) return;
+  if (!deadline_passed && found->second.outstanding > 0) return;
+  // Take everything out of the state before calling out: withdraw() and release() call
+  // back into this object.
+  auto release = std::move(found->second.release);
+  const auto outstanding = found->second.outstanding;
+  total_outstanding_ -= std::min(total_outstanding_, outstanding);
+  tracker_.revoke(tp);
+  partitions_.erase(found);
+  if (outstanding > 0) {
+    observability::log(LogLevel::kWarn, "revoke grace passed; releasing with jobs unfinished",
+                       {{"partition", tp.partition}, {"outstanding", outstanding}});
+    // Queued jobs are withdrawn (redelivered to the next owner); running ones finish and
+    // publish, but their offsets are no longer ours to commit.
+    scheduler_.withdraw(tag_of(tp));
+  }
+  release();
+  maybe_finish_shutdown();
+}
+
+void Pipeline::on_error(const transport::TransportError& error) {
+  // librdkafka recovers from transient errors by itself; log them once at warn.
+  observability::log(error.kind == transport::TransportErrorKind::kFatal ? LogLevel::kError
+                                                                         : LogLevel::kWarn,
+                     "kafka consumer error", {{"error", error.message}, {"code", error.code}});
+  if (error.kind == transport::TransportErrorKind::kFatal) ready_ = false;
+}
+
+void Pipeline::begin_shutdown(std::function<void()> on_done) {
+  if (on_shutdown_done_) return;
+  on_shutdown_done_ = std::move(on_done);
+  stopping_ = true;
+  observability::log(LogLevel::kInfo, "shutting down: intake stopped, draining",
+                     {{"outstanding", total_outstanding_},
+                      {"grace_seconds", config_.shutdown_grace_seconds}});
+  if (consumer_ != nullptr) consumer_->pause(consumer_->assignment());
+  shutdown_deadline_ = std::make_unique<asio::steady_timer>(
+      io_, std::chrono::seconds(config_.shutdown_grace_seconds));
+  shutdown_deadline_->async_wait([this](const boost::system::error_code& ec) {
+    if (ec) return;
+    observability::log(LogLevel::kWarn, "shutdown grace passed; abandoning unfinished jobs",
+                       {{"outstanding", total_outstanding_}});
+    // Unfinished jobs stay uncommitted and are redelivered, with any finished above them.
+    scheduler_.stop_accepting();
+    scheduler_.cancel_running();
+    finish_shutdown();
+  });
+  maybe_finish_shutdown();
+}
+
+void Pipeline::maybe_finish_shutdown() {
+  if (!on_shutdown_done_ || total_outstanding_ > 0 || producer_.outstanding() > 0) return;
+  finish_shutdown();
+}
+
+void Pipeline::finish_shutdown() {
+  if (!on_shutdown_done_) return;
+  auto done = std::move(on_shutdown_done_);
+  on_shutdown_done_ = nullptr;
+  if (shutdown_deadline_) shutdown_deadline_->cancel();
+  if (consumer_ != nullptr) {
+    if (auto committed = consumer_->commit_stored(); !committed) {
+      observability::log(LogLevel::kWarn, "final commit failed",
+                         {{"error", committed.error().message}});
+    }
+    consumer_->close();
+  }
+  done();
+}
+
+namespace {
+
+transport::KafkaSettings client_settings(const Config& config) {
+  return transport::KafkaSettings{config.brokers, kafka_settings(config)};
+}
+
+int startup_failure(const std::string& message) {
+  observability::log(LogLevel::kError, message);
+  std::cerr << "mgitd: " << message << "\n";
+  return 1;
+}
+
+}  // namespace
+
+int run_daemon(const Config& input) {
+  Config config = input;
+  observability::init_logging(observability::parse_log_level(config.log_level).value_or(LogLevel::kInfo));
+
+  std::unique_ptr<EmbeddedBroker> embedded;
+  if (config.embedded_broker) {
+    embedded = std::make_unique<EmbeddedBroker>(
+        std::vector<std::string>{config.jobs_topic, config.results_topic, config.dlq_topic}, 4);
+    config.brokers = embedded->bootstrap_servers();
+    std::cerr << "mgitd: embedded broker listening on " << config.brokers << "\n";
+    observability::log(LogLevel::kWarn, "embedded broker started (not for production)",
+                       {{"bootstrap_servers", config.brokers}});
+  }
+  observability::log(LogLevel::kInfo, "mgitd starting",
+                     {{"version", MGITD_VERSION}, {"revision", MGITD_REVISION},
+                      {"config", describe_config(config)}});
+
+  const auto settings = client_settings(config);
+  auto probe = transport::ClusterProbe::create(settings);
+  if (!probe) return startup_failure(probe.error().message);
+  if (auto reached = probe->wait_for_broker(std::chrono::seconds(config.startup_broker_timeout_seconds));
+      !reached) {
+    return startup_failure(reached.error().message);
+  }
+  const std::vector<std::string> topics = {config.jobs_topic, config.results_topic, config.dlq_topic};
+  auto described = probe->describe(topics, std::chrono::seconds(10));
+  if (!described) return startup_failure("cannot describe topics: " + described.error().message);
+  for (const auto& topic : topics) {
+    if (!described->contains(topic)) {
+      return startup_failure("topic '" + topic +
+                             "' does not exist; create the topics with `mgitctl topics create`");
+    }
+  }
+
+  std::error_code fs_error;
+  std::filesystem::create_directories(config.workspace, fs_error);
+  if (fs_error) {
+    return startup_failure("cannot create workspace " + config.workspace + ": " + fs_error.message());
+  }
+  security::CredentialStore credentials(config.credentials_dir);
+  jobs::GitExecutor executor(jobs::GitExecutorSettings{config.workspace, &credentials,
+                                                       config.min_free_disk_percent});
+
+  asio::io_context io;
+  auto producer = transport::RecordProducer::create(io, transport::ProducerSettings{settings});
+  if (!producer) return startup_failure(producer.error().message);
+  int exit_code = 0;
+  {
+    Pipeline pipeline(io, config, executor, **producer);
+    transport::ConsumerSettings consumer_settings;
+    consumer_settings.kafka = settings;
+    consumer_settings.group_id = config.group_id;
+    consumer_settings.group_instance_id = config.group_instance_id;
+    consumer_settings.topic = config.jobs_topic;
+    auto consumer = transport::IntakeConsumer::create(io, consumer_settings, pipeline);
+    if (!consumer) return startup_failure(consumer.error().message);
+    pipeline.attach(**consumer);
+    if (auto started = (*consumer)->start(); !started) {
+      return startup_failure(started.error().message);
+    }
+
+    asio::signal_set signals(io, SIGTERM, SIGINT);
+    signals.async_wait([&](const boost::system::error_code& ec, int signal_number) {
+      if (ec) return;
+      observability::log(LogLevel::kInfo, "signal received", {{"signal", signal_number}});
+      pipeline.begin_shutdown([&] {
+        // Delivery reports of the last results must be served before we stop the loop.
+        const auto left = (*producer)->flush(std::chrono::seconds(10));
+        if (left > 0) exit_code = 1;
+        io.stop();
+      });
+      // A second signal is the operator insisting: stop now.
+      signals.async_wait([&](const boost::system::error_code& again, int) {
+        if (!again) {
+          observability::log(LogLevel::kWarn, "second signal: stopping without drain");
+          exit_code = 1;
+          io.stop();
+        }
+      });
+    });
+    observability::log(LogLevel::kInfo, "mgitd started",
+                       {{"brokers", config.brokers}, {"group_id", config.group_id},
+                        {"workers", config.workers}});
+    io.run();
+    (*consumer)->close();
+  }
+  observability::log(LogLevel::kInfo, "mgitd stopped", {{"exit_code", exit_code}});
+  return exit_code;
+}
+
+}  // namespace mgit::daemon

@@ -1,0 +1,103 @@
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <memory>
+#include <optional>
+#include <set>
+#include <string>
+
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/signal_set.hpp>
+#include <boost/asio/steady_timer.hpp>
+
+#include "mgit/daemon/config.hpp"
+#include "mgit/jobs/executor.hpp"
+#include "mgit/jobs/result.hpp"
+#include "mgit/jobs/scheduler.hpp"
+#include "mgit/observability/job_context.hpp"
+#include "mgit/transport/kafka_consumer.hpp"
+#include "mgit/transport/kafka_producer.hpp"
+#include "mgit/transport/offset_tracker.hpp"
+
+namespace mgit::daemon {
+
+/// Wires intake -> parse -> scheduler -> results -> offsets. Every member function runs on
+/// the io_context thread (consumer events, scheduler completions and delivery reports all
+/// arrive there), so the state below needs no locks.
+class Pipeline final : public transport::ConsumerEvents {
+ public:
+  Pipeline(boost::asio::io_context& io, const Config& config, jobs::Executor& executor,
+           transport::RecordProducer& producer);
+  ~Pipeline() override;
+
+  /// Attaches the consumer (created after the pipeline, since it calls back into it).
+  void attach(transport::IntakeConsumer& consumer) { consumer_ = &consumer; }
+
+  /// Stops intake and drains: buffered and running jobs may finish within the grace
+  /// period; then offsets are committed, the consumer closed and `on_done` called.
+  void begin_shutdown(std::function<void()> on_done);
+
+  bool ready() const { return ready_; }
+
+  void on_record(transport::ConsumedRecord record) override;
+  void on_assigned(const std::vector<transport::TopicPartition>& partitions) override;
+  void on_revoked(const std::vector<transport::TopicPartition>& partitions, bool lost,
+                  std::function<void()> release) override;
+  void on_error(const transport::TransportError& error) override;
+
+ private:
+  struct Delivery {
+    transport::ConsumedRecord record;  // kept for the DLQ fallback
+    observability::JobContext ctx;
+    std::string key;
+  };
+  struct PartitionState {
+    std::size_t outstanding = 0;  ///< consumed, not yet answered
+    bool paused_for_backpressure = false;
+    std::function<void()> release;  ///< set while a revoke waits for the drain
+    std::unique_ptr<boost::asio::steady_timer> revoke_deadline;
+  };
+
+  void handle_unparseable(const std::shared_ptr<Delivery>& delivery, std::string reason,
+                          std::string message);
+  void publish_result(const std::shared_ptr<Delivery>& delivery, const jobs::JobResult& result);
+  void publish_minimal_failure(const std::shared_ptr<Delivery>& delivery,
+                               const jobs::JobResult& original, std::string why);
+  void publish_dead_letter(const std::shared_ptr<Delivery>& delivery, std::string code,
+                           std::string message, bool last_resort);
+  void answered(const transport::ConsumedRecord& record);
+  void withdrawn(const transport::ConsumedRecord& record);
+  void forget_outstanding(const transport::TopicPartition& partition);
+  void stop_intake_unanswerable(const transport::ConsumedRecord& record);
+
+  void apply_backpressure(const transport::TopicPartition& partition);
+  void release_backpressure(const transport::TopicPartition& partition);
+  void maybe_finish_revoke(const transport::TopicPartition& partition, bool deadline_passed);
+  void maybe_finish_shutdown();
+  void finish_shutdown();
+
+  jobs::JobResult base_result(const Delivery& delivery) const;
+  transport::Headers output_headers(const observability::JobContext& ctx) const;
+  std::uint64_t tag_of(const transport::TopicPartition& partition);
+
+  boost::asio::io_context& io_;
+  const Config& config_;
+  jobs::Scheduler scheduler_;
+  transport::RecordProducer& producer_;
+  transport::IntakeConsumer* consumer_ = nullptr;
+  transport::OffsetTracker tracker_;
+  std::map<transport::TopicPartition, PartitionState> partitions_;
+  std::map<transport::TopicPartition, std::uint64_t> tags_;
+  std::size_t total_outstanding_ = 0;
+  bool paused_globally_ = false;
+  bool stopping_ = false;  ///< no new intake (shutdown or unanswerable job)
+  bool ready_ = true;
+  std::function<void()> on_shutdown_done_;
+  std::unique_ptr<boost::asio::steady_timer> shutdown_deadline_;
+  std::string worker_;
+};
+
+}  // namespace mgit::daemon

@@ -1,0 +1,49 @@
+#pragma once
+
+#include <filesystem>
+#include <memory>
+#include <tl/expected.hpp>
+
+#include "mgit/jobs/executor.hpp"
+#include "mgit/jobs/target_store.hpp"
+#include "mgit/security/credentials.hpp"
+
+namespace mgit::jobs {
+
+struct GitExecutorSettings {
+  std::filesystem::path workspace;
+  /// Must outlive the executor; null means no job may name a credential.
+  const security::CredentialStore* credentials = nullptr;
+  /// Clones and mirrors of new targets are refused with `disk_full` below this.
+  int min_free_disk_percent = 10;
+};
+
+/// Runs jobs with libgit2 against `<workspace>/<target>`. See docs/git-executor.md for what
+/// each operation does to the target and how libgit2 errors map to error codes.
+///
+/// Per job: take the target's file lock, answer a job id the target already served from its
+/// record, refuse a target bound to another repository, run, record the outcome.
+/// Thread-safe across different targets; calls for one target must not overlap within the
+/// process (the scheduler guarantees it; the file lock covers other processes).
+/// A stalled remote blocks until libgit2 itself gives up: libgit2 1.5 has no server timeout
+/// and `ExecutionControl` is only checked from its progress and credential callbacks.
+class GitExecutor final : public Executor {
+ public:
+  explicit GitExecutor(GitExecutorSettings settings);
+  ~GitExecutor() override;
+  GitExecutor(const GitExecutor&) = delete;
+  GitExecutor& operator=(const GitExecutor&) = delete;
+
+  tl::expected<ExecutionReport, JobError> execute(const Job& job,
+                                                  const observability::JobContext& ctx,
+                                                  const ExecutionControl& control) override;
+
+ private:
+  class Libgit2Runtime;
+
+  GitExecutorSettings settings_;
+  std::unique_ptr<Libgit2Runtime> runtime_;
+  TargetStore store_;
+};
+
+}  // namespace mgit::jobs

@@ -1,0 +1,39 @@
+#pragma once
+
+#include <chrono>
+#include <optional>
+#include <string>
+#include <string_view>
+
+namespace mgit::jobs {
+
+enum class Operation { kClone, kFetch, kSync, kMirror };
+
+std::string_view to_string(Operation operation);
+std::optional<Operation> parse_operation(std::string_view text);
+
+struct JobOptions {
+  bool prune = true;
+  bool bare = false;
+  int depth = 0;
+  std::optional<int> timeout_seconds;  ///< unset: the daemon's `job_timeout_seconds`
+  bool submodules = false;
+};
+
+/// A validated `mgit.sync-job/v1`. Every field has passed validation; `repository_key`
+/// and `target` are derived and normalized.
+struct Job {
+  std::string job_id;
+  std::string correlation_id;
+  Operation operation = Operation::kSync;
+  std::string repository_url;
+  std::string credential;      ///< name in the credential store, empty for none
+  std::string repository_key;  ///< normalized URL, the Kafka key
+  std::string ref;             ///< empty: the remote's default branch
+  std::string target;          ///< relative to the workspace root, `/`-separated
+  JobOptions options;
+  std::optional<std::chrono::system_clock::time_point> not_after;
+  std::string requested_by;
+};
+
+}  // namespace mgit::jobs

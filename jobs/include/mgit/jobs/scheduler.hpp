@@ -1,0 +1,103 @@
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <cstdint>
+#include <deque>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <random>
+#include <set>
+#include <string>
+#include <unordered_map>
+
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/thread_pool.hpp>
+#include <tl/expected.hpp>
+
+#include "mgit/jobs/executor.hpp"
+#include "mgit/jobs/result.hpp"
+#include "mgit/observability/job_context.hpp"
+
+namespace mgit::jobs {
+
+struct SchedulerSettings {
+  int workers = 4;
+  int max_attempts = 3;
+  std::chrono::seconds default_timeout{600};
+  std::chrono::milliseconds backoff_base{500};
+  std::chrono::milliseconds backoff_max{30000};
+};
+
+/// How one submitted job ended.
+struct JobRun {
+  tl::expected<ExecutionReport, JobError> outcome;
+  Status status = Status::kFailed;
+  int attempts = 0;
+  std::chrono::milliseconds queue_time{0};  ///< submit -> first start
+  std::chrono::milliseconds run_time{0};    ///< first start -> end, retries included
+  bool withdrawn = false;                   ///< removed before it ran (revoke, shutdown)
+};
+
+using JobCompletion = std::function<void(JobRun)>;
+
+/// Runs jobs on a worker pool: different targets in parallel (up to `workers`), one
+/// target's jobs one at a time in submission order. Retryable failures are retried with
+/// exponential backoff and jitter while the target's later jobs wait, but other targets
+/// go on. Not thread-safe: every method and every completion runs on the io_context.
+class Scheduler {
+ public:
+  Scheduler(boost::asio::io_context& io, Executor& executor, SchedulerSettings settings);
+  ~Scheduler();
+  Scheduler(const Scheduler&) = delete;
+  Scheduler& operator=(const Scheduler&) = delete;
+
+  /// Queues a job. `tag` groups jobs for `withdraw` (the pipeline uses the partition).
+  /// `done` is called exactly once, on the io_context.
+  void submit(Job job, observability::JobContext ctx, std::uint64_t tag, JobCompletion done);
+
+  /// Completes every queued or backing-off (not running) job with this tag as withdrawn.
+  void withdraw(std::uint64_t tag);
+  /// Withdraws everything not running and stops starting jobs (shutdown).
+  void stop_accepting();
+  /// Asks running executions to stop at their next progress callback.
+  void cancel_running();
+
+  std::size_t running() const { return running_.size(); }
+  std::size_t queued() const { return queued_count_; }
+  /// Running jobs with this tag.
+  std::size_t running_with_tag(std::uint64_t tag) const;
+  std::optional<std::chrono::steady_clock::duration> oldest_running_age() const;
+
+  /// Waits for running executions (blocking) and joins the pool.
+  void join();
+
+ private:
+  struct Entry;
+  using EntryPtr = std::shared_ptr<Entry>;
+
+  void dispatch();
+  void start(const EntryPtr& entry);
+  void finish_attempt(const EntryPtr& entry, tl::expected<ExecutionReport, JobError> outcome);
+  void complete(const EntryPtr& entry, JobRun run);
+  void release_target(const std::string& target);
+  std::chrono::milliseconds backoff_for(int attempt);
+
+  boost::asio::io_context& io_;
+  Executor& executor_;
+  SchedulerSettings settings_;
+  boost::asio::thread_pool pool_;
+  std::atomic<bool> cancelled_{false};
+  bool accepting_ = true;
+
+  std::unordered_map<std::string, std::deque<EntryPtr>> waiting_by_target_;
+  std::set<std::string> busy_targets_;  ///< running or backing off
+  std::deque<std::string> ready_targets_;
+  std::set<EntryPtr> running_;
+  std::set<EntryPtr> backing_off_;
+  std::size_t queued_count_ = 0;
+  std::mt19937_64 jitter_{std::random_device{}()};
+};
+
+}  // namespace mgit::jobs

@@ -1,0 +1,81 @@
+#pragma once
+
+#include <cstddef>
+#include <filesystem>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <tl/expected.hpp>
+#include <utility>
+#include <vector>
+
+#include "mgit/jobs/error.hpp"
+#include "mgit/jobs/executor.hpp"
+
+namespace mgit::jobs {
+
+/// The outcome of one job a target served; `error` unset means it succeeded.
+struct ServedJob {
+  std::string job_id;
+  std::optional<JobError> error;
+  std::string head_ref;
+  std::string head_oid;
+};
+
+/// What mgitd remembers about one target, kept next to the workspace so every replica
+/// sharing the volume sees it.
+struct TargetRecord {
+  std::string target;
+  std::string repository_key;     ///< the repository that first created the target
+  std::vector<ServedJob> served;  ///< oldest first, at most `TargetStore::kMaxServed`
+
+  const ServedJob* find(std::string_view job_id) const;
+  /// Appends (replacing an earlier entry with the same id) and drops the oldest beyond the cap.
+  void add(ServedJob job);
+};
+
+/// Holds a target's cross-process lock (`flock` on its lock file) until destroyed.
+class TargetLock {
+ public:
+  TargetLock() = default;
+  explicit TargetLock(int fd) : fd_(fd) {}
+  TargetLock(TargetLock&& other) noexcept : fd_(std::exchange(other.fd_, -1)) {}
+  TargetLock& operator=(TargetLock&& other) noexcept;
+  TargetLock(const TargetLock&) = delete;
+  TargetLock& operator=(const TargetLock&) = delete;
+  ~TargetLock();
+
+ private:
+  int fd_ = -1;
+};
+
+/// Per-target metadata under `<workspace>/.mgitd/targets/<sha256(target)>.{json,lock}`.
+/// Stateless apart from the paths: thread-safe; callers serialize access to one target with
+/// `lock`.
+class TargetStore {
+ public:
+  static constexpr std::size_t kMaxServed = 256;
+
+  explicit TargetStore(std::filesystem::path workspace);
+
+  /// Nothing when the target has no record yet.
+  tl::expected<std::optional<TargetRecord>, JobError> load(std::string_view target) const;
+
+  /// Replaces the record atomically (temp file, fsync, rename, fsync of the directory).
+  tl::expected<void, JobError> save(const TargetRecord& record) const;
+
+  /// Blocks until the target's lock is held, polling so that `control` can end the wait:
+  /// `timeout` when the deadline passes, `internal` when cancelled.
+  tl::expected<TargetLock, JobError> lock(std::string_view target,
+                                          const ExecutionControl& control) const;
+
+  /// The directory holding records and lock files.
+  const std::filesystem::path& directory() const { return directory_; }
+
+ private:
+  std::filesystem::path file_stem(std::string_view target) const;
+
+  std::filesystem::path directory_;
+};
+
+}  // namespace mgit::jobs

@@ -1,0 +1,439 @@
+// Parsing and validation of `mgit.sync-job/v1` (docs/job-schema.md is the reference).
+#include "mgit/jobs/parse.hpp"
+
+#include <rapidjson/document.h>
+#include <rapidjson/error/en.h>
+
+#include <chrono>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <utility>
+
+namespace mgit::jobs {
+namespace {
+
+using rapidjson::Value;
+
+constexpr std::string_view kSchema = "mgit.sync-job/v1";
+constexpr std::size_t kMaxJobIdChars = 128;
+constexpr std::size_t kMaxCorrelationIdChars = 128;
+constexpr std::size_t kMaxCredentialChars = 128;
+constexpr std::size_t kMaxRefChars = 255;
+constexpr std::size_t kMaxRequestedByChars = 256;
+constexpr std::int64_t kMaxTimeoutSeconds = 86400;
+
+// Iterative parsing keeps deeply nested input off the call stack; encoding validation keeps
+// invalid UTF-8 out of results and logs, where it would be echoed.
+constexpr unsigned kParseFlags =
+    rapidjson::kParseIterativeFlag | rapidjson::kParseValidateEncodingFlag;
+
+std::string_view view(const Value& value) {
+  return {value.GetString(), static_cast<std::size_t>(value.GetStringLength())};
+}
+
+const Value* find(const Value& object, std::string_view name) {
+  const Value key(rapidjson::StringRef(name.data(), name.size()));
+  const auto it = object.FindMember(key);
+  return it == object.MemberEnd() ? nullptr : &it->value;
+}
+
+/// Optional fields: absent and `null` both mean "not given".
+const Value* find_optional(const Value& object, std::string_view name) {
+  const Value* value = find(object, name);
+  return value != nullptr && !value->IsNull() ? value : nullptr;
+}
+
+JobError invalid(std::string message) { return {ErrorCode::kInvalidJob, std::move(message)}; }
+
+bool valid_job_id(std::string_view id) {
+  if (id.empty() || id.size() > kMaxJobIdChars) return false;
+  for (char c : id) {
+    const bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+                    c == '.' || c == '_' || c == ':' || c == '-';
+    if (!ok) return false;
+  }
+  return true;
+}
+
+bool printable_ascii(std::string_view text, std::size_t max_chars) {
+  if (text.size() > max_chars) return false;
+  for (char c : text) {
+    if (c < 0x20 || c > 0x7e) return false;
+  }
+  return true;
+}
+
+bool usable_correlation_id(std::string_view id) {
+  return !id.empty() && printable_ascii(id, kMaxCorrelationIdChars);
+}
+
+bool valid_credential_name(std::string_view name) {
+  if (name.empty() || name.size() > kMaxCredentialChars || name.front() == '.') return false;
+  for (char c : name) {
+    const bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+                    c == '.' || c == '_' || c == '-';
+    if (!ok) return false;
+  }
+  return true;
+}
+
+/// The subset of git-check-ref-format rules that matter for a name passed on to libgit2
+/// and never to a shell: accepts `main`, `v1.2`, `refs/heads/x` and commit ids.
+bool valid_ref(std::string_view ref) {
+  if (ref.empty() || ref.size() > kMaxRefChars) return false;
+  if (ref.front() == '-' || ref.front() == '/' || ref.back() == '/' || ref.back() == '.') {
+    return false;
+  }
+  if (ref == "@" || ref.ends_with(".lock")) return false;
+  if (ref.find("..") != std::string_view::npos || ref.find("//") != std::string_view::npos ||
+      ref.find("@{") != std::string_view::npos || ref.find("/.") != std::string_view::npos ||
+      ref.front() == '.') {
+    return false;
+  }
+  for (char c : ref) {
+    const auto byte = static_cast<unsigned char>(c);
+    if (byte < 0x20 || byte == 0x7f || c == ' ') return false;
+    if (std::string_view("~^:?*[\\").find(c) != std::string_view::npos) return false;
+  }
+  return true;
+}
+
+bool supported_schema(std::string_view schema) {
+  if (schema == kSchema) return true;
+  // Minor versions only add optional fields, so v1.N is readable as v1.
+  if (!schema.starts_with(kSchema) || schema.size() < kSchema.size() + 2) return false;
+  if (schema[kSchema.size()] != '.') return false;
+  for (char c : schema.substr(kSchema.size() + 1)) {
+    if (c < '0' || c > '9') return false;
+  }
+  return true;
+}
+
+// --- RFC 3339 ------------------------------------------------------------------------------
+
+std::optional<int> read_digits(std::string_view text, std::size_t pos, std::size_t count) {
+  if (pos + count > text.size()) return std::nullopt;
+  int value = 0;
+  for (std::size_t i = pos; i < pos + count; ++i) {
+    if (text[i] < '0' || text[i] > '9') return std::nullopt;
+    value = value * 10 + (text[i] - '0');
+  }
+  return value;
+}
+
+bool is_leap(int year) { return (year % 4 == 0 && year % 100 != 0) || year % 400 == 0; }
+
+int days_in_month(int year, int month) {
+  static constexpr int kDays[] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+  return month == 2 && is_leap(year) ? 29 : kDays[month - 1];
+}
+
+/// Days since 1970-01-01 of a proleptic Gregorian date (H. Hinnant's days_from_civil).
+std::int64_t days_from_civil(int year, int month, int day) {
+  year -= month <= 2 ? 1 : 0;
+  const std::int64_t era = (year >= 0 ? year : year - 399) / 400;
+  const auto yoe = static_cast<unsigned>(year - era * 400);
+  const unsigned doy = (153 * static_cast<unsigned>(month + (month > 2 ? -3 : 9)) + 2) / 5 +
+                       static_cast<unsigned>(day) - 1;
+  const unsigned doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+  return era * 146097 + static_cast<std::int64_t>(doe) - 719468;
+}
+
+tl::expected<std::chrono::system_clock::time_point, JobError> parse_timestamp(
+    std::string_view text) {
+  const auto malformed = [] {
+    return tl::unexpected(
+        invalid("not_after: must be an RFC 3339 timestamp such as 2026-11-23T10:00:00Z"));
+  };
+  // YYYY-MM-DDTHH:MM:SS
+  const auto year = read_digits(text, 0, 4);
+  const auto month = read_digits(text, 5, 2);
+  const auto day = read_digits(text, 8, 2);
+  const auto hour = read_digits(text, 11, 2);
+  const auto minute = read_digits(text, 14, 2);
+  const auto second = read_digits(text, 17, 2);
+  if (!year || !month || !day || !hour || !minute || !second || text[4] != '-' || text[7] != '-' ||
+      (text[10] != 'T' && text[10] != 't') || text[13] != ':' || text[16] != ':') {
+    return malformed();
+  }
+  // 60 is a leap second; it simply counts into the next minute.
+  if (*month < 1 || *month > 12 || *day < 1 || *day > days_in_month(*year, *month) || *hour > 23 ||
+      *minute > 59 || *second > 60) {
+    return malformed();
+  }
+  // system_clock counts nanoseconds in 64 bits on libstdc++: about 1678 to 2262.
+  if (*year < 1970 || *year > 2200) {
+    return tl::unexpected(invalid("not_after: year must be between 1970 and 2200"));
+  }
+  std::size_t pos = 19;
+  std::int64_t nanos = 0;
+  if (pos < text.size() && text[pos] == '.') {
+    ++pos;
+    const std::size_t start = pos;
+    std::int64_t scale = 100000000;
+    while (pos < text.size() && text[pos] >= '0' && text[pos] <= '9') {
+      nanos += (text[pos] - '0') * scale;  // digits past nanoseconds add 0
+      scale /= 10;
+      ++pos;
+    }
+    if (pos == start) return malformed();
+  }
+  std::int64_t offset_seconds = 0;
+  if (pos >= text.size()) return malformed();
+  if (text[pos] == 'Z' || text[pos] == 'z') {
+    ++pos;
+  } else if (text[pos] == '+' || text[pos] == '-') {
+    const auto offset_hour = read_digits(text, pos + 1, 2);
+    const auto offset_minute = read_digits(text, pos + 4, 2);
+    if (!offset_hour || !offset_minute || text[pos + 3] != ':' || *offset_hour > 23 ||
+        *offset_minute > 59) {
+      return malformed();
+    }
+    offset_seconds = (*offset_hour * 3600 + *offset_minute * 60) * (text[pos] == '+' ? 1 : -1);
+    pos += 6;
+  } else {
+    return malformed();
+  }
+  if (pos != text.size()) return malformed();
+  const std::int64_t seconds = days_from_civil(*year, *month, *day) * 86400 + *hour * 3600 +
+                               *minute * 60 + *second - offset_seconds;
+  return std::chrono::system_clock::time_point(
+      std::chrono::duration_cast<std::chrono::system_clock::duration>(
+          std::chrono::seconds(seconds) + std::chrono::nanoseconds(nanos)));
+}
+
+// --- fields ------------------------------------------------------------------------------
+
+tl::expected<bool, JobError> read_bool(const Value& options, std::string_view name, bool fallback) {
+  const Value* value = find_optional(options, name);
+  if (value == nullptr) return fallback;
+  if (!value->IsBool())
+    return tl::unexpected(invalid("options." + std::string(name) + ": must be a boolean"));
+  return value->GetBool();
+}
+
+std::optional<JobError> read_options(const Value& doc, Job& job) {
+  const Value* options = find_optional(doc, "options");
+  if (options == nullptr) {
+    if (job.operation == Operation::kMirror) job.options.bare = true;
+    return std::nullopt;
+  }
+  if (!options->IsObject()) return invalid("options: must be an object");
+
+  auto prune = read_bool(*options, "prune", true);
+  if (!prune) return prune.error();
+  job.options.prune = *prune;
+
+  auto bare = read_bool(*options, "bare", false);
+  if (!bare) return bare.error();
+  if (job.operation == Operation::kMirror) {
+    if (find_optional(*options, "bare") != nullptr && !*bare) {
+      return invalid("options.bare: a mirror is always bare");
+    }
+    job.options.bare = true;
+  } else {
+    job.options.bare = *bare;
+  }
+
+  if (const Value* depth = find_optional(*options, "depth")) {
+    if (!depth->IsInt64() && !depth->IsUint64()) {
+      return invalid("options.depth: must be an integer");
+    }
+    if (!depth->IsInt64() || depth->GetInt64() != 0) {
+      return invalid("options.depth: shallow fetches are not supported");
+    }
+  }
+  job.options.depth = 0;
+
+  if (const Value* timeout = find_optional(*options, "timeout_seconds")) {
+    if (!timeout->IsInt64() || timeout->GetInt64() < 1 ||
+        timeout->GetInt64() > kMaxTimeoutSeconds) {
+      return invalid("options.timeout_seconds: must be an integer between 1 and 86400");
+    }
+    job.options.timeout_seconds = static_cast<int>(timeout->GetInt64());
+  }
+
+  auto submodules = read_bool(*options, "submodules", false);
+  if (!submodules) return submodules.error();
+  if (*submodules) return invalid("options.submodules: submodules are not supported");
+  job.options.submodules = false;
+  return std::nullopt;
+}
+
+std::optional<JobError> read_repository(const Value& doc, Job& job) {
+  const Value* repository = find_optional(doc, "repository");
+  if (repository == nullptr) return invalid("repository: is required");
+  if (!repository->IsObject()) return invalid("repository: must be an object");
+  const Value* url = find_optional(*repository, "url");
+  if (url == nullptr) return invalid("repository.url: is required");
+  if (!url->IsString()) return invalid("repository.url: must be a string");
+  auto key = normalize_repository_url(view(*url));
+  if (!key) return key.error();
+  job.repository_url = std::string(view(*url));
+  job.repository_key = std::move(*key);
+
+  if (const Value* credential = find_optional(*repository, "credential")) {
+    if (!credential->IsString()) return invalid("repository.credential: must be a string");
+    if (!valid_credential_name(view(*credential))) {
+      return invalid(
+          "repository.credential: must be 1-128 characters of [A-Za-z0-9._-], not starting "
+          "with '.'");
+    }
+    job.credential = std::string(view(*credential));
+  }
+  return std::nullopt;
+}
+
+std::optional<JobError> read_target(const Value& doc, Job& job) {
+  if (const Value* target = find_optional(doc, "target")) {
+    if (!target->IsString()) return invalid("target: must be a string");
+    auto valid = validate_target(view(*target));
+    if (!valid) return valid.error();
+    job.target = std::move(*valid);
+    return std::nullopt;
+  }
+  auto derived = validate_target(default_target(job.repository_key));
+  if (!derived) {
+    return invalid("target: cannot derive a default from repository.url (" +
+                   derived.error().message + "); set target explicitly");
+  }
+  job.target = std::move(*derived);
+  return std::nullopt;
+}
+
+/// Validates every field into `job`, stopping at the first problem.
+std::optional<JobError> read_job(const Value& doc, std::string_view header_correlation_id,
+                                 Job& job) {
+  const Value* schema = find_optional(doc, "schema");
+  if (schema == nullptr) return invalid("schema: is required");
+  if (!schema->IsString()) return invalid("schema: must be a string");
+  if (!supported_schema(view(*schema))) {
+    return invalid("schema: unsupported schema; expected mgit.sync-job/v1");
+  }
+
+  if (const Value* correlation_id = find_optional(doc, "correlation_id")) {
+    if (!correlation_id->IsString()) return invalid("correlation_id: must be a string");
+    if (!printable_ascii(view(*correlation_id), kMaxCorrelationIdChars)) {
+      return invalid("correlation_id: must be at most 128 printable ASCII characters");
+    }
+    job.correlation_id = std::string(view(*correlation_id));
+  }
+  if (job.correlation_id.empty()) {
+    job.correlation_id = usable_correlation_id(header_correlation_id)
+                             ? std::string(header_correlation_id)
+                             : job.job_id;
+  }
+
+  const Value* operation = find_optional(doc, "operation");
+  if (operation == nullptr) return invalid("operation: is required");
+  const auto parsed_operation =
+      operation->IsString() ? parse_operation(view(*operation)) : std::nullopt;
+  if (!parsed_operation) return invalid("operation: must be one of clone, fetch, sync, mirror");
+  job.operation = *parsed_operation;
+
+  if (auto error = read_repository(doc, job)) return error;
+
+  if (const Value* ref = find_optional(doc, "ref")) {
+    if (!ref->IsString()) return invalid("ref: must be a string");
+    if (!valid_ref(view(*ref))) {
+      return invalid("ref: must be a valid git ref name of at most 255 characters");
+    }
+    job.ref = std::string(view(*ref));
+  }
+
+  if (auto error = read_target(doc, job)) return error;
+  if (auto error = read_options(doc, job)) return error;
+
+  if (const Value* not_after = find_optional(doc, "not_after")) {
+    if (!not_after->IsString()) return invalid("not_after: must be a string");
+    auto time = parse_timestamp(view(*not_after));
+    if (!time) return time.error();
+    job.not_after = *time;
+  }
+
+  if (const Value* requested_by = find_optional(doc, "requested_by")) {
+    if (!requested_by->IsString()) return invalid("requested_by: must be a string");
+    if (view(*requested_by).size() > kMaxRequestedByChars) {
+      return invalid("requested_by: longer than 256 bytes");
+    }
+    for (char c : view(*requested_by)) {
+      const auto byte = static_cast<unsigned char>(c);
+      if (byte < 0x20 || byte == 0x7f) {
+        return invalid("requested_by: must not contain control characters");
+      }
+    }
+    job.requested_by = std::string(view(*requested_by));
+  }
+  return std::nullopt;
+}
+
+/// Whatever can be read from an invalid job, so its `rejected` result says what it was.
+Rejected make_rejected(const Value& doc, const Job& partial, JobError error) {
+  Rejected rejected;
+  rejected.job_id = partial.job_id;
+  rejected.correlation_id = partial.correlation_id;
+  if (const Value* operation = find_optional(doc, "operation");
+      operation != nullptr && operation->IsString()) {
+    rejected.operation = parse_operation(view(*operation));
+  }
+  if (const Value* repository = find_optional(doc, "repository");
+      repository != nullptr && repository->IsObject()) {
+    if (const Value* url = find_optional(*repository, "url"); url != nullptr && url->IsString()) {
+      rejected.repository_url = std::string(view(*url));
+      if (auto key = normalize_repository_url(view(*url))) rejected.repository_key = *key;
+    }
+  }
+  // Only a valid target is echoed: an invalid one may be anything up to the message size.
+  if (const Value* target = find_optional(doc, "target")) {
+    if (target->IsString()) {
+      if (auto valid = validate_target(view(*target))) rejected.target = *valid;
+    }
+  } else if (!rejected.repository_key.empty()) {
+    if (auto valid = validate_target(default_target(rejected.repository_key))) {
+      rejected.target = *valid;
+    }
+  }
+  rejected.error = std::move(error);
+  return rejected;
+}
+
+}  // namespace
+
+ParseOutcome parse_job(std::string_view payload, std::string_view header_correlation_id,
+                       const ParseLimits& limits) {
+  if (payload.size() > limits.max_message_bytes) {
+    return Unparseable{"oversize", "message of " + std::to_string(payload.size()) +
+                                       " bytes exceeds max_message_bytes (" +
+                                       std::to_string(limits.max_message_bytes) + ")"};
+  }
+  rapidjson::Document doc;
+  doc.Parse<kParseFlags>(payload.data(), payload.size());
+  if (doc.HasParseError()) {
+    return Unparseable{"not_json", "invalid JSON at byte " + std::to_string(doc.GetErrorOffset()) +
+                                       ": " + rapidjson::GetParseError_En(doc.GetParseError())};
+  }
+  if (!doc.IsObject()) return Unparseable{"not_object", "a job must be a JSON object"};
+
+  const Value* job_id = find(doc, "job_id");
+  if (job_id == nullptr) return Unparseable{"no_job_id", "job_id is missing"};
+  if (!job_id->IsString()) return Unparseable{"no_job_id", "job_id must be a string"};
+  if (!valid_job_id(view(*job_id))) {
+    return Unparseable{"no_job_id", "job_id must be 1-128 characters of [A-Za-z0-9._:-]"};
+  }
+
+  Job job;
+  job.job_id = std::string(view(*job_id));
+  if (auto error = read_job(doc, header_correlation_id, job)) {
+    if (job.correlation_id.empty()) {
+      job.correlation_id = usable_correlation_id(header_correlation_id)
+                               ? std::string(header_correlation_id)
+                               : job.job_id;
+    }
+    return make_rejected(doc, job, std::move(*error));
+  }
+  return job;
+}
+
+}  // namespace mgit::jobs

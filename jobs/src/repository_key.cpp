@@ -1,0 +1,337 @@
+// Repository keys, default targets and target validation (see docs/job-schema.md).
+#include <cstddef>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <tl/expected.hpp>
+
+#include "mgit/jobs/error.hpp"
+#include "mgit/jobs/parse.hpp"
+#include "mgit/jobs/result_json.hpp"
+
+namespace mgit::jobs {
+namespace {
+
+constexpr std::size_t kMaxUrlBytes = 2048;
+constexpr std::size_t kMaxTargetBytes = 1024;
+constexpr std::size_t kMaxTargetSegmentBytes = 255;  // NAME_MAX on Linux filesystems
+constexpr std::string_view kNoPath = {};
+
+tl::unexpected<JobError> invalid_url(std::string_view why) {
+  return tl::unexpected(JobError{ErrorCode::kInvalidJob, "repository.url: " + std::string(why)});
+}
+
+tl::unexpected<JobError> credentials_in_url() {
+  return tl::unexpected(JobError{
+      ErrorCode::kPolicyDenied,
+      "repository.url: credentials in the URL are not allowed; use repository.credential"});
+}
+
+tl::unexpected<JobError> invalid_target(std::string_view why) {
+  return tl::unexpected(JobError{ErrorCode::kInvalidJob, "target: " + std::string(why)});
+}
+
+bool is_control(unsigned char c) { return c < 0x20 || c == 0x7f; }
+
+char ascii_lower(char c) { return (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c; }
+
+std::string lower(std::string_view text) {
+  std::string out(text);
+  for (char& c : out) c = ascii_lower(c);
+  return out;
+}
+
+bool is_alnum(char c) {
+  return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9');
+}
+
+bool is_hex(char c) {
+  return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F');
+}
+
+/// Whether `text` has a ':' before any '/', ignoring the inside of a leading `[...]`:
+/// git's own test for the scp-like `host:path` form.
+bool colon_before_slash(std::string_view text) {
+  std::size_t from = 0;
+  if (!text.empty() && text.front() == '[') {
+    const auto close = text.find(']');
+    if (close == std::string_view::npos) return false;
+    from = close + 1;
+  }
+  const auto colon = text.find(':', from);
+  const auto slash = text.find('/', from);
+  return colon != std::string_view::npos && (slash == std::string_view::npos || colon < slash);
+}
+
+/// The `[user@]host:path` form. `user` is only recognized when the text after the '@' is
+/// itself `host:path`, so `host:org@x/app` keeps its '@' in the path. A candidate user
+/// with a ':' in it is a `user:password` pair.
+struct ScpParts {
+  std::optional<std::string_view> userinfo;
+  std::string_view host_and_path;
+};
+
+ScpParts split_scp_userinfo(std::string_view url) {
+  const auto at = url.find('@');
+  if (at == std::string_view::npos) return {std::nullopt, url};
+  const auto candidate = url.substr(0, at);
+  const auto after = url.substr(at + 1);
+  if (candidate.find('/') != std::string_view::npos) return {std::nullopt, url};
+  if (candidate.find(':') == std::string_view::npos || colon_before_slash(after)) {
+    return {candidate, after};
+  }
+  return {std::nullopt, url};
+}
+
+bool valid_reg_name(std::string_view host) {
+  if (host.empty() || host.front() == '-' || host.front() == '.') return false;
+  for (char c : host) {
+    if (!is_alnum(c) && c != '-' && c != '.' && c != '_') return false;
+  }
+  return true;
+}
+
+bool valid_ipv6_literal(std::string_view bracketed) {
+  if (bracketed.size() < 4 || bracketed.front() != '[' || bracketed.back() != ']') return false;
+  const auto inner = bracketed.substr(1, bracketed.size() - 2);
+  bool has_colon = false;
+  for (char c : inner) {
+    if (c == ':') {
+      has_colon = true;
+    } else if (!is_hex(c) && c != '.') {
+      return false;
+    }
+  }
+  return has_colon;
+}
+
+/// Lower-cased host, or an error. Zone ids (`%25eth0`) are not supported.
+tl::expected<std::string, JobError> normalize_host(std::string_view host) {
+  if (host.empty()) return invalid_url("host is missing");
+  if (host.front() == '[') {
+    if (!valid_ipv6_literal(host)) return invalid_url("invalid IPv6 host literal");
+  } else if (!valid_reg_name(host)) {
+    return invalid_url("invalid host name");
+  }
+  return lower(host);
+}
+
+/// `:PORT` when it is not the scheme's default, empty otherwise.
+tl::expected<std::string, JobError> normalize_port(std::string_view port, int default_port) {
+  if (port.empty()) return std::string();  // RFC 3986: an empty port is the default
+  int value = 0;
+  for (char c : port) {
+    if (c < '0' || c > '9') return invalid_url("port must be a number");
+    value = value * 10 + (c - '0');
+    if (value > 65535) return invalid_url("port out of range");
+  }
+  if (value == 0) return invalid_url("port out of range");
+  if (value == default_port) return std::string();
+  return ":" + std::to_string(value);
+}
+
+/// Path without trailing `/` and one trailing `.git`; rejects empty, `.` and `..` segments.
+tl::expected<std::string, JobError> normalize_path(std::string_view path) {
+  while (!path.empty() && path.back() == '/') path.remove_suffix(1);
+  constexpr std::string_view kGitSuffix = ".git";
+  // Only `name.git`: a last segment that is exactly `.git` is a name of its own.
+  if (path.size() > kGitSuffix.size() + 1 && path.ends_with(kGitSuffix) &&
+      path[path.size() - kGitSuffix.size() - 1] != '/') {
+    path.remove_suffix(kGitSuffix.size());
+  }
+  if (path.empty()) return invalid_url("repository path is missing");
+  if (path.front() != '/') return invalid_url("repository path must be absolute");
+  std::size_t start = 1;
+  while (start <= path.size()) {
+    auto end = path.find('/', start);
+    if (end == std::string_view::npos) end = path.size();
+    const auto segment = path.substr(start, end - start);
+    if (segment.empty()) return invalid_url("path must not contain empty segments");
+    if (segment == "." || segment == "..") {
+      return invalid_url("path must not contain '.' or '..' segments");
+    }
+    start = end + 1;
+  }
+  return std::string(path);
+}
+
+struct Scheme {
+  std::string_view name;  // as it appears in the key
+  int default_port;
+  bool user_allowed;  // a bare user name (no password) in userinfo
+};
+
+std::optional<Scheme> find_scheme(std::string_view lowered) {
+  if (lowered == "https") return Scheme{"https", 443, false};
+  if (lowered == "http") return Scheme{"http", 80, false};
+  // git+ssh and ssh+git are git's historical spellings of ssh.
+  if (lowered == "ssh" || lowered == "git+ssh" || lowered == "ssh+git") {
+    return Scheme{"ssh", 22, true};
+  }
+  return std::nullopt;
+}
+
+tl::expected<std::string, JobError> normalize_scheme_url(std::string_view url,
+                                                         std::size_t separator) {
+  const auto scheme = find_scheme(lower(url.substr(0, separator)));
+  if (!scheme) return invalid_url("unsupported scheme; use https, http or ssh");
+
+  const auto rest = url.substr(separator + 3);
+  auto authority_end = rest.find_first_of("/?#");
+  if (authority_end == std::string_view::npos) authority_end = rest.size();
+  auto authority = rest.substr(0, authority_end);
+  auto path = rest.substr(authority_end);
+  path = path.substr(0, path.find_first_of("?#"));
+
+  // The last '@' ends the userinfo: an unencoded '@' inside a token must not leak it
+  // into the host.
+  if (const auto at = authority.rfind('@'); at != std::string_view::npos) {
+    const auto userinfo = authority.substr(0, at);
+    if (userinfo.find(':') != std::string_view::npos) return credentials_in_url();
+    // Over http(s) a lone userinfo is how tokens are passed (`https://TOKEN@host`).
+    if (!userinfo.empty() && !scheme->user_allowed) return credentials_in_url();
+    authority = authority.substr(at + 1);
+  }
+
+  std::string_view host = authority;
+  std::string_view port;
+  if (!authority.empty() && authority.front() == '[') {
+    const auto close = authority.find(']');
+    if (close == std::string_view::npos) return invalid_url("invalid IPv6 host literal");
+    host = authority.substr(0, close + 1);
+    const auto after = authority.substr(close + 1);
+    if (!after.empty()) {
+      if (after.front() != ':') return invalid_url("invalid host");
+      port = after.substr(1);
+    }
+  } else if (const auto colon = authority.find(':'); colon != std::string_view::npos) {
+    host = authority.substr(0, colon);
+    port = authority.substr(colon + 1);
+  }
+
+  auto normalized_host = normalize_host(host);
+  if (!normalized_host) return tl::unexpected(normalized_host.error());
+  auto normalized_port = normalize_port(port, scheme->default_port);
+  if (!normalized_port) return tl::unexpected(normalized_port.error());
+  auto normalized_path = normalize_path(path);
+  if (!normalized_path) return tl::unexpected(normalized_path.error());
+  return std::string(scheme->name) + "://" + *normalized_host + *normalized_port + *normalized_path;
+}
+
+tl::expected<std::string, JobError> normalize_scp_like(std::string_view url) {
+  const auto parts = split_scp_userinfo(url);
+  if (parts.userinfo && parts.userinfo->find(':') != std::string_view::npos) {
+    return credentials_in_url();
+  }
+  const auto text = parts.host_and_path;
+  std::string_view host;
+  std::string_view path;
+  if (!text.empty() && text.front() == '[') {
+    const auto close = text.find(']');
+    if (close == std::string_view::npos || close + 1 >= text.size() || text[close + 1] != ':') {
+      return invalid_url("invalid IPv6 host literal");
+    }
+    host = text.substr(0, close + 1);
+    path = text.substr(close + 2);
+  } else {
+    const auto colon = text.find(':');
+    host = text.substr(0, colon);
+    path = text.substr(colon + 1);
+  }
+  // `https:/host/x` or `http:host/x` are typos of a URL, not an ssh host named "https".
+  if (find_scheme(lower(host)) || lower(host) == "file" || lower(host) == "git") {
+    return invalid_url("malformed URL");
+  }
+  auto normalized_host = normalize_host(host);
+  if (!normalized_host) return tl::unexpected(normalized_host.error());
+  path = path.substr(0, path.find_first_of("?#"));
+  std::string absolute_path;
+  if (path.empty() || path.front() != '/') absolute_path = "/";
+  absolute_path += path;
+  auto normalized_path = normalize_path(absolute_path);
+  if (!normalized_path) return tl::unexpected(normalized_path.error());
+  return "ssh://" + *normalized_host + *normalized_path;
+}
+
+}  // namespace
+
+tl::expected<std::string, JobError> normalize_repository_url(std::string_view url) {
+  if (url.empty()) return invalid_url("must not be empty");
+  if (url.size() > kMaxUrlBytes) return invalid_url("longer than 2048 bytes");
+  for (char c : url) {
+    const auto byte = static_cast<unsigned char>(c);
+    if (is_control(byte) || byte == ' ') {
+      return invalid_url("must not contain whitespace or control characters");
+    }
+  }
+  if (const auto separator = url.find("://"); separator != std::string_view::npos) {
+    return normalize_scheme_url(url, separator);
+  }
+  if (colon_before_slash(split_scp_userinfo(url).host_and_path)) return normalize_scp_like(url);
+  return invalid_url("not a supported git URL; use https, http, ssh or user@host:path");
+}
+
+tl::expected<std::string, JobError> validate_target(std::string_view target) {
+  if (target.empty()) return invalid_target("must not be empty");
+  if (target.size() > kMaxTargetBytes) return invalid_target("longer than 1024 bytes");
+  for (char c : target) {
+    if (is_control(static_cast<unsigned char>(c))) {
+      return invalid_target("must not contain control characters");
+    }
+  }
+  if (target.front() == '/') return invalid_target("must be relative to the workspace");
+  std::size_t start = 0;
+  while (start <= target.size()) {
+    auto end = target.find('/', start);
+    if (end == std::string_view::npos) end = target.size();
+    const auto segment = target.substr(start, end - start);
+    if (segment.empty()) return invalid_target("must not contain empty segments");
+    if (segment == "." || segment == "..") {
+      return invalid_target("must not contain '.' or '..' segments");
+    }
+    if (segment.size() > kMaxTargetSegmentBytes) {
+      return invalid_target("path segment longer than 255 bytes");
+    }
+    start = end + 1;
+  }
+  return std::string(target);
+}
+
+std::string default_target(std::string_view repository_key) {
+  auto rest = repository_key;
+  if (const auto separator = rest.find("://"); separator != std::string_view::npos) {
+    rest = rest.substr(separator + 3);
+  }
+  const auto slash = rest.find('/');
+  const auto authority = rest.substr(0, slash);
+  const auto path = slash == std::string_view::npos ? kNoPath : rest.substr(slash);
+  // ':' (port, IPv6) and brackets make awkward directory names: `[::1]:8443` -> `__1_8443`.
+  std::string out;
+  for (char c : authority) {
+    if (c == '[' || c == ']') continue;
+    out += c == ':' ? '_' : c;
+  }
+  out += path;
+  return out;
+}
+
+std::string strip_userinfo(std::string_view url) {
+  if (const auto separator = url.find("://"); separator != std::string_view::npos) {
+    const auto start = separator + 3;
+    auto authority_end = url.find_first_of("/?#", start);
+    if (authority_end == std::string_view::npos) authority_end = url.size();
+    const auto at = url.substr(start, authority_end - start).rfind('@');
+    if (at == std::string_view::npos) return std::string(url);
+    return std::string(url.substr(0, start)) + std::string(url.substr(start + at + 1));
+  }
+  // scp-like: anything before the first '@' that has no '/' in front of it is userinfo.
+  // This also drops `host:org@` from the rare `host:org@x/app`, which costs only display
+  // fidelity, whereas keeping a `user:token@` would publish a secret.
+  const auto at = url.find('@');
+  if (at != std::string_view::npos && url.substr(0, at).find('/') == std::string_view::npos) {
+    return std::string(url.substr(at + 1));
+  }
+  return std::string(url);
+}
+
+}  // namespace mgit::jobs

@@ -1,0 +1,267 @@
+#include "mgit/jobs/scheduler.hpp"
+
+#include <algorithm>
+#include <boost/asio/post.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <exception>
+
+#include "mgit/observability/log.hpp"
+
+namespace mgit::jobs {
+
+namespace asio = boost::asio;
+using observability::LogLevel;
+using Clock = std::chrono::steady_clock;
+
+struct Scheduler::Entry {
+  Job job;
+  observability::JobContext ctx;
+  std::uint64_t tag = 0;
+  JobCompletion done;
+  Clock::time_point submitted_at;
+  std::optional<Clock::time_point> first_started_at;
+  Clock::time_point attempt_started_at;
+  Clock::time_point deadline = Clock::time_point::max();
+  int attempts = 0;
+  bool withdrawn = false;
+  std::unique_ptr<asio::steady_timer> backoff_timer;
+};
+
+namespace {
+
+std::int64_t epoch_micros() {
+  return std::chrono::duration_cast<std::chrono::microseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+std::chrono::milliseconds millis_between(Clock::time_point from, Clock::time_point to) {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(to - from);
+}
+
+Status status_of(const tl::expected<ExecutionReport, JobError>& outcome) {
+  if (outcome) return Status::kSucceeded;
+  return is_rejection(outcome.error().code) ? Status::kRejected : Status::kFailed;
+}
+
+}  // namespace
+
+Scheduler::Scheduler(asio::io_context& io, Executor& executor, SchedulerSettings settings)
+    : io_(io),
+      executor_(executor),
+      settings_(settings),
+      pool_(static_cast<std::size_t>(std::max(1, settings.workers))) {}
+
+Scheduler::~Scheduler() { join(); }
+
+void Scheduler::join() {
+  cancelled_.store(true);
+  pool_.join();
+}
+
+void Scheduler::submit(Job job, observability::JobContext ctx, std::uint64_t tag,
+                       JobCompletion done) {
+  auto entry = std::make_shared<Entry>();
+  entry->job = std::move(job);
+  entry->ctx = std::move(ctx);
+  entry->tag = tag;
+  entry->done = std::move(done);
+  entry->submitted_at = Clock::now();
+  if (!accepting_) {
+    entry->withdrawn = true;
+    complete(entry, JobRun{tl::make_unexpected(JobError{ErrorCode::kInternal, "shutting down"}),
+                           Status::kFailed, 0, {}, {}, true});
+    return;
+  }
+  const auto& target = entry->job.target;
+  auto& queue = waiting_by_target_[target];
+  queue.push_back(entry);
+  ++queued_count_;
+  if (queue.size() == 1 && !busy_targets_.contains(target)) ready_targets_.push_back(target);
+  dispatch();
+}
+
+void Scheduler::dispatch() {
+  while (running_.size() < static_cast<std::size_t>(settings_.workers) && !ready_targets_.empty()) {
+    const std::string target = ready_targets_.front();
+    ready_targets_.pop_front();
+    auto found = waiting_by_target_.find(target);
+    if (found == waiting_by_target_.end() || found->second.empty()) continue;
+    auto entry = found->second.front();
+    found->second.pop_front();
+    --queued_count_;
+    if (found->second.empty()) waiting_by_target_.erase(found);
+    busy_targets_.insert(target);
+    start(entry);
+  }
+}
+
+void Scheduler::start(const EntryPtr& entry) {
+  const auto now = Clock::now();
+  if (!entry->first_started_at) {
+    entry->first_started_at = now;
+    const auto timeout = entry->job.options.timeout_seconds
+                             ? std::chrono::seconds(*entry->job.options.timeout_seconds)
+                             : settings_.default_timeout;
+    entry->deadline = now + timeout;
+  }
+  if (entry->job.not_after && std::chrono::system_clock::now() > *entry->job.not_after) {
+    JobRun run{tl::make_unexpected(JobError{ErrorCode::kTimeout, "not_after passed before the job ran"}),
+               Status::kExpired, entry->attempts, millis_between(entry->submitted_at, now), {}, false};
+    complete(entry, std::move(run));
+    // Posted, not called: dispatch() is on the stack and a run of expired jobs must not
+    // recurse through it.
+    asio::post(io_, [this, target = entry->job.target] { release_target(target); });
+    return;
+  }
+  ++entry->attempts;
+  entry->attempt_started_at = now;
+  running_.insert(entry);
+  observability::log(LogLevel::kInfo, entry->ctx, "job started",
+                     {{"target", entry->job.target},
+                      {"operation", to_string(entry->job.operation)},
+                      {"attempt", entry->attempts},
+                      {"started_at_us", epoch_micros()}});
+  asio::post(pool_, [this, entry] {
+    const ExecutionControl control{entry->deadline, &cancelled_};
+    tl::expected<ExecutionReport, JobError> outcome =
+        tl::make_unexpected(JobError{ErrorCode::kInternal, "execution did not complete"});
+    try {
+      outcome = executor_.execute(entry->job, entry->ctx, control);
+    } catch (const std::exception& e) {
+      // An executor bug must cost one job, not the daemon.
+      outcome = tl::make_unexpected(JobError{ErrorCode::kInternal, std::string("executor: ") + e.what()});
+    }
+    const auto finished_us = epoch_micros();
+    asio::post(io_, [this, entry, outcome = std::move(outcome), finished_us]() mutable {
+      observability::log(LogLevel::kInfo, entry->ctx, "job attempt finished",
+                         {{"target", entry->job.target},
+                          {"attempt", entry->attempts},
+                          {"finished_at_us", finished_us},
+                          {"ok", outcome.has_value()}});
+      finish_attempt(entry, std::move(outcome));
+    });
+  });
+}
+
+void Scheduler::finish_attempt(const EntryPtr& entry,
+                               tl::expected<ExecutionReport, JobError> outcome) {
+  running_.erase(entry);
+  const auto now = Clock::now();
+  const bool may_retry = !outcome && outcome.error().retryable() &&
+                         entry->attempts < settings_.max_attempts && accepting_ &&
+                         !cancelled_.load();
+  if (may_retry) {
+    const auto delay = backoff_for(entry->attempts);
+    if (now + delay < entry->deadline) {
+      observability::log(LogLevel::kWarn, entry->ctx, "job attempt failed, retrying",
+                         {{"error_code", to_string(outcome.error().code)},
+                          {"error", outcome.error().message},
+                          {"attempt", entry->attempts},
+                          {"backoff_ms", static_cast<std::int64_t>(delay.count())}});
+      // The target stays busy so its later jobs keep their order; the worker slot is free.
+      entry->backoff_timer = std::make_unique<asio::steady_timer>(io_, delay);
+      backing_off_.insert(entry);
+      entry->backoff_timer->async_wait([this, entry](const boost::system::error_code&) {
+        backing_off_.erase(entry);
+        if (entry->withdrawn) {
+          release_target(entry->job.target);
+          return;
+        }
+        // Back to the front of its target's queue: it is still the oldest.
+        auto& queue = waiting_by_target_[entry->job.target];
+        queue.push_front(entry);
+        ++queued_count_;
+        busy_targets_.erase(entry->job.target);
+        ready_targets_.push_front(entry->job.target);
+        dispatch();
+      });
+      dispatch();
+      return;
+    }
+  }
+  JobRun run;
+  run.status = status_of(outcome);
+  run.outcome = std::move(outcome);
+  run.attempts = entry->attempts;
+  run.queue_time = millis_between(entry->submitted_at, *entry->first_started_at);
+  run.run_time = millis_between(*entry->first_started_at, now);
+  complete(entry, std::move(run));
+  release_target(entry->job.target);
+}
+
+void Scheduler::complete(const EntryPtr& entry, JobRun run) {
+  auto done = std::move(entry->done);
+  entry->done = nullptr;
+  if (done) done(std::move(run));
+}
+
+void Scheduler::release_target(const std::string& target) {
+  busy_targets_.erase(target);
+  const auto found = waiting_by_target_.find(target);
+  if (found != waiting_by_target_.end() && !found->second.empty()) ready_targets_.push_back(target);
+  dispatch();
+}
+
+void Scheduler::withdraw(std::uint64_t tag) {
+  std::vector<EntryPtr> withdrawn;
+  for (auto it = waiting_by_target_.begin(); it != waiting_by_target_.end();) {
+    auto& queue = it->second;
+    for (auto q = queue.begin(); q != queue.end();) {
+      if ((*q)->tag == tag) {
+        withdrawn.push_back(*q);
+        q = queue.erase(q);
+        --queued_count_;
+      } else {
+        ++q;
+      }
+    }
+    it = queue.empty() ? waiting_by_target_.erase(it) : std::next(it);
+  }
+  for (const auto& entry : backing_off_) {
+    if (entry->tag == tag && !entry->withdrawn) withdrawn.push_back(entry);
+  }
+  for (const auto& entry : withdrawn) {
+    entry->withdrawn = true;
+    if (entry->backoff_timer) entry->backoff_timer->cancel();
+    complete(entry, JobRun{tl::make_unexpected(JobError{ErrorCode::kInternal, "withdrawn"}),
+                           Status::kFailed, entry->attempts, {}, {}, true});
+  }
+}
+
+void Scheduler::stop_accepting() {
+  accepting_ = false;
+  std::set<std::uint64_t> tags;
+  for (const auto& [target, queue] : waiting_by_target_) {
+    for (const auto& entry : queue) tags.insert(entry->tag);
+  }
+  for (const auto& entry : backing_off_) tags.insert(entry->tag);
+  for (const auto tag : tags) withdraw(tag);
+}
+
+void Scheduler::cancel_running() { cancelled_.store(true); }
+
+std::size_t Scheduler::running_with_tag(std::uint64_t tag) const {
+  return static_cast<std::size_t>(std::count_if(
+      running_.begin(), running_.end(), [tag](const EntryPtr& entry) { return entry->tag == tag; }));
+}
+
+std::optional<Clock::duration> Scheduler::oldest_running_age() const {
+  std::optional<Clock::time_point> oldest;
+  for (const auto& entry : running_) {
+    if (!oldest || entry->attempt_started_at < *oldest) oldest = entry->attempt_started_at;
+  }
+  if (!oldest) return std::nullopt;
+  return Clock::now() - *oldest;
+}
+
+std::chrono::milliseconds Scheduler::backoff_for(int attempt) {
+  const auto exponent = std::min(attempt - 1, 16);
+  const auto base = settings_.backoff_base * (1LL << exponent);
+  const auto capped = std::min<std::chrono::milliseconds>(base, settings_.backoff_max);
+  // Full jitter in [capped/2, capped] spreads retries of many jobs hitting one remote.
+  std::uniform_int_distribution<std::int64_t> spread(capped.count() / 2, capped.count());
+  return std::chrono::milliseconds(spread(jitter_));
+}
+
+}  // namespace mgit::jobs

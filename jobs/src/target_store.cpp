@@ -1,0 +1,265 @@
+#include "mgit/jobs/target_store.hpp"
+
+#include <fcntl.h>
+#include <fmt/format.h>
+#include <openssl/evp.h>
+#include <rapidjson/document.h>
+#include <rapidjson/stringbuffer.h>
+#include <rapidjson/writer.h>
+#include <sys/file.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <chrono>
+#include <cstring>
+#include <fstream>
+#include <random>
+#include <sstream>
+#include <thread>
+
+namespace mgit::jobs {
+namespace {
+
+constexpr auto kLockPoll = std::chrono::milliseconds(20);
+constexpr std::string_view kSchema = "mgit.target/v1";
+
+JobError internal(std::string message) {
+  return JobError{ErrorCode::kInternal, std::move(message)};
+}
+
+std::string sha256_hex(std::string_view text) {
+  unsigned char digest[EVP_MAX_MD_SIZE];
+  unsigned int length = 0;
+  EVP_Digest(text.data(), text.size(), digest, &length, EVP_sha256(), nullptr);
+  std::string hex;
+  for (unsigned int i = 0; i < length; ++i) hex += fmt::format("{:02x}", digest[i]);
+  return hex;
+}
+
+std::optional<ErrorCode> parse_error_code(std::string_view text) {
+  for (const ErrorCode code :
+       {ErrorCode::kInvalidJob, ErrorCode::kPolicyDenied, ErrorCode::kAuthFailed,
+        ErrorCode::kNotFound, ErrorCode::kNetwork, ErrorCode::kTimeout, ErrorCode::kConflict,
+        ErrorCode::kDiskFull, ErrorCode::kRateLimited, ErrorCode::kInternal}) {
+    if (to_string(code) == text) return code;
+  }
+  return std::nullopt;
+}
+
+// Member lookups go through HasMember: comparing RapidJSON's member iterators is ambiguous
+// under C++20's reversed operators (clang rejects it).
+std::string string_member(const rapidjson::Value& object, const char* name) {
+  if (!object.HasMember(name)) return {};
+  const rapidjson::Value& value = object[name];
+  if (!value.IsString()) return {};
+  return std::string(value.GetString(), value.GetStringLength());
+}
+
+std::string serialize(const TargetRecord& record) {
+  rapidjson::StringBuffer buffer;
+  rapidjson::Writer<rapidjson::StringBuffer> writer(buffer);
+  const auto string = [&](std::string_view text) {
+    writer.String(text.data(), static_cast<rapidjson::SizeType>(text.size()));
+  };
+  writer.StartObject();
+  writer.Key("schema");
+  string(kSchema);
+  writer.Key("target");
+  string(record.target);
+  writer.Key("repository_key");
+  string(record.repository_key);
+  writer.Key("served");
+  writer.StartArray();
+  for (const ServedJob& job : record.served) {
+    writer.StartObject();
+    writer.Key("job_id");
+    string(job.job_id);
+    writer.Key("status");
+    string(job.error ? "failed" : "succeeded");
+    if (job.error) {
+      writer.Key("error_code");
+      string(to_string(job.error->code));
+      writer.Key("error_message");
+      string(job.error->message);
+    }
+    writer.Key("head_ref");
+    string(job.head_ref);
+    writer.Key("head_oid");
+    string(job.head_oid);
+    writer.EndObject();
+  }
+  writer.EndArray();
+  writer.EndObject();
+  return std::string(buffer.GetString(), buffer.GetSize());
+}
+
+tl::expected<void, JobError> sync_directory(const std::filesystem::path& directory) {
+  const int fd = ::open(directory.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (fd < 0) return tl::make_unexpected(internal("cannot open target record directory"));
+  const int rc = ::fsync(fd);
+  ::close(fd);
+  if (rc != 0) return tl::make_unexpected(internal("cannot sync target record directory"));
+  return {};
+}
+
+}  // namespace
+
+const ServedJob* TargetRecord::find(std::string_view job_id) const {
+  for (const ServedJob& job : served) {
+    if (job.job_id == job_id) return &job;
+  }
+  return nullptr;
+}
+
+void TargetRecord::add(ServedJob job) {
+  std::erase_if(served, [&](const ServedJob& s) { return s.job_id == job.job_id; });
+  served.push_back(std::move(job));
+  if (served.size() > TargetStore::kMaxServed) {
+    served.erase(served.begin(), served.begin() + static_cast<std::ptrdiff_t>(
+                                                      served.size() - TargetStore::kMaxServed));
+  }
+}
+
+TargetLock& TargetLock::operator=(TargetLock&& other) noexcept {
+  if (this != &other) {
+    if (fd_ >= 0) ::close(fd_);
+    fd_ = std::exchange(other.fd_, -1);
+  }
+  return *this;
+}
+
+TargetLock::~TargetLock() {
+  // Closing the descriptor releases the flock.
+  if (fd_ >= 0) ::close(fd_);
+}
+
+TargetStore::TargetStore(std::filesystem::path workspace)
+    : directory_(std::move(workspace) / ".mgitd" / "targets") {}
+
+std::filesystem::path TargetStore::file_stem(std::string_view target) const {
+  return directory_ / sha256_hex(target);
+}
+
+tl::expected<std::optional<TargetRecord>, JobError> TargetStore::load(
+    std::string_view target) const {
+  std::filesystem::path path = file_stem(target);
+  path += ".json";
+  std::error_code ec;
+  if (!std::filesystem::exists(path, ec) && !ec) return std::optional<TargetRecord>();
+  std::ifstream in(path, std::ios::binary);
+  if (!in) {
+    return tl::make_unexpected(
+        internal(fmt::format("cannot read target record {}", path.string())));
+  }
+  std::stringstream content;
+  content << in.rdbuf();
+  rapidjson::Document document;
+  const std::string text = content.str();
+  document.Parse(text.data(), text.size());
+  if (document.HasParseError() || !document.IsObject() ||
+      string_member(document, "schema") != kSchema) {
+    return tl::make_unexpected(internal(fmt::format("target record {} is corrupt", path.string())));
+  }
+  TargetRecord record;
+  record.target = string_member(document, "target");
+  record.repository_key = string_member(document, "repository_key");
+  if (record.target != target) {
+    return tl::make_unexpected(
+        internal(fmt::format("target record {} belongs to another target", path.string())));
+  }
+  if (document.HasMember("served") && document["served"].IsArray()) {
+    for (const auto& entry : document["served"].GetArray()) {
+      if (!entry.IsObject()) continue;
+      ServedJob job;
+      job.job_id = string_member(entry, "job_id");
+      job.head_ref = string_member(entry, "head_ref");
+      job.head_oid = string_member(entry, "head_oid");
+      if (string_member(entry, "status") != "succeeded") {
+        job.error = JobError{
+            parse_error_code(string_member(entry, "error_code")).value_or(ErrorCode::kInternal),
+            string_member(entry, "error_message")};
+      }
+      record.served.push_back(std::move(job));
+    }
+  }
+  return std::optional<TargetRecord>(std::move(record));
+}
+
+tl::expected<void, JobError> TargetStore::save(const TargetRecord& record) const {
+  std::error_code ec;
+  std::filesystem::create_directories(directory_, ec);
+  if (ec) {
+    return tl::make_unexpected(
+        internal(fmt::format("cannot create {}: {}", directory_.string(), ec.message())));
+  }
+  std::filesystem::path path = file_stem(record.target);
+  path += ".json";
+  std::filesystem::path temp = path;
+  temp += fmt::format(".tmp.{}.{}", ::getpid(), std::random_device{}());
+
+  const std::string content = serialize(record);
+  const int fd = ::open(temp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0640);
+  if (fd < 0) {
+    return tl::make_unexpected(
+        internal(fmt::format("cannot create {}: {}", temp.string(), std::strerror(errno))));
+  }
+  std::size_t written = 0;
+  bool ok = true;
+  while (written < content.size()) {
+    const ssize_t n = ::write(fd, content.data() + written, content.size() - written);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) {
+      ok = false;
+      break;
+    }
+    written += static_cast<std::size_t>(n);
+  }
+  const int saved_errno = errno;
+  ok = ok && ::fsync(fd) == 0;
+  ::close(fd);
+  if (!ok || ::rename(temp.c_str(), path.c_str()) != 0) {
+    const int err = ok ? errno : saved_errno;
+    ::unlink(temp.c_str());
+    if (err == ENOSPC) {
+      return tl::make_unexpected(JobError{ErrorCode::kDiskFull, "no space to write target record"});
+    }
+    return tl::make_unexpected(
+        internal(fmt::format("cannot write {}: {}", path.string(), std::strerror(err))));
+  }
+  return sync_directory(directory_);
+}
+
+tl::expected<TargetLock, JobError> TargetStore::lock(std::string_view target,
+                                                     const ExecutionControl& control) const {
+  std::error_code ec;
+  std::filesystem::create_directories(directory_, ec);
+  if (ec) {
+    return tl::make_unexpected(
+        internal(fmt::format("cannot create {}: {}", directory_.string(), ec.message())));
+  }
+  std::filesystem::path path = file_stem(target);
+  path += ".lock";
+  const int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0640);
+  if (fd < 0) {
+    return tl::make_unexpected(
+        internal(fmt::format("cannot open lock {}: {}", path.string(), std::strerror(errno))));
+  }
+  TargetLock lock(fd);
+  while (::flock(fd, LOCK_EX | LOCK_NB) != 0) {
+    if (errno != EWOULDBLOCK && errno != EINTR) {
+      return tl::make_unexpected(
+          internal(fmt::format("cannot lock {}: {}", path.string(), std::strerror(errno))));
+    }
+    if (control.should_stop()) {
+      const bool cancelled = control.cancelled != nullptr && control.cancelled->load();
+      return tl::make_unexpected(
+          cancelled
+              ? internal("cancelled while waiting for the target lock")
+              : JobError{ErrorCode::kTimeout, "deadline passed while waiting for the target lock"});
+    }
+    std::this_thread::sleep_for(kLockPoll);
+  }
+  return lock;
+}
+
+}  // namespace mgit::jobs

@@ -1,0 +1,48 @@
+#pragma once
+
+#include <cstdint>
+#include <initializer_list>
+#include <string>
+#include <string_view>
+#include <variant>
+
+#include "mgit/observability/job_context.hpp"
+
+namespace mgit::observability {
+
+enum class LogLevel { kTrace, kDebug, kInfo, kWarn, kError };
+
+/// Parses `trace|debug|info|warn|error`; nothing for anything else.
+std::optional<LogLevel> parse_log_level(std::string_view text);
+
+struct LogField {
+  std::string_view key;
+  std::variant<std::string_view, std::int64_t, double, bool> value;
+
+  LogField(std::string_view k, std::string_view v) : key(k), value(v) {}
+  LogField(std::string_view k, const std::string& v) : key(k), value(std::string_view(v)) {}
+  LogField(std::string_view k, const char* v) : key(k), value(std::string_view(v)) {}
+  LogField(std::string_view k, std::int64_t v) : key(k), value(v) {}
+  LogField(std::string_view k, int v) : key(k), value(static_cast<std::int64_t>(v)) {}
+  LogField(std::string_view k, unsigned v) : key(k), value(static_cast<std::int64_t>(v)) {}
+  LogField(std::string_view k, std::size_t v) : key(k), value(static_cast<std::int64_t>(v)) {}
+  LogField(std::string_view k, double v) : key(k), value(v) {}
+  LogField(std::string_view k, bool v) : key(k), value(v) {}
+};
+
+using LogFields = std::initializer_list<LogField>;
+
+/// Installs the process-wide JSON-lines logger (stdout). Safe to call again to change level.
+void init_logging(LogLevel level);
+void set_log_level(LogLevel level);
+bool log_enabled(LogLevel level);
+
+/// One JSON object per line: ts, level, msg, then the fields. Thread-safe.
+void log(LogLevel level, std::string_view msg, LogFields fields = {});
+/// Same, with correlation_id, job_id, trace_id and span_id of the job.
+void log(LogLevel level, const JobContext& ctx, std::string_view msg, LogFields fields = {});
+
+/// Appends `text` to `out` as the body of a JSON string (no quotes), escaping as RFC 8259 wants.
+void append_json_escaped(std::string& out, std::string_view text);
+
+}  // namespace mgit::observability

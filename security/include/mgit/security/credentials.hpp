@@ -1,0 +1,82 @@
+#pragma once
+
+#include <filesystem>
+#include <string>
+#include <string_view>
+#include <tl/expected.hpp>
+#include <vector>
+
+namespace mgit::security {
+
+/// A secret value. There is no stream operator, no formatter and no implicit conversion, so
+/// a secret cannot reach a log line or a message by accident: reading it takes `reveal()`.
+/// The bytes are overwritten when the value is destroyed.
+class Secret {
+ public:
+  Secret() = default;
+  explicit Secret(std::string value) : value_(std::move(value)) {}
+  Secret(const Secret&) = default;
+  Secret(Secret&&) noexcept = default;
+  Secret& operator=(const Secret&) = default;
+  Secret& operator=(Secret&&) noexcept = default;
+  ~Secret();
+
+  const std::string& reveal() const { return value_; }
+  bool empty() const { return value_.empty(); }
+
+ private:
+  std::string value_;
+};
+
+/// One named credential of the store (see docs/credentials.md for the file format).
+/// `username` and the key/known_hosts paths are not secret; `password` and `ssh_passphrase`
+/// are. A token is stored as the password, with the user name defaulting to
+/// `x-access-token`.
+struct Credential {
+  std::string name;
+  std::string username;
+  Secret password;
+  std::filesystem::path ssh_private_key;  ///< absolute, empty when none
+  std::filesystem::path ssh_public_key;   ///< absolute, empty when none
+  Secret ssh_passphrase;
+  std::filesystem::path known_hosts;  ///< absolute, empty when none
+
+  bool has_userpass() const { return !password.empty(); }
+  bool has_ssh_key() const { return !ssh_private_key.empty(); }
+
+  /// Every secret string this credential holds (non-empty ones), for a `Redactor`.
+  std::vector<std::string> secrets() const;
+};
+
+enum class CredentialErrorCode {
+  kInvalidName,  ///< not 1–128 of `[A-Za-z0-9._-]`, or a leading dot
+  kNotFound,     ///< no such file, or it resolves outside the store
+  kUnreadable,   ///< I/O error
+  kMalformed,    ///< syntax error or inconsistent keys
+};
+
+/// `message` names the credential and the problem, never a value from the file.
+struct CredentialError {
+  CredentialErrorCode code = CredentialErrorCode::kMalformed;
+  std::string message;
+};
+
+/// Whether `name` is a valid credential name: 1–128 of `[A-Za-z0-9._-]`, no leading dot.
+bool is_valid_credential_name(std::string_view name);
+
+/// Reads credentials from a directory holding one file per credential (typically a mounted
+/// Kubernetes Secret). Files are read on every `load`, so a rotated secret takes effect on
+/// the next job without a restart. Thread-safe: `load` only reads the filesystem.
+class CredentialStore {
+ public:
+  explicit CredentialStore(std::filesystem::path directory);
+
+  tl::expected<Credential, CredentialError> load(std::string_view name) const;
+
+  const std::filesystem::path& directory() const { return directory_; }
+
+ private:
+  std::filesystem::path directory_;
+};
+
+}  // namespace mgit::security

@@ -1,0 +1,202 @@
+#include "mgit/security/credentials.hpp"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <fstream>
+#include <map>
+#include <sstream>
+#include <system_error>
+
+namespace mgit::security {
+namespace {
+
+constexpr std::size_t kMaxNameLength = 128;
+constexpr std::uintmax_t kMaxFileBytes = 64 * 1024;
+constexpr std::string_view kTokenUser = "x-access-token";
+
+bool is_name_char(char c) {
+  return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '.' ||
+         c == '_' || c == '-';
+}
+
+CredentialError error(CredentialErrorCode code, std::string message) {
+  return CredentialError{code, std::move(message)};
+}
+
+bool is_within(const std::filesystem::path& root, const std::filesystem::path& candidate) {
+  auto r = root.begin();
+  auto c = candidate.begin();
+  for (; r != root.end(); ++r, ++c) {
+    if (c == candidate.end() || *r != *c) return false;
+  }
+  return true;
+}
+
+std::string trim(std::string_view text) {
+  const auto first = text.find_first_not_of(" \t");
+  if (first == std::string_view::npos) return {};
+  const auto last = text.find_last_not_of(" \t");
+  return std::string(text.substr(first, last - first + 1));
+}
+
+}  // namespace
+
+Secret::~Secret() {
+  // Overwrite before the allocator gets the memory back; volatile keeps the stores.
+  volatile char* p = value_.data();
+  for (std::size_t i = 0; i < value_.size(); ++i) p[i] = 0;
+}
+
+std::vector<std::string> Credential::secrets() const {
+  std::vector<std::string> out;
+  if (!password.empty()) out.push_back(password.reveal());
+  if (!ssh_passphrase.empty()) out.push_back(ssh_passphrase.reveal());
+  return out;
+}
+
+bool is_valid_credential_name(std::string_view name) {
+  if (name.empty() || name.size() > kMaxNameLength || name.front() == '.') return false;
+  for (const char c : name) {
+    if (!is_name_char(c)) return false;
+  }
+  return true;
+}
+
+CredentialStore::CredentialStore(std::filesystem::path directory)
+    : directory_(std::move(directory)) {}
+
+tl::expected<Credential, CredentialError> CredentialStore::load(std::string_view name) const {
+  namespace fs = std::filesystem;
+  if (!is_valid_credential_name(name)) {
+    return tl::make_unexpected(
+        error(CredentialErrorCode::kInvalidName, "credential name is not valid"));
+  }
+  const std::string quoted = fmt::format("credential '{}'", name);
+
+  std::error_code ec;
+  const fs::path root = fs::canonical(directory_, ec);
+  if (ec) {
+    return tl::make_unexpected(
+        error(CredentialErrorCode::kUnreadable,
+              fmt::format("{}: credentials directory unavailable: {}", quoted, ec.message())));
+  }
+  // Symlinks inside the directory are normal (Kubernetes mounts `name -> ..data/name`);
+  // one that leads out of it is treated as absent.
+  const fs::path file = fs::canonical(root / std::string(name), ec);
+  if (ec || !is_within(root, file)) {
+    return tl::make_unexpected(error(CredentialErrorCode::kNotFound, quoted + " not found"));
+  }
+  if (!fs::is_regular_file(file, ec)) {
+    return tl::make_unexpected(error(CredentialErrorCode::kNotFound, quoted + " not found"));
+  }
+  const auto size = fs::file_size(file, ec);
+  if (ec || size > kMaxFileBytes) {
+    return tl::make_unexpected(
+        error(CredentialErrorCode::kUnreadable, quoted + " is unreadable or larger than 64 KiB"));
+  }
+  std::ifstream in(file, std::ios::binary);
+  std::stringstream content;
+  content << in.rdbuf();
+  if (!in) {
+    return tl::make_unexpected(
+        error(CredentialErrorCode::kUnreadable, quoted + " could not be read"));
+  }
+
+  std::map<std::string, std::string, std::less<>> values;
+  std::string line;
+  int line_number = 0;
+  std::istringstream lines(content.str());
+  while (std::getline(lines, line)) {
+    ++line_number;
+    if (!line.empty() && line.back() == '\r') line.pop_back();
+    const std::string trimmed = trim(line);
+    if (trimmed.empty() || trimmed.front() == '#') continue;
+    const auto eq = line.find('=');
+    if (eq == std::string::npos) {
+      return tl::make_unexpected(
+          error(CredentialErrorCode::kMalformed,
+                fmt::format("{}: line {} is not key=value", quoted, line_number)));
+    }
+    std::string key = trim(std::string_view(line).substr(0, eq));
+    static constexpr std::string_view kKeys[] = {
+        "username",       "password",       "token",      "ssh_private_key",
+        "ssh_public_key", "ssh_passphrase", "known_hosts"};
+    if (std::find(std::begin(kKeys), std::end(kKeys), key) == std::end(kKeys)) {
+      // The key is echoed only when it is a plain word: a line without '=' in the intended
+      // place could otherwise put part of a secret in the message.
+      const bool printable = key.size() <= 32 && std::all_of(key.begin(), key.end(), [](char c) {
+                               return is_name_char(c);
+                             });
+      return tl::make_unexpected(
+          error(CredentialErrorCode::kMalformed,
+                fmt::format("{}: line {} has an unknown key{}", quoted, line_number,
+                            printable ? fmt::format(" '{}'", key) : std::string())));
+    }
+    if (values.count(key) != 0) {
+      return tl::make_unexpected(
+          error(CredentialErrorCode::kMalformed,
+                fmt::format("{}: key '{}' appears more than once", quoted, key)));
+    }
+    values.emplace(std::move(key), line.substr(eq + 1));
+  }
+
+  const auto get = [&](std::string_view key) -> std::string {
+    const auto it = values.find(key);
+    return it == values.end() ? std::string() : it->second;
+  };
+  const auto malformed = [&](std::string_view what) {
+    return tl::make_unexpected(
+        error(CredentialErrorCode::kMalformed, fmt::format("{}: {}", quoted, what)));
+  };
+  const auto resolve = [&](std::string_view key,
+                           fs::path& out) -> tl::expected<void, CredentialError> {
+    const std::string value = get(key);
+    if (value.empty()) return {};
+    fs::path path(value);
+    for (const auto& part : path) {
+      if (part == "..") return malformed(fmt::format("{} must not contain '..'", key));
+    }
+    if (path.is_relative()) path = root / path;
+    if (!fs::is_regular_file(path, ec)) {
+      return malformed(fmt::format("{} names a file that does not exist", key));
+    }
+    out = path;
+    return {};
+  };
+
+  Credential credential;
+  credential.name = std::string(name);
+  credential.username = get("username");
+  const std::string password = get("password");
+  const std::string token = get("token");
+  if (!password.empty() && !token.empty()) {
+    return malformed("set either password or token, not both");
+  }
+  if (!token.empty()) {
+    credential.password = Secret(token);
+    if (credential.username.empty()) credential.username = std::string(kTokenUser);
+  } else if (!password.empty()) {
+    if (credential.username.empty()) return malformed("password needs a username");
+    credential.password = Secret(password);
+  }
+  for (const auto& [key, out] :
+       {std::pair<std::string_view, fs::path*>{"ssh_private_key", &credential.ssh_private_key},
+        {"ssh_public_key", &credential.ssh_public_key},
+        {"known_hosts", &credential.known_hosts}}) {
+    if (auto resolved = resolve(key, *out); !resolved) {
+      return tl::make_unexpected(std::move(resolved.error()));
+    }
+  }
+  credential.ssh_passphrase = Secret(get("ssh_passphrase"));
+  if (!credential.has_ssh_key() &&
+      (!credential.ssh_public_key.empty() || !credential.ssh_passphrase.empty())) {
+    return malformed("ssh_public_key and ssh_passphrase need ssh_private_key");
+  }
+  if (!credential.has_userpass() && !credential.has_ssh_key()) {
+    return malformed("needs password, token or ssh_private_key");
+  }
+  return credential;
+}
+
+}  // namespace mgit::security

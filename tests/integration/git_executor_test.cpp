@@ -1,0 +1,425 @@
+// GitExecutor against the real smart-HTTP server of scripts/git-server
+// (MGITD_TEST_GIT_URL, MGITD_TEST_GIT_DIR). Expected commits come from the server's repos via
+// `git rev-parse`, never from the code under test.
+#include "mgit/jobs/git_executor.hpp"
+
+#include <gtest/gtest.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <array>
+#include <atomic>
+#include <cstdio>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <string>
+
+#include "mgit/security/credentials.hpp"
+
+namespace mgit::jobs {
+namespace {
+
+namespace fs = std::filesystem;
+
+std::string env(const char* name) {
+  const char* value = std::getenv(name);
+  return value == nullptr ? std::string() : std::string(value);
+}
+
+std::string shell_quote(const std::string& text) {
+  std::string out = "'";
+  for (const char c : text) {
+    if (c == '\'') {
+      out += "'\\''";
+    } else {
+      out += c;
+    }
+  }
+  return out + "'";
+}
+
+/// Runs a shell command; returns stdout with the trailing newline removed. Fails the
+/// test on a non-zero exit.
+std::string run(const std::string& command) {
+  std::string output;
+  FILE* pipe = ::popen(command.c_str(), "r");
+  if (pipe == nullptr) {
+    ADD_FAILURE() << "popen failed: " << command;
+    return output;
+  }
+  std::array<char, 4096> buffer{};
+  std::size_t n = 0;
+  while ((n = std::fread(buffer.data(), 1, buffer.size(), pipe)) > 0)
+    output.append(buffer.data(), n);
+  const int status = ::pclose(pipe);
+  EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << command << "\n" << output;
+  while (!output.empty() && output.back() == '\n') output.pop_back();
+  return output;
+}
+
+std::string read_file(const fs::path& path) {
+  std::ifstream in(path);
+  std::string text;
+  std::getline(in, text);
+  return text;
+}
+
+const RefUpdate* find_update(const ExecutionReport& report, std::string_view ref) {
+  for (const RefUpdate& update : report.refs_updated) {
+    if (update.ref == ref) return &update;
+  }
+  return nullptr;
+}
+
+class GitExecutorTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    url_ = env("MGITD_TEST_GIT_URL");
+    server_dir_ = env("MGITD_TEST_GIT_DIR");
+    ASSERT_FALSE(url_.empty()) << "MGITD_TEST_GIT_URL is not set (run through scripts/test)";
+    ASSERT_FALSE(server_dir_.empty()) << "MGITD_TEST_GIT_DIR is not set";
+    password_ = read_file(fs::path(server_dir_) / "password");
+    ASSERT_FALSE(password_.empty());
+
+    char pattern[] = "/tmp/mgit-exec-XXXXXX";
+    ASSERT_NE(::mkdtemp(pattern), nullptr);
+    root_ = pattern;
+    workspace_ = root_ / "workspace";
+    fs::create_directories(workspace_);
+    fs::create_directories(root_ / "credentials");
+    std::ofstream(root_ / "credentials" / "server")
+        << "username=mgit\npassword=" << password_ << "\n";
+    std::ofstream(root_ / "credentials" / "wrong")
+        << "username=mgit\npassword=" << kWrongPassword << "\n";
+    credentials_ = std::make_unique<security::CredentialStore>(root_ / "credentials");
+    executor_ = make_executor();
+    const auto* info = ::testing::UnitTest::GetInstance()->current_test_info();
+    prefix_ = fmt_name(info->name());
+  }
+
+  void TearDown() override {
+    executor_.reset();
+    if (!root_.empty()) fs::remove_all(root_);
+  }
+
+  std::unique_ptr<GitExecutor> make_executor(int min_free_disk_percent = 0) {
+    return std::make_unique<GitExecutor>(
+        GitExecutorSettings{workspace_, credentials_.get(), min_free_disk_percent});
+  }
+
+  static std::string fmt_name(std::string name) {
+    std::transform(name.begin(), name.end(), name.begin(),
+                   [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+    return name + "-" + std::to_string(::getpid());
+  }
+
+  /// A fresh server repository with `commits` commits on main; returns its name.
+  std::string create_repo(const std::string& suffix, int commits = 1) {
+    const std::string name = prefix_ + "-" + suffix;
+    run(script() + " create-repo " + shell_quote(server_dir_) + " " + name + " " +
+        std::to_string(commits));
+    return name;
+  }
+
+  void add_commits(const std::string& name, int n) {
+    run(script() + " add-commits " + shell_quote(server_dir_) + " " + name + " " +
+        std::to_string(n));
+  }
+
+  std::string server_git(const std::string& name) const {
+    return "git --git-dir=" + shell_quote(server_dir_ + "/repos/" + name + ".git");
+  }
+
+  std::string rev_parse(const std::string& name, const std::string& rev) {
+    return run(server_git(name) + " rev-parse " + shell_quote(rev));
+  }
+
+  static std::string script() {
+    return shell_quote(std::string(MGITD_SOURCE_DIR) + "/scripts/git-server");
+  }
+
+  Job make_job(Operation operation, const std::string& repo, const std::string& target) {
+    Job job;
+    job.job_id = "job-" + std::to_string(++job_counter_) + "-" + prefix_;
+    job.correlation_id = job.job_id;
+    job.operation = operation;
+    job.repository_url = url_ + "/" + repo + ".git";
+    job.repository_key = url_ + "/" + repo;
+    job.credential = "server";
+    job.target = target;
+    return job;
+  }
+
+  tl::expected<ExecutionReport, JobError> execute(const Job& job,
+                                                  const ExecutionControl& control = {}) {
+    return executor_->execute(job, observability::JobContext{}, control);
+  }
+
+  static constexpr const char* kWrongPassword = "wrong-Passw0rd-4711";
+
+  std::string url_;
+  std::string server_dir_;
+  std::string password_;
+  std::string prefix_;
+  fs::path root_;
+  fs::path workspace_;
+  std::unique_ptr<security::CredentialStore> credentials_;
+  std::unique_ptr<GitExecutor> executor_;
+  int job_counter_ = 0;
+};
+
+TEST_F(GitExecutorTest, CloneChecksOutTheDefaultBranch) {
+  const std::string repo = create_repo("app", 3);
+  const auto report = execute(make_job(Operation::kClone, repo, "org/app"));
+  ASSERT_TRUE(report) << report.error().message;
+  const std::string main = rev_parse(repo, "main");
+  EXPECT_EQ(report->head_ref, "refs/heads/main");
+  EXPECT_EQ(report->head_oid, main);
+  EXPECT_FALSE(report->replayed);
+  EXPECT_GT(report->received_objects, 0u);
+  EXPECT_GT(report->received_bytes, 0u);
+  const RefUpdate* update = find_update(*report, "refs/remotes/origin/main");
+  ASSERT_NE(update, nullptr);
+  EXPECT_EQ(update->old_oid, "");
+  EXPECT_EQ(update->new_oid, main);
+  // The work tree is really checked out at that commit.
+  EXPECT_TRUE(fs::exists(workspace_ / "org/app/README.md"));
+  EXPECT_EQ(run("git -C " + shell_quote((workspace_ / "org/app").string()) + " rev-parse HEAD"),
+            main);
+  EXPECT_EQ(run("git -C " + shell_quote((workspace_ / "org/app").string()) + " status --porcelain"),
+            "");
+}
+
+TEST_F(GitExecutorTest, BareCloneHasBranchesAsLocalRefs) {
+  const std::string repo = create_repo("bare", 2);
+  Job job = make_job(Operation::kClone, repo, "bare");
+  job.options.bare = true;
+  const auto report = execute(job);
+  ASSERT_TRUE(report) << report.error().message;
+  EXPECT_EQ(report->head_ref, "refs/heads/main");
+  EXPECT_EQ(report->head_oid, rev_parse(repo, "main"));
+  EXPECT_NE(find_update(*report, "refs/heads/main"), nullptr);
+  EXPECT_EQ(run("git --git-dir=" + shell_quote((workspace_ / "bare").string()) +
+                " rev-parse --is-bare-repository"),
+            "true");
+}
+
+TEST_F(GitExecutorTest, RedeliveredCloneIsReplayedNotAConflict) {
+  const std::string repo = create_repo("redeliver");
+  const Job job = make_job(Operation::kClone, repo, "r");
+  const auto first = execute(job);
+  ASSERT_TRUE(first) << first.error().message;
+
+  const auto again = make_executor()->execute(job, {}, {});  // e.g. another replica
+  ASSERT_TRUE(again) << again.error().message;
+  EXPECT_TRUE(again->replayed);
+  EXPECT_EQ(again->head_ref, first->head_ref);
+  EXPECT_EQ(again->head_oid, first->head_oid);
+
+  // A different job id cloning into the same place is a conflict, and stays one when
+  // redelivered.
+  const Job other = make_job(Operation::kClone, repo, "r");
+  const auto conflict = execute(other);
+  ASSERT_FALSE(conflict);
+  EXPECT_EQ(conflict.error().code, ErrorCode::kConflict);
+  const auto conflict_again = execute(other);
+  ASSERT_FALSE(conflict_again);
+  EXPECT_EQ(conflict_again.error().code, ErrorCode::kConflict);
+}
+
+TEST_F(GitExecutorTest, FetchOfMissingTargetIsNotFound) {
+  const std::string repo = create_repo("nofetch");
+  const auto report = execute(make_job(Operation::kFetch, repo, "missing/target"));
+  ASSERT_FALSE(report);
+  EXPECT_EQ(report.error().code, ErrorCode::kNotFound);
+  EXPECT_NE(report.error().message.find("does not exist"), std::string::npos);
+  EXPECT_FALSE(fs::exists(workspace_ / "missing"));
+}
+
+TEST_F(GitExecutorTest, FetchMovesRemoteTrackingRefsButNotTheWorkTree) {
+  const std::string repo = create_repo("fetch", 2);
+  ASSERT_TRUE(execute(make_job(Operation::kClone, repo, "f")));
+  const std::string before = rev_parse(repo, "main");
+  add_commits(repo, 2);
+  const std::string after = rev_parse(repo, "main");
+  ASSERT_NE(before, after);
+
+  const auto report = execute(make_job(Operation::kFetch, repo, "f"));
+  ASSERT_TRUE(report) << report.error().message;
+  const RefUpdate* update = find_update(*report, "refs/remotes/origin/main");
+  ASSERT_NE(update, nullptr);
+  EXPECT_EQ(update->old_oid, before);
+  EXPECT_EQ(update->new_oid, after);
+  EXPECT_EQ(report->head_ref, "refs/heads/main");
+  EXPECT_EQ(report->head_oid, before);
+  EXPECT_GT(report->received_objects, 0u);
+}
+
+TEST_F(GitExecutorTest, SyncClonesThenFollowsNewCommits) {
+  const std::string repo = create_repo("sync", 1);
+  const auto first = execute(make_job(Operation::kSync, repo, "s/app"));
+  ASSERT_TRUE(first) << first.error().message;
+  const std::string before = rev_parse(repo, "main");
+  EXPECT_EQ(first->head_oid, before);
+
+  add_commits(repo, 3);
+  const std::string after = rev_parse(repo, "main");
+  const auto second = execute(make_job(Operation::kSync, repo, "s/app"));
+  ASSERT_TRUE(second) << second.error().message;
+  EXPECT_EQ(second->head_ref, "refs/heads/main");
+  EXPECT_EQ(second->head_oid, after);
+  const RefUpdate* update = find_update(*second, "refs/remotes/origin/main");
+  ASSERT_NE(update, nullptr);
+  EXPECT_EQ(update->old_oid, before);
+  EXPECT_EQ(update->new_oid, after);
+  const std::string worktree = shell_quote((workspace_ / "s/app").string());
+  EXPECT_EQ(run("git -C " + worktree + " rev-parse HEAD"), after);
+  EXPECT_EQ(run("git -C " + worktree + " status --porcelain"), "");
+
+  // Nothing new: still a success, nothing updated.
+  const auto third = execute(make_job(Operation::kSync, repo, "s/app"));
+  ASSERT_TRUE(third) << third.error().message;
+  EXPECT_EQ(third->head_oid, after);
+  EXPECT_TRUE(third->refs_updated.empty());
+}
+
+TEST_F(GitExecutorTest, SyncOfATagDetachesAtItsCommit) {
+  const std::string repo = create_repo("tag", 3);
+  run(server_git(repo) + " tag -a -m release v1 main~1");
+  Job job = make_job(Operation::kSync, repo, "tagged");
+  job.ref = "v1";
+  const auto report = execute(job);
+  ASSERT_TRUE(report) << report.error().message;
+  EXPECT_EQ(report->head_ref, "refs/tags/v1");
+  EXPECT_EQ(report->head_oid, rev_parse(repo, "v1^{commit}"));
+
+  job = make_job(Operation::kSync, repo, "tagged");
+  job.ref = "no-such-branch";
+  const auto missing = execute(job);
+  ASSERT_FALSE(missing);
+  EXPECT_EQ(missing.error().code, ErrorCode::kNotFound);
+}
+
+TEST_F(GitExecutorTest, MirrorCopiesAndPrunesEveryRef) {
+  const std::string repo = create_repo("mirror", 2);
+  // 3000 refs in all: main plus 1500 branches and 1499 tags, made in one update-ref call.
+  run("main=$(" + server_git(repo) +
+      " rev-parse main) && "
+      "{ for i in $(seq 1 1500); do echo \"create refs/heads/b$i $main\"; done; "
+      "for i in $(seq 1 1499); do echo \"create refs/tags/t$i $main\"; done; } | " +
+      server_git(repo) + " update-ref --stdin");
+  const std::size_t server_refs = std::stoul(run(server_git(repo) + " for-each-ref | wc -l"));
+  ASSERT_EQ(server_refs, 3000u);
+
+  const auto report = execute(make_job(Operation::kMirror, repo, "mirrors/m"));
+  ASSERT_TRUE(report) << report.error().message;
+  EXPECT_EQ(report->refs_updated.size(), 3000u);
+  EXPECT_EQ(report->head_ref, "refs/heads/main");
+  EXPECT_EQ(report->head_oid, rev_parse(repo, "main"));
+  const std::string mirror = "git --git-dir=" + shell_quote((workspace_ / "mirrors/m").string());
+  EXPECT_EQ(run(mirror + " for-each-ref | wc -l"), "3000");
+
+  // Deleted and moved refs on the server are pruned and forced in the mirror.
+  run(server_git(repo) + " update-ref -d refs/heads/b7");
+  run(server_git(repo) + " update-ref refs/heads/b8 main~1");
+  const auto again = execute(make_job(Operation::kMirror, repo, "mirrors/m"));
+  ASSERT_TRUE(again) << again.error().message;
+  const RefUpdate* pruned = find_update(*again, "refs/heads/b7");
+  ASSERT_NE(pruned, nullptr);
+  EXPECT_EQ(pruned->new_oid, "");
+  const RefUpdate* moved = find_update(*again, "refs/heads/b8");
+  ASSERT_NE(moved, nullptr);
+  EXPECT_EQ(moved->new_oid, rev_parse(repo, "main~1"));
+  EXPECT_EQ(again->refs_updated.size(), 2u);
+}
+
+TEST_F(GitExecutorTest, TargetBoundToAnotherRepositoryIsAConflict) {
+  const std::string first = create_repo("bound-a");
+  const std::string second = create_repo("bound-b");
+  ASSERT_TRUE(execute(make_job(Operation::kSync, first, "shared")));
+  const auto report = execute(make_job(Operation::kSync, second, "shared"));
+  ASSERT_FALSE(report);
+  EXPECT_EQ(report.error().code, ErrorCode::kConflict);
+  EXPECT_NE(report.error().message.find("is bound to repository"), std::string::npos);
+  EXPECT_NE(report.error().message.find(first), std::string::npos);
+}
+
+TEST_F(GitExecutorTest, WrongPasswordIsAuthFailedAndNeverEchoed) {
+  const std::string repo = create_repo("auth");
+  Job job = make_job(Operation::kClone, repo, "auth");
+  job.credential = "wrong";
+  const auto report = execute(job);
+  ASSERT_FALSE(report);
+  EXPECT_EQ(report.error().code, ErrorCode::kAuthFailed) << report.error().message;
+  EXPECT_EQ(report.error().message.find(kWrongPassword), std::string::npos);
+  EXPECT_FALSE(fs::exists(workspace_ / "auth"));
+}
+
+TEST_F(GitExecutorTest, MissingOrUnknownCredentialIsAuthFailed) {
+  const std::string repo = create_repo("nocred");
+  Job job = make_job(Operation::kClone, repo, "nocred");
+  job.credential.clear();
+  const auto anonymous = execute(job);
+  ASSERT_FALSE(anonymous);
+  EXPECT_EQ(anonymous.error().code, ErrorCode::kAuthFailed) << anonymous.error().message;
+
+  job = make_job(Operation::kClone, repo, "nocred");
+  job.credential = "does-not-exist";
+  const auto unknown = execute(job);
+  ASSERT_FALSE(unknown);
+  EXPECT_EQ(unknown.error().code, ErrorCode::kAuthFailed);
+  EXPECT_NE(unknown.error().message.find("'does-not-exist' not found"), std::string::npos);
+}
+
+TEST_F(GitExecutorTest, NonexistentRepositoryIsNotFoundAndLeavesNoTarget) {
+  const Job job = make_job(Operation::kClone, prefix_ + "-never-created", "deep/nested/t");
+  const auto report = execute(job);
+  ASSERT_FALSE(report);
+  EXPECT_EQ(report.error().code, ErrorCode::kNotFound) << report.error().message;
+  EXPECT_EQ(report.error().message.find(password_), std::string::npos);
+  EXPECT_FALSE(fs::exists(workspace_ / "deep"));
+}
+
+TEST_F(GitExecutorTest, DeadlineAlreadyPassedIsATimeout) {
+  const std::string repo = create_repo("late");
+  ExecutionControl control;
+  control.deadline = std::chrono::steady_clock::now() - std::chrono::seconds(1);
+  const auto report = execute(make_job(Operation::kClone, repo, "late"), control);
+  ASSERT_FALSE(report);
+  EXPECT_EQ(report.error().code, ErrorCode::kTimeout);
+  EXPECT_FALSE(fs::exists(workspace_ / "late"));
+
+  std::atomic<bool> cancelled{true};
+  ExecutionControl cancel;
+  cancel.cancelled = &cancelled;
+  const auto stopped = execute(make_job(Operation::kClone, repo, "late"), cancel);
+  ASSERT_FALSE(stopped);
+  EXPECT_EQ(stopped.error().code, ErrorCode::kInternal);
+}
+
+TEST_F(GitExecutorTest, SymlinkedParentIsRefused) {
+  const std::string repo = create_repo("symlink");
+  fs::create_directories(root_ / "elsewhere");
+  fs::create_symlink(root_ / "elsewhere", workspace_ / "link");
+  const auto report = execute(make_job(Operation::kClone, repo, "link/app"));
+  ASSERT_FALSE(report);
+  EXPECT_EQ(report.error().code, ErrorCode::kInvalidJob);
+  EXPECT_TRUE(fs::is_empty(root_ / "elsewhere"));
+
+  const auto reserved = execute(make_job(Operation::kClone, repo, ".mgitd/x"));
+  ASSERT_FALSE(reserved);
+  EXPECT_EQ(reserved.error().code, ErrorCode::kInvalidJob);
+}
+
+TEST_F(GitExecutorTest, LowFreeDiskRefusesClones) {
+  const std::string repo = create_repo("disk");
+  const auto report = make_executor(101)->execute(make_job(Operation::kClone, repo, "d"), {}, {});
+  ASSERT_FALSE(report);
+  EXPECT_EQ(report.error().code, ErrorCode::kDiskFull);
+  EXPECT_FALSE(fs::exists(workspace_ / "d"));
+}
+
+}  // namespace
+}  // namespace mgit::jobs

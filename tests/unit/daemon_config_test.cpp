@@ -1,0 +1,403 @@
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "mgit/daemon/config.hpp"
+
+namespace mgit::daemon {
+namespace {
+
+using ::testing::ElementsAre;
+using ::testing::HasSubstr;
+using ::testing::Not;
+using ::testing::Pair;
+
+class ConfigTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir_ = std::filesystem::temp_directory_path() /
+           ("mgitd_config_test_" + std::to_string(::getpid()) + "_" +
+            ::testing::UnitTest::GetInstance()->current_test_info()->name());
+    std::filesystem::create_directories(dir_);
+  }
+  void TearDown() override { std::filesystem::remove_all(dir_); }
+
+  std::string write_file(const std::string& name, const std::string& text) {
+    const auto path = dir_ / name;
+    std::ofstream(path) << text;
+    return path.string();
+  }
+
+  /// Runs load_config with `args` after the program name and `env_` as the environment;
+  /// stderr is captured into `err_`.
+  ConfigLoad load(std::vector<std::string> args) {
+    std::vector<const char*> argv{"mgitd"};
+    for (const auto& arg : args) argv.push_back(arg.c_str());
+    const EnvLookup env = [this](const std::string& name) -> std::optional<std::string> {
+      if (auto it = env_.find(name); it != env_.end()) return it->second;
+      return std::nullopt;
+    };
+    ::testing::internal::CaptureStderr();
+    ::testing::internal::CaptureStdout();
+    auto result = load_config(static_cast<int>(argv.size()), argv.data(), env);
+    out_ = ::testing::internal::GetCapturedStdout();
+    err_ = ::testing::internal::GetCapturedStderr();
+    return result;
+  }
+
+  std::filesystem::path dir_;
+  std::map<std::string, std::string> env_;
+  std::string out_;
+  std::string err_;
+};
+
+TEST_F(ConfigTest, DefaultsMatchTheSpec) {
+  const auto result = load({});
+  ASSERT_TRUE(result.config) << err_;
+  const Config& c = *result.config;
+  EXPECT_EQ(c.brokers, "localhost:9092");
+  EXPECT_EQ(c.group_id, "mgitd");
+  EXPECT_EQ(c.jobs_topic, "mgit.sync.jobs");
+  EXPECT_EQ(c.results_topic, "mgit.sync.results");
+  EXPECT_EQ(c.dlq_topic, "mgit.sync.dlq");
+  EXPECT_TRUE(c.kafka_properties.empty());
+  EXPECT_EQ(c.workspace, "/var/lib/mgitd");
+  EXPECT_EQ(c.credentials_dir, "/etc/mgitd/credentials");
+  EXPECT_EQ(c.workers, 4);
+  EXPECT_EQ(c.max_in_flight, 256);
+  EXPECT_EQ(c.max_buffered_per_partition, 64);
+  EXPECT_EQ(c.max_attempts, 3);
+  EXPECT_EQ(c.revoke_grace_seconds, 20);
+  EXPECT_EQ(c.startup_broker_timeout_seconds, 60);
+  EXPECT_EQ(c.broker_unready_grace_seconds, 60);
+  EXPECT_EQ(c.stuck_grace_seconds, 60);
+  EXPECT_EQ(c.min_free_disk_percent, 10);
+  EXPECT_EQ(c.max_message_bytes, 65536);
+  EXPECT_EQ(c.job_timeout_seconds, 600);
+  EXPECT_EQ(c.shutdown_grace_seconds, 30);
+  EXPECT_EQ(c.http_listen, "0.0.0.0:8080");
+  EXPECT_EQ(c.otlp_endpoint, "");
+  EXPECT_EQ(c.log_level, "info");
+  EXPECT_FALSE(c.embedded_broker);
+}
+
+TEST_F(ConfigTest, FlagBeatsEnvBeatsFile) {
+  const auto file = write_file("mgitd.conf", "# comment\nworkers = 2\n");
+
+  // All three sources set workers: the flag wins.
+  env_["MGITD_WORKERS"] = "3";
+  auto result = load({"--config", file, "--workers", "5"});
+  ASSERT_TRUE(result.config) << err_;
+  EXPECT_EQ(result.config->workers, 5);
+
+  // File and env: env wins.
+  result = load({"--config", file});
+  ASSERT_TRUE(result.config) << err_;
+  EXPECT_EQ(result.config->workers, 3);
+
+  // File only.
+  env_.clear();
+  result = load({"--config=" + file});
+  ASSERT_TRUE(result.config) << err_;
+  EXPECT_EQ(result.config->workers, 2);
+  EXPECT_EQ(result.config->config_file, file);
+}
+
+TEST_F(ConfigTest, ConfigFileNamedByEnvironment) {
+  const auto file = write_file("mgitd.conf", "log_level = \"debug\"\nworkers = 7\n");
+  env_["MGITD_CONFIG"] = file;
+  const auto result = load({});
+  ASSERT_TRUE(result.config) << err_;
+  EXPECT_EQ(result.config->log_level, "debug");
+  EXPECT_EQ(result.config->workers, 7);
+}
+
+TEST_F(ConfigTest, PrecedenceIsPerKey) {
+  const auto file =
+      write_file("mgitd.conf", "workers = 2\nmax_attempts = 5\ngroup_id = 'from-file'\n");
+  env_["MGITD_MAX_ATTEMPTS"] = "6";
+  env_["MGITD_BROKERS"] = "kafka-a:9092,kafka-b:9092";
+  const auto result = load({"--config", file, "--group-id", "from-flag"});
+  ASSERT_TRUE(result.config) << err_;
+  EXPECT_EQ(result.config->workers, 2);
+  EXPECT_EQ(result.config->max_attempts, 6);
+  EXPECT_EQ(result.config->group_id, "from-flag");
+  EXPECT_EQ(result.config->brokers, "kafka-a:9092,kafka-b:9092");
+}
+
+TEST_F(ConfigTest, EmptyEnvironmentVariableCountsAsUnset) {
+  const auto file = write_file("mgitd.conf", "otlp_endpoint = \"http://collector:4318\"\n");
+  env_["MGITD_OTLP_ENDPOINT"] = "";
+  const auto result = load({"--config", file});
+  ASSERT_TRUE(result.config) << err_;
+  EXPECT_EQ(result.config->otlp_endpoint, "http://collector:4318");
+}
+
+TEST_F(ConfigTest, KafkaPropertyIsTakenWholeFromTheHighestSource) {
+  const auto file = write_file("mgitd.conf",
+                               "kafka_property = [\"security.protocol=SASL_SSL\",\n"
+                               "                  \"sasl.mechanism=PLAIN\"]\n"
+                               "kafka_property = \"client.rack=a\"  # repeated key appends\n");
+  env_["MGITD_KAFKA_PROPERTY"] = "security.protocol=SSL,ssl.cipher.suites=A,B";
+
+  auto result = load({"--config", file, "--kafka-property", "socket.timeout.ms=1000",
+                      "--kafka-property", "client.id=x"});
+  ASSERT_TRUE(result.config) << err_;
+  EXPECT_THAT(result.config->kafka_properties,
+              ElementsAre(Pair("socket.timeout.ms", "1000"), Pair("client.id", "x")));
+
+  result = load({"--config", file});
+  ASSERT_TRUE(result.config) << err_;
+  EXPECT_THAT(result.config->kafka_properties,
+              ElementsAre(Pair("security.protocol", "SSL"), Pair("ssl.cipher.suites", "A,B")));
+
+  env_.clear();
+  result = load({"--config", file});
+  ASSERT_TRUE(result.config) << err_;
+  EXPECT_THAT(result.config->kafka_properties,
+              ElementsAre(Pair("security.protocol", "SASL_SSL"), Pair("sasl.mechanism", "PLAIN"),
+                          Pair("client.rack", "a")));
+}
+
+TEST_F(ConfigTest, SecretKafkaPropertiesAreRefusedFromEverySource) {
+  auto result = load({"--kafka-property", "sasl.password=hunter2"});
+  EXPECT_FALSE(result.config);
+  EXPECT_EQ(result.exit_code, 2);
+  EXPECT_THAT(err_, HasSubstr("sasl.password"));
+  EXPECT_THAT(err_, HasSubstr("kafka_secrets_file"));
+  EXPECT_THAT(err_, Not(HasSubstr("hunter2")));
+
+  env_["MGITD_KAFKA_PROPERTY"] = "ssl.key.password=hunter2";
+  result = load({});
+  EXPECT_EQ(result.exit_code, 2);
+  EXPECT_THAT(err_, HasSubstr("MGITD_KAFKA_PROPERTY"));
+  EXPECT_THAT(err_, Not(HasSubstr("hunter2")));
+  env_.clear();
+
+  const auto file =
+      write_file("mgitd.conf", "kafka_property = \"sasl.oauthbearer.client.secret=x\"\n");
+  result = load({"--config", file});
+  EXPECT_EQ(result.exit_code, 2);
+  EXPECT_THAT(err_, HasSubstr("sasl.oauthbearer.client.secret"));
+
+  for (const char* key : {"ssl.keystore.password", "ssl.key.pem", "ssl_key",
+                          "sasl.oauthbearer.config", "SASL.PASSWORD"}) {
+    EXPECT_TRUE(is_secret_kafka_key(key)) << key;
+  }
+  for (const char* key : {"security.protocol", "sasl.mechanism", "sasl.username", "ssl.ca.location",
+                          "ssl.key.location"}) {
+    EXPECT_FALSE(is_secret_kafka_key(key)) << key;
+  }
+}
+
+TEST_F(ConfigTest, KafkaPropertyMustBeKeyValue) {
+  const auto result = load({"--kafka-property", "security.protocol"});
+  EXPECT_EQ(result.exit_code, 2);
+  EXPECT_THAT(err_, HasSubstr("key=value"));
+}
+
+TEST_F(ConfigTest, SecretsComeFromTheEnvironmentAndTheSecretsFile) {
+  const auto secrets = write_file("kafka.secrets",
+                                  "# mounted from a Secret\n"
+                                  "sasl.username=mgitd\n"
+                                  "sasl.password= pa=ss word \n");
+  env_["MGITD_KAFKA_SECRETS_FILE"] = secrets;
+  env_["MGITD_KAFKA_SECRET_SASL_PASSWORD"] = "from-env";
+  const auto result = load({"--kafka-property", "security.protocol=SASL_SSL"});
+  ASSERT_TRUE(result.config) << err_;
+  EXPECT_THAT(result.config->kafka_env_secrets, ElementsAre(Pair("sasl.password", "from-env")));
+  EXPECT_THAT(read_kafka_secrets(secrets),
+              ElementsAre(Pair("sasl.username", "mgitd"), Pair("sasl.password", "pa=ss word ")));
+  // Later entries win when handed to librdkafka in order.
+  EXPECT_THAT(kafka_settings(*result.config),
+              ElementsAre(Pair("security.protocol", "SASL_SSL"), Pair("sasl.username", "mgitd"),
+                          Pair("sasl.password", "pa=ss word "), Pair("sasl.password", "from-env")));
+
+  const auto description = describe_config(*result.config);
+  EXPECT_THAT(description, Not(HasSubstr("from-env")));
+  EXPECT_THAT(description, Not(HasSubstr("pa=ss")));
+  EXPECT_THAT(description, HasSubstr("\"kafka_env_secrets\":[\"sasl.password\"]"));
+  EXPECT_THAT(description, HasSubstr("\"security.protocol\":\"SASL_SSL\""));
+  EXPECT_THAT(description, HasSubstr("\"workers\":4"));
+}
+
+TEST_F(ConfigTest, UnreadableSecretsFileThrows) {
+  EXPECT_THROW(read_kafka_secrets((dir_ / "missing").string()), std::runtime_error);
+  const auto bad = write_file("bad.secrets", "sasl.password\n");
+  try {
+    read_kafka_secrets(bad);
+    FAIL() << "expected an error";
+  } catch (const std::runtime_error& e) {
+    EXPECT_THAT(e.what(), HasSubstr("line 1"));
+  }
+}
+
+TEST_F(ConfigTest, DescribeConfigMasksUserinfoAndEscapes) {
+  Config config;
+  config.otlp_endpoint = "https://user:tok@collector:4318/v1/traces";
+  config.workspace = "/var/lib/\"odd\"";
+  const auto description = describe_config(config);
+  EXPECT_THAT(description, HasSubstr("\"otlp_endpoint\":\"https://***@collector:4318/v1/traces\""));
+  EXPECT_THAT(description, HasSubstr(R"("workspace":"/var/lib/\"odd\"")"));
+  EXPECT_EQ(description.front(), '{');
+  EXPECT_EQ(description.back(), '}');
+}
+
+struct InvalidCase {
+  std::vector<std::string> args;
+  std::string message;
+};
+
+TEST_F(ConfigTest, InvalidValuesExitWithTwo) {
+  const std::vector<InvalidCase> cases{
+      {{"--workers", "0"}, "--workers"},
+      {{"--workers", "257"}, "--workers"},
+      {{"--workers", "many"}, "--workers"},
+      {{"--workers", "8", "--max-in-flight", "4"}, "max_in_flight"},
+      {{"--max-buffered-per-partition", "0"}, "--max-buffered-per-partition"},
+      {{"--max-attempts", "21"}, "--max-attempts"},
+      {{"--min-free-disk-percent", "100"}, "--min-free-disk-percent"},
+      {{"--max-message-bytes", "1023"}, "--max-message-bytes"},
+      {{"--max-message-bytes", "10485761"}, "--max-message-bytes"},
+      {{"--log-level", "verbose"}, "--log-level"},
+      {{"--http-listen", "0.0.0.0:70000"}, "port"},
+      {{"--http-listen", "localhost"}, "HOST:PORT"},
+      {{"--brokers", "a:9092,,b:9092"}, "empty broker"},
+      {{"--results-topic", "mgit.sync.jobs"}, "must differ"},
+      {{"--jobs-topic", "bad/topic"}, "topic"},
+      {{"--otlp-endpoint", "collector:4318"}, "http"},
+      {{"--no-such-flag"}, "no-such-flag"},
+      {{"--config", "/nonexistent/mgitd.conf"}, "cannot be read"},
+  };
+  for (const auto& c : cases) {
+    const auto result = load(c.args);
+    EXPECT_FALSE(result.config) << c.args.front();
+    EXPECT_EQ(result.exit_code, 2) << c.args.front();
+    EXPECT_THAT(err_, HasSubstr(c.message)) << c.args.front();
+  }
+}
+
+TEST_F(ConfigTest, InvalidEnvironmentValueNamesTheVariable) {
+  env_["MGITD_MAX_ATTEMPTS"] = "0";
+  const auto result = load({});
+  EXPECT_EQ(result.exit_code, 2);
+  EXPECT_THAT(err_, HasSubstr("MGITD_MAX_ATTEMPTS"));
+}
+
+TEST_F(ConfigTest, EnvironmentValueOverriddenByAFlagIsNotValidated) {
+  env_["MGITD_WORKERS"] = "zero";
+  const auto result = load({"--workers", "3"});
+  ASSERT_TRUE(result.config) << err_;
+  EXPECT_EQ(result.config->workers, 3);
+}
+
+TEST_F(ConfigTest, UnknownOrMalformedFileKeysAreErrors) {
+  auto file = write_file("unknown.conf", "workers = 2\nworker_count = 3\n");
+  auto result = load({"--config", file});
+  EXPECT_EQ(result.exit_code, 2);
+  EXPECT_THAT(err_, HasSubstr("line 2"));
+  EXPECT_THAT(err_, HasSubstr("unknown key 'worker_count'"));
+
+  file = write_file("dashed.conf", "max-attempts = 2\n");
+  result = load({"--config", file});
+  EXPECT_EQ(result.exit_code, 2);
+  EXPECT_THAT(err_, HasSubstr("underscores"));
+
+  file = write_file("twice.conf", "workers = 2\nworkers = 3\n");
+  result = load({"--config", file});
+  EXPECT_EQ(result.exit_code, 2);
+  EXPECT_THAT(err_, HasSubstr("already set on line 1"));
+
+  file = write_file("section.conf", "[kafka]\nbrokers = x:1\n");
+  result = load({"--config", file});
+  EXPECT_EQ(result.exit_code, 2);
+  EXPECT_THAT(err_, HasSubstr("sections"));
+
+  file = write_file("range.conf", "workers = 0\n");
+  result = load({"--config", file});
+  EXPECT_EQ(result.exit_code, 2);
+  EXPECT_THAT(err_, HasSubstr("config file"));
+  EXPECT_THAT(err_, HasSubstr("workers"));
+
+  file = write_file("unterminated.conf", "group_id = \"abc\n");
+  result = load({"--config", file});
+  EXPECT_EQ(result.exit_code, 2);
+  EXPECT_THAT(err_, HasSubstr("unterminated"));
+}
+
+TEST_F(ConfigTest, FileValuesKeepHashesInsideQuotesAndBooleansParse) {
+  const auto file = write_file("mgitd.conf",
+                               "group_instance_id = \"pod#1\"  # trailing comment\n"
+                               "embedded_broker = true\n"
+                               "brokers = k1:9092,k2:9092\n");
+  auto result = load({"--config", file});
+  ASSERT_TRUE(result.config) << err_;
+  EXPECT_EQ(result.config->group_instance_id, "pod#1");
+  EXPECT_TRUE(result.config->embedded_broker);
+  EXPECT_EQ(result.config->brokers, "k1:9092,k2:9092");
+
+  env_["MGITD_EMBEDDED_BROKER"] = "false";
+  result = load({"--config", file});
+  ASSERT_TRUE(result.config) << err_;
+  EXPECT_FALSE(result.config->embedded_broker);
+
+  result = load({"--config", file, "--embedded-broker"});
+  ASSERT_TRUE(result.config) << err_;
+  EXPECT_TRUE(result.config->embedded_broker);
+}
+
+TEST_F(ConfigTest, HelpListsEveryOptionWithDefaultsAndPrecedence) {
+  const auto result = load({"--help"});
+  EXPECT_FALSE(result.config);
+  EXPECT_EQ(result.exit_code, 0);
+  for (const char* flag : {"--brokers",
+                           "--group-id",
+                           "--jobs-topic",
+                           "--results-topic",
+                           "--dlq-topic",
+                           "--kafka-property",
+                           "--kafka-secrets-file",
+                           "--workspace",
+                           "--credentials-dir",
+                           "--workers",
+                           "--group-instance-id",
+                           "--max-in-flight",
+                           "--max-buffered-per-partition",
+                           "--max-attempts",
+                           "--revoke-grace-seconds",
+                           "--startup-broker-timeout-seconds",
+                           "--broker-unready-grace-seconds",
+                           "--stuck-grace-seconds",
+                           "--min-free-disk-percent",
+                           "--max-message-bytes",
+                           "--job-timeout-seconds",
+                           "--shutdown-grace-seconds",
+                           "--http-listen",
+                           "--otlp-endpoint",
+                           "--log-level",
+                           "--embedded-broker",
+                           "--config",
+                           "--version"}) {
+    EXPECT_THAT(out_, HasSubstr(flag));
+  }
+  EXPECT_THAT(out_, HasSubstr("mgit.sync.results"));
+  EXPECT_THAT(out_, HasSubstr("65536"));
+  EXPECT_THAT(out_, HasSubstr("MGITD_X_Y"));
+  EXPECT_THAT(out_, HasSubstr("precedence"));
+}
+
+TEST_F(ConfigTest, VersionExitsZero) {
+  const auto result = load({"--version"});
+  EXPECT_FALSE(result.config);
+  EXPECT_EQ(result.exit_code, 0);
+  EXPECT_THAT(out_, HasSubstr("mgitd"));
+}
+
+}  // namespace
+}  // namespace mgit::daemon

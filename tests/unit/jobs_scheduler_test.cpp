@@ -1,0 +1,196 @@
+#include "mgit/jobs/scheduler.hpp"
+
+#include <gtest/gtest.h>
+
+#include <boost/asio/io_context.hpp>
+#include <map>
+
+#include "support/fake_executor.hpp"
+
+namespace mgit::jobs {
+namespace {
+
+using namespace std::chrono_literals;
+using testing::FakeExecutor;
+
+Job make_job(const std::string& id, const std::string& target) {
+  Job job;
+  job.job_id = id;
+  job.correlation_id = id;
+  job.operation = Operation::kSync;
+  job.repository_url = "https://git.example.com/" + target;
+  job.repository_key = job.repository_url;
+  job.target = target;
+  return job;
+}
+
+class SchedulerTest : public ::testing::Test {
+ protected:
+  SchedulerSettings settings() {
+    SchedulerSettings s;
+    s.workers = 2;
+    s.max_attempts = 3;
+    s.backoff_base = 1ms;
+    s.backoff_max = 5ms;
+    return s;
+  }
+
+  void submit(Scheduler& scheduler, const std::string& id, const std::string& target,
+              std::uint64_t tag = 1) {
+    scheduler.submit(make_job(id, target), observability::JobContext{id, id, "t", "s", "", "", true},
+                     tag, [this, id](JobRun run) {
+                       order_.push_back(id);
+                       runs_.emplace(id, std::move(run));
+                     });
+  }
+
+  // Runs the loop until `count` jobs completed or a generous timeout passes.
+  void run_until_completed(std::size_t count) {
+    const auto deadline = std::chrono::steady_clock::now() + 10s;
+    while (runs_.size() < count && std::chrono::steady_clock::now() < deadline) {
+      io_.run_for(5ms);
+      io_.restart();
+    }
+  }
+
+  boost::asio::io_context io_;
+  FakeExecutor executor_;
+  std::map<std::string, JobRun> runs_;
+  std::vector<std::string> order_;
+};
+
+TEST_F(SchedulerTest, DifferentTargetsRunInParallel) {
+  Scheduler scheduler(io_, executor_, settings());
+  executor_.hold("a");
+  executor_.hold("b");
+  submit(scheduler, "a", "org/a");
+  submit(scheduler, "b", "org/b");
+  ASSERT_TRUE(executor_.wait_for_started(2, 5s)) << "both targets should start without waiting";
+  executor_.release("a");
+  executor_.release("b");
+  run_until_completed(2);
+  EXPECT_EQ(executor_.max_concurrency(), 2);
+  EXPECT_EQ(runs_.at("a").status, Status::kSucceeded);
+}
+
+TEST_F(SchedulerTest, OneTargetRunsOneJobAtATimeInSubmissionOrder) {
+  Scheduler scheduler(io_, executor_, settings());
+  for (int i = 0; i < 6; ++i) submit(scheduler, "job" + std::to_string(i), "org/same");
+  run_until_completed(6);
+  const auto calls = executor_.calls();
+  ASSERT_EQ(calls.size(), 6u);
+  for (std::size_t i = 0; i < calls.size(); ++i) {
+    EXPECT_EQ(calls[i].job_id, "job" + std::to_string(i));
+    if (i > 0) {
+      EXPECT_LE(calls[i - 1].finished, calls[i].started) << "overlap at " << i;
+    }
+  }
+  EXPECT_EQ(executor_.max_concurrency(), 1);
+}
+
+TEST_F(SchedulerTest, WorkersBoundConcurrency) {
+  Scheduler scheduler(io_, executor_, settings());
+  for (int i = 0; i < 8; ++i) submit(scheduler, "j" + std::to_string(i), "t" + std::to_string(i));
+  run_until_completed(8);
+  EXPECT_EQ(runs_.size(), 8u);
+  EXPECT_LE(executor_.max_concurrency(), 2);
+}
+
+TEST_F(SchedulerTest, RetryableFailureIsRetriedUntilItSucceeds) {
+  Scheduler scheduler(io_, executor_, settings());
+  executor_.script("flaky", [](int attempt) -> tl::expected<ExecutionReport, JobError> {
+    if (attempt < 3) return tl::make_unexpected(JobError{ErrorCode::kNetwork, "connection reset"});
+    return ExecutionReport{};
+  });
+  submit(scheduler, "flaky", "org/flaky");
+  run_until_completed(1);
+  EXPECT_EQ(runs_.at("flaky").status, Status::kSucceeded);
+  EXPECT_EQ(runs_.at("flaky").attempts, 3);
+}
+
+TEST_F(SchedulerTest, RetriesStopAtMaxAttempts) {
+  Scheduler scheduler(io_, executor_, settings());
+  executor_.script("down", [](int) -> tl::expected<ExecutionReport, JobError> {
+    return tl::make_unexpected(JobError{ErrorCode::kTimeout, "timed out"});
+  });
+  submit(scheduler, "down", "org/down");
+  run_until_completed(1);
+  EXPECT_EQ(runs_.at("down").status, Status::kFailed);
+  EXPECT_EQ(runs_.at("down").attempts, 3);
+}
+
+TEST_F(SchedulerTest, NonRetryableFailureIsNotRetried) {
+  Scheduler scheduler(io_, executor_, settings());
+  executor_.script("denied", [](int) -> tl::expected<ExecutionReport, JobError> {
+    return tl::make_unexpected(JobError{ErrorCode::kAuthFailed, "401"});
+  });
+  submit(scheduler, "denied", "org/denied");
+  run_until_completed(1);
+  EXPECT_EQ(runs_.at("denied").status, Status::kFailed);
+  EXPECT_EQ(runs_.at("denied").attempts, 1);
+}
+
+TEST_F(SchedulerTest, ConflictIsARejection) {
+  Scheduler scheduler(io_, executor_, settings());
+  executor_.script("c", [](int) -> tl::expected<ExecutionReport, JobError> {
+    return tl::make_unexpected(JobError{ErrorCode::kConflict, "bound elsewhere"});
+  });
+  submit(scheduler, "c", "org/c");
+  run_until_completed(1);
+  EXPECT_EQ(runs_.at("c").status, Status::kRejected);
+}
+
+TEST_F(SchedulerTest, ARetryingTargetDoesNotHoldUpOtherTargets) {
+  auto s = settings();
+  s.backoff_base = 300ms;
+  s.backoff_max = 300ms;
+  Scheduler scheduler(io_, executor_, s);
+  executor_.script("slow-retry", [](int attempt) -> tl::expected<ExecutionReport, JobError> {
+    if (attempt == 1) return tl::make_unexpected(JobError{ErrorCode::kNetwork, "reset"});
+    return ExecutionReport{};
+  });
+  submit(scheduler, "slow-retry", "org/a");
+  submit(scheduler, "after-on-a", "org/a");
+  submit(scheduler, "other", "org/b");
+  run_until_completed(3);
+  ASSERT_EQ(order_.size(), 3u);
+  // "other" finishes while "slow-retry" waits out its backoff; "after-on-a" keeps its place.
+  EXPECT_EQ(order_[0], "other");
+  EXPECT_EQ(order_[1], "slow-retry");
+  EXPECT_EQ(order_[2], "after-on-a");
+}
+
+TEST_F(SchedulerTest, ExpiredJobIsAnsweredWithoutRunning) {
+  Scheduler scheduler(io_, executor_, settings());
+  auto job = make_job("late", "org/late");
+  job.not_after = std::chrono::system_clock::now() - 1s;
+  scheduler.submit(job, observability::JobContext{}, 1,
+                   [this](JobRun run) { runs_.emplace("late", std::move(run)); });
+  run_until_completed(1);
+  EXPECT_EQ(runs_.at("late").status, Status::kExpired);
+  EXPECT_TRUE(executor_.calls().empty());
+}
+
+TEST_F(SchedulerTest, WithdrawRemovesQueuedJobsOfATagOnly) {
+  auto s = settings();
+  s.workers = 1;
+  Scheduler scheduler(io_, executor_, s);
+  executor_.hold("running");
+  submit(scheduler, "running", "org/x", 1);
+  ASSERT_TRUE(executor_.wait_for_started(1, 5s));
+  submit(scheduler, "queued-same-tag", "org/y", 1);
+  submit(scheduler, "queued-other-tag", "org/z", 2);
+  scheduler.withdraw(1);
+  ASSERT_EQ(runs_.count("queued-same-tag"), 1u);
+  EXPECT_TRUE(runs_.at("queued-same-tag").withdrawn);
+  EXPECT_EQ(runs_.count("queued-other-tag"), 0u);
+  EXPECT_EQ(scheduler.running_with_tag(1), 1u);
+  executor_.release("running");
+  run_until_completed(3);
+  EXPECT_FALSE(runs_.at("running").withdrawn);
+  EXPECT_FALSE(runs_.at("queued-other-tag").withdrawn);
+  EXPECT_EQ(executor_.calls().size(), 2u);
+}
+
+}  // namespace
+}  // namespace mgit::jobs

@@ -1,0 +1,149 @@
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <filesystem>
+#include <fstream>
+#include <string>
+
+#include "mgit/security/credentials.hpp"
+
+namespace mgit::security {
+namespace {
+
+namespace fs = std::filesystem;
+
+class CredentialStoreTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    char pattern[] = "/tmp/mgit-cred-XXXXXX";
+    ASSERT_NE(::mkdtemp(pattern), nullptr);
+    root_ = pattern;
+    dir_ = root_ / "credentials";
+    fs::create_directory(dir_);
+  }
+  void TearDown() override { fs::remove_all(root_); }
+
+  void write(const fs::path& path, const std::string& content) {
+    std::ofstream out(path, std::ios::binary);
+    out << content;
+  }
+
+  fs::path root_;
+  fs::path dir_;
+};
+
+TEST_F(CredentialStoreTest, ParsesUsernameAndPassword) {
+  write(dir_ / "basic", "# comment\n\nusername=alice\npassword=pa ss=word\r\n");
+  const auto credential = CredentialStore(dir_).load("basic");
+  ASSERT_TRUE(credential) << credential.error().message;
+  EXPECT_EQ(credential->name, "basic");
+  EXPECT_EQ(credential->username, "alice");
+  EXPECT_EQ(credential->password.reveal(), "pa ss=word");
+  EXPECT_TRUE(credential->has_userpass());
+  EXPECT_FALSE(credential->has_ssh_key());
+  EXPECT_EQ(credential->secrets(), std::vector<std::string>{"pa ss=word"});
+}
+
+TEST_F(CredentialStoreTest, TokenDefaultsUserName) {
+  write(dir_ / "tok", "token=ghp_123456\n");
+  const auto credential = CredentialStore(dir_).load("tok");
+  ASSERT_TRUE(credential) << credential.error().message;
+  EXPECT_EQ(credential->username, "x-access-token");
+  EXPECT_EQ(credential->password.reveal(), "ghp_123456");
+
+  write(dir_ / "tok2", "username=oauth2\ntoken=glpat-xyz\n");
+  const auto gitlab = CredentialStore(dir_).load("tok2");
+  ASSERT_TRUE(gitlab) << gitlab.error().message;
+  EXPECT_EQ(gitlab->username, "oauth2");
+}
+
+TEST_F(CredentialStoreTest, SshKeyPathsResolveInsideTheDirectory) {
+  write(dir_ / "deploy.key", "KEY");
+  write(dir_ / "deploy.key.pub", "PUB");
+  write(dir_ / "known_hosts", "host ssh-ed25519 AAAA\n");
+  write(dir_ / "ssh",
+        "ssh_private_key=deploy.key\nssh_public_key=deploy.key.pub\n"
+        "ssh_passphrase=phrase-1\nknown_hosts=known_hosts\n");
+  const auto credential = CredentialStore(dir_).load("ssh");
+  ASSERT_TRUE(credential) << credential.error().message;
+  EXPECT_TRUE(credential->has_ssh_key());
+  EXPECT_FALSE(credential->has_userpass());
+  EXPECT_EQ(fs::canonical(credential->ssh_private_key), fs::canonical(dir_ / "deploy.key"));
+  EXPECT_EQ(fs::canonical(credential->known_hosts), fs::canonical(dir_ / "known_hosts"));
+  EXPECT_EQ(credential->ssh_passphrase.reveal(), "phrase-1");
+  EXPECT_EQ(credential->secrets(), std::vector<std::string>{"phrase-1"});
+}
+
+TEST_F(CredentialStoreTest, MissingCredentialIsNotFound) {
+  const auto credential = CredentialStore(dir_).load("absent");
+  ASSERT_FALSE(credential);
+  EXPECT_EQ(credential.error().code, CredentialErrorCode::kNotFound);
+  EXPECT_NE(credential.error().message.find("'absent'"), std::string::npos);
+}
+
+TEST_F(CredentialStoreTest, InvalidNamesAreRefusedBeforeTouchingTheFilesystem) {
+  write(root_ / "x", "token=outside\n");
+  write(dir_ / ".hidden", "token=hidden\n");
+  const CredentialStore store(dir_);
+  using namespace std::string_literals;
+  for (const std::string& name :
+       {"../x"s, ".hidden"s, ""s, "a/b"s, std::string(129, 'a'), "sp ace"s, "nul\0x"s}) {
+    const auto credential = store.load(name);
+    ASSERT_FALSE(credential) << name;
+    EXPECT_EQ(credential.error().code, CredentialErrorCode::kInvalidName) << name;
+  }
+  EXPECT_TRUE(is_valid_credential_name(std::string(128, 'a')));
+  EXPECT_TRUE(is_valid_credential_name("my-cred_1.v2"));
+}
+
+TEST_F(CredentialStoreTest, SymlinkInsideIsFollowedButEscapingOneIsNot) {
+  // The shape Kubernetes uses for mounted secrets.
+  fs::create_directory(dir_ / "..data");
+  write(dir_ / "..data" / "inside", "token=t-inside\n");
+  fs::create_symlink("..data/inside", dir_ / "inside");
+  write(root_ / "outside", "token=t-outside\n");
+  fs::create_symlink(root_ / "outside", dir_ / "escape");
+
+  const CredentialStore store(dir_);
+  const auto inside = store.load("inside");
+  ASSERT_TRUE(inside) << inside.error().message;
+  EXPECT_EQ(inside->password.reveal(), "t-inside");
+  const auto escape = store.load("escape");
+  ASSERT_FALSE(escape);
+  EXPECT_EQ(escape.error().code, CredentialErrorCode::kNotFound);
+}
+
+TEST_F(CredentialStoreTest, MalformedFilesNeverEchoValues) {
+  const CredentialStore store(dir_);
+  const std::pair<std::string, std::string> cases[] = {
+      {"noeq", "s3cr3t-line-without-equals\n"},
+      {"unknown", "passwd=s3cr3t-value\n"},
+      {"both", "username=u\npassword=s3cr3t-a\ntoken=s3cr3t-b\n"},
+      {"nouser", "password=s3cr3t-pw\n"},
+      {"empty", "# nothing\n"},
+      {"dup", "token=s3cr3t-1\ntoken=s3cr3t-2\n"},
+      {"nokey", "ssh_private_key=missing.key\n"},
+      {"dotdot", "ssh_private_key=../s3cr3t\n"},
+      {"orphan", "token=t\nssh_passphrase=s3cr3t-p\n"},
+  };
+  for (const auto& [name, content] : cases) {
+    write(dir_ / name, content);
+    const auto credential = store.load(name);
+    ASSERT_FALSE(credential) << name;
+    EXPECT_EQ(credential.error().code, CredentialErrorCode::kMalformed) << name;
+    EXPECT_EQ(credential.error().message.find("s3cr3t"), std::string::npos)
+        << name << ": " << credential.error().message;
+  }
+}
+
+TEST_F(CredentialStoreTest, RotatedFileIsReadAgain) {
+  write(dir_ / "rot", "token=first\n");
+  const CredentialStore store(dir_);
+  ASSERT_EQ(store.load("rot")->password.reveal(), "first");
+  write(dir_ / "rot", "token=second\n");
+  EXPECT_EQ(store.load("rot")->password.reveal(), "second");
+}
+
+}  // namespace
+}  // namespace mgit::security

@@ -1,0 +1,73 @@
+#pragma once
+
+#include <chrono>
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include <boost/asio/io_context.hpp>
+#include <tl/expected.hpp>
+
+#include "mgit/transport/types.hpp"
+
+namespace mgit::transport {
+
+struct ConsumerSettings {
+  KafkaSettings kafka;
+  std::string group_id;
+  std::string group_instance_id;  ///< static membership when set
+  std::string topic;
+  /// Poll even without events: keeps an idle or fully paused consumer inside
+  /// max.poll.interval.ms and serves rebalances. Well below any sane poll interval.
+  std::chrono::milliseconds idle_poll_interval{200};
+};
+
+/// Receives the consumer's events. Every call happens on the io_context thread.
+class ConsumerEvents {
+ public:
+  virtual ~ConsumerEvents() = default;
+  virtual void on_record(ConsumedRecord record) = 0;
+  virtual void on_assigned(const std::vector<TopicPartition>& partitions) = 0;
+  /// The group takes these partitions away. Call `release` once their in-flight work is
+  /// finished and their offsets are stored (it may be called at once or later, but within
+  /// the session timeout). `lost` partitions are already gone: `release` is a no-op then.
+  virtual void on_revoked(const std::vector<TopicPartition>& partitions, bool lost,
+                          std::function<void()> release) = 0;
+  /// A consumer-level error (broker down, ...), for logs and health.
+  virtual void on_error(const TransportError& error) = 0;
+};
+
+/// A librdkafka group consumer driven by the io_context: woken by librdkafka's queue event
+/// fd, plus an idle poll timer. Offsets: auto-commit of *stored* offsets only; the owner
+/// stores an offset after the record's answer was acknowledged.
+/// All methods must be called on the io_context thread.
+class IntakeConsumer {
+ public:
+  static tl::expected<std::unique_ptr<IntakeConsumer>, TransportError> create(
+      boost::asio::io_context& io, ConsumerSettings settings, ConsumerEvents& events);
+  virtual ~IntakeConsumer() = default;
+
+  /// Subscribes and starts polling.
+  virtual tl::expected<void, TransportError> start() = 0;
+
+  virtual void pause(const std::vector<TopicPartition>& partitions) = 0;
+  virtual void resume(const std::vector<TopicPartition>& partitions) = 0;
+
+  /// Stores `next_offset` (last finished + 1) for the next auto-commit. Fails with
+  /// ERR__STATE once the partition is no longer assigned.
+  virtual tl::expected<void, TransportError> store_offset(const TopicPartition& partition,
+                                                         std::int64_t next_offset) = 0;
+
+  /// Commits stored offsets now, synchronously (used on shutdown before close).
+  virtual tl::expected<void, TransportError> commit_stored() = 0;
+
+  /// Leaves (dynamic member) or keeps (static member) the group; commits stored offsets.
+  /// Blocks briefly. Idempotent.
+  virtual void close() = 0;
+
+  /// Current assignment as seen by librdkafka.
+  virtual std::vector<TopicPartition> assignment() const = 0;
+};
+
+}  // namespace mgit::transport

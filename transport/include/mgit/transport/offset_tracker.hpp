@@ -1,0 +1,43 @@
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <vector>
+
+#include "mgit/transport/types.hpp"
+
+namespace mgit::transport {
+
+/// Tracks consumed-but-unfinished offsets per partition and yields the commit position:
+/// the offset after the highest one below which every consumed record is finished.
+/// Offsets need not be numerically contiguous (compaction, transaction markers); what
+/// counts is the order they were consumed in. Not thread-safe: used on the io_context.
+class OffsetTracker {
+ public:
+  /// Records a consumed offset as unfinished. Offsets of one partition must increase.
+  void begin(const TopicPartition& partition, std::int64_t offset);
+
+  /// Marks an offset finished. Returns the new commit position (last contiguous finished
+  /// offset + 1) when it advanced, nothing otherwise (or when the partition is unknown,
+  /// e.g. revoked meanwhile).
+  std::optional<std::int64_t> finish(const TopicPartition& partition, std::int64_t offset);
+
+  /// Consumed records of this partition not yet finished or not yet committable.
+  std::size_t pending(const TopicPartition& partition) const;
+  std::size_t total_pending() const;
+
+  /// Forgets a partition (revoked or lost): its in-flight offsets no longer commit.
+  void revoke(const TopicPartition& partition);
+
+  bool tracks(const TopicPartition& partition) const;
+  std::vector<TopicPartition> partitions() const;
+
+ private:
+  // offset -> finished; the front is the oldest unfinished-or-uncommitted offset.
+  std::map<TopicPartition, std::map<std::int64_t, bool>> pending_;
+  std::size_t total_ = 0;
+};
+
+}  // namespace mgit::transport

@@ -1,0 +1,64 @@
+#include "kafka_common.hpp"
+
+#include <fmt/format.h>
+
+#include <array>
+
+namespace mgit::transport {
+
+std::optional<std::string> find_header(const Headers& headers, std::string_view name) {
+  for (const auto& [key, value] : headers) {
+    if (key == name) return value;
+  }
+  return std::nullopt;
+}
+
+tl::expected<KafkaConfPtr, TransportError> make_conf(const KafkaSettings& settings,
+                                                     const KafkaProperties& defaults,
+                                                     const KafkaProperties& forced) {
+  KafkaConfPtr conf(rd_kafka_conf_new());
+  std::array<char, 512> errstr{};
+  auto set = [&](const std::string& key, const std::string& value) -> tl::expected<void, TransportError> {
+    if (rd_kafka_conf_set(conf.get(), key.c_str(), value.c_str(), errstr.data(), errstr.size()) !=
+        RD_KAFKA_CONF_OK) {
+      // The value is not echoed: it may be a secret from kafka_secrets_file.
+      return tl::make_unexpected(TransportError{TransportErrorKind::kFatal, 0,
+                                                fmt::format("kafka setting {}: {}", key, errstr.data())});
+    }
+    return {};
+  };
+  if (auto ok = set("bootstrap.servers", settings.brokers); !ok) return tl::make_unexpected(ok.error());
+  for (const auto* layer : {&defaults, &settings.properties, &forced}) {
+    for (const auto& [key, value] : *layer) {
+      if (auto ok = set(key, value); !ok) return tl::make_unexpected(ok.error());
+    }
+  }
+  return conf;
+}
+
+TransportErrorKind classify(rd_kafka_resp_err_t err) {
+  switch (err) {
+    case RD_KAFKA_RESP_ERR_MSG_SIZE_TOO_LARGE:
+    case RD_KAFKA_RESP_ERR_TOPIC_AUTHORIZATION_FAILED:
+    case RD_KAFKA_RESP_ERR_CLUSTER_AUTHORIZATION_FAILED:
+    case RD_KAFKA_RESP_ERR_INVALID_RECORD:
+    case RD_KAFKA_RESP_ERR_TOPIC_EXCEPTION:
+    case RD_KAFKA_RESP_ERR__UNKNOWN_TOPIC:
+    case RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART:
+    case RD_KAFKA_RESP_ERR_RECORD_LIST_TOO_LARGE:
+    case RD_KAFKA_RESP_ERR__INVALID_ARG:
+      return TransportErrorKind::kPermanent;
+    case RD_KAFKA_RESP_ERR__FATAL:
+    case RD_KAFKA_RESP_ERR__FENCED:
+      return TransportErrorKind::kFatal;
+    default:
+      return TransportErrorKind::kTransient;
+  }
+}
+
+TransportError to_transport_error(rd_kafka_resp_err_t err, std::string context) {
+  return TransportError{classify(err), static_cast<int>(err),
+                        fmt::format("{}: {}", context, rd_kafka_err2str(err))};
+}
+
+}  // namespace mgit::transport

@@ -1,0 +1,232 @@
+#include "mgit/transport/kafka_producer.hpp"
+
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <array>
+#include <boost/asio/post.hpp>
+#include <boost/asio/posix/stream_descriptor.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <deque>
+
+#include "kafka_common.hpp"
+#include "mgit/observability/log.hpp"
+
+namespace mgit::transport {
+namespace {
+
+namespace asio = boost::asio;
+using observability::LogLevel;
+
+struct PendingDelivery {
+  DeliveryHandler handler;
+};
+
+class KafkaRecordProducer final : public RecordProducer {
+ public:
+  KafkaRecordProducer(asio::io_context& io, ProducerSettings settings)
+      : io_(io), settings_(std::move(settings)), wakeup_(io), retry_timer_(io), poll_timer_(io) {}
+
+  ~KafkaRecordProducer() override {
+    // Shutdown order: flush what is queued, then count what was not delivered.
+    const auto left = flush(std::chrono::milliseconds(5000));
+    if (left > 0) {
+      observability::log(LogLevel::kError, "producer closed with undelivered records",
+                         {{"undelivered", left}});
+    }
+    retry_timer_.cancel();
+    poll_timer_.cancel();
+    if (queue_) rd_kafka_queue_io_event_enable(queue_.get(), -1, nullptr, 0);
+    queue_.reset();
+    rk_.reset();  // handlers of records purged here are never called; their opaques leak
+                  // only if flush timed out, which was logged above.
+    boost::system::error_code ignored;
+    wakeup_.close(ignored);
+    if (wakeup_write_fd_ >= 0) ::close(wakeup_write_fd_);
+  }
+
+  tl::expected<void, TransportError> init() {
+    KafkaProperties defaults = {
+        {"linger.ms", "5"},
+        {"compression.type", "lz4"},
+        {"message.max.bytes", "1000000"},
+    };
+    KafkaProperties forced = {
+        {"enable.idempotence", "true"},
+        {"acks", "all"},
+        {"message.timeout.ms", std::to_string(settings_.delivery_timeout.count())},
+    };
+    auto conf = make_conf(settings_.kafka, defaults, forced);
+    if (!conf) return tl::make_unexpected(conf.error());
+    rd_kafka_conf_set_dr_msg_cb(conf->get(), &KafkaRecordProducer::delivery_trampoline);
+    rd_kafka_conf_set_opaque(conf->get(), this);
+    rd_kafka_conf_set_error_cb(conf->get(), &KafkaRecordProducer::error_trampoline);
+    std::array<char, 512> errstr{};
+    rk_.reset(rd_kafka_new(RD_KAFKA_PRODUCER, conf->get(), errstr.data(), errstr.size()));
+    if (!rk_) {
+      return tl::make_unexpected(
+          TransportError{TransportErrorKind::kFatal, 0, std::string("producer: ") + errstr.data()});
+    }
+    (void)conf->release();
+    queue_.reset(rd_kafka_queue_get_main(rk_.get()));
+    int fds[2];
+    if (pipe2(fds, O_NONBLOCK | O_CLOEXEC) != 0) {
+      return tl::make_unexpected(
+          TransportError{TransportErrorKind::kFatal, errno, "producer: pipe2 failed"});
+    }
+    wakeup_.assign(fds[0]);
+    wakeup_write_fd_ = fds[1];
+    rd_kafka_queue_io_event_enable(queue_.get(), wakeup_write_fd_, "1", 1);
+    arm_wakeup();
+    arm_poll_timer();
+    return {};
+  }
+
+  void produce(OutgoingRecord record, DeliveryHandler on_delivery) override {
+    waiting_.push_back(Waiting{std::move(record), std::move(on_delivery)});
+    ++outstanding_;
+    send_waiting();
+  }
+
+  std::size_t outstanding() const override { return outstanding_; }
+
+  std::size_t flush(std::chrono::milliseconds timeout) override {
+    if (!rk_) return outstanding_;
+    const auto deadline = std::chrono::steady_clock::now() + timeout;
+    while (outstanding_ > 0 && std::chrono::steady_clock::now() < deadline) {
+      send_waiting();
+      rd_kafka_poll(rk_.get(), 50);
+    }
+    return outstanding_;
+  }
+
+ private:
+  struct Waiting {
+    OutgoingRecord record;
+    DeliveryHandler handler;
+  };
+
+  // Sends queued records in order until librdkafka's local queue is full.
+  void send_waiting() {
+    while (!waiting_.empty()) {
+      auto& next = waiting_.front();
+      auto* pending = new PendingDelivery{std::move(next.handler)};
+      KafkaHeadersPtr headers(rd_kafka_headers_new(next.record.headers.size()));
+      for (const auto& [name, value] : next.record.headers) {
+        rd_kafka_header_add(headers.get(), name.data(), static_cast<ssize_t>(name.size()),
+                            value.data(), static_cast<ssize_t>(value.size()));
+      }
+      auto& r = next.record;
+      const auto err = rd_kafka_producev(
+          rk_.get(), RD_KAFKA_V_TOPIC(r.topic.c_str()),
+          RD_KAFKA_V_KEY(r.key.data(), r.key.size()),
+          RD_KAFKA_V_VALUE(r.payload.data(), r.payload.size()),
+          RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_HEADERS(headers.get()),
+          RD_KAFKA_V_OPAQUE(pending), RD_KAFKA_V_END);
+      if (err == RD_KAFKA_RESP_ERR__QUEUE_FULL) {
+        next.handler = std::move(pending->handler);
+        delete pending;
+        schedule_retry();
+        return;
+      }
+      if (err != RD_KAFKA_RESP_ERR_NO_ERROR) {
+        // Rejected locally (too large, unknown topic, fatal state): report like a
+        // failed delivery, asynchronously so callers never re-enter themselves.
+        auto handler = std::move(pending->handler);
+        delete pending;
+        auto error = to_transport_error(err, "produce");
+        waiting_.pop_front();
+        asio::post(io_, [this, handler = std::move(handler), error]() mutable {
+          --outstanding_;
+          handler(tl::make_unexpected(error));
+        });
+        continue;
+      }
+      (void)headers.release();  // producev took ownership on success
+      waiting_.pop_front();
+    }
+  }
+
+  void schedule_retry() {
+    if (retry_armed_) return;
+    retry_armed_ = true;
+    retry_timer_.expires_after(std::chrono::milliseconds(20));
+    retry_timer_.async_wait([this](const boost::system::error_code& ec) {
+      retry_armed_ = false;
+      if (ec) return;
+      send_waiting();
+    });
+  }
+
+  void arm_wakeup() {
+    wakeup_.async_wait(asio::posix::stream_descriptor::wait_read,
+                       [this](const boost::system::error_code& ec) {
+                         if (ec) return;
+                         std::array<char, 64> buffer{};
+                         while (::read(wakeup_.native_handle(), buffer.data(), buffer.size()) > 0) {
+                         }
+                         rd_kafka_poll(rk_.get(), 0);
+                         arm_wakeup();
+                       });
+  }
+
+  // The event fd fires only on new events; a slow poll catches anything it missed.
+  void arm_poll_timer() {
+    poll_timer_.expires_after(std::chrono::milliseconds(100));
+    poll_timer_.async_wait([this](const boost::system::error_code& ec) {
+      if (ec) return;
+      rd_kafka_poll(rk_.get(), 0);
+      arm_poll_timer();
+    });
+  }
+
+  static void delivery_trampoline(rd_kafka_t* /*rk*/, const rd_kafka_message_t* message,
+                                  void* opaque) {
+    // Runs inside rd_kafka_poll, i.e. on the io_context thread.
+    auto* self = static_cast<KafkaRecordProducer*>(opaque);
+    std::unique_ptr<PendingDelivery> pending(static_cast<PendingDelivery*>(message->_private));
+    --self->outstanding_;
+    if (message->err != RD_KAFKA_RESP_ERR_NO_ERROR) {
+      pending->handler(tl::make_unexpected(to_transport_error(message->err, "delivery")));
+      return;
+    }
+    pending->handler(DeliveredRecord{
+        TopicPartition{rd_kafka_topic_name(message->rkt), message->partition}, message->offset});
+  }
+
+  static void error_trampoline(rd_kafka_t* rk, int err, const char* reason, void* /*opaque*/) {
+    if (err == RD_KAFKA_RESP_ERR__FATAL) {
+      std::array<char, 512> detail{};
+      const auto fatal = rd_kafka_fatal_error(rk, detail.data(), detail.size());
+      observability::log(LogLevel::kError, "producer fatal error",
+                         {{"error", rd_kafka_err2str(fatal)}, {"detail", detail.data()}});
+      return;
+    }
+    observability::log(LogLevel::kWarn, "producer error",
+                       {{"error", rd_kafka_err2str(static_cast<rd_kafka_resp_err_t>(err))},
+                        {"reason", reason}});
+  }
+
+  asio::io_context& io_;
+  ProducerSettings settings_;
+  KafkaPtr rk_;
+  KafkaQueuePtr queue_;
+  asio::posix::stream_descriptor wakeup_;
+  int wakeup_write_fd_ = -1;
+  asio::steady_timer retry_timer_;
+  asio::steady_timer poll_timer_;
+  bool retry_armed_ = false;
+  std::deque<Waiting> waiting_;
+  std::size_t outstanding_ = 0;
+};
+
+}  // namespace
+
+tl::expected<std::unique_ptr<RecordProducer>, TransportError> RecordProducer::create(
+    boost::asio::io_context& io, ProducerSettings settings) {
+  auto producer = std::make_unique<KafkaRecordProducer>(io, std::move(settings));
+  if (auto ok = producer->init(); !ok) return tl::make_unexpected(ok.error());
+  return producer;
+}
+
+}  // namespace mgit::transport
