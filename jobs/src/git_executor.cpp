@@ -259,6 +259,9 @@ class Run {
   tl::expected<std::string, JobError> fetch(git_remote* remote, Layout layout);
   tl::expected<void, JobError> checkout(git_repository* repo, const std::string& default_branch);
   tl::expected<void, JobError> point_head(git_repository* repo, const std::string& default_branch);
+  tl::expected<RemotePtr, JobError> in_memory_remote(git_repository* repo, Layout layout);
+  tl::expected<void, JobError> configure(
+      git_repository* repo, std::initializer_list<std::pair<std::string, std::string>> values);
   tl::expected<ExecutionReport, JobError> finish(git_repository* repo, Layout layout, bool checkout,
                                                  const std::string& default_branch);
 
@@ -420,9 +423,8 @@ tl::expected<void, JobError> Run::checkout(git_repository* repo,
     return ok;
   }
   ReferencePtr owned(created);
-  if (auto ok =
-          check(git_branch_set_upstream(created, fmt::format("{}/{}", kRemote, branch).c_str()),
-                "checkout");
+  if (auto ok = configure(repo, {{fmt::format("branch.{}.remote", branch), std::string(kRemote)},
+                                 {fmt::format("branch.{}.merge", branch), local}});
       !ok) {
     return ok;
   }
@@ -473,6 +475,45 @@ tl::expected<ExecutionReport, JobError> Run::finish(git_repository* repo, Layout
   return std::move(report_);
 }
 
+// libgit2 1.5.1 leaks a PCRE2 match block (~20 KiB with PCRE2 10.4x) for every config entry
+// that does not match the `url.*.insteadof` pattern, on every git_remote_lookup, named
+// git_remote_create* and git_branch_set_upstream (fixed upstream in libgit2#6382, 1.6).
+// A daemon running thousands of jobs cannot afford that, so the executor never calls them:
+// it writes the remote's config keys itself and fetches through an in-memory remote built
+// from the target's layout, skipping insteadOf.
+tl::expected<RemotePtr, JobError> Run::in_memory_remote(git_repository* repo, Layout layout) {
+  git_remote_create_options options;
+  git_remote_create_options_init(&options, GIT_REMOTE_CREATE_OPTIONS_VERSION);
+  options.repository = repo;
+  options.name = nullptr;
+  const std::string spec(fetchspec(layout));
+  options.fetchspec = spec.c_str();
+  options.flags = GIT_REMOTE_CREATE_SKIP_INSTEADOF | GIT_REMOTE_CREATE_SKIP_DEFAULT_FETCHSPEC;
+  git_remote* remote = nullptr;
+  if (auto ok = check(git_remote_create_with_opts(&remote, job_.repository_url.c_str(), &options),
+                      "remote setup");
+      !ok) {
+    return tl::make_unexpected(ok.error());
+  }
+  return RemotePtr(remote);
+}
+
+/// Writes `key=value` pairs into the repository's own config, so plain `git` run in the
+/// target later sees a normal `origin`.
+tl::expected<void, JobError> Run::configure(
+    git_repository* repo, std::initializer_list<std::pair<std::string, std::string>> values) {
+  git_config* raw_config = nullptr;
+  if (auto ok = check(git_repository_config(&raw_config, repo), "config"); !ok) return ok;
+  ConfigPtr config(raw_config);
+  for (const auto& [key, value] : values) {
+    if (auto ok = check(git_config_set_string(config.get(), key.c_str(), value.c_str()), "config");
+        !ok) {
+      return ok;
+    }
+  }
+  return {};
+}
+
 tl::expected<ExecutionReport, JobError> Run::create(Layout layout) {
   git_repository_init_options init;
   git_repository_init_options_init(&init, GIT_REPOSITORY_INIT_OPTIONS_VERSION);
@@ -483,27 +524,17 @@ tl::expected<ExecutionReport, JobError> Run::create(Layout layout) {
     return tl::make_unexpected(ok.error());
   }
   RepositoryPtr repo(raw_repo);
-  git_remote* raw_remote = nullptr;
-  const std::string spec(fetchspec(layout));
-  if (auto ok = check(git_remote_create_with_fetchspec(&raw_remote, repo.get(), kRemote.data(),
-                                                       job_.repository_url.c_str(), spec.c_str()),
-                      "remote setup");
-      !ok) {
-    return tl::make_unexpected(ok.error());
-  }
-  RemotePtr remote(raw_remote);
-  if (layout == Layout::kMirror) {
-    git_config* raw_config = nullptr;
-    if (auto ok = check(git_repository_config(&raw_config, repo.get()), "config"); !ok) {
-      return tl::make_unexpected(ok.error());
-    }
-    ConfigPtr config(raw_config);
-    if (auto ok = check(git_config_set_bool(config.get(), "remote.origin.mirror", 1), "config");
-        !ok) {
-      return tl::make_unexpected(ok.error());
-    }
-  }
-  auto default_branch = fetch(remote.get(), layout);
+  auto configured =
+      layout == Layout::kMirror
+          ? configure(repo.get(), {{"remote.origin.url", job_.repository_url},
+                                   {"remote.origin.fetch", std::string(fetchspec(layout))},
+                                   {"remote.origin.mirror", "true"}})
+          : configure(repo.get(), {{"remote.origin.url", job_.repository_url},
+                                   {"remote.origin.fetch", std::string(fetchspec(layout))}});
+  if (!configured) return tl::make_unexpected(configured.error());
+  auto remote = in_memory_remote(repo.get(), layout);
+  if (!remote) return tl::make_unexpected(remote.error());
+  auto default_branch = fetch(remote->get(), layout);
   if (!default_branch) return tl::make_unexpected(default_branch.error());
   return finish(repo.get(), layout, true, *default_branch);
 }
@@ -519,30 +550,31 @@ tl::expected<ExecutionReport, JobError> Run::update(Layout requested, bool check
   RepositoryPtr repo(raw_repo);
   const bool bare = git_repository_is_bare(repo.get()) == 1;
   Layout layout = bare ? Layout::kBare : Layout::kWorkTree;
-  if (requested == Layout::kMirror) {
-    if (!bare) {
-      return tl::make_unexpected(JobError{
-          ErrorCode::kConflict,
-          fmt::format("target '{}' is not a bare repository and cannot be a mirror", job_.target)});
+  if (bare) {
+    // A target created as a mirror stays one whatever operation updates it.
+    git_config* raw_config = nullptr;
+    int mirror = 0;
+    if (git_repository_config_snapshot(&raw_config, repo.get()) == 0) {
+      ConfigPtr config(raw_config);
+      if (git_config_get_bool(&mirror, config.get(), "remote.origin.mirror") != 0) mirror = 0;
     }
-    layout = Layout::kMirror;
+    if (mirror != 0) layout = Layout::kMirror;
   }
-  git_remote* raw_remote = nullptr;
-  int rc = git_remote_lookup(&raw_remote, repo.get(), kRemote.data());
-  if (rc == GIT_ENOTFOUND) {
-    const std::string spec(fetchspec(layout));
-    rc = git_remote_create_with_fetchspec(&raw_remote, repo.get(), kRemote.data(),
-                                          job_.repository_url.c_str(), spec.c_str());
-  } else if (rc == 0 && job_.repository_url != git_remote_url(raw_remote)) {
-    // Same repository key (checked by the binding), different spelling of the URL.
-    git_remote_free(raw_remote);
-    raw_remote = nullptr;
-    rc = git_remote_set_url(repo.get(), kRemote.data(), job_.repository_url.c_str());
-    if (rc == 0) rc = git_remote_lookup(&raw_remote, repo.get(), kRemote.data());
+  if (requested == Layout::kMirror) {
+    if (layout != Layout::kMirror) {
+      return tl::make_unexpected(
+          JobError{ErrorCode::kConflict,
+                   fmt::format("target '{}' exists and is not a mirror", job_.target)});
+    }
   }
-  if (auto ok = check(rc, "remote setup"); !ok) return tl::make_unexpected(ok.error());
-  RemotePtr remote(raw_remote);
-  auto default_branch = fetch(remote.get(), layout);
+  // The binding guarantees the same repository key; the URL may still be spelled
+  // differently (e.g. with or without `.git`), and the latest spelling wins.
+  if (auto ok = configure(repo.get(), {{"remote.origin.url", job_.repository_url}}); !ok) {
+    return tl::make_unexpected(ok.error());
+  }
+  auto remote = in_memory_remote(repo.get(), layout);
+  if (!remote) return tl::make_unexpected(remote.error());
+  auto default_branch = fetch(remote->get(), layout);
   if (!default_branch) return tl::make_unexpected(default_branch.error());
   return finish(repo.get(), layout, checkout_ref, *default_branch);
 }

@@ -257,6 +257,29 @@ TEST_F(GitExecutorTest, FetchMovesRemoteTrackingRefsButNotTheWorkTree) {
   EXPECT_GT(report->received_objects, 0u);
 }
 
+TEST_F(GitExecutorTest, FetchPrunesDeletedBranchesOnlyWhenAsked) {
+  const std::string repo = create_repo("prune");
+  run(server_git(repo) + " branch gone main");
+  run(server_git(repo) + " branch kept main");
+  ASSERT_TRUE(execute(make_job(Operation::kClone, repo, "p")));
+  run(server_git(repo) + " branch -D gone kept");
+
+  Job keep = make_job(Operation::kFetch, repo, "p");
+  keep.options.prune = false;
+  const auto unpruned = execute(keep);
+  ASSERT_TRUE(unpruned) << unpruned.error().message;
+  EXPECT_TRUE(unpruned->refs_updated.empty());
+
+  const auto pruned = execute(make_job(Operation::kFetch, repo, "p"));
+  ASSERT_TRUE(pruned) << pruned.error().message;
+  const RefUpdate* gone = find_update(*pruned, "refs/remotes/origin/gone");
+  ASSERT_NE(gone, nullptr);
+  EXPECT_EQ(gone->old_oid, rev_parse(repo, "main"));
+  EXPECT_EQ(gone->new_oid, "");
+  EXPECT_NE(find_update(*pruned, "refs/remotes/origin/kept"), nullptr);
+  EXPECT_EQ(pruned->refs_updated.size(), 2u);
+}
+
 TEST_F(GitExecutorTest, SyncClonesThenFollowsNewCommits) {
   const std::string repo = create_repo("sync", 1);
   const auto first = execute(make_job(Operation::kSync, repo, "s/app"));

@@ -10,6 +10,7 @@
 #include <map>
 #include <regex>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "support/kafka_test_client.hpp"
@@ -107,6 +108,20 @@ class MgitctlTest : public ::testing::Test {
     return path.string();
   }
 
+  /// End offsets of a topic mgitctl just created. The support client raises "not leader" while
+  /// a new topic's leadership settles, so retry until it answers.
+  std::map<std::int32_t, std::int64_t> end_offsets(const std::string& topic) {
+    const auto deadline = std::chrono::steady_clock::now() + 30s;
+    while (true) {
+      try {
+        return kafka_.end_offsets(topic);
+      } catch (const std::runtime_error& e) {
+        if (std::chrono::steady_clock::now() >= deadline) throw;
+      }
+      std::this_thread::sleep_for(100ms);
+    }
+  }
+
   static std::string job_line(const std::string& job_id, const std::string& url,
                               const std::string& extra = "") {
     return R"({"schema":"mgit.sync-job/v1","job_id":")" + job_id +
@@ -128,7 +143,7 @@ TEST_F(MgitctlTest, TopicsCreateThenCheckPassesWithReplicationFactorOne) {
   for (const auto& topic : {jobs_topic_, results_topic_, dlq_topic_}) {
     EXPECT_THAT(result.out, HasSubstr("created " + topic +
                                       " partitions=4 replication-factor=1 min.insync.replicas=1"));
-    EXPECT_EQ(kafka_.end_offsets(topic).size(), 4u) << topic;
+    EXPECT_EQ(end_offsets(topic).size(), 4u) << topic;
   }
 
   // Existing topics are fine.
@@ -221,7 +236,7 @@ TEST_F(MgitctlTest, EnqueueSendsNothingWhenALineIsInvalidUnlessAllowed) {
   EXPECT_EQ(result.exit_code, 1) << result.out << result.err;
   EXPECT_THAT(result.err, HasSubstr("line 2: rejected invalid_job"));
   EXPECT_THAT(result.err, HasSubstr("line 3: unparseable not_json"));
-  for (const auto& [partition, end] : kafka_.end_offsets(jobs_topic_)) {
+  for (const auto& [partition, end] : end_offsets(jobs_topic_)) {
     EXPECT_EQ(end, 0) << "partition " << partition;
   }
 

@@ -4,7 +4,24 @@
 
 #include <array>
 
+#include "mgit/observability/log.hpp"
+
 namespace mgit::transport {
+namespace {
+
+// librdkafka's own log lines become JSON lines like ours. Called on librdkafka's threads;
+// the logger is thread-safe.
+void log_to_json(const rd_kafka_t* rk, int level, const char* facility, const char* text) {
+  using observability::LogLevel;
+  const LogLevel mapped = level <= 3   ? LogLevel::kError
+                          : level == 4 ? LogLevel::kWarn
+                          : level <= 6 ? LogLevel::kInfo
+                                       : LogLevel::kDebug;
+  observability::log(mapped, text,
+                     {{"component", "librdkafka"}, {"facility", facility}, {"client", rd_kafka_name(rk)}});
+}
+
+}  // namespace
 
 std::optional<std::string> find_header(const Headers& headers, std::string_view name) {
   for (const auto& [key, value] : headers) {
@@ -17,6 +34,7 @@ tl::expected<KafkaConfPtr, TransportError> make_conf(const KafkaSettings& settin
                                                      const KafkaProperties& defaults,
                                                      const KafkaProperties& forced) {
   KafkaConfPtr conf(rd_kafka_conf_new());
+  rd_kafka_conf_set_log_cb(conf.get(), &log_to_json);
   std::array<char, 512> errstr{};
   auto set = [&](const std::string& key, const std::string& value) -> tl::expected<void, TransportError> {
     if (rd_kafka_conf_set(conf.get(), key.c_str(), value.c_str(), errstr.data(), errstr.size()) !=

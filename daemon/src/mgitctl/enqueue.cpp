@@ -111,16 +111,23 @@ std::string job_from_flags(const EnqueueOptions& options) {
   return {buffer.GetString(), buffer.GetSize()};
 }
 
+/// A string member of a JSON object. (HasMember rather than FindMember: comparing RapidJSON's
+/// member iterators is ambiguous under C++20's reversed operators.)
+std::optional<std::string_view> string_member(const rapidjson::Value& object, const char* name) {
+  if (!object.IsObject() || !object.HasMember(name) || !object[name].IsString()) {
+    return std::nullopt;
+  }
+  return std::string_view(object[name].GetString(), object[name].GetStringLength());
+}
+
 /// `repository.url` of a payload that did not parse as a job, when it is at least JSON.
 std::optional<std::string> raw_url(const std::string& payload) {
   rapidjson::Document doc;
   doc.Parse(payload.data(), payload.size());
   if (doc.HasParseError() || !doc.IsObject()) return std::nullopt;
-  const auto repo = doc.FindMember("repository");
-  if (repo == doc.MemberEnd() || !repo->value.IsObject()) return std::nullopt;
-  const auto url = repo->value.FindMember("url");
-  if (url == repo->value.MemberEnd() || !url->value.IsString()) return std::nullopt;
-  return std::string(url->value.GetString(), url->value.GetStringLength());
+  if (!doc.HasMember("repository") || !doc["repository"].IsObject()) return std::nullopt;
+  if (auto url = string_member(doc["repository"], "url")) return std::string(*url);
+  return std::nullopt;
 }
 
 /// Classifies `document`; returns an error line when it is not a valid job.
@@ -214,18 +221,15 @@ int await_results(const KafkaOptions& kafka, const EnqueueOptions& options,
   plan.deadline =
       std::chrono::steady_clock::now() + std::chrono::seconds(options.wait_timeout_seconds);
   const ReadEnd end = read_topic(kafka, plan, [&](const rd_kafka_message_t& message) {
+    if (message.payload == nullptr) return true;
     rapidjson::Document doc;
     doc.Parse(static_cast<const char*>(message.payload), message.len);
     if (doc.HasParseError() || !doc.IsObject()) return true;
-    const auto id = doc.FindMember("job_id");
-    if (id == doc.MemberEnd() || !id->value.IsString()) return true;
+    const auto id = string_member(doc, "job_id");
+    if (!id) return true;
     // Results of other producers' jobs, and redelivered duplicates, are skipped.
-    if (pending.erase(std::string(id->value.GetString(), id->value.GetStringLength())) == 0) {
-      return true;
-    }
-    const auto status = doc.FindMember("status");
-    if (status == doc.MemberEnd() || !status->value.IsString() ||
-        std::string_view(status->value.GetString()) != "succeeded") {
+    if (pending.erase(std::string(*id)) == 0) return true;
+    if (string_member(doc, "status") != std::optional<std::string_view>("succeeded")) {
       all_succeeded = false;
     }
     fmt::print("{}\n", std::string_view(static_cast<const char*>(message.payload), message.len));

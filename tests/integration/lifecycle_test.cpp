@@ -1,0 +1,104 @@
+// Restarts, crashes and rebalances of real mgitd processes against the real broker.
+#include <gtest/gtest.h>
+#include <signal.h>
+
+#include <map>
+#include <set>
+
+#include "support/pipeline_fixture.hpp"
+
+namespace mgit::testing {
+namespace {
+
+using namespace std::chrono_literals;
+
+class LifecycleTest : public PipelineFixture {
+ protected:
+  // `jobs` sync jobs spread over `repos` repositories; returns every job id.
+  std::set<std::string> enqueue_fleet(int repos, int jobs, const std::string& prefix) {
+    std::vector<std::string> names;
+    for (int r = 0; r < repos; ++r) {
+      names.push_back(prefix + "-" + suffix_ + "-" + std::to_string(r));
+      create_repo(names.back(), 1);
+    }
+    std::vector<std::pair<std::string, std::string>> records;
+    std::set<std::string> ids;
+    for (int i = 0; i < jobs; ++i) {
+      const auto& repo = names[static_cast<std::size_t>(i % repos)];
+      const auto id = prefix + "-job-" + std::to_string(i);
+      ids.insert(id);
+      records.emplace_back(repo_url(repo),
+                           job_json(id, "sync", repo, "\"target\":\"t/" + repo + "\""));
+    }
+    enqueue(records);
+    return ids;
+  }
+
+  std::map<std::string, int> result_counts(std::size_t distinct, std::chrono::milliseconds timeout) {
+    std::map<std::string, int> counts;
+    for (const auto& result : wait_for_results(distinct, timeout)) ++counts[result.job_id];
+    return counts;
+  }
+};
+
+TEST_F(LifecycleTest, SigtermMidStreamLosesNothingAndDuplicatesNothing) {
+  const auto ids = enqueue_fleet(10, 120, "term");
+  auto first = start_daemon({"--workers", "2", "--shutdown-grace-seconds", "60"});
+  // Wait until the stream is well under way, then stop it.
+  ASSERT_TRUE(eventually([&] { return result_counts(20, 2s).size() >= 20; }, 120s));
+  first->signal(SIGTERM);
+  ASSERT_EQ(first->wait_exit(90s), 0) << first->log_text();
+  const auto after_first = result_counts(0, 3s).size();
+  EXPECT_LT(after_first, ids.size()) << "the test must stop the daemon mid-stream";
+
+  auto second = start_daemon({"--workers", "2"});
+  const auto counts = result_counts(ids.size(), 180s);
+  EXPECT_EQ(counts.size(), ids.size());
+  for (const auto& id : ids) {
+    ASSERT_TRUE(counts.contains(id)) << "lost: " << id;
+    EXPECT_EQ(counts.at(id), 1) << "duplicate after a clean SIGTERM: " << id;
+  }
+  EXPECT_TRUE(wait_for_committed_to_reach_end(30s));
+  second->signal(SIGTERM);
+  EXPECT_EQ(second->wait_exit(60s), 0);
+}
+
+TEST_F(LifecycleTest, SigkillMidStreamLosesNothing) {
+  const auto ids = enqueue_fleet(10, 120, "kill");
+  auto first = start_daemon({"--workers", "2"});
+  ASSERT_TRUE(eventually([&] { return result_counts(20, 2s).size() >= 20; }, 120s));
+  first->signal(SIGKILL);
+  ASSERT_EQ(first->wait_exit(30s), 128 + SIGKILL);
+
+  auto second = start_daemon({"--workers", "2"});
+  const auto counts = result_counts(ids.size(), 180s);
+  for (const auto& id : ids) {
+    EXPECT_TRUE(counts.contains(id)) << "lost after SIGKILL: " << id;  // duplicates allowed
+  }
+  EXPECT_TRUE(wait_for_committed_to_reach_end(60s));
+  second->signal(SIGTERM);
+  EXPECT_EQ(second->wait_exit(60s), 0);
+}
+
+TEST_F(LifecycleTest, ASecondReplicaJoiningMidStreamLosesNothing) {
+  const auto ids = enqueue_fleet(12, 160, "rebalance");
+  auto first = start_daemon({"--workers", "2"});
+  ASSERT_TRUE(eventually([&] { return result_counts(20, 2s).size() >= 20; }, 120s));
+  // A cooperative rebalance moves partitions to the newcomer while jobs are in flight.
+  auto second = start_daemon({"--workers", "2"});
+  ASSERT_TRUE(second->wait_for_log("partitions assigned", 60s)) << second->log_text();
+  const auto counts = result_counts(ids.size(), 180s);
+  for (const auto& id : ids) {
+    EXPECT_TRUE(counts.contains(id)) << "lost across the rebalance: " << id;
+  }
+  EXPECT_TRUE(wait_for_committed_to_reach_end(60s));
+  EXPECT_NE(first->log_text().find("partitions revoked"), std::string::npos)
+      << "the first replica should have given partitions away";
+  second->signal(SIGTERM);
+  first->signal(SIGTERM);
+  EXPECT_EQ(second->wait_exit(60s), 0);
+  EXPECT_EQ(first->wait_exit(60s), 0);
+}
+
+}  // namespace
+}  // namespace mgit::testing
