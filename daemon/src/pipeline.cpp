@@ -42,6 +42,17 @@ jobs::SchedulerSettings scheduler_settings(const Config& config) {
   return settings;
 }
 
+// A result must fit the producer's `message.max.bytes` (librdkafka's default unless the
+// operator set one), with room left for headers and record overhead.
+std::size_t max_result_bytes(const Config& config) {
+  constexpr std::size_t kHeadroom = 16 * 1024;
+  std::size_t limit = 1000000;
+  for (const auto& [key, value] : config.kafka_properties) {
+    if (key == "message.max.bytes") limit = static_cast<std::size_t>(std::stoull(value));
+  }
+  return limit > 2 * kHeadroom ? limit - kHeadroom : limit / 2;
+}
+
 }  // namespace
 
 Pipeline::Pipeline(asio::io_context& io, const Config& config, jobs::Executor& executor,
@@ -50,6 +61,7 @@ Pipeline::Pipeline(asio::io_context& io, const Config& config, jobs::Executor& e
       config_(config),
       scheduler_(io, executor, scheduler_settings(config)),
       producer_(producer),
+      max_result_bytes_(max_result_bytes(config)),
       worker_(host_name()) {}
 
 Pipeline::~Pipeline() { scheduler_.join(); }
@@ -76,8 +88,9 @@ void Pipeline::on_record(transport::ConsumedRecord record) {
 
   auto delivery = std::make_shared<Delivery>();
   const auto correlation_header = transport::find_header(record.headers, "correlation-id");
-  auto parsed = jobs::parse_job(record.payload, correlation_header.value_or(""),
-                                jobs::ParseLimits{static_cast<std::size_t>(config_.max_message_bytes)});
+  auto parsed =
+      jobs::parse_job(record.payload, correlation_header.value_or(""),
+                      jobs::ParseLimits{static_cast<std::size_t>(config_.max_message_bytes)});
   const auto traceparent = transport::find_header(record.headers, "traceparent");
   const auto incoming = traceparent ? observability::parse_traceparent(*traceparent) : std::nullopt;
   const auto tracestate = transport::find_header(record.headers, "tracestate").value_or("");
@@ -85,8 +98,8 @@ void Pipeline::on_record(transport::ConsumedRecord record) {
   delivery->record = std::move(record);
 
   if (auto* unparseable = std::get_if<jobs::Unparseable>(&parsed)) {
-    delivery->ctx = observability::JobContext::start("", correlation_header.value_or(""), incoming,
-                                                     tracestate);
+    delivery->ctx =
+        observability::JobContext::start("", correlation_header.value_or(""), incoming, tracestate);
     handle_unparseable(delivery, unparseable->reason, unparseable->message);
     return;
   }
@@ -110,8 +123,8 @@ void Pipeline::on_record(transport::ConsumedRecord record) {
   }
 
   auto job = std::get<jobs::Job>(std::move(parsed));
-  delivery->ctx = observability::JobContext::start(job.job_id, job.correlation_id, incoming,
-                                                   tracestate);
+  delivery->ctx =
+      observability::JobContext::start(job.job_id, job.correlation_id, incoming, tracestate);
   delivery->key = job.repository_key;
   observability::log(LogLevel::kInfo, delivery->ctx, "job received",
                      {{"operation", to_string(job.operation)},
@@ -120,36 +133,37 @@ void Pipeline::on_record(transport::ConsumedRecord record) {
                       {"offset", delivery->record.offset}});
   auto ctx = delivery->ctx;
   auto job_copy = job;
-  scheduler_.submit(std::move(job), std::move(ctx), tag_of(delivery->record.source),
-                    [this, delivery, job = std::move(job_copy)](jobs::JobRun run) {
-                      if (run.withdrawn) {
-                        withdrawn(delivery->record);
-                        return;
-                      }
-                      auto result = base_result(*delivery);
-                      result.status = run.status;
-                      result.operation = job.operation;
-                      result.repository_url = job.repository_url;
-                      result.target = job.target;
-                      result.attempts = run.attempts;
-                      result.queue_ms = run.queue_time.count();
-                      result.duration_ms = run.run_time.count();
-                      if (run.outcome) {
-                        result.report = std::move(*run.outcome);
-                      } else {
-                        result.error = run.outcome.error();
-                      }
-                      observability::log(
-                          run.status == jobs::Status::kSucceeded ? LogLevel::kInfo : LogLevel::kWarn,
-                          delivery->ctx, "job finished",
-                          {{"status", to_string(run.status)},
-                           {"error_code", result.error ? to_string(result.error->code) : ""},
-                           {"error", result.error ? result.error->message : std::string()},
-                           {"attempts", run.attempts},
-                           {"duration_ms", static_cast<std::int64_t>(run.run_time.count())},
-                           {"replayed", result.report.replayed}});
-                      publish_result(delivery, result);
-                    });
+  scheduler_.submit(
+      std::move(job), std::move(ctx), tag_of(delivery->record.source),
+      [this, delivery, job = std::move(job_copy)](jobs::JobRun run) {
+        if (run.withdrawn) {
+          withdrawn(delivery->record);
+          return;
+        }
+        auto result = base_result(*delivery);
+        result.status = run.status;
+        result.operation = job.operation;
+        result.repository_url = job.repository_url;
+        result.target = job.target;
+        result.attempts = run.attempts;
+        result.queue_ms = run.queue_time.count();
+        result.duration_ms = run.run_time.count();
+        if (run.outcome) {
+          result.report = std::move(*run.outcome);
+        } else {
+          result.error = run.outcome.error();
+        }
+        observability::log(
+            run.status == jobs::Status::kSucceeded ? LogLevel::kInfo : LogLevel::kWarn,
+            delivery->ctx, "job finished",
+            {{"status", to_string(run.status)},
+             {"error_code", result.error ? to_string(result.error->code) : ""},
+             {"error", result.error ? result.error->message : std::string()},
+             {"attempts", run.attempts},
+             {"duration_ms", static_cast<std::int64_t>(run.run_time.count())},
+             {"replayed", result.report.replayed}});
+        publish_result(delivery, result);
+      });
 }
 
 jobs::JobResult Pipeline::base_result(const Delivery& delivery) const {
@@ -175,9 +189,9 @@ transport::Headers Pipeline::output_headers(const observability::JobContext& ctx
 
 void Pipeline::publish_result(const std::shared_ptr<Delivery>& delivery,
                               const jobs::JobResult& result) {
-  transport::OutgoingRecord out{config_.results_topic,
-                                delivery->key.empty() ? result.job_id : delivery->key,
-                                jobs::result_to_json(result), output_headers(delivery->ctx)};
+  transport::OutgoingRecord out{
+      config_.results_topic, delivery->key.empty() ? result.job_id : delivery->key,
+      jobs::result_to_json(result, max_result_bytes_), output_headers(delivery->ctx)};
   producer_.produce(std::move(out), [this, delivery, result](auto delivered) {
     if (delivered) {
       answered(delivery->record);
@@ -197,12 +211,11 @@ void Pipeline::publish_minimal_failure(const std::shared_ptr<Delivery>& delivery
   minimal.repository_url = original.repository_url;
   minimal.target = original.target;
   minimal.attempts = original.attempts;
-  minimal.error = jobs::JobError{jobs::ErrorCode::kInternal,
-                                 "result could not be published: " + why};
-  transport::OutgoingRecord out{config_.results_topic,
-                                delivery->key.empty() ? minimal.job_id : delivery->key,
-                                jobs::result_to_json(minimal, kMinimalResultBytes),
-                                output_headers(delivery->ctx)};
+  minimal.error =
+      jobs::JobError{jobs::ErrorCode::kInternal, "result could not be published: " + why};
+  transport::OutgoingRecord out{
+      config_.results_topic, delivery->key.empty() ? minimal.job_id : delivery->key,
+      jobs::result_to_json(minimal, kMinimalResultBytes), output_headers(delivery->ctx)};
   producer_.produce(std::move(out), [this, delivery](auto delivered) {
     if (delivered) {
       answered(delivery->record);
@@ -232,8 +245,7 @@ void Pipeline::publish_dead_letter(const std::shared_ptr<Delivery>& delivery, st
   headers.emplace_back("mgit-source-partition", std::to_string(record.source.partition));
   headers.emplace_back("mgit-source-offset", std::to_string(record.offset));
   // The original key and bytes, untouched.
-  transport::OutgoingRecord out{config_.dlq_topic, record.key.value_or(""), record.payload,
-                                std::move(headers)};
+  transport::OutgoingRecord out{config_.dlq_topic, record.key, record.payload, std::move(headers)};
   producer_.produce(std::move(out), [this, delivery, last_resort](auto delivered) {
     if (delivered) {
       answered(delivery->record);
@@ -303,7 +315,8 @@ void Pipeline::apply_backpressure(const TopicPartition& tp) {
     consumer_->pause({tp});
     observability::log(LogLevel::kDebug, "partition paused", {{"partition", tp.partition}});
   }
-  if (!paused_globally_ && tracker_.total_pending() >= static_cast<std::size_t>(config_.max_in_flight)) {
+  if (!paused_globally_ &&
+      tracker_.total_pending() >= static_cast<std::size_t>(config_.max_in_flight)) {
     paused_globally_ = true;
     consumer_->pause(consumer_->assignment());
     observability::log(LogLevel::kInfo, "intake paused: max_in_flight reached",
@@ -324,7 +337,8 @@ void Pipeline::release_backpressure(const TopicPartition& tp) {
       if (!state.paused_for_backpressure && !state.release) resumable.push_back(assigned);
     }
     consumer_->resume(resumable);
-    observability::log(LogLevel::kInfo, "intake resumed", {{"in_flight", tracker_.total_pending()}});
+    observability::log(LogLevel::kInfo, "intake resumed",
+                       {{"in_flight", tracker_.total_pending()}});
   }
   if (partition.paused_for_backpressure && tracker_.pending(tp) <= half_partition) {
     partition.paused_for_backpressure = false;
@@ -397,9 +411,9 @@ void Pipeline::maybe_finish_revoke(const TopicPartition& tp, bool deadline_passe
 
 void Pipeline::on_error(const transport::TransportError& error) {
   // librdkafka recovers from transient errors by itself; log them once at warn.
-  observability::log(error.kind == transport::TransportErrorKind::kFatal ? LogLevel::kError
-                                                                         : LogLevel::kWarn,
-                     "kafka consumer error", {{"error", error.message}, {"code", error.code}});
+  observability::log(
+      error.kind == transport::TransportErrorKind::kFatal ? LogLevel::kError : LogLevel::kWarn,
+      "kafka consumer error", {{"error", error.message}, {"code", error.code}});
   if (error.kind == transport::TransportErrorKind::kFatal) ready_ = false;
 }
 
@@ -407,9 +421,9 @@ void Pipeline::begin_shutdown(std::function<void()> on_done) {
   if (on_shutdown_done_) return;
   on_shutdown_done_ = std::move(on_done);
   stopping_ = true;
-  observability::log(LogLevel::kInfo, "shutting down: intake stopped, draining",
-                     {{"outstanding", total_outstanding_},
-                      {"grace_seconds", config_.shutdown_grace_seconds}});
+  observability::log(
+      LogLevel::kInfo, "shutting down: intake stopped, draining",
+      {{"outstanding", total_outstanding_}, {"grace_seconds", config_.shutdown_grace_seconds}});
   if (consumer_ != nullptr) consumer_->pause(consumer_->assignment());
   shutdown_deadline_ = std::make_unique<asio::steady_timer>(
       io_, std::chrono::seconds(config_.shutdown_grace_seconds));
@@ -461,7 +475,8 @@ int startup_failure(const std::string& message) {
 
 int run_daemon(const Config& input) {
   Config config = input;
-  observability::init_logging(observability::parse_log_level(config.log_level).value_or(LogLevel::kInfo));
+  observability::init_logging(
+      observability::parse_log_level(config.log_level).value_or(LogLevel::kInfo));
 
   std::unique_ptr<EmbeddedBroker> embedded;
   if (config.embedded_broker) {
@@ -472,18 +487,22 @@ int run_daemon(const Config& input) {
     observability::log(LogLevel::kWarn, "embedded broker started (not for production)",
                        {{"bootstrap_servers", config.brokers}});
   }
+  const auto startup_config = describe_config(config);
   observability::log(LogLevel::kInfo, "mgitd starting",
-                     {{"version", MGITD_VERSION}, {"revision", MGITD_REVISION},
-                      {"config", describe_config(config)}});
+                     {{"version", MGITD_VERSION},
+                      {"revision", MGITD_REVISION},
+                      {"config", observability::RawJson{startup_config}}});
 
   const auto settings = client_settings(config);
   auto probe = transport::ClusterProbe::create(settings);
   if (!probe) return startup_failure(probe.error().message);
-  if (auto reached = probe->wait_for_broker(std::chrono::seconds(config.startup_broker_timeout_seconds));
+  if (auto reached =
+          probe->wait_for_broker(std::chrono::seconds(config.startup_broker_timeout_seconds));
       !reached) {
     return startup_failure(reached.error().message);
   }
-  const std::vector<std::string> topics = {config.jobs_topic, config.results_topic, config.dlq_topic};
+  const std::vector<std::string> topics = {config.jobs_topic, config.results_topic,
+                                           config.dlq_topic};
   auto described = probe->describe(topics, std::chrono::seconds(10));
   if (!described) return startup_failure("cannot describe topics: " + described.error().message);
   for (const auto& topic : topics) {
@@ -496,11 +515,12 @@ int run_daemon(const Config& input) {
   std::error_code fs_error;
   std::filesystem::create_directories(config.workspace, fs_error);
   if (fs_error) {
-    return startup_failure("cannot create workspace " + config.workspace + ": " + fs_error.message());
+    return startup_failure("cannot create workspace " + config.workspace + ": " +
+                           fs_error.message());
   }
   security::CredentialStore credentials(config.credentials_dir);
-  jobs::GitExecutor executor(jobs::GitExecutorSettings{config.workspace, &credentials,
-                                                       config.min_free_disk_percent});
+  jobs::GitExecutor executor(
+      jobs::GitExecutorSettings{config.workspace, &credentials, config.min_free_disk_percent});
 
   asio::io_context io;
   auto producer = transport::RecordProducer::create(io, transport::ProducerSettings{settings});
@@ -539,9 +559,9 @@ int run_daemon(const Config& input) {
         }
       });
     });
-    observability::log(LogLevel::kInfo, "mgitd started",
-                       {{"brokers", config.brokers}, {"group_id", config.group_id},
-                        {"workers", config.workers}});
+    observability::log(
+        LogLevel::kInfo, "mgitd started",
+        {{"brokers", config.brokers}, {"group_id", config.group_id}, {"workers", config.workers}});
     io.run();
     (*consumer)->close();
   }

@@ -1,5 +1,8 @@
 #pragma once
 
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/signal_set.hpp>
+#include <boost/asio/steady_timer.hpp>
 #include <chrono>
 #include <cstdint>
 #include <functional>
@@ -8,10 +11,6 @@
 #include <optional>
 #include <set>
 #include <string>
-
-#include <boost/asio/io_context.hpp>
-#include <boost/asio/signal_set.hpp>
-#include <boost/asio/steady_timer.hpp>
 
 #include "mgit/daemon/config.hpp"
 #include "mgit/jobs/executor.hpp"
@@ -97,6 +96,7 @@ class Pipeline final : public transport::ConsumerEvents {
   bool ready_ = true;
   std::function<void()> on_shutdown_done_;
   std::unique_ptr<boost::asio::steady_timer> shutdown_deadline_;
+  std::size_t max_result_bytes_;
   std::string worker_;
 };
 

@@ -70,7 +70,11 @@ void Scheduler::submit(Job job, observability::JobContext ctx, std::uint64_t tag
   if (!accepting_) {
     entry->withdrawn = true;
     complete(entry, JobRun{tl::make_unexpected(JobError{ErrorCode::kInternal, "shutting down"}),
-                           Status::kFailed, 0, {}, {}, true});
+                           Status::kFailed,
+                           0,
+                           {},
+                           {},
+                           true});
     return;
   }
   const auto& target = entry->job.target;
@@ -106,8 +110,13 @@ void Scheduler::start(const EntryPtr& entry) {
     entry->deadline = now + timeout;
   }
   if (entry->job.not_after && std::chrono::system_clock::now() > *entry->job.not_after) {
-    JobRun run{tl::make_unexpected(JobError{ErrorCode::kTimeout, "not_after passed before the job ran"}),
-               Status::kExpired, entry->attempts, millis_between(entry->submitted_at, now), {}, false};
+    JobRun run{
+        tl::make_unexpected(JobError{ErrorCode::kTimeout, "not_after passed before the job ran"}),
+        Status::kExpired,
+        entry->attempts,
+        millis_between(entry->submitted_at, now),
+        {},
+        false};
     complete(entry, std::move(run));
     // Posted, not called: dispatch() is on the stack and a run of expired jobs must not
     // recurse through it.
@@ -130,7 +139,8 @@ void Scheduler::start(const EntryPtr& entry) {
       outcome = executor_.execute(entry->job, entry->ctx, control);
     } catch (const std::exception& e) {
       // An executor bug must cost one job, not the daemon.
-      outcome = tl::make_unexpected(JobError{ErrorCode::kInternal, std::string("executor: ") + e.what()});
+      outcome =
+          tl::make_unexpected(JobError{ErrorCode::kInternal, std::string("executor: ") + e.what()});
     }
     const auto finished_us = epoch_micros();
     asio::post(io_, [this, entry, outcome = std::move(outcome), finished_us]() mutable {
@@ -225,7 +235,11 @@ void Scheduler::withdraw(std::uint64_t tag) {
     entry->withdrawn = true;
     if (entry->backoff_timer) entry->backoff_timer->cancel();
     complete(entry, JobRun{tl::make_unexpected(JobError{ErrorCode::kInternal, "withdrawn"}),
-                           Status::kFailed, entry->attempts, {}, {}, true});
+                           Status::kFailed,
+                           entry->attempts,
+                           {},
+                           {},
+                           true});
   }
 }
 
@@ -242,8 +256,9 @@ void Scheduler::stop_accepting() {
 void Scheduler::cancel_running() { cancelled_.store(true); }
 
 std::size_t Scheduler::running_with_tag(std::uint64_t tag) const {
-  return static_cast<std::size_t>(std::count_if(
-      running_.begin(), running_.end(), [tag](const EntryPtr& entry) { return entry->tag == tag; }));
+  return static_cast<std::size_t>(
+      std::count_if(running_.begin(), running_.end(),
+                    [tag](const EntryPtr& entry) { return entry->tag == tag; }));
 }
 
 std::optional<Clock::duration> Scheduler::oldest_running_age() const {

@@ -63,6 +63,8 @@ void append_field(std::string& line, const LogField& field) {
     line += fmt::format("{}", *number);
   } else if (const auto* real = std::get_if<double>(&field.value)) {
     line += std::isfinite(*real) ? fmt::format("{}", *real) : std::string("null");
+  } else if (const auto* raw = std::get_if<RawJson>(&field.value)) {
+    line += raw->json;
   } else {
     line += std::get<bool>(field.value) ? "true" : "false";
   }
@@ -70,8 +72,8 @@ void append_field(std::string& line, const LogField& field) {
 
 void emit(LogLevel level, const JobContext* ctx, std::string_view msg, LogFields fields) {
   if (!log_enabled(level)) return;
-  const auto now = std::chrono::time_point_cast<std::chrono::milliseconds>(
-      std::chrono::system_clock::now());
+  const auto now =
+      std::chrono::time_point_cast<std::chrono::milliseconds>(std::chrono::system_clock::now());
   std::string line;
   line.reserve(256);
   line += fmt::format("{{\"ts\":\"{:%Y-%m-%dT%H:%M:%S}Z\"", now);

@@ -34,7 +34,19 @@ class LifecycleTest : public PipelineFixture {
     return ids;
   }
 
-  std::map<std::string, int> result_counts(std::size_t distinct, std::chrono::milliseconds timeout) {
+  // Short sessions so a SIGKILLed member's partitions move on in seconds, not the default 45.
+  std::unique_ptr<DaemonProcess> start_member(std::vector<std::string> args = {}) {
+    for (const char* property : {"session.timeout.ms=6000", "heartbeat.interval.ms=1000"}) {
+      args.push_back("--kafka-property");
+      args.push_back(property);
+    }
+    args.push_back("--workers");
+    args.push_back("2");
+    return start_daemon(args);
+  }
+
+  std::map<std::string, int> result_counts(std::size_t distinct,
+                                           std::chrono::milliseconds timeout) {
     std::map<std::string, int> counts;
     for (const auto& result : wait_for_results(distinct, timeout)) ++counts[result.job_id];
     return counts;
@@ -43,7 +55,7 @@ class LifecycleTest : public PipelineFixture {
 
 TEST_F(LifecycleTest, SigtermMidStreamLosesNothingAndDuplicatesNothing) {
   const auto ids = enqueue_fleet(10, 120, "term");
-  auto first = start_daemon({"--workers", "2", "--shutdown-grace-seconds", "60"});
+  auto first = start_member({"--shutdown-grace-seconds", "60"});
   // Wait until the stream is well under way, then stop it.
   ASSERT_TRUE(eventually([&] { return result_counts(20, 2s).size() >= 20; }, 120s));
   first->signal(SIGTERM);
@@ -51,7 +63,7 @@ TEST_F(LifecycleTest, SigtermMidStreamLosesNothingAndDuplicatesNothing) {
   const auto after_first = result_counts(0, 3s).size();
   EXPECT_LT(after_first, ids.size()) << "the test must stop the daemon mid-stream";
 
-  auto second = start_daemon({"--workers", "2"});
+  auto second = start_member();
   const auto counts = result_counts(ids.size(), 180s);
   EXPECT_EQ(counts.size(), ids.size());
   for (const auto& id : ids) {
@@ -65,12 +77,12 @@ TEST_F(LifecycleTest, SigtermMidStreamLosesNothingAndDuplicatesNothing) {
 
 TEST_F(LifecycleTest, SigkillMidStreamLosesNothing) {
   const auto ids = enqueue_fleet(10, 120, "kill");
-  auto first = start_daemon({"--workers", "2"});
+  auto first = start_member();
   ASSERT_TRUE(eventually([&] { return result_counts(20, 2s).size() >= 20; }, 120s));
   first->signal(SIGKILL);
   ASSERT_EQ(first->wait_exit(30s), 128 + SIGKILL);
 
-  auto second = start_daemon({"--workers", "2"});
+  auto second = start_member();
   const auto counts = result_counts(ids.size(), 180s);
   for (const auto& id : ids) {
     EXPECT_TRUE(counts.contains(id)) << "lost after SIGKILL: " << id;  // duplicates allowed
@@ -82,10 +94,10 @@ TEST_F(LifecycleTest, SigkillMidStreamLosesNothing) {
 
 TEST_F(LifecycleTest, ASecondReplicaJoiningMidStreamLosesNothing) {
   const auto ids = enqueue_fleet(12, 160, "rebalance");
-  auto first = start_daemon({"--workers", "2"});
+  auto first = start_member();
   ASSERT_TRUE(eventually([&] { return result_counts(20, 2s).size() >= 20; }, 120s));
   // A cooperative rebalance moves partitions to the newcomer while jobs are in flight.
-  auto second = start_daemon({"--workers", "2"});
+  auto second = start_member();
   ASSERT_TRUE(second->wait_for_log("partitions assigned", 60s)) << second->log_text();
   const auto counts = result_counts(ids.size(), 180s);
   for (const auto& id : ids) {

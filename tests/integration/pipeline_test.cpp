@@ -124,23 +124,42 @@ TEST_F(PipelineTest, InvalidJobsAreRejectedAndUnparseableMessagesGoToTheDlq) {
   const auto url = repo_url(repo);
   // Each invalid job names its id and the error code the spec requires.
   const std::vector<std::pair<std::string, std::string>> invalid = {
-      {"bad-operation", R"({"schema":"mgit.sync-job/v1","job_id":"bad-operation","operation":"explode","repository":{"url":"URL"}})"},
-      {"no-operation", R"({"schema":"mgit.sync-job/v1","job_id":"no-operation","repository":{"url":"URL"}})"},
-      {"no-repository", R"({"schema":"mgit.sync-job/v1","job_id":"no-repository","operation":"sync"})"},
-      {"url-not-string", R"({"schema":"mgit.sync-job/v1","job_id":"url-not-string","operation":"sync","repository":{"url":42}})"},
-      {"file-url", R"({"schema":"mgit.sync-job/v1","job_id":"file-url","operation":"sync","repository":{"url":"file:///etc"}})"},
-      {"password-in-url", R"({"schema":"mgit.sync-job/v1","job_id":"password-in-url","operation":"sync","repository":{"url":"https://user:hunter2@git.example.com/org/app.git"}})"},
-      {"absolute-target", R"({"schema":"mgit.sync-job/v1","job_id":"absolute-target","operation":"sync","repository":{"url":"URL"},"target":"/etc/passwd"})"},
-      {"dotdot-target", R"({"schema":"mgit.sync-job/v1","job_id":"dotdot-target","operation":"sync","repository":{"url":"URL"},"target":"a/../../b"})"},
-      {"control-target", "{\"schema\":\"mgit.sync-job/v1\",\"job_id\":\"control-target\",\"operation\":\"sync\",\"repository\":{\"url\":\"URL\"},\"target\":\"a\\u0007b\"}"},
-      {"depth", R"({"schema":"mgit.sync-job/v1","job_id":"depth","operation":"sync","repository":{"url":"URL"},"options":{"depth":1}})"},
-      {"timeout-type", R"({"schema":"mgit.sync-job/v1","job_id":"timeout-type","operation":"sync","repository":{"url":"URL"},"options":{"timeout_seconds":"soon"}})"},
-      {"schema-v2", R"({"schema":"mgit.sync-job/v2","job_id":"schema-v2","operation":"sync","repository":{"url":"URL"}})"},
-      {"bad-ref", R"({"schema":"mgit.sync-job/v1","job_id":"bad-ref","operation":"sync","repository":{"url":"URL"},"ref":"main..evil"})"},
-      {"bad-credential-name", R"({"schema":"mgit.sync-job/v1","job_id":"bad-credential-name","operation":"sync","repository":{"url":"URL","credential":"../../etc/shadow"}})"},
-      {"bad-not-after", R"({"schema":"mgit.sync-job/v1","job_id":"bad-not-after","operation":"sync","repository":{"url":"URL"},"not_after":"tomorrow"})"},
-      {"options-not-object", R"({"schema":"mgit.sync-job/v1","job_id":"options-not-object","operation":"sync","repository":{"url":"URL"},"options":[1]})"},
-      {"mirror-not-bare", R"({"schema":"mgit.sync-job/v1","job_id":"mirror-not-bare","operation":"mirror","repository":{"url":"URL"},"options":{"bare":false}})"},
+      {"bad-operation",
+       R"({"schema":"mgit.sync-job/v1","job_id":"bad-operation","operation":"explode","repository":{"url":"URL"}})"},
+      {"no-operation",
+       R"({"schema":"mgit.sync-job/v1","job_id":"no-operation","repository":{"url":"URL"}})"},
+      {"no-repository",
+       R"({"schema":"mgit.sync-job/v1","job_id":"no-repository","operation":"sync"})"},
+      {"url-not-string",
+       R"({"schema":"mgit.sync-job/v1","job_id":"url-not-string","operation":"sync","repository":{"url":42}})"},
+      {"file-url",
+       R"({"schema":"mgit.sync-job/v1","job_id":"file-url","operation":"sync","repository":{"url":"file:///etc"}})"},
+      {"password-in-url",
+       R"({"schema":"mgit.sync-job/v1","job_id":"password-in-url","operation":"sync","repository":{"url":"https://user:hunter2@git.example.com/org/app.git"}})"},
+      {"absolute-target",
+       R"({"schema":"mgit.sync-job/v1","job_id":"absolute-target","operation":"sync","repository":{"url":"URL"},"target":"/etc/passwd"})"},
+      {"dotdot-target",
+       R"({"schema":"mgit.sync-job/v1","job_id":"dotdot-target","operation":"sync","repository":{"url":"URL"},"target":"a/../../b"})"},
+      {"control-target",
+       "{\"schema\":\"mgit.sync-job/"
+       "v1\",\"job_id\":\"control-target\",\"operation\":\"sync\",\"repository\":{\"url\":\"URL\"},"
+       "\"target\":\"a\\u0007b\"}"},
+      {"depth",
+       R"({"schema":"mgit.sync-job/v1","job_id":"depth","operation":"sync","repository":{"url":"URL"},"options":{"depth":1}})"},
+      {"timeout-type",
+       R"({"schema":"mgit.sync-job/v1","job_id":"timeout-type","operation":"sync","repository":{"url":"URL"},"options":{"timeout_seconds":"soon"}})"},
+      {"schema-v2",
+       R"({"schema":"mgit.sync-job/v2","job_id":"schema-v2","operation":"sync","repository":{"url":"URL"}})"},
+      {"bad-ref",
+       R"({"schema":"mgit.sync-job/v1","job_id":"bad-ref","operation":"sync","repository":{"url":"URL"},"ref":"main..evil"})"},
+      {"bad-credential-name",
+       R"({"schema":"mgit.sync-job/v1","job_id":"bad-credential-name","operation":"sync","repository":{"url":"URL","credential":"../../etc/shadow"}})"},
+      {"bad-not-after",
+       R"({"schema":"mgit.sync-job/v1","job_id":"bad-not-after","operation":"sync","repository":{"url":"URL"},"not_after":"tomorrow"})"},
+      {"options-not-object",
+       R"({"schema":"mgit.sync-job/v1","job_id":"options-not-object","operation":"sync","repository":{"url":"URL"},"options":[1]})"},
+      {"mirror-not-bare",
+       R"({"schema":"mgit.sync-job/v1","job_id":"mirror-not-bare","operation":"mirror","repository":{"url":"URL"},"options":{"bare":false}})"},
   };
   const std::set<std::string> policy_denied = {"password-in-url"};
   const std::vector<std::string> unparseable = {
@@ -178,7 +197,8 @@ TEST_F(PipelineTest, InvalidJobsAreRejectedAndUnparseableMessagesGoToTheDlq) {
     ASSERT_TRUE(results.contains(id)) << id;
     const auto& result = results.at(id).front();
     EXPECT_EQ(result.status, "rejected") << id;
-    EXPECT_EQ(result.error_code, policy_denied.contains(id) ? "policy_denied" : "invalid_job") << id;
+    EXPECT_EQ(result.error_code, policy_denied.contains(id) ? "policy_denied" : "invalid_job")
+        << id;
     EXPECT_FALSE(result.error_message.empty()) << id;
     EXPECT_EQ(result.raw.find("hunter2"), std::string::npos) << "secret echoed in " << id;
   }
@@ -214,7 +234,8 @@ TEST_F(PipelineTest, RedeliveredCloneIsAnsweredWithItsFirstOutcome) {
   enqueue({{repo_url(repo), job}});
   auto daemon = start_daemon();
   auto first = by_job(wait_for_results(1, 60s));
-  ASSERT_EQ(first.at("clone-once").front().status, "succeeded") << first.at("clone-once").front().raw;
+  ASSERT_EQ(first.at("clone-once").front().status, "succeeded")
+      << first.at("clone-once").front().raw;
 
   // The same delivery again (what a redelivery after a crash looks like), then a different
   // job cloning into the same, now existing, target.
@@ -239,9 +260,10 @@ TEST_F(PipelineTest, WrongCredentialsGiveAuthFailedWithoutLeakingTheSecret) {
   create_repo(repo, 1);
   const std::string secret = "Wr0ngPassw0rd-" + suffix_;
   std::ofstream(credentials_ / "wrong") << "username=mgit\npassword=" << secret << "\n";
-  const auto job = "{\"schema\":\"mgit.sync-job/v1\",\"job_id\":\"auth\",\"operation\":\"sync\","
-                   "\"repository\":{\"url\":\"" + repo_url(repo) +
-                   "\",\"credential\":\"wrong\"}," + target_field(repo) + "}";
+  const auto job =
+      "{\"schema\":\"mgit.sync-job/v1\",\"job_id\":\"auth\",\"operation\":\"sync\","
+      "\"repository\":{\"url\":\"" +
+      repo_url(repo) + "\",\"credential\":\"wrong\"}," + target_field(repo) + "}";
   enqueue({{repo_url(repo), job}});
   auto daemon = start_daemon({"--log-level", "debug"});
   const auto results = by_job(wait_for_results(1, 60s));
@@ -260,11 +282,15 @@ TEST_F(PipelineTest, MirrorWithThousandsOfRefsFitsTheMessageSizeLimit) {
   constexpr int kRefs = 6000;
   // Long ref names so the full list would not fit a 1 MB Kafka message.
   const auto bare = git_dir_ + "/repos/" + repo + ".git";
-  run_command("cd '" + bare + "' && head=$(git rev-parse refs/heads/main) && "
-              "for i in $(seq 1 " + std::to_string(kRefs) + "); do "
+  run_command("cd '" + bare +
+              "' && head=$(git rev-parse refs/heads/main) && "
+              "for i in $(seq 1 " +
+              std::to_string(kRefs) +
+              "); do "
               "echo \"create refs/heads/feature/$(printf 'a%.0s' $(seq 1 120))-$i $head\"; "
               "done | git update-ref --stdin");
-  enqueue({{repo_url(repo), job_json("mirror", "mirror", repo, "\"target\":\"mirrors/" + repo + "\"")}});
+  enqueue({{repo_url(repo),
+            job_json("mirror", "mirror", repo, "\"target\":\"mirrors/" + repo + "\"")}});
   auto daemon = start_daemon();
   const auto results = kafka_->read_until(
       results_topic_, [](const std::vector<TestRecord>& seen) { return !seen.empty(); }, 120s);
@@ -305,27 +331,31 @@ TEST_F(PipelineTest, UnreachableBrokerFailsStartupAfterTheConfiguredTime) {
   ASSERT_TRUE(code.has_value());
   EXPECT_NE(*code, 0);
   EXPECT_GE(std::chrono::steady_clock::now() - started, 2s);
-  EXPECT_NE(daemon.log_text().find("no Kafka broker answered"), std::string::npos) << daemon.log_text();
+  EXPECT_NE(daemon.log_text().find("no Kafka broker answered"), std::string::npos)
+      << daemon.log_text();
 }
 
 TEST_F(PipelineTest, IdleConsumerOutlivesMaxPollInterval) {
   const auto repo = "idle-" + suffix_;
   const auto head = create_repo(repo, 1);
-  auto daemon = start_daemon({"--kafka-property", "max.poll.interval.ms=2000",
-                              "--kafka-property", "session.timeout.ms=1500",
-                              "--kafka-property", "heartbeat.interval.ms=300"});
+  auto daemon =
+      start_daemon({"--kafka-property", "max.poll.interval.ms=2000", "--kafka-property",
+                    "session.timeout.ms=1500", "--kafka-property", "heartbeat.interval.ms=300"});
   ASSERT_TRUE(daemon->wait_for_log("partitions assigned", 60s)) << daemon->log_text();
   // Stay idle for three poll intervals: an unpolled consumer would be evicted and log it.
   const auto idle_until = std::chrono::steady_clock::now() + 6s;
-  EXPECT_FALSE(eventually([&] { return daemon->log_text().find("partitions revoked") != std::string::npos; },
-                          std::chrono::duration_cast<std::chrono::milliseconds>(idle_until - std::chrono::steady_clock::now())))
+  EXPECT_FALSE(eventually(
+      [&] { return daemon->log_text().find("partitions revoked") != std::string::npos; },
+      std::chrono::duration_cast<std::chrono::milliseconds>(idle_until -
+                                                            std::chrono::steady_clock::now())))
       << daemon->log_text();
   enqueue({{repo_url(repo), job_json("after-idle", "sync", repo, target_field(repo))}});
   const auto results = by_job(wait_for_results(1, 30s));
   ASSERT_TRUE(results.contains("after-idle"));
   EXPECT_EQ(results.at("after-idle").front().head_oid, head);
   // librdkafka's own eviction warning: "Application maximum poll interval (…) exceeded".
-  EXPECT_EQ(daemon->log_text().find("maximum poll interval"), std::string::npos) << daemon->log_text();
+  EXPECT_EQ(daemon->log_text().find("maximum poll interval"), std::string::npos)
+      << daemon->log_text();
   EXPECT_EQ(daemon->log_text().find("partitions revoked"), std::string::npos) << daemon->log_text();
   daemon->signal(SIGTERM);
   EXPECT_EQ(daemon->wait_exit(60s), 0);

@@ -103,12 +103,14 @@ void KafkaTestClient::create_topic(const std::string& topic, int partitions) {
 
 int KafkaTestClient::partition_count(const std::string& topic) {
   const rd_kafka_metadata_t* metadata = nullptr;
-  if (rd_kafka_metadata(as_rk(producer_), 1, nullptr, &metadata, 5000) != RD_KAFKA_RESP_ERR_NO_ERROR) {
+  if (rd_kafka_metadata(as_rk(producer_), 1, nullptr, &metadata, 5000) !=
+      RD_KAFKA_RESP_ERR_NO_ERROR) {
     return -1;
   }
   int count = -1;
   for (int i = 0; i < metadata->topic_cnt; ++i) {
-    if (topic == metadata->topics[i].topic && metadata->topics[i].err == RD_KAFKA_RESP_ERR_NO_ERROR) {
+    if (topic == metadata->topics[i].topic &&
+        metadata->topics[i].err == RD_KAFKA_RESP_ERR_NO_ERROR) {
       count = metadata->topics[i].partition_cnt;
       for (int p = 0; p < metadata->topics[i].partition_cnt; ++p) {
         if (metadata->topics[i].partitions[p].leader < 0) count = -1;
@@ -142,11 +144,11 @@ std::vector<std::pair<std::int32_t, std::int64_t>> KafkaTestClient::produce(
     rd_kafka_resp_err_t err;
     do {
       err = rd_kafka_producev(
-          rk, RD_KAFKA_V_TOPIC(topic.c_str()),
-          RD_KAFKA_V_KEY(key_data, key_size),
+          rk, RD_KAFKA_V_TOPIC(topic.c_str()), RD_KAFKA_V_KEY(key_data, key_size),
           RD_KAFKA_V_VALUE(const_cast<char*>(value.data()), value.size()),
           RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_HEADERS(hdrs),
-          RD_KAFKA_V_OPAQUE(reinterpret_cast<void*>(static_cast<std::uintptr_t>(i))), RD_KAFKA_V_END);
+          RD_KAFKA_V_OPAQUE(reinterpret_cast<void*>(static_cast<std::uintptr_t>(i))),
+          RD_KAFKA_V_END);
       if (err == RD_KAFKA_RESP_ERR__QUEUE_FULL) rd_kafka_poll(rk, 50);
     } while (err == RD_KAFKA_RESP_ERR__QUEUE_FULL);
     if (err != RD_KAFKA_RESP_ERR_NO_ERROR) {
@@ -203,9 +205,11 @@ std::vector<TestRecord> KafkaTestClient::read_until(
         const char* name = nullptr;
         const void* value = nullptr;
         std::size_t size = 0;
-        for (std::size_t i = 0;
-             rd_kafka_header_get_all(headers, i, &name, &value, &size) == RD_KAFKA_RESP_ERR_NO_ERROR; ++i) {
-          record.headers.emplace_back(name, value ? std::string(static_cast<const char*>(value), size) : "");
+        for (std::size_t i = 0; rd_kafka_header_get_all(headers, i, &name, &value, &size) ==
+                                RD_KAFKA_RESP_ERR_NO_ERROR;
+             ++i) {
+          record.headers.emplace_back(
+              name, value ? std::string(static_cast<const char*>(value), size) : "");
         }
       }
       records.push_back(std::move(record));
@@ -223,7 +227,8 @@ std::map<std::int32_t, std::int64_t> KafkaTestClient::end_offsets(const std::str
   for (int p = 0; p < partitions; ++p) {
     std::int64_t low = 0;
     std::int64_t high = 0;
-    const auto err = rd_kafka_query_watermark_offsets(as_rk(producer_), topic.c_str(), p, &low, &high, 10000);
+    const auto err =
+        rd_kafka_query_watermark_offsets(as_rk(producer_), topic.c_str(), p, &low, &high, 10000);
     if (err != RD_KAFKA_RESP_ERR_NO_ERROR) throw std::runtime_error(rd_kafka_err2str(err));
     out[p] = high;
   }

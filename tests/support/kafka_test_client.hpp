@@ -43,9 +43,9 @@ class KafkaTestClient {
 
   /// Reads the topic from the beginning (no group) until `done(records)` is true or the
   /// timeout passes; returns what was read.
-  std::vector<TestRecord> read_until(const std::string& topic,
-                                     const std::function<bool(const std::vector<TestRecord>&)>& done,
-                                     std::chrono::milliseconds timeout);
+  std::vector<TestRecord> read_until(
+      const std::string& topic, const std::function<bool(const std::vector<TestRecord>&)>& done,
+      std::chrono::milliseconds timeout);
 
   std::map<std::int32_t, std::int64_t> end_offsets(const std::string& topic);
   std::map<std::int32_t, std::int64_t> committed_offsets(const std::string& group,

@@ -105,9 +105,9 @@ void PipelineFixture::enqueue(
                          std::vector<std::pair<std::string, std::string>>>>
       records;
   for (const auto& [key, payload] : key_and_payload) {
-    records.emplace_back(key, payload,
-                         std::vector<std::pair<std::string, std::string>>{
-                             {"content-type", "application/json"}});
+    records.emplace_back(
+        key, payload,
+        std::vector<std::pair<std::string, std::string>>{{"content-type", "application/json"}});
   }
   kafka_->produce(jobs_topic_, records);
 }
@@ -120,16 +120,26 @@ void PipelineFixture::enqueue_jobs(const std::vector<std::string>& payloads,
 }
 
 std::vector<std::string> PipelineFixture::daemon_args() const {
-  return {"--brokers",          kafka_->brokers(),
-          "--jobs-topic",       jobs_topic_,
-          "--results-topic",    results_topic_,
-          "--dlq-topic",        dlq_topic_,
-          "--group-id",         group_,
-          "--workspace",        workspace_.string(),
-          "--credentials-dir",  credentials_.string(),
-          "--http-listen",      "127.0.0.1:0",
-          "--min-free-disk-percent", "0",
-          "--startup-broker-timeout-seconds", "30"};
+  return {"--brokers",
+          kafka_->brokers(),
+          "--jobs-topic",
+          jobs_topic_,
+          "--results-topic",
+          results_topic_,
+          "--dlq-topic",
+          dlq_topic_,
+          "--group-id",
+          group_,
+          "--workspace",
+          workspace_.string(),
+          "--credentials-dir",
+          credentials_.string(),
+          "--http-listen",
+          "127.0.0.1:0",
+          "--min-free-disk-percent",
+          "0",
+          "--startup-broker-timeout-seconds",
+          "30"};
 }
 
 std::unique_ptr<DaemonProcess> PipelineFixture::start_daemon(

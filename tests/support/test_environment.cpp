@@ -1,12 +1,12 @@
 #include "support/test_environment.hpp"
 
+#include <sys/wait.h>
+
 #include <array>
 #include <cstdio>
 #include <cstdlib>
 #include <random>
 #include <stdexcept>
-
-#include <sys/wait.h>
 
 namespace mgit::testing {
 
@@ -47,8 +47,8 @@ std::string run_command(const std::string& command) {
   while ((n = fread(buffer.data(), 1, buffer.size(), pipe)) > 0) output.append(buffer.data(), n);
   const int status = pclose(pipe);
   if (status == -1 || !WIFEXITED(status) || WEXITSTATUS(status) != 0) {
-    throw std::runtime_error("command failed (" + std::to_string(status) + "): " + command +
-                             "\n" + output);
+    throw std::runtime_error("command failed (" + std::to_string(status) + "): " + command + "\n" +
+                             output);
   }
   return output;
 }

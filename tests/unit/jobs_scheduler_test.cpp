@@ -1,10 +1,9 @@
-#include "mgit/jobs/scheduler.hpp"
-
 #include <gtest/gtest.h>
 
 #include <boost/asio/io_context.hpp>
 #include <map>
 
+#include "mgit/jobs/scheduler.hpp"
 #include "support/fake_executor.hpp"
 
 namespace mgit::jobs {
@@ -37,8 +36,9 @@ class SchedulerTest : public ::testing::Test {
 
   void submit(Scheduler& scheduler, const std::string& id, const std::string& target,
               std::uint64_t tag = 1) {
-    scheduler.submit(make_job(id, target), observability::JobContext{id, id, "t", "s", "", "", true},
-                     tag, [this, id](JobRun run) {
+    scheduler.submit(make_job(id, target),
+                     observability::JobContext{id, id, "t", "s", "", "", true}, tag,
+                     [this, id](JobRun run) {
                        order_.push_back(id);
                        runs_.emplace(id, std::move(run));
                      });

@@ -1,6 +1,6 @@
-#include "mgit/transport/offset_tracker.hpp"
-
 #include <gtest/gtest.h>
+
+#include "mgit/transport/offset_tracker.hpp"
 
 namespace mgit::transport {
 namespace {

@@ -34,7 +34,8 @@ tl::expected<ClusterProbe, TransportError> ClusterProbe::create(const KafkaSetti
   return ClusterProbe(std::move(state));
 }
 
-tl::expected<void, TransportError> ClusterProbe::wait_for_broker(std::chrono::milliseconds timeout) {
+tl::expected<void, TransportError> ClusterProbe::wait_for_broker(
+    std::chrono::milliseconds timeout) {
   const auto deadline = std::chrono::steady_clock::now() + timeout;
   rd_kafka_resp_err_t last = RD_KAFKA_RESP_ERR__TRANSPORT;
   do {
@@ -57,9 +58,10 @@ tl::expected<std::map<std::string, TopicDescription>, TransportError> ClusterPro
   const rd_kafka_metadata_t* raw = nullptr;
   // All-topics metadata: asking for a named missing topic could auto-create it on
   // clusters that allow that.
-  const auto err = rd_kafka_metadata(state_->rk.get(), 1, nullptr, &raw,
-                                     static_cast<int>(timeout.count()));
-  if (err != RD_KAFKA_RESP_ERR_NO_ERROR) return tl::make_unexpected(to_transport_error(err, "metadata"));
+  const auto err =
+      rd_kafka_metadata(state_->rk.get(), 1, nullptr, &raw, static_cast<int>(timeout.count()));
+  if (err != RD_KAFKA_RESP_ERR_NO_ERROR)
+    return tl::make_unexpected(to_transport_error(err, "metadata"));
   MetadataPtr metadata(raw, &destroy_metadata);
   std::map<std::string, TopicDescription> out;
   for (int i = 0; i < metadata->topic_cnt; ++i) {
@@ -80,7 +82,8 @@ tl::expected<std::map<std::int32_t, std::int64_t>, TransportError> ClusterProbe:
   if (!described) return tl::make_unexpected(described.error());
   const auto found = described->find(topic);
   if (found == described->end()) {
-    return tl::make_unexpected(TransportError{TransportErrorKind::kPermanent, 0, "no topic " + topic});
+    return tl::make_unexpected(
+        TransportError{TransportErrorKind::kPermanent, 0, "no topic " + topic});
   }
   std::map<std::int32_t, std::int64_t> out;
   for (std::int32_t p = 0; p < found->second.partitions; ++p) {
@@ -102,7 +105,8 @@ tl::expected<std::map<std::int32_t, std::int64_t>, TransportError> ClusterProbe:
   if (!described) return tl::make_unexpected(described.error());
   const auto found = described->find(topic);
   if (found == described->end()) {
-    return tl::make_unexpected(TransportError{TransportErrorKind::kPermanent, 0, "no topic " + topic});
+    return tl::make_unexpected(
+        TransportError{TransportErrorKind::kPermanent, 0, "no topic " + topic});
   }
   // A consumer handle of the group that never subscribes: committed() only asks the
   // coordinator, it does not join the group.
@@ -119,8 +123,10 @@ tl::expected<std::map<std::int32_t, std::int64_t>, TransportError> ClusterProbe:
   for (std::int32_t p = 0; p < found->second.partitions; ++p) {
     rd_kafka_topic_partition_list_add(list.get(), topic.c_str(), p);
   }
-  const auto err = rd_kafka_committed(consumer.get(), list.get(), static_cast<int>(timeout.count()));
-  if (err != RD_KAFKA_RESP_ERR_NO_ERROR) return tl::make_unexpected(to_transport_error(err, "committed"));
+  const auto err =
+      rd_kafka_committed(consumer.get(), list.get(), static_cast<int>(timeout.count()));
+  if (err != RD_KAFKA_RESP_ERR_NO_ERROR)
+    return tl::make_unexpected(to_transport_error(err, "committed"));
   std::map<std::int32_t, std::int64_t> out;
   for (int i = 0; i < list->cnt; ++i) out[list->elems[i].partition] = list->elems[i].offset;
   rd_kafka_consumer_close(consumer.get());

@@ -17,8 +17,9 @@ void log_to_json(const rd_kafka_t* rk, int level, const char* facility, const ch
                           : level == 4 ? LogLevel::kWarn
                           : level <= 6 ? LogLevel::kInfo
                                        : LogLevel::kDebug;
-  observability::log(mapped, text,
-                     {{"component", "librdkafka"}, {"facility", facility}, {"client", rd_kafka_name(rk)}});
+  observability::log(
+      mapped, text,
+      {{"component", "librdkafka"}, {"facility", facility}, {"client", rd_kafka_name(rk)}});
 }
 
 }  // namespace
@@ -36,16 +37,18 @@ tl::expected<KafkaConfPtr, TransportError> make_conf(const KafkaSettings& settin
   KafkaConfPtr conf(rd_kafka_conf_new());
   rd_kafka_conf_set_log_cb(conf.get(), &log_to_json);
   std::array<char, 512> errstr{};
-  auto set = [&](const std::string& key, const std::string& value) -> tl::expected<void, TransportError> {
+  auto set = [&](const std::string& key,
+                 const std::string& value) -> tl::expected<void, TransportError> {
     if (rd_kafka_conf_set(conf.get(), key.c_str(), value.c_str(), errstr.data(), errstr.size()) !=
         RD_KAFKA_CONF_OK) {
       // The value is not echoed: it may be a secret from kafka_secrets_file.
-      return tl::make_unexpected(TransportError{TransportErrorKind::kFatal, 0,
-                                                fmt::format("kafka setting {}: {}", key, errstr.data())});
+      return tl::make_unexpected(TransportError{
+          TransportErrorKind::kFatal, 0, fmt::format("kafka setting {}: {}", key, errstr.data())});
     }
     return {};
   };
-  if (auto ok = set("bootstrap.servers", settings.brokers); !ok) return tl::make_unexpected(ok.error());
+  if (auto ok = set("bootstrap.servers", settings.brokers); !ok)
+    return tl::make_unexpected(ok.error());
   for (const auto* layer : {&defaults, &settings.properties, &forced}) {
     for (const auto& [key, value] : *layer) {
       if (auto ok = set(key, value); !ok) return tl::make_unexpected(ok.error());

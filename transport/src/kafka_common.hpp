@@ -4,9 +4,8 @@
 
 #include <memory>
 #include <string>
-#include <type_traits>
-
 #include <tl/expected.hpp>
+#include <type_traits>
 
 #include "mgit/transport/types.hpp"
 
@@ -26,8 +25,7 @@ using KafkaHeadersPtr = Handle<rd_kafka_headers_t, &rd_kafka_headers_destroy>;
 inline void destroy_metadata(const rd_kafka_metadata_t* metadata) {
   rd_kafka_metadata_destroy(metadata);
 }
-using MetadataPtr =
-    std::unique_ptr<const rd_kafka_metadata_t, decltype(&destroy_metadata)>;
+using MetadataPtr = std::unique_ptr<const rd_kafka_metadata_t, decltype(&destroy_metadata)>;
 
 using KafkaProperties = std::vector<std::pair<std::string, std::string>>;
 

@@ -1,16 +1,12 @@
 #include "mgit/transport/kafka_consumer.hpp"
 
-#include <fcntl.h>
-#include <unistd.h>
-
 #include <array>
 #include <boost/asio/post.hpp>
-#include <boost/asio/posix/stream_descriptor.hpp>
-#include <boost/asio/steady_timer.hpp>
 #include <cstring>
 
 #include "kafka_common.hpp"
 #include "mgit/observability/log.hpp"
+#include "queue_wakeup.hpp"
 
 namespace mgit::transport {
 namespace {
@@ -56,8 +52,8 @@ ConsumedRecord copy_record(const rd_kafka_message_t& message) {
     const char* name = nullptr;
     const void* value = nullptr;
     std::size_t size = 0;
-    for (std::size_t i = 0; rd_kafka_header_get_all(headers, i, &name, &value, &size) ==
-                            RD_KAFKA_RESP_ERR_NO_ERROR;
+    for (std::size_t i = 0;
+         rd_kafka_header_get_all(headers, i, &name, &value, &size) == RD_KAFKA_RESP_ERR_NO_ERROR;
          ++i) {
       record.headers.emplace_back(name, value == nullptr
                                             ? std::string()
@@ -70,7 +66,10 @@ ConsumedRecord copy_record(const rd_kafka_message_t& message) {
 class KafkaIntakeConsumer final : public IntakeConsumer {
  public:
   KafkaIntakeConsumer(asio::io_context& io, ConsumerSettings settings, ConsumerEvents& events)
-      : io_(io), settings_(std::move(settings)), events_(events), wakeup_(io), idle_timer_(io) {}
+      : io_(io),
+        settings_(std::move(settings)),
+        events_(events),
+        wakeup_(io, settings_.idle_poll_interval) {}
 
   ~KafkaIntakeConsumer() override { close(); }
 
@@ -111,15 +110,6 @@ class KafkaIntakeConsumer final : public IntakeConsumer {
     (void)conf->release();  // rd_kafka_new took ownership
     rd_kafka_poll_set_consumer(rk_.get());
     queue_.reset(rd_kafka_queue_get_consumer(rk_.get()));
-
-    int fds[2];
-    if (pipe2(fds, O_NONBLOCK | O_CLOEXEC) != 0) {
-      return tl::make_unexpected(
-          TransportError{TransportErrorKind::kFatal, errno, "consumer: pipe2 failed"});
-    }
-    wakeup_.assign(fds[0]);
-    wakeup_write_fd_ = fds[1];
-    rd_kafka_queue_io_event_enable(queue_.get(), wakeup_write_fd_, "1", 1);
     return {};
   }
 
@@ -129,9 +119,7 @@ class KafkaIntakeConsumer final : public IntakeConsumer {
     if (const auto err = rd_kafka_subscribe(rk_.get(), topics.get())) {
       return tl::make_unexpected(to_transport_error(err, "subscribe"));
     }
-    arm_wakeup();
-    arm_idle_timer();
-    return {};
+    return wakeup_.start(queue_.get(), [this] { poll_batch(); });
   }
 
   void pause(const std::vector<TopicPartition>& partitions) override {
@@ -147,7 +135,7 @@ class KafkaIntakeConsumer final : public IntakeConsumer {
   }
 
   tl::expected<void, TransportError> store_offset(const TopicPartition& partition,
-                                                 std::int64_t next_offset) override {
+                                                  std::int64_t next_offset) override {
     if (closed_) {
       return tl::make_unexpected(TransportError{TransportErrorKind::kPermanent,
                                                 RD_KAFKA_RESP_ERR__STATE, "consumer closed"});
@@ -176,10 +164,7 @@ class KafkaIntakeConsumer final : public IntakeConsumer {
   void close() override {
     if (closed_ || !rk_) return;
     closing_ = true;
-    idle_timer_.cancel();
-    boost::system::error_code ignored;
-    wakeup_.cancel(ignored);
-    rd_kafka_queue_io_event_enable(queue_.get(), -1, nullptr, 0);
+    wakeup_.stop();
     // close() serves the final revoke through our rebalance callback, which unassigns
     // at once while closing_ is set; auto-commit commits the stored offsets.
     if (const auto err = rd_kafka_consumer_close(rk_.get())) {
@@ -189,9 +174,6 @@ class KafkaIntakeConsumer final : public IntakeConsumer {
     closed_ = true;
     queue_.reset();
     rk_.reset();
-    wakeup_.close(ignored);
-    if (wakeup_write_fd_ >= 0) ::close(wakeup_write_fd_);
-    wakeup_write_fd_ = -1;
   }
 
   std::vector<TopicPartition> assignment() const override {
@@ -203,31 +185,6 @@ class KafkaIntakeConsumer final : public IntakeConsumer {
   }
 
  private:
-  void arm_wakeup() {
-    wakeup_.async_wait(asio::posix::stream_descriptor::wait_read,
-                       [this](const boost::system::error_code& ec) {
-                         if (ec || closing_) return;
-                         drain_wakeup_pipe();
-                         poll_batch();
-                         arm_wakeup();
-                       });
-  }
-
-  void arm_idle_timer() {
-    idle_timer_.expires_after(settings_.idle_poll_interval);
-    idle_timer_.async_wait([this](const boost::system::error_code& ec) {
-      if (ec || closing_) return;
-      poll_batch();
-      arm_idle_timer();
-    });
-  }
-
-  void drain_wakeup_pipe() {
-    std::array<char, 64> buffer{};
-    while (::read(wakeup_.native_handle(), buffer.data(), buffer.size()) > 0) {
-    }
-  }
-
   void poll_batch() {
     for (int i = 0; i < kMaxRecordsPerPoll && !closing_; ++i) {
       rd_kafka_message_t* raw = rd_kafka_consumer_poll(rk_.get(), 0);
@@ -240,7 +197,10 @@ class KafkaIntakeConsumer final : public IntakeConsumer {
       events_.on_record(copy_record(*message));
     }
     // More may be waiting; continue after other handlers had their turn.
-    if (!closing_) asio::post(io_, [this] { if (!closing_) poll_batch(); });
+    if (!closing_)
+      asio::post(io_, [this] {
+        if (!closing_) poll_batch();
+      });
   }
 
   static void rebalance_trampoline(rd_kafka_t* rk, rd_kafka_resp_err_t err,
@@ -268,8 +228,9 @@ class KafkaIntakeConsumer final : public IntakeConsumer {
       } else {
         rd_kafka_assign(rk, partitions);
       }
-      observability::log(LogLevel::kInfo, "partitions assigned",
-                         {{"count", changed.size()}, {"protocol", cooperative ? "cooperative" : "eager"}});
+      observability::log(
+          LogLevel::kInfo, "partitions assigned",
+          {{"count", changed.size()}, {"protocol", cooperative ? "cooperative" : "eager"}});
       events_.on_assigned(changed);
       return;
     }
@@ -320,9 +281,7 @@ class KafkaIntakeConsumer final : public IntakeConsumer {
   ConsumerEvents& events_;
   KafkaPtr rk_;
   KafkaQueuePtr queue_;
-  asio::posix::stream_descriptor wakeup_;
-  int wakeup_write_fd_ = -1;
-  asio::steady_timer idle_timer_;
+  QueueWakeup wakeup_;
   bool closing_ = false;
   bool closed_ = false;
 };

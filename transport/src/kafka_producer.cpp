@@ -1,16 +1,13 @@
 #include "mgit/transport/kafka_producer.hpp"
 
-#include <fcntl.h>
-#include <unistd.h>
-
 #include <array>
 #include <boost/asio/post.hpp>
-#include <boost/asio/posix/stream_descriptor.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <deque>
 
 #include "kafka_common.hpp"
 #include "mgit/observability/log.hpp"
+#include "queue_wakeup.hpp"
 
 namespace mgit::transport {
 namespace {
@@ -25,7 +22,10 @@ struct PendingDelivery {
 class KafkaRecordProducer final : public RecordProducer {
  public:
   KafkaRecordProducer(asio::io_context& io, ProducerSettings settings)
-      : io_(io), settings_(std::move(settings)), wakeup_(io), retry_timer_(io), poll_timer_(io) {}
+      : io_(io),
+        settings_(std::move(settings)),
+        wakeup_(io, std::chrono::milliseconds(100)),
+        retry_timer_(io) {}
 
   ~KafkaRecordProducer() override {
     // Shutdown order: flush what is queued, then count what was not delivered.
@@ -35,14 +35,10 @@ class KafkaRecordProducer final : public RecordProducer {
                          {{"undelivered", left}});
     }
     retry_timer_.cancel();
-    poll_timer_.cancel();
-    if (queue_) rd_kafka_queue_io_event_enable(queue_.get(), -1, nullptr, 0);
+    wakeup_.stop();
     queue_.reset();
     rk_.reset();  // handlers of records purged here are never called; their opaques leak
                   // only if flush timed out, which was logged above.
-    boost::system::error_code ignored;
-    wakeup_.close(ignored);
-    if (wakeup_write_fd_ >= 0) ::close(wakeup_write_fd_);
   }
 
   tl::expected<void, TransportError> init() {
@@ -69,17 +65,8 @@ class KafkaRecordProducer final : public RecordProducer {
     }
     (void)conf->release();
     queue_.reset(rd_kafka_queue_get_main(rk_.get()));
-    int fds[2];
-    if (pipe2(fds, O_NONBLOCK | O_CLOEXEC) != 0) {
-      return tl::make_unexpected(
-          TransportError{TransportErrorKind::kFatal, errno, "producer: pipe2 failed"});
-    }
-    wakeup_.assign(fds[0]);
-    wakeup_write_fd_ = fds[1];
-    rd_kafka_queue_io_event_enable(queue_.get(), wakeup_write_fd_, "1", 1);
-    arm_wakeup();
-    arm_poll_timer();
-    return {};
+    // Delivery reports are served here, on the io_context thread.
+    return wakeup_.start(queue_.get(), [this] { rd_kafka_poll(rk_.get(), 0); });
   }
 
   void produce(OutgoingRecord record, DeliveryHandler on_delivery) override {
@@ -117,9 +104,10 @@ class KafkaRecordProducer final : public RecordProducer {
                             value.data(), static_cast<ssize_t>(value.size()));
       }
       auto& r = next.record;
+      const void* key_data = r.key ? r.key->data() : nullptr;
+      const std::size_t key_size = r.key ? r.key->size() : 0;
       const auto err = rd_kafka_producev(
-          rk_.get(), RD_KAFKA_V_TOPIC(r.topic.c_str()),
-          RD_KAFKA_V_KEY(r.key.data(), r.key.size()),
+          rk_.get(), RD_KAFKA_V_TOPIC(r.topic.c_str()), RD_KAFKA_V_KEY(key_data, key_size),
           RD_KAFKA_V_VALUE(r.payload.data(), r.payload.size()),
           RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_HEADERS(headers.get()),
           RD_KAFKA_V_OPAQUE(pending), RD_KAFKA_V_END);
@@ -158,28 +146,6 @@ class KafkaRecordProducer final : public RecordProducer {
     });
   }
 
-  void arm_wakeup() {
-    wakeup_.async_wait(asio::posix::stream_descriptor::wait_read,
-                       [this](const boost::system::error_code& ec) {
-                         if (ec) return;
-                         std::array<char, 64> buffer{};
-                         while (::read(wakeup_.native_handle(), buffer.data(), buffer.size()) > 0) {
-                         }
-                         rd_kafka_poll(rk_.get(), 0);
-                         arm_wakeup();
-                       });
-  }
-
-  // The event fd fires only on new events; a slow poll catches anything it missed.
-  void arm_poll_timer() {
-    poll_timer_.expires_after(std::chrono::milliseconds(100));
-    poll_timer_.async_wait([this](const boost::system::error_code& ec) {
-      if (ec) return;
-      rd_kafka_poll(rk_.get(), 0);
-      arm_poll_timer();
-    });
-  }
-
   static void delivery_trampoline(rd_kafka_t* /*rk*/, const rd_kafka_message_t* message,
                                   void* opaque) {
     // Runs inside rd_kafka_poll, i.e. on the io_context thread.
@@ -202,19 +168,17 @@ class KafkaRecordProducer final : public RecordProducer {
                          {{"error", rd_kafka_err2str(fatal)}, {"detail", detail.data()}});
       return;
     }
-    observability::log(LogLevel::kWarn, "producer error",
-                       {{"error", rd_kafka_err2str(static_cast<rd_kafka_resp_err_t>(err))},
-                        {"reason", reason}});
+    observability::log(
+        LogLevel::kWarn, "producer error",
+        {{"error", rd_kafka_err2str(static_cast<rd_kafka_resp_err_t>(err))}, {"reason", reason}});
   }
 
   asio::io_context& io_;
   ProducerSettings settings_;
   KafkaPtr rk_;
   KafkaQueuePtr queue_;
-  asio::posix::stream_descriptor wakeup_;
-  int wakeup_write_fd_ = -1;
+  QueueWakeup wakeup_;
   asio::steady_timer retry_timer_;
-  asio::steady_timer poll_timer_;
   bool retry_armed_ = false;
   std::deque<Waiting> waiting_;
   std::size_t outstanding_ = 0;

@@ -9,29 +9,10 @@
 #include <random>
 #include <thread>
 
+#include "mgit/daemon/config.hpp"
+
 namespace mgit::mgitctl {
 namespace {
-
-/// The same secret keys mgitd accepts from `MGITD_KAFKA_SECRET_<KEY>`.
-constexpr const char* kEnvSecretKeys[] = {
-    "sasl.username",
-    "sasl.password",
-    "ssl.key.password",
-    "ssl.keystore.password",
-    "ssl.key.pem",
-    "ssl.certificate.pem",
-    "sasl.oauthbearer.client.id",
-    "sasl.oauthbearer.client.secret",
-    "sasl.oauthbearer.config",
-};
-
-std::string secret_env_name(const std::string& key) {
-  std::string out = "MGITD_KAFKA_SECRET_";
-  for (char c : key) {
-    out += c == '.' ? '_' : static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
-  }
-  return out;
-}
 
 void set(rd_kafka_conf_t* conf, const std::string& key, const std::string& value, bool secret) {
   char errstr[512];
@@ -40,31 +21,6 @@ void set(rd_kafka_conf_t* conf, const std::string& key, const std::string& value
     throw CtlError(secret ? fmt::format("kafka setting {}: rejected by librdkafka", key)
                           : fmt::format("kafka setting {}={}: {}", key, value, errstr));
   }
-}
-
-std::vector<std::pair<std::string, std::string>> read_secrets_file(const std::string& path) {
-  std::ifstream in(path);
-  if (!in) throw CtlError(fmt::format("kafka secrets file {}: cannot be read", path));
-  std::vector<std::pair<std::string, std::string>> out;
-  std::string line;
-  int number = 0;
-  while (std::getline(in, line)) {
-    ++number;
-    if (!line.empty() && line.back() == '\r') line.pop_back();
-    const auto first = line.find_first_not_of(" \t");
-    if (first == std::string::npos || line[first] == '#') continue;
-    const auto eq = line.find('=');
-    if (eq == std::string::npos) {
-      throw CtlError(
-          fmt::format("kafka secrets file {} line {}: expected key=value", path, number));
-    }
-    std::string key = line.substr(first, eq - first);
-    key.erase(key.find_last_not_of(" \t") + 1);
-    std::string value = line.substr(eq + 1);
-    value.erase(0, std::min(value.size(), value.find_first_not_of(" \t")));
-    out.emplace_back(std::move(key), std::move(value));
-  }
-  return out;
 }
 
 }  // namespace
@@ -82,14 +38,20 @@ ConfPtr make_conf(const KafkaOptions& options,
     }
     set(conf.get(), property.substr(0, eq), property.substr(eq + 1), false);
   }
+  // Same sources and names for secrets as mgitd, from the same code.
   if (!options.secrets_file.empty()) {
-    for (const auto& [key, value] : read_secrets_file(options.secrets_file)) {
-      set(conf.get(), key, value, true);
+    std::vector<std::pair<std::string, std::string>> secrets;
+    try {
+      secrets = daemon::read_kafka_secrets(options.secrets_file);
+    } catch (const std::runtime_error& e) {
+      throw CtlError(e.what());
     }
+    for (const auto& [key, value] : secrets) set(conf.get(), key, value, true);
   }
-  for (const char* key : kEnvSecretKeys) {
-    if (const char* value = std::getenv(secret_env_name(key).c_str()); value && *value) {
-      set(conf.get(), key, value, true);
+  for (const auto& key : daemon::env_secret_kafka_keys()) {
+    if (const auto value = daemon::process_env(daemon::kafka_secret_env_name(key));
+        value && !value->empty()) {
+      set(conf.get(), key, *value, true);
     }
   }
   for (const auto& [key, value] : extra) set(conf.get(), key, value, false);

@@ -2,7 +2,6 @@
 
 #include <atomic>
 #include <chrono>
-
 #include <tl/expected.hpp>
 
 #include "mgit/jobs/error.hpp"
@@ -30,8 +29,8 @@ class Executor {
  public:
   virtual ~Executor() = default;
   virtual tl::expected<ExecutionReport, JobError> execute(const Job& job,
-                                                         const observability::JobContext& ctx,
-                                                         const ExecutionControl& control) = 0;
+                                                          const observability::JobContext& ctx,
+                                                          const ExecutionControl& control) = 0;
 };
 
 }  // namespace mgit::jobs

@@ -4,9 +4,8 @@
 #include <cstddef>
 #include <string>
 #include <string_view>
-#include <variant>
-
 #include <tl/expected.hpp>
+#include <variant>
 
 #include "mgit/jobs/error.hpp"
 #include "mgit/jobs/job.hpp"

@@ -1,6 +1,8 @@
 #pragma once
 
 #include <atomic>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/thread_pool.hpp>
 #include <chrono>
 #include <cstdint>
 #include <deque>
@@ -10,11 +12,8 @@
 #include <random>
 #include <set>
 #include <string>
-#include <unordered_map>
-
-#include <boost/asio/io_context.hpp>
-#include <boost/asio/thread_pool.hpp>
 #include <tl/expected.hpp>
+#include <unordered_map>
 
 #include "mgit/jobs/executor.hpp"
 #include "mgit/jobs/result.hpp"

@@ -2,6 +2,7 @@
 
 #include <cstdint>
 #include <initializer_list>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <variant>
@@ -15,9 +16,14 @@ enum class LogLevel { kTrace, kDebug, kInfo, kWarn, kError };
 /// Parses `trace|debug|info|warn|error`; nothing for anything else.
 std::optional<LogLevel> parse_log_level(std::string_view text);
 
+/// A value that is already valid JSON (an object from `describe_config`, say), written as is.
+struct RawJson {
+  std::string_view json;
+};
+
 struct LogField {
   std::string_view key;
-  std::variant<std::string_view, std::int64_t, double, bool> value;
+  std::variant<std::string_view, std::int64_t, double, bool, RawJson> value;
 
   LogField(std::string_view k, std::string_view v) : key(k), value(v) {}
   LogField(std::string_view k, const std::string& v) : key(k), value(std::string_view(v)) {}
@@ -28,6 +34,7 @@ struct LogField {
   LogField(std::string_view k, std::size_t v) : key(k), value(static_cast<std::int64_t>(v)) {}
   LogField(std::string_view k, double v) : key(k), value(v) {}
   LogField(std::string_view k, bool v) : key(k), value(v) {}
+  LogField(std::string_view k, RawJson v) : key(k), value(v) {}
 };
 
 using LogFields = std::initializer_list<LogField>;

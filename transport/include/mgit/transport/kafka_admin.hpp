@@ -5,9 +5,8 @@
 #include <map>
 #include <memory>
 #include <string>
-#include <vector>
-
 #include <tl/expected.hpp>
+#include <vector>
 
 #include "mgit/transport/types.hpp"
 

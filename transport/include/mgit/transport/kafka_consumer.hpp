@@ -1,13 +1,12 @@
 #pragma once
 
+#include <boost/asio/io_context.hpp>
 #include <chrono>
 #include <functional>
 #include <memory>
 #include <string>
-#include <vector>
-
-#include <boost/asio/io_context.hpp>
 #include <tl/expected.hpp>
+#include <vector>
 
 #include "mgit/transport/types.hpp"
 
@@ -57,7 +56,7 @@ class IntakeConsumer {
   /// Stores `next_offset` (last finished + 1) for the next auto-commit. Fails with
   /// ERR__STATE once the partition is no longer assigned.
   virtual tl::expected<void, TransportError> store_offset(const TopicPartition& partition,
-                                                         std::int64_t next_offset) = 0;
+                                                          std::int64_t next_offset) = 0;
 
   /// Commits stored offsets now, synchronously (used on shutdown before close).
   virtual tl::expected<void, TransportError> commit_stored() = 0;

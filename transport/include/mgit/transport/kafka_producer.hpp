@@ -1,10 +1,9 @@
 #pragma once
 
+#include <boost/asio/io_context.hpp>
 #include <chrono>
 #include <functional>
 #include <memory>
-
-#include <boost/asio/io_context.hpp>
 #include <tl/expected.hpp>
 
 #include "mgit/transport/types.hpp"

@@ -33,7 +33,7 @@ struct ConsumedRecord {
 
 struct OutgoingRecord {
   std::string topic;
-  std::string key;
+  std::optional<std::string> key;  ///< none: a null key (DLQ copies of keyless records)
   std::string payload;
   Headers headers;
 };
