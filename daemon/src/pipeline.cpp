@@ -1,4 +1,4 @@
-#include "pipeline.hpp"
+#include "mgit/daemon/pipeline.hpp"
 
 #include <unistd.h>
 

@@ -1,0 +1,62 @@
+#include "support/fake_kafka.hpp"
+
+#include <boost/asio/post.hpp>
+
+namespace mgit::testing {
+
+void FakeConsumer::pause(const std::vector<transport::TopicPartition>& partitions) {
+  paused.insert(partitions.begin(), partitions.end());
+}
+
+void FakeConsumer::resume(const std::vector<transport::TopicPartition>& partitions) {
+  for (const auto& tp : partitions) paused.erase(tp);
+}
+
+tl::expected<void, transport::TransportError> FakeConsumer::store_offset(
+    const transport::TopicPartition& tp, std::int64_t next_offset) {
+  stored[tp] = next_offset;
+  return {};
+}
+
+tl::expected<void, transport::TransportError> FakeConsumer::commit_stored() {
+  ++commits;
+  return {};
+}
+
+void FakeProducer::produce(transport::OutgoingRecord record,
+                           transport::DeliveryHandler on_delivery) {
+  produced.push_back(record);
+  ++outstanding_;
+  tl::expected<transport::DeliveredRecord, transport::TransportError> outcome =
+      transport::DeliveredRecord{transport::TopicPartition{record.topic, 0}, next_offset_++};
+  if (auto found = failures_.find(record.topic); found != failures_.end() && found->second > 0) {
+    --found->second;
+    outcome = tl::make_unexpected(transport::TransportError{
+        transport::TransportErrorKind::kPermanent, 10, "Broker: Message size too large"});
+  }
+  auto deliver = [this, on_delivery = std::move(on_delivery), outcome]() {
+    --outstanding_;
+    on_delivery(outcome);
+  };
+  if (hold_) {
+    held_.push_back(std::move(deliver));
+  } else {
+    boost::asio::post(io_, std::move(deliver));
+  }
+}
+
+void FakeProducer::acknowledge_held() {
+  auto held = std::move(held_);
+  held_.clear();
+  for (auto& deliver : held) boost::asio::post(io_, std::move(deliver));
+}
+
+std::vector<transport::OutgoingRecord> FakeProducer::on_topic(const std::string& topic) const {
+  std::vector<transport::OutgoingRecord> out;
+  for (const auto& record : produced) {
+    if (record.topic == topic) out.push_back(record);
+  }
+  return out;
+}
+
+}  // namespace mgit::testing

@@ -1,0 +1,301 @@
+// The pipeline's bookkeeping with a fake consumer, producer and executor: offsets, backpressure,
+// revoke, shutdown and the publish-failure fallbacks (faults a real broker cannot be made to
+// produce on demand).
+#include <gtest/gtest.h>
+#include <rapidjson/document.h>
+
+#include <boost/asio/io_context.hpp>
+
+#include "mgit/daemon/pipeline.hpp"
+#include "support/daemon_process.hpp"
+#include "support/fake_executor.hpp"
+#include "support/fake_kafka.hpp"
+
+namespace mgit::daemon {
+namespace {
+
+using namespace std::chrono_literals;
+using testing::FakeConsumer;
+using testing::FakeExecutor;
+using testing::FakeProducer;
+using transport::TopicPartition;
+
+const TopicPartition kP0{"mgit.sync.jobs", 0};
+const TopicPartition kP1{"mgit.sync.jobs", 1};
+
+std::string job(const std::string& id, const std::string& repo) {
+  return R"({"schema":"mgit.sync-job/v1","job_id":")" + id +
+         R"(","operation":"sync","repository":{"url":"https://git.example.com/org/)" + repo +
+         R"(.git"}})";
+}
+
+transport::ConsumedRecord record(const TopicPartition& tp, std::int64_t offset, std::string payload,
+                                 transport::Headers headers = {}) {
+  transport::ConsumedRecord r;
+  r.source = tp;
+  r.offset = offset;
+  r.key = "https://git.example.com/org/key";
+  r.payload = std::move(payload);
+  r.headers = std::move(headers);
+  return r;
+}
+
+std::string json_field(const std::string& json, const char* name) {
+  rapidjson::Document doc;
+  doc.Parse(json.c_str());
+  if (!doc.IsObject() || !doc.HasMember(name)) return {};
+  if (doc[name].IsString()) return doc[name].GetString();
+  if (doc[name].IsObject() && doc[name].HasMember("code")) return doc[name]["code"].GetString();
+  return {};
+}
+
+class PipelineTest : public ::testing::Test {
+ protected:
+  PipelineTest() : producer_(io_) {
+    config_.workers = 2;
+    config_.max_buffered_per_partition = 4;
+    config_.max_in_flight = 100;
+    config_.revoke_grace_seconds = 1;
+    config_.shutdown_grace_seconds = 1;
+    consumer_.assigned = {kP0, kP1};
+  }
+
+  Pipeline& pipeline() {
+    if (!pipeline_) {
+      pipeline_ = std::make_unique<Pipeline>(io_, config_, executor_, producer_);
+      pipeline_->attach(consumer_);
+    }
+    return *pipeline_;
+  }
+
+  bool run_until(const std::function<bool()>& condition, std::chrono::milliseconds timeout = 5s) {
+    const auto deadline = std::chrono::steady_clock::now() + timeout;
+    while (!condition()) {
+      if (std::chrono::steady_clock::now() > deadline) return false;
+      io_.run_for(2ms);
+      io_.restart();
+    }
+    return true;
+  }
+
+  std::vector<std::string> result_statuses() const {
+    std::vector<std::string> out;
+    for (const auto& r : producer_.on_topic(config_.results_topic)) {
+      out.push_back(json_field(r.payload, "status"));
+    }
+    return out;
+  }
+
+  boost::asio::io_context io_;
+  Config config_;
+  FakeExecutor executor_;
+  FakeConsumer consumer_;
+  FakeProducer producer_;
+  std::unique_ptr<Pipeline> pipeline_;
+};
+
+TEST_F(PipelineTest, ResultCarriesTheIntakeTraceAndHeadersAndTheOffsetIsStoredAfterTheAck) {
+  producer_.hold_deliveries(true);
+  const std::string trace = "4bf92f3577b34da6a3ce929d0e0e4736";
+  pipeline().on_record(record(
+      kP0, 7, job("j1", "a"),
+      {{"traceparent", "00-" + trace + "-00f067aa0ba902b7-01"}, {"correlation-id", "req-1"}}));
+  ASSERT_TRUE(run_until([&] { return producer_.produced.size() == 1; }));
+  EXPECT_TRUE(consumer_.stored.empty()) << "nothing is stored before the broker acknowledges";
+
+  const auto& result = producer_.produced.front();
+  EXPECT_EQ(result.topic, config_.results_topic);
+  EXPECT_EQ(result.key, "https://git.example.com/org/a");
+  EXPECT_EQ(json_field(result.payload, "trace_id"), trace);
+  EXPECT_EQ(json_field(result.payload, "correlation_id"), "req-1");
+  const auto header = [&](const std::string& name) {
+    return transport::find_header(result.headers, name).value_or("");
+  };
+  EXPECT_EQ(header("traceparent").substr(0, 36), "00-" + trace + "-");
+  EXPECT_NE(header("traceparent").substr(36, 16), "00f067aa0ba902b7") << "the job's own span";
+  EXPECT_EQ(header("correlation-id"), "req-1");
+  EXPECT_EQ(header("content-type"), "application/json");
+  EXPECT_EQ(header("mgit-schema"), "mgit.sync-result/v1");
+
+  producer_.acknowledge_held();
+  ASSERT_TRUE(run_until([&] { return consumer_.stored.count(kP0) == 1; }));
+  EXPECT_EQ(consumer_.stored.at(kP0), 8);
+}
+
+TEST_F(PipelineTest, OnlyTheContiguousFinishedOffsetsAreStored) {
+  executor_.hold("slow");
+  pipeline().on_record(record(kP0, 0, job("slow", "a")));
+  pipeline().on_record(record(kP0, 1, job("fast", "b")));
+  ASSERT_TRUE(run_until([&] { return result_statuses().size() == 1; }));
+  ASSERT_TRUE(run_until([&] { return producer_.outstanding() == 0; }));
+  EXPECT_EQ(consumer_.stored.count(kP0), 0u) << "offset 1 finished but 0 did not";
+  executor_.release("slow");
+  ASSERT_TRUE(run_until([&] { return consumer_.stored.count(kP0) == 1; }));
+  EXPECT_EQ(consumer_.stored.at(kP0), 2);
+}
+
+TEST_F(PipelineTest, AHotPartitionPausesAloneAndResumesAtHalf) {
+  for (int i = 0; i < 4; ++i) executor_.hold("hot" + std::to_string(i));
+  for (int i = 0; i < 4; ++i) {
+    pipeline().on_record(record(kP0, i, job("hot" + std::to_string(i), "hot")));
+  }
+  pipeline().on_record(record(kP1, 0, job("cold", "cold")));
+  EXPECT_TRUE(consumer_.paused.contains(kP0));
+  EXPECT_FALSE(consumer_.paused.contains(kP1)) << "only the hot partition pauses";
+
+  executor_.release("hot0");
+  ASSERT_TRUE(run_until([&] { return consumer_.stored.count(kP0) == 1; }));
+  EXPECT_TRUE(consumer_.paused.contains(kP0)) << "3 of 4 still unfinished: above half";
+  executor_.release("hot1");
+  ASSERT_TRUE(run_until([&] { return !consumer_.paused.contains(kP0); }))
+      << "resumes once at most half are unfinished";
+  executor_.release("hot2");
+  executor_.release("hot3");
+  ASSERT_TRUE(run_until([&] { return result_statuses().size() == 5; }));
+}
+
+TEST_F(PipelineTest, MaxInFlightPausesEveryPartition) {
+  config_.max_in_flight = 2;
+  executor_.hold("a");
+  executor_.hold("b");
+  pipeline().on_record(record(kP0, 0, job("a", "a")));
+  EXPECT_TRUE(consumer_.paused.empty());
+  pipeline().on_record(record(kP1, 0, job("b", "b")));
+  EXPECT_TRUE(consumer_.paused.contains(kP0));
+  EXPECT_TRUE(consumer_.paused.contains(kP1));
+  executor_.release("a");
+  executor_.release("b");
+  ASSERT_TRUE(run_until([&] { return consumer_.paused.empty(); }));
+}
+
+TEST_F(PipelineTest, UnparseableMessageGoesToTheDlqWithItsKeyBytesAndErrorHeaders) {
+  auto r = record(kP1, 41, "not json", {{"x-origin", "producer-7"}});
+  r.key.reset();  // a keyless record stays keyless in the DLQ
+  pipeline().on_record(r);
+  ASSERT_TRUE(run_until([&] { return consumer_.stored.count(kP1) == 1; }));
+  const auto dlq = producer_.on_topic(config_.dlq_topic);
+  ASSERT_EQ(dlq.size(), 1u);
+  EXPECT_EQ(dlq[0].payload, "not json");
+  EXPECT_FALSE(dlq[0].key.has_value());
+  const auto header = [&](const std::string& name) {
+    return transport::find_header(dlq[0].headers, name).value_or("<none>");
+  };
+  EXPECT_EQ(header("x-origin"), "producer-7");
+  EXPECT_EQ(header("mgit-error-code"), "not_json");
+  EXPECT_NE(header("mgit-error-message"), "<none>");
+  EXPECT_EQ(header("mgit-source-topic"), kP1.topic);
+  EXPECT_EQ(header("mgit-source-partition"), "1");
+  EXPECT_EQ(header("mgit-source-offset"), "41");
+  EXPECT_TRUE(producer_.on_topic(config_.results_topic).empty());
+  EXPECT_EQ(consumer_.stored.at(kP1), 42);
+}
+
+TEST_F(PipelineTest, InvalidJobGetsARejectedResultWithoutRunning) {
+  pipeline().on_record(
+      record(kP0, 0, R"({"schema":"mgit.sync-job/v1","job_id":"x","operation":"sync"})"));
+  ASSERT_TRUE(run_until([&] { return consumer_.stored.count(kP0) == 1; }));
+  const auto results = producer_.on_topic(config_.results_topic);
+  ASSERT_EQ(results.size(), 1u);
+  EXPECT_EQ(json_field(results[0].payload, "status"), "rejected");
+  EXPECT_EQ(json_field(results[0].payload, "error"), "invalid_job");
+  EXPECT_TRUE(executor_.calls().empty());
+}
+
+TEST_F(PipelineTest, AnUnpublishableResultIsReplacedByAMinimalFailure) {
+  producer_.fail_next(config_.results_topic, 1);
+  pipeline().on_record(record(kP0, 0, job("big", "a")));
+  ASSERT_TRUE(run_until([&] { return consumer_.stored.count(kP0) == 1; }));
+  const auto results = producer_.on_topic(config_.results_topic);
+  ASSERT_EQ(results.size(), 2u);
+  EXPECT_EQ(json_field(results[1].payload, "status"), "failed");
+  EXPECT_EQ(json_field(results[1].payload, "error"), "internal");
+  EXPECT_EQ(json_field(results[1].payload, "job_id"), "big");
+}
+
+TEST_F(PipelineTest, WhenNoResultCanBePublishedTheJobGoesToTheDlq) {
+  producer_.fail_next(config_.results_topic, 2);
+  pipeline().on_record(record(kP0, 0, job("j", "a")));
+  ASSERT_TRUE(run_until([&] { return consumer_.stored.count(kP0) == 1; }));
+  const auto dlq = producer_.on_topic(config_.dlq_topic);
+  ASSERT_EQ(dlq.size(), 1u);
+  EXPECT_EQ(dlq[0].payload, job("j", "a"));
+  EXPECT_EQ(transport::find_header(dlq[0].headers, "mgit-error-code"), "result_unpublishable");
+  EXPECT_TRUE(pipeline().ready());
+}
+
+TEST_F(PipelineTest, WhenEvenTheDlqFailsIntakeStopsAndNothingIsCommitted) {
+  producer_.fail_next(config_.results_topic, 2);
+  producer_.fail_next(config_.dlq_topic, 1);
+  pipeline().on_record(record(kP0, 0, job("j", "a")));
+  ASSERT_TRUE(run_until([&] { return !pipeline().ready(); }));
+  EXPECT_TRUE(consumer_.stored.empty());
+  EXPECT_TRUE(consumer_.paused.contains(kP0));
+  EXPECT_TRUE(consumer_.paused.contains(kP1));
+  // Later records are not taken while intake is stopped.
+  pipeline().on_record(record(kP1, 0, job("later", "b")));
+  io_.run_for(50ms);
+  EXPECT_EQ(executor_.calls().size(), 1u);
+}
+
+TEST_F(PipelineTest, RevokeWaitsForInFlightJobsAndStoresTheirOffsetsFirst) {
+  executor_.hold("running");
+  pipeline().on_record(record(kP0, 5, job("running", "a")));
+  ASSERT_TRUE(executor_.wait_for_started(1, 5s));
+  bool released = false;
+  pipeline().on_revoked({kP0}, false, [&] {
+    released = true;
+    EXPECT_EQ(consumer_.stored.count(kP0), 1u) << "offsets are stored before the release";
+  });
+  io_.run_for(100ms);
+  io_.restart();
+  EXPECT_FALSE(released) << "a job of the partition is still running";
+  executor_.release("running");
+  ASSERT_TRUE(run_until([&] { return released; }));
+  EXPECT_EQ(consumer_.stored.at(kP0), 6);
+}
+
+TEST_F(PipelineTest, RevokeReleasesAtTheGraceDeadlineEvenIfAJobHangs) {
+  executor_.hold("stuck");
+  pipeline().on_record(record(kP0, 0, job("stuck", "a")));
+  ASSERT_TRUE(executor_.wait_for_started(1, 5s));
+  bool released = false;
+  pipeline().on_revoked({kP0}, false, [&] { released = true; });
+  ASSERT_TRUE(run_until([&] { return released; }, 5s));
+  EXPECT_TRUE(consumer_.stored.empty());
+  executor_.release("stuck");
+  ASSERT_TRUE(run_until([&] { return result_statuses().size() == 1; }));
+  EXPECT_TRUE(consumer_.stored.empty()) << "a released partition's offsets are not ours";
+}
+
+TEST_F(PipelineTest, ShutdownDrainsBufferedJobsThenCommitsAndCloses) {
+  executor_.hold("first");
+  pipeline().on_record(record(kP0, 0, job("first", "same")));
+  pipeline().on_record(record(kP0, 1, job("second", "same")));
+  bool done = false;
+  pipeline().begin_shutdown([&] { done = true; });
+  EXPECT_TRUE(consumer_.paused.contains(kP0));
+  EXPECT_TRUE(consumer_.paused.contains(kP1));
+  io_.run_for(100ms);
+  io_.restart();
+  EXPECT_FALSE(done);
+  executor_.release("first");
+  ASSERT_TRUE(run_until([&] { return done; }));
+  EXPECT_EQ(result_statuses().size(), 2u) << "the queued job ran too";
+  EXPECT_EQ(consumer_.stored.at(kP0), 2);
+  EXPECT_GE(consumer_.commits, 1);
+  EXPECT_TRUE(consumer_.closed);
+}
+
+TEST_F(PipelineTest, ShutdownAbandonsWhatIsUnfinishedAtTheDeadline) {
+  executor_.hold("hangs");
+  pipeline().on_record(record(kP0, 0, job("hangs", "a")));
+  pipeline().on_record(record(kP0, 1, job("queued", "a")));
+  bool done = false;
+  pipeline().begin_shutdown([&] { done = true; });
+  ASSERT_TRUE(run_until([&] { return done; }, 5s));
+  EXPECT_TRUE(consumer_.stored.empty()) << "unfinished jobs stay uncommitted";
+  EXPECT_TRUE(consumer_.closed);
+}
+
+}  // namespace
+}  // namespace mgit::daemon
