@@ -187,20 +187,62 @@ transport::Headers Pipeline::output_headers(const observability::JobContext& ctx
   return headers;
 }
 
+void Pipeline::publish(const std::shared_ptr<Delivery>& delivery, transport::OutgoingRecord out,
+                       std::function<void(const transport::TransportError&)> on_permanent_failure,
+                       int attempt) {
+  auto copy = out;  // kept for a retry: the producer takes the record
+  producer_.produce(
+      std::move(out),
+      [this, delivery, copy = std::move(copy),
+       on_permanent_failure = std::move(on_permanent_failure), attempt](
+          tl::expected<transport::DeliveredRecord, transport::TransportError> delivered) mutable {
+        if (delivered) {
+          answered(delivery->record);
+          return;
+        }
+        const auto& error = delivered.error();
+        switch (error.kind) {
+          case transport::TransportErrorKind::kTransient: {
+            // The broker is away or slow: the same record is tried again, for as long as it
+            // takes. The offset stays uncommitted meanwhile, so nothing is lost.
+            const auto delay =
+                std::chrono::milliseconds(std::min(30000, 500 << std::min(attempt, 6)));
+            if (attempt == 0) {
+              observability::log(LogLevel::kWarn, delivery->ctx, "publish failed, retrying",
+                                 {{"topic", copy.topic}, {"error", error.message}});
+            }
+            auto timer = std::make_shared<asio::steady_timer>(io_, delay);
+            timer->async_wait([this, timer, delivery, copy = std::move(copy),
+                               on_permanent_failure = std::move(on_permanent_failure),
+                               attempt](const boost::system::error_code& ec) mutable {
+              if (ec) return;
+              publish(delivery, std::move(copy), std::move(on_permanent_failure), attempt + 1);
+            });
+            return;
+          }
+          case transport::TransportErrorKind::kPermanent:
+            on_permanent_failure(error);
+            return;
+          case transport::TransportErrorKind::kFatal:
+            observability::log(LogLevel::kError, delivery->ctx, "producer failed fatally",
+                               {{"error", error.message}});
+            stop_intake_unanswerable(delivery->record);
+            return;
+        }
+      });
+}
+
 void Pipeline::publish_result(const std::shared_ptr<Delivery>& delivery,
                               const jobs::JobResult& result) {
   transport::OutgoingRecord out{
       config_.results_topic, delivery->key.empty() ? result.job_id : delivery->key,
       jobs::result_to_json(result, max_result_bytes_), output_headers(delivery->ctx)};
-  producer_.produce(std::move(out), [this, delivery, result](auto delivered) {
-    if (delivered) {
-      answered(delivery->record);
-      return;
-    }
-    observability::log(LogLevel::kError, delivery->ctx, "result could not be published",
-                       {{"error", delivered.error().message}, {"code", delivered.error().code}});
-    publish_minimal_failure(delivery, result, delivered.error().message);
-  });
+  publish(delivery, std::move(out),
+          [this, delivery, result](const transport::TransportError& error) {
+            observability::log(LogLevel::kError, delivery->ctx, "result could not be published",
+                               {{"error", error.message}, {"code", error.code}});
+            publish_minimal_failure(delivery, result, error.message);
+          });
 }
 
 void Pipeline::publish_minimal_failure(const std::shared_ptr<Delivery>& delivery,
@@ -216,12 +258,8 @@ void Pipeline::publish_minimal_failure(const std::shared_ptr<Delivery>& delivery
   transport::OutgoingRecord out{
       config_.results_topic, delivery->key.empty() ? minimal.job_id : delivery->key,
       jobs::result_to_json(minimal, kMinimalResultBytes), output_headers(delivery->ctx)};
-  producer_.produce(std::move(out), [this, delivery](auto delivered) {
-    if (delivered) {
-      answered(delivery->record);
-      return;
-    }
-    publish_dead_letter(delivery, "result_unpublishable", delivered.error().message, true);
+  publish(delivery, std::move(out), [this, delivery](const transport::TransportError& error) {
+    publish_dead_letter(delivery, "result_unpublishable", error.message, true);
   });
 }
 
@@ -246,18 +284,15 @@ void Pipeline::publish_dead_letter(const std::shared_ptr<Delivery>& delivery, st
   headers.emplace_back("mgit-source-offset", std::to_string(record.offset));
   // The original key and bytes, untouched.
   transport::OutgoingRecord out{config_.dlq_topic, record.key, record.payload, std::move(headers)};
-  producer_.produce(std::move(out), [this, delivery, last_resort](auto delivered) {
-    if (delivered) {
-      answered(delivery->record);
-      return;
-    }
-    observability::log(LogLevel::kError, "DLQ record could not be published",
-                       {{"error", delivered.error().message},
-                        {"last_resort", last_resort},
-                        {"partition", delivery->record.source.partition},
-                        {"offset", delivery->record.offset}});
-    stop_intake_unanswerable(delivery->record);
-  });
+  publish(delivery, std::move(out),
+          [this, delivery, last_resort](const transport::TransportError& error) {
+            observability::log(LogLevel::kError, "DLQ record could not be published",
+                               {{"error", error.message},
+                                {"last_resort", last_resort},
+                                {"partition", delivery->record.source.partition},
+                                {"offset", delivery->record.offset}});
+            stop_intake_unanswerable(delivery->record);
+          });
 }
 
 void Pipeline::stop_intake_unanswerable(const transport::ConsumedRecord& record) {

@@ -31,8 +31,11 @@ void FakeProducer::produce(transport::OutgoingRecord record,
       transport::DeliveredRecord{transport::TopicPartition{record.topic, 0}, next_offset_++};
   if (auto found = failures_.find(record.topic); found != failures_.end() && found->second > 0) {
     --found->second;
+    const auto kind = failure_kind_[record.topic];
     outcome = tl::make_unexpected(transport::TransportError{
-        transport::TransportErrorKind::kPermanent, 10, "Broker: Message size too large"});
+        kind, kind == transport::TransportErrorKind::kTransient ? -192 : 10,
+        kind == transport::TransportErrorKind::kTransient ? "Local: Message timed out"
+                                                          : "Broker: Message size too large"});
   }
   auto deliver = [this, on_delivery = std::move(on_delivery), outcome]() {
     --outstanding_;

@@ -41,8 +41,12 @@ class FakeProducer final : public transport::RecordProducer {
   std::size_t outstanding() const override { return outstanding_; }
   std::size_t flush(std::chrono::milliseconds) override { return outstanding_; }
 
-  /// The next `count` produces to `topic` fail with a permanent error.
-  void fail_next(const std::string& topic, int count) { failures_[topic] += count; }
+  /// The next `count` produces to `topic` fail with an error of this kind.
+  void fail_next(const std::string& topic, int count,
+                 transport::TransportErrorKind kind = transport::TransportErrorKind::kPermanent) {
+    failures_[topic] += count;
+    failure_kind_[topic] = kind;
+  }
   void hold_deliveries(bool hold) { hold_ = hold; }
   void acknowledge_held();
 
@@ -52,6 +56,7 @@ class FakeProducer final : public transport::RecordProducer {
  private:
   boost::asio::io_context& io_;
   std::map<std::string, int> failures_;
+  std::map<std::string, transport::TransportErrorKind> failure_kind_;
   bool hold_ = false;
   std::vector<std::function<void()>> held_;
   std::size_t outstanding_ = 0;

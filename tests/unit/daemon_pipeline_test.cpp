@@ -201,6 +201,27 @@ TEST_F(PipelineTest, InvalidJobGetsARejectedResultWithoutRunning) {
   EXPECT_TRUE(executor_.calls().empty());
 }
 
+TEST_F(PipelineTest, ATransientPublishFailureRetriesTheSameResult) {
+  producer_.fail_next(config_.results_topic, 2, transport::TransportErrorKind::kTransient);
+  pipeline().on_record(record(kP0, 0, job("patient", "a")));
+  ASSERT_TRUE(run_until([&] { return consumer_.stored.count(kP0) == 1; }, 10s));
+  const auto results = producer_.on_topic(config_.results_topic);
+  ASSERT_EQ(results.size(), 3u) << "two failed tries and the acknowledged one";
+  for (const auto& result : results) {
+    EXPECT_EQ(json_field(result.payload, "status"), "succeeded") << "no fallback on a blip";
+  }
+  EXPECT_TRUE(producer_.on_topic(config_.dlq_topic).empty());
+  EXPECT_TRUE(pipeline().ready());
+}
+
+TEST_F(PipelineTest, AFatalProducerErrorStopsIntakeWithoutCommitting) {
+  producer_.fail_next(config_.results_topic, 1, transport::TransportErrorKind::kFatal);
+  pipeline().on_record(record(kP0, 0, job("j", "a")));
+  ASSERT_TRUE(run_until([&] { return !pipeline().ready(); }));
+  EXPECT_TRUE(consumer_.stored.empty());
+  EXPECT_TRUE(consumer_.paused.contains(kP0));
+}
+
 TEST_F(PipelineTest, AnUnpublishableResultIsReplacedByAMinimalFailure) {
   producer_.fail_next(config_.results_topic, 1);
   pipeline().on_record(record(kP0, 0, job("big", "a")));

@@ -62,6 +62,11 @@ class Pipeline final : public transport::ConsumerEvents {
 
   void handle_unparseable(const std::shared_ptr<Delivery>& delivery, std::string reason,
                           std::string message);
+  /// Produces `out`; on acknowledgement the record is answered. Transient failures retry the
+  /// same record with backoff, fatal ones stop intake, permanent ones go to the fallback.
+  void publish(const std::shared_ptr<Delivery>& delivery, transport::OutgoingRecord out,
+               std::function<void(const transport::TransportError&)> on_permanent_failure,
+               int attempt = 0);
   void publish_result(const std::shared_ptr<Delivery>& delivery, const jobs::JobResult& result);
   void publish_minimal_failure(const std::shared_ptr<Delivery>& delivery,
                                const jobs::JobResult& original, std::string why);
