@@ -3,6 +3,7 @@
 #include <unistd.h>
 
 #include <boost/asio/post.hpp>
+#include <cstdlib>
 #include <filesystem>
 #include <iostream>
 
@@ -24,7 +25,6 @@ using transport::TopicPartition;
 namespace {
 
 constexpr std::string_view kResultSchema = "mgit.sync-result/v1";
-constexpr std::string_view kJobSchema = "mgit.sync-job/v1";
 // The fallback result must stay tiny so it fits where the full one did not.
 constexpr std::size_t kMinimalResultBytes = 16 * 1024;
 
@@ -81,12 +81,19 @@ void Pipeline::on_record(transport::ConsumedRecord record) {
     // consumes it again.
     return;
   }
-  tracker_.begin(record.source, record.offset);
+  if (!tracker_.begin(record.source, record.offset)) {
+    // A rewound fetch: the first delivery of this offset is still tracked and will be
+    // answered, so this copy is dropped.
+    observability::log(LogLevel::kWarn, "record at or below a tracked offset dropped",
+                       {{"partition", record.source.partition}, {"offset", record.offset}});
+    return;
+  }
   ++partition.outstanding;
   ++total_outstanding_;
   apply_backpressure(record.source);
 
   auto delivery = std::make_shared<Delivery>();
+  delivery->generation = partition.generation;
   const auto correlation_header = transport::find_header(record.headers, "correlation-id");
   auto parsed =
       jobs::parse_job(record.payload, correlation_header.value_or(""),
@@ -137,7 +144,7 @@ void Pipeline::on_record(transport::ConsumedRecord record) {
       std::move(job), std::move(ctx), tag_of(delivery->record.source),
       [this, delivery, job = std::move(job_copy)](jobs::JobRun run) {
         if (run.withdrawn) {
-          withdrawn(delivery->record);
+          withdrawn(*delivery);
           return;
         }
         auto result = base_result(*delivery);
@@ -197,7 +204,7 @@ void Pipeline::publish(const std::shared_ptr<Delivery>& delivery, transport::Out
        on_permanent_failure = std::move(on_permanent_failure), attempt](
           tl::expected<transport::DeliveredRecord, transport::TransportError> delivered) mutable {
         if (delivered) {
-          answered(delivery->record);
+          answered(*delivery);
           return;
         }
         const auto& error = delivered.error();
@@ -307,12 +314,28 @@ void Pipeline::stop_intake_unanswerable(const transport::ConsumedRecord& record)
   }
 }
 
-void Pipeline::answered(const transport::ConsumedRecord& record) {
-  forget_outstanding(record.source);
+Pipeline::PartitionState* Pipeline::current_partition(const Delivery& delivery) {
+  const auto found = partitions_.find(delivery.record.source);
+  if (found == partitions_.end() || found->second.generation != delivery.generation) {
+    return nullptr;
+  }
+  return &found->second;
+}
+
+void Pipeline::answered(const Delivery& delivery) {
+  const auto& record = delivery.record;
+  auto* partition = current_partition(delivery);
+  if (partition == nullptr) {
+    // Answered after its partition was released (lost, or revoke grace passed) and perhaps
+    // assigned again: its offset and counts belong to nobody here any more.
+    observability::log(LogLevel::kDebug, delivery.ctx, "answered after its partition was released",
+                       {{"partition", record.source.partition}, {"offset", record.offset}});
+    return;
+  }
+  forget_outstanding(*partition);
   if (const auto commit = tracker_.finish(record.source, record.offset)) {
     if (consumer_ != nullptr) {
       if (auto stored = consumer_->store_offset(record.source, *commit); !stored) {
-        // Expected after a lost partition: its new owner redelivers from its commit.
         observability::log(LogLevel::kDebug, "offset not stored",
                            {{"partition", record.source.partition},
                             {"offset", *commit},
@@ -325,19 +348,19 @@ void Pipeline::answered(const transport::ConsumedRecord& record) {
   maybe_finish_shutdown();
 }
 
-void Pipeline::forget_outstanding(const TopicPartition& tp) {
-  // A partition released meanwhile had its count removed from the total already.
-  const auto found = partitions_.find(tp);
-  if (found == partitions_.end() || found->second.outstanding == 0) return;
-  --found->second.outstanding;
+void Pipeline::forget_outstanding(PartitionState& partition) {
+  if (partition.outstanding == 0) return;
+  --partition.outstanding;
   --total_outstanding_;
 }
 
-void Pipeline::withdrawn(const transport::ConsumedRecord& record) {
+void Pipeline::withdrawn(const Delivery& delivery) {
   // Neither answered nor committable: the offset stays below the watermark and the job
   // is consumed again by whoever owns the partition next.
-  forget_outstanding(record.source);
-  maybe_finish_revoke(record.source, false);
+  auto* partition = current_partition(delivery);
+  if (partition == nullptr) return;
+  forget_outstanding(*partition);
+  maybe_finish_revoke(delivery.record.source, false);
   maybe_finish_shutdown();
 }
 
@@ -361,15 +384,20 @@ void Pipeline::apply_backpressure(const TopicPartition& tp) {
 
 void Pipeline::release_backpressure(const TopicPartition& tp) {
   if (consumer_ == nullptr || stopping_) return;
-  auto& partition = partitions_[tp];
+  const auto found = partitions_.find(tp);
+  if (found == partitions_.end()) return;
+  auto& partition = found->second;
   const auto half_partition = static_cast<std::size_t>(config_.max_buffered_per_partition) / 2;
   const auto half_global = static_cast<std::size_t>(config_.max_in_flight) / 2;
   if (paused_globally_ && tracker_.total_pending() <= half_global) {
     paused_globally_ = false;
     std::vector<TopicPartition> resumable;
     for (const auto& assigned : consumer_->assignment()) {
-      const auto& state = partitions_[assigned];
-      if (!state.paused_for_backpressure && !state.release) resumable.push_back(assigned);
+      const auto state = partitions_.find(assigned);
+      if (state == partitions_.end() ||
+          (!state->second.paused_for_backpressure && !state->second.release)) {
+        resumable.push_back(assigned);
+      }
     }
     consumer_->resume(resumable);
     observability::log(LogLevel::kInfo, "intake resumed",
@@ -383,9 +411,11 @@ void Pipeline::release_backpressure(const TopicPartition& tp) {
 
 void Pipeline::on_assigned(const std::vector<TopicPartition>& partitions) {
   for (const auto& tp : partitions) {
+    // A new generation: answers of jobs from an earlier assignment of the same partition
+    // must not count against this one.
     auto& state = partitions_[tp];
-    state.paused_for_backpressure = false;
-    state.outstanding = 0;
+    state = PartitionState{};
+    state.generation = ++last_generation_;
   }
   // A fresh assignment starts unpaused in librdkafka: re-apply what holds process-wide.
   if ((paused_globally_ || stopping_) && consumer_ != nullptr) consumer_->pause(partitions);
@@ -395,13 +425,16 @@ void Pipeline::on_revoked(const std::vector<TopicPartition>& partitions, bool lo
                           std::function<void()> release) {
   if (lost) {
     for (const auto& tp : partitions) {
-      scheduler_.withdraw(tag_of(tp));
+      const auto found = partitions_.find(tp);
+      if (found != partitions_.end()) {
+        total_outstanding_ -= std::min(total_outstanding_, found->second.outstanding);
+        partitions_.erase(found);
+      }
       tracker_.revoke(tp);
-      auto& state = partitions_[tp];
-      total_outstanding_ -= std::min(total_outstanding_, state.outstanding);
-      partitions_.erase(tp);
+      scheduler_.withdraw(tag_of(tp));
     }
     release();
+    maybe_finish_shutdown();
     return;
   }
   // Let the revoked partitions' buffered and running jobs finish and be committed, up to
@@ -433,14 +466,14 @@ void Pipeline::maybe_finish_revoke(const TopicPartition& tp, bool deadline_passe
   total_outstanding_ -= std::min(total_outstanding_, outstanding);
   tracker_.revoke(tp);
   partitions_.erase(found);
+  release();
   if (outstanding > 0) {
-    observability::log(LogLevel::kWarn, "revoke grace passed; releasing with jobs unfinished",
+    observability::log(LogLevel::kWarn, "revoke grace passed; released with jobs unfinished",
                        {{"partition", tp.partition}, {"outstanding", outstanding}});
     // Queued jobs are withdrawn (redelivered to the next owner); running ones finish and
     // publish, but their offsets are no longer ours to commit.
     scheduler_.withdraw(tag_of(tp));
   }
-  release();
   maybe_finish_shutdown();
 }
 
@@ -476,7 +509,9 @@ void Pipeline::begin_shutdown(std::function<void()> on_done) {
 
 void Pipeline::maybe_finish_shutdown() {
   if (!on_shutdown_done_ || total_outstanding_ > 0 || producer_.outstanding() > 0) return;
-  finish_shutdown();
+  // Posted: this may run inside librdkafka's rebalance callback, where the consumer must
+  // not be closed.
+  asio::post(io_, [this] { finish_shutdown(); });
 }
 
 void Pipeline::finish_shutdown() {
@@ -484,6 +519,14 @@ void Pipeline::finish_shutdown() {
   auto done = std::move(on_shutdown_done_);
   on_shutdown_done_ = nullptr;
   if (shutdown_deadline_) shutdown_deadline_->cancel();
+  // A revoke still draining would keep librdkafka waiting for our unassign while close()
+  // blocks: release them all first (whatever finished has its offset stored).
+  std::vector<std::function<void()>> pending_releases;
+  for (auto& [tp, state] : partitions_) {
+    if (state.release) pending_releases.push_back(std::move(state.release));
+    state.release = nullptr;
+  }
+  for (auto& release : pending_releases) release();
   if (consumer_ != nullptr) {
     if (auto committed = consumer_->commit_stored(); !committed) {
       observability::log(LogLevel::kWarn, "final commit failed",
@@ -588,9 +631,10 @@ int run_daemon(const Config& input) {
       // A second signal is the operator insisting: stop now.
       signals.async_wait([&](const boost::system::error_code& again, int) {
         if (!again) {
-          observability::log(LogLevel::kWarn, "second signal: stopping without drain");
-          exit_code = 1;
-          io.stop();
+          // Running libgit2 calls cannot be interrupted and waiting for them is what the
+          // operator refuses: exit now. Nothing unanswered was committed, so it is redelivered.
+          observability::log(LogLevel::kWarn, "second signal: exiting without drain");
+          std::_Exit(1);
         }
       });
     });

@@ -89,6 +89,9 @@ void Scheduler::dispatch() {
   while (running_.size() < static_cast<std::size_t>(settings_.workers) && !ready_targets_.empty()) {
     const std::string target = ready_targets_.front();
     ready_targets_.pop_front();
+    // A withdraw can leave a stale entry behind; a busy target is pushed again when it is
+    // released, so skipping it here keeps one job per target.
+    if (busy_targets_.contains(target)) continue;
     auto found = waiting_by_target_.find(target);
     if (found == waiting_by_target_.end() || found->second.empty()) continue;
     auto entry = found->second.front();

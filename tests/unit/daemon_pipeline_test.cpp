@@ -288,6 +288,36 @@ TEST_F(PipelineTest, RevokeReleasesAtTheGraceDeadlineEvenIfAJobHangs) {
   EXPECT_TRUE(consumer_.stored.empty()) << "a released partition's offsets are not ours";
 }
 
+TEST_F(PipelineTest, AnAnswerFromAnEarlierAssignmentDoesNotCountForTheNewOne) {
+  pipeline().on_assigned({kP0});
+  executor_.hold("old");
+  pipeline().on_record(record(kP0, 0, job("old", "a")));
+  ASSERT_TRUE(executor_.wait_for_started(1, 5s));
+  pipeline().on_revoked({kP0}, true, [] {});  // lost, then handed back to us
+  pipeline().on_assigned({kP0});
+  executor_.hold("new");
+  pipeline().on_record(record(kP0, 0, job("new", "b")));
+  executor_.release("old");
+  ASSERT_TRUE(run_until([&] { return result_statuses().size() == 1; }));
+  io_.run_for(50ms);
+  io_.restart();
+  EXPECT_TRUE(consumer_.stored.empty()) << "offset 0 of the new assignment is not answered yet";
+  executor_.release("new");
+  ASSERT_TRUE(run_until([&] { return consumer_.stored.count(kP0) == 1; }));
+  EXPECT_EQ(consumer_.stored.at(kP0), 1);
+}
+
+TEST_F(PipelineTest, ARewoundRecordIsDroppedWhileItsFirstDeliveryIsTracked) {
+  executor_.hold("first");
+  pipeline().on_record(record(kP0, 3, job("first", "a")));
+  pipeline().on_record(record(kP0, 3, job("first", "a")));
+  executor_.release("first");
+  ASSERT_TRUE(run_until([&] { return consumer_.stored.count(kP0) == 1; }));
+  io_.run_for(50ms);
+  EXPECT_EQ(result_statuses().size(), 1u);
+  EXPECT_EQ(executor_.calls().size(), 1u);
+}
+
 TEST_F(PipelineTest, ShutdownDrainsBufferedJobsThenCommitsAndCloses) {
   executor_.hold("first");
   pipeline().on_record(record(kP0, 0, job("first", "same")));

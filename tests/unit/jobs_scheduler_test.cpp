@@ -194,3 +194,37 @@ TEST_F(SchedulerTest, WithdrawRemovesQueuedJobsOfATagOnly) {
 
 }  // namespace
 }  // namespace mgit::jobs
+
+namespace mgit::jobs {
+namespace {
+
+TEST_F(SchedulerTest, AWithdrawnTargetResubmittedStillRunsOneJobAtATime) {
+  Scheduler scheduler(io_, executor_, settings());  // two workers
+  executor_.hold("x1");
+  executor_.hold("x2");
+  submit(scheduler, "x1", "org/x1", 9);
+  submit(scheduler, "x2", "org/x2", 9);
+  ASSERT_TRUE(executor_.wait_for_started(2, 5s));
+  submit(scheduler, "withdrawn", "org/t", 1);  // queued: both workers are busy
+  scheduler.withdraw(1);
+  submit(scheduler, "t1", "org/t", 2);
+  submit(scheduler, "t2", "org/t", 2);
+  executor_.hold("t1");
+  executor_.release("x1");
+  executor_.release("x2");
+  run_until_completed(3);  // x1, x2 and the withdrawn job
+  ASSERT_TRUE(executor_.wait_for_started(3, 5s)) << "t1 should have started";
+  io_.run_for(100ms);  // would start t2 too if the stale ready entry were served
+  io_.restart();
+  executor_.release("t1");
+  run_until_completed(5);
+  const auto calls = executor_.calls();
+  const auto find = [&](const std::string& id) {
+    return *std::find_if(calls.begin(), calls.end(),
+                         [&](const FakeExecutor::Call& c) { return c.job_id == id; });
+  };
+  EXPECT_LE(find("t1").finished, find("t2").started) << "t2 overlapped t1 on one target";
+}
+
+}  // namespace
+}  // namespace mgit::jobs

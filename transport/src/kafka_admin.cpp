@@ -66,7 +66,8 @@ tl::expected<std::map<std::string, TopicDescription>, TransportError> ClusterPro
   std::map<std::string, TopicDescription> out;
   for (int i = 0; i < metadata->topic_cnt; ++i) {
     const auto& topic = metadata->topics[i];
-    if (topic.err != RD_KAFKA_RESP_ERR_NO_ERROR) continue;
+    // Only an unknown topic is missing; a leader election in progress is not.
+    if (topic.err == RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART) continue;
     const std::string name = topic.topic;
     if (std::find(topics.begin(), topics.end(), name) == topics.end()) continue;
     TopicDescription description{name, topic.partition_cnt, 0};

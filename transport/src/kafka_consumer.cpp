@@ -163,6 +163,12 @@ class KafkaIntakeConsumer final : public IntakeConsumer {
 
   void close() override {
     if (closed_ || !rk_) return;
+    if (polling_) {
+      // Called from inside rd_kafka_consumer_poll (a rebalance callback): closing and
+      // destroying the handle there would return into freed memory.
+      asio::post(io_, [this] { close(); });
+      return;
+    }
     closing_ = true;
     wakeup_.stop();
     // close() serves the final revoke through our rebalance callback, which unassigns
@@ -187,7 +193,9 @@ class KafkaIntakeConsumer final : public IntakeConsumer {
  private:
   void poll_batch() {
     for (int i = 0; i < kMaxRecordsPerPoll && !closing_; ++i) {
+      polling_ = true;
       rd_kafka_message_t* raw = rd_kafka_consumer_poll(rk_.get(), 0);
+      polling_ = false;
       if (raw == nullptr) return;
       MessagePtr message(raw);
       if (message->err != RD_KAFKA_RESP_ERR_NO_ERROR) {
@@ -284,6 +292,7 @@ class KafkaIntakeConsumer final : public IntakeConsumer {
   QueueWakeup wakeup_;
   bool closing_ = false;
   bool closed_ = false;
+  bool polling_ = false;  ///< inside rd_kafka_consumer_poll, where callbacks run
 };
 
 }  // namespace

@@ -28,6 +28,9 @@ class KafkaRecordProducer final : public RecordProducer {
         retry_timer_(io) {}
 
   ~KafkaRecordProducer() override {
+    // The owner flushed (with handlers) while it was alive; handlers may reference objects
+    // that are gone by now, so from here on reports are only counted, never delivered.
+    handlers_detached_ = true;
     // Shutdown order: flush what is queued, then count what was not delivered.
     const auto left = flush(std::chrono::milliseconds(5000));
     if (left > 0) {
@@ -45,7 +48,9 @@ class KafkaRecordProducer final : public RecordProducer {
     KafkaProperties defaults = {
         {"linger.ms", "5"},
         {"compression.type", "lz4"},
-        {"message.max.bytes", "1000000"},
+        // Above the broker's default record limit (1 MiB) plus room for mgit-* headers, so
+        // the DLQ copy of a record the broker accepted on intake is not refused locally.
+        {"message.max.bytes", "1114112"},
     };
     KafkaProperties forced = {
         {"enable.idempotence", "true"},
@@ -124,9 +129,9 @@ class KafkaRecordProducer final : public RecordProducer {
         delete pending;
         auto error = to_transport_error(err, "produce");
         waiting_.pop_front();
+        --outstanding_;  // now, so flush() does not wait for a record that never left
         asio::post(io_, [this, handler = std::move(handler), error]() mutable {
-          --outstanding_;
-          handler(tl::make_unexpected(error));
+          if (!handlers_detached_) handler(tl::make_unexpected(error));
         });
         continue;
       }
@@ -152,6 +157,7 @@ class KafkaRecordProducer final : public RecordProducer {
     auto* self = static_cast<KafkaRecordProducer*>(opaque);
     std::unique_ptr<PendingDelivery> pending(static_cast<PendingDelivery*>(message->_private));
     --self->outstanding_;
+    if (self->handlers_detached_) return;
     if (message->err != RD_KAFKA_RESP_ERR_NO_ERROR) {
       pending->handler(tl::make_unexpected(to_transport_error(message->err, "delivery")));
       return;
@@ -182,6 +188,7 @@ class KafkaRecordProducer final : public RecordProducer {
   bool retry_armed_ = false;
   std::deque<Waiting> waiting_;
   std::size_t outstanding_ = 0;
+  bool handlers_detached_ = false;
 };
 
 }  // namespace

@@ -1,16 +1,13 @@
 #include "mgit/transport/offset_tracker.hpp"
 
-#include <stdexcept>
-
 namespace mgit::transport {
 
-void OffsetTracker::begin(const TopicPartition& partition, std::int64_t offset) {
+bool OffsetTracker::begin(const TopicPartition& partition, std::int64_t offset) {
   auto& offsets = pending_[partition];
-  if (!offsets.empty() && offsets.rbegin()->first >= offset) {
-    throw std::logic_error("OffsetTracker::begin: offsets must increase within a partition");
-  }
+  if (!offsets.empty() && offsets.rbegin()->first >= offset) return false;
   offsets.emplace_hint(offsets.end(), offset, false);
   ++total_;
+  return true;
 }
 
 std::optional<std::int64_t> OffsetTracker::finish(const TopicPartition& partition,

@@ -52,8 +52,10 @@ class Pipeline final : public transport::ConsumerEvents {
     transport::ConsumedRecord record;  // kept for the DLQ fallback
     observability::JobContext ctx;
     std::string key;
+    std::uint64_t generation = 0;  ///< of the partition's assignment it was consumed under
   };
   struct PartitionState {
+    std::uint64_t generation = 0;
     std::size_t outstanding = 0;  ///< consumed, not yet answered
     bool paused_for_backpressure = false;
     std::function<void()> release;  ///< set while a revoke waits for the drain
@@ -72,9 +74,11 @@ class Pipeline final : public transport::ConsumerEvents {
                                const jobs::JobResult& original, std::string why);
   void publish_dead_letter(const std::shared_ptr<Delivery>& delivery, std::string code,
                            std::string message, bool last_resort);
-  void answered(const transport::ConsumedRecord& record);
-  void withdrawn(const transport::ConsumedRecord& record);
-  void forget_outstanding(const transport::TopicPartition& partition);
+  /// The partition state a delivery still belongs to; null once released or re-assigned.
+  PartitionState* current_partition(const Delivery& delivery);
+  void answered(const Delivery& delivery);
+  void withdrawn(const Delivery& delivery);
+  void forget_outstanding(PartitionState& partition);
   void stop_intake_unanswerable(const transport::ConsumedRecord& record);
 
   void apply_backpressure(const transport::TopicPartition& partition);
@@ -96,6 +100,7 @@ class Pipeline final : public transport::ConsumerEvents {
   std::map<transport::TopicPartition, PartitionState> partitions_;
   std::map<transport::TopicPartition, std::uint64_t> tags_;
   std::size_t total_outstanding_ = 0;
+  std::uint64_t last_generation_ = 0;
   bool paused_globally_ = false;
   bool stopping_ = false;  ///< no new intake (shutdown or unanswerable job)
   bool ready_ = true;

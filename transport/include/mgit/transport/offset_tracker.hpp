@@ -16,8 +16,10 @@ namespace mgit::transport {
 /// counts is the order they were consumed in. Not thread-safe: used on the io_context.
 class OffsetTracker {
  public:
-  /// Records a consumed offset as unfinished. Offsets of one partition must increase.
-  void begin(const TopicPartition& partition, std::int64_t offset);
+  /// Records a consumed offset as unfinished. Returns false, and records nothing, for an
+  /// offset at or below one already tracked: a rewound fetch re-delivers records whose
+  /// first delivery is still tracked and will be answered.
+  [[nodiscard]] bool begin(const TopicPartition& partition, std::int64_t offset);
 
   /// Marks an offset finished. Returns the new commit position (last contiguous finished
   /// offset + 1) when it advanced, nothing otherwise (or when the partition is unknown,
