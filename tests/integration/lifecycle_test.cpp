@@ -2,6 +2,7 @@
 #include <gtest/gtest.h>
 #include <signal.h>
 
+#include <algorithm>
 #include <map>
 #include <set>
 
@@ -40,9 +41,21 @@ class LifecycleTest : public PipelineFixture {
       args.push_back("--kafka-property");
       args.push_back(property);
     }
-    args.push_back("--workers");
-    args.push_back("2");
+    if (std::find(args.begin(), args.end(), "--workers") == args.end()) {
+      args.push_back("--workers");
+      args.push_back("2");
+    }
     return start_daemon(args);
+  }
+
+  // The stream is well under way: some results are out, most jobs still wait.
+  bool wait_until_under_way() {
+    return eventually([&] { return result_counts(20, 2s).size() >= 20; }, 120s);
+  }
+
+  static void expect_every_job_answered(const std::set<std::string>& ids,
+                                        const std::map<std::string, int>& counts) {
+    for (const auto& id : ids) EXPECT_TRUE(counts.contains(id)) << "lost: " << id;
   }
 
   std::map<std::string, int> result_counts(std::size_t distinct,
@@ -56,19 +69,16 @@ class LifecycleTest : public PipelineFixture {
 TEST_F(LifecycleTest, SigtermMidStreamLosesNothingAndDuplicatesNothing) {
   const auto ids = enqueue_fleet(10, 120, "term");
   auto first = start_member({"--shutdown-grace-seconds", "60"});
-  // Wait until the stream is well under way, then stop it.
-  ASSERT_TRUE(eventually([&] { return result_counts(20, 2s).size() >= 20; }, 120s));
+  ASSERT_TRUE(wait_until_under_way());
   first->signal(SIGTERM);
   ASSERT_EQ(first->wait_exit(90s), 0) << first->log_text();
-  const auto after_first = result_counts(0, 3s).size();
-  EXPECT_LT(after_first, ids.size()) << "the test must stop the daemon mid-stream";
+  EXPECT_LT(result_counts(0, 3s).size(), ids.size()) << "the test must stop it mid-stream";
 
   auto second = start_member();
   const auto counts = result_counts(ids.size(), 180s);
-  EXPECT_EQ(counts.size(), ids.size());
-  for (const auto& id : ids) {
-    ASSERT_TRUE(counts.contains(id)) << "lost: " << id;
-    EXPECT_EQ(counts.at(id), 1) << "duplicate after a clean SIGTERM: " << id;
+  expect_every_job_answered(ids, counts);
+  for (const auto& [id, count] : counts) {
+    EXPECT_EQ(count, 1) << "duplicate after a clean SIGTERM: " << id;
   }
   EXPECT_TRUE(wait_for_committed_to_reach_end(30s));
   second->signal(SIGTERM);
@@ -78,31 +88,27 @@ TEST_F(LifecycleTest, SigtermMidStreamLosesNothingAndDuplicatesNothing) {
 TEST_F(LifecycleTest, SigkillMidStreamLosesNothing) {
   const auto ids = enqueue_fleet(10, 120, "kill");
   auto first = start_member();
-  ASSERT_TRUE(eventually([&] { return result_counts(20, 2s).size() >= 20; }, 120s));
+  ASSERT_TRUE(wait_until_under_way());
   first->signal(SIGKILL);
   ASSERT_EQ(first->wait_exit(30s), 128 + SIGKILL);
 
   auto second = start_member();
-  const auto counts = result_counts(ids.size(), 180s);
-  for (const auto& id : ids) {
-    EXPECT_TRUE(counts.contains(id)) << "lost after SIGKILL: " << id;  // duplicates allowed
-  }
+  // Duplicates are allowed after SIGKILL; losses are not.
+  expect_every_job_answered(ids, result_counts(ids.size(), 180s));
   EXPECT_TRUE(wait_for_committed_to_reach_end(60s));
   second->signal(SIGTERM);
   EXPECT_EQ(second->wait_exit(60s), 0);
 }
 
 TEST_F(LifecycleTest, ASecondReplicaJoiningMidStreamLosesNothing) {
-  const auto ids = enqueue_fleet(12, 160, "rebalance");
-  auto first = start_member();
-  ASSERT_TRUE(eventually([&] { return result_counts(20, 2s).size() >= 20; }, 120s));
-  // A cooperative rebalance moves partitions to the newcomer while jobs are in flight.
+  const auto ids = enqueue_fleet(12, 300, "rebalance");
+  // One worker keeps the first replica busy long enough for the rebalance to hit jobs in flight.
+  auto first = start_member({"--workers", "1"});
+  ASSERT_TRUE(wait_until_under_way());
   auto second = start_member();
   ASSERT_TRUE(second->wait_for_log("partitions assigned", 60s)) << second->log_text();
-  const auto counts = result_counts(ids.size(), 180s);
-  for (const auto& id : ids) {
-    EXPECT_TRUE(counts.contains(id)) << "lost across the rebalance: " << id;
-  }
+  EXPECT_LT(result_counts(0, 2s).size(), ids.size()) << "the rebalance must happen mid-stream";
+  expect_every_job_answered(ids, result_counts(ids.size(), 180s));
   EXPECT_TRUE(wait_for_committed_to_reach_end(60s));
   EXPECT_NE(first->log_text().find("partitions revoked"), std::string::npos)
       << "the first replica should have given partitions away";
