@@ -102,7 +102,8 @@ class KafkaRecordProducer final : public RecordProducer {
   void send_waiting() {
     while (!waiting_.empty()) {
       auto& next = waiting_.front();
-      auto* pending = new PendingDelivery{std::move(next.handler)};
+      // Owned by librdkafka once producev succeeds; its delivery report frees it.
+      auto pending = std::make_unique<PendingDelivery>(PendingDelivery{std::move(next.handler)});
       KafkaHeadersPtr headers(rd_kafka_headers_new(next.record.headers.size()));
       for (const auto& [name, value] : next.record.headers) {
         rd_kafka_header_add(headers.get(), name.data(), static_cast<ssize_t>(name.size()),
@@ -115,10 +116,9 @@ class KafkaRecordProducer final : public RecordProducer {
           rk_.get(), RD_KAFKA_V_TOPIC(r.topic.c_str()), RD_KAFKA_V_KEY(key_data, key_size),
           RD_KAFKA_V_VALUE(r.payload.data(), r.payload.size()),
           RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_HEADERS(headers.get()),
-          RD_KAFKA_V_OPAQUE(pending), RD_KAFKA_V_END);
+          RD_KAFKA_V_OPAQUE(pending.get()), RD_KAFKA_V_END);
       if (err == RD_KAFKA_RESP_ERR__QUEUE_FULL) {
         next.handler = std::move(pending->handler);
-        delete pending;
         schedule_retry();
         return;
       }
@@ -126,7 +126,6 @@ class KafkaRecordProducer final : public RecordProducer {
         // Rejected locally (too large, unknown topic, fatal state): report like a
         // failed delivery, asynchronously so callers never re-enter themselves.
         auto handler = std::move(pending->handler);
-        delete pending;
         auto error = to_transport_error(err, "produce");
         waiting_.pop_front();
         --outstanding_;  // now, so flush() does not wait for a record that never left
@@ -136,6 +135,7 @@ class KafkaRecordProducer final : public RecordProducer {
         continue;
       }
       (void)headers.release();  // producev took ownership on success
+      (void)pending.release();
       waiting_.pop_front();
     }
   }

@@ -191,7 +191,7 @@ void produce(rd_kafka_t* producer, const std::string& topic, Outgoing& out) {
         RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_HEADERS(headers.get()),
         RD_KAFKA_V_OPAQUE(&out), RD_KAFKA_V_END);
     if (err == RD_KAFKA_RESP_ERR_NO_ERROR) {
-      headers.release();  // librdkafka owns the headers once the message is queued
+      (void)headers.release();  // librdkafka owns the headers once the message is queued
       return;
     }
     if (err != RD_KAFKA_RESP_ERR__QUEUE_FULL) {

@@ -62,7 +62,7 @@ KafkaPtr make_client(rd_kafka_type_t type, ConfPtr conf) {
   char errstr[512];
   KafkaPtr client(rd_kafka_new(type, conf.get(), errstr, sizeof errstr));
   if (!client) throw CtlError(fmt::format("cannot create Kafka client: {}", errstr));
-  conf.release();  // rd_kafka_new owns the conf on success
+  (void)conf.release();  // rd_kafka_new owns the conf on success
   return client;
 }
 
