@@ -10,10 +10,12 @@
 #include <cerrno>
 #include <cstring>
 #include <fstream>
+#include <optional>
 #include <sstream>
 #include <stdexcept>
 #include <system_error>
 
+#include "mgit/jobs/parse.hpp"
 #include "mgit/observability/log.hpp"
 #include "mgit/security/redaction.hpp"
 
@@ -100,6 +102,7 @@ struct Transfer {
   int auth_attempts = 0;
   bool auth_exhausted = false;
   bool auth_without_credential = false;
+  std::string host_not_allowed;  ///< set when the credential is not bound to the URL's host
   bool stopped = false;
   std::string host_key_problem;
   std::vector<RefUpdate> updates;
@@ -154,7 +157,36 @@ std::string check_known_hosts(const fs::path& file, std::string_view host, const
 
 // ---- libgit2 callbacks (run on the executing thread, inside libgit2 calls) ------------
 
-int on_credentials(git_credential** out, const char* /*url*/, const char* username_from_url,
+/// Host and explicit port of the URL libgit2 authenticates against: `scheme://[user@]host[:port]/…`
+/// or scp-like `[user@]host:path`. Port is nullopt when the URL names none.
+std::pair<std::string, std::optional<int>> url_host(std::string_view url) {
+  std::string_view rest = url;
+  const std::size_t scheme = rest.find("://");
+  const bool scp_like = scheme == std::string_view::npos;
+  if (!scp_like) rest.remove_prefix(scheme + 3);
+  rest = rest.substr(0, std::min(rest.find('/'), rest.size()));
+  if (const std::size_t at = rest.rfind('@'); at != std::string_view::npos) {
+    rest.remove_prefix(at + 1);
+  }
+  std::string_view host = rest;
+  std::string_view port;
+  if (starts_with(rest, "[")) {
+    const std::size_t close = std::min(rest.find(']'), rest.size());
+    host = rest.substr(0, close + 1);
+    if (close + 1 < rest.size() && rest[close + 1] == ':') port = rest.substr(close + 2);
+  } else if (const std::size_t colon = rest.find(':'); colon != std::string_view::npos) {
+    host = rest.substr(0, colon);
+    if (!scp_like) port = rest.substr(colon + 1);  // scp-like: the colon starts the path
+  }
+  std::optional<int> number;
+  if (!port.empty() && port.size() <= 5 &&
+      std::all_of(port.begin(), port.end(), [](char c) { return c >= '0' && c <= '9'; })) {
+    number = std::stoi(std::string(port));
+  }
+  return {lower(host), number};
+}
+
+int on_credentials(git_credential** out, const char* url, const char* username_from_url,
                    unsigned int allowed, void* payload) {
   auto& t = *static_cast<Transfer*>(payload);
   if (t.control->should_stop()) {
@@ -166,25 +198,37 @@ int on_credentials(git_credential** out, const char* /*url*/, const char* userna
     return GIT_EUSER;
   }
   const security::Credential& cred = *t.credential;
-  std::string user = username_from_url != nullptr ? username_from_url : "";
-  if (user.empty()) user = cred.username.empty() ? "git" : cred.username;
+  // A redirect or a job URL may point anywhere; a credential bound to hosts is only ever
+  // handed to those.
+  const auto [host, port] = url_host(url == nullptr ? "" : url);
+  if (!cred.allows_host(host, port)) {
+    t.host_not_allowed = host;
+    return GIT_EUSER;
+  }
+  const std::string url_user = username_from_url != nullptr ? username_from_url : "";
+  // Over ssh the URL's user (`git@host`) is the account the key is for; over HTTP the
+  // credential's user name goes with its password.
+  std::string ssh_user =
+      url_user.empty() ? (cred.username.empty() ? "git" : cred.username) : url_user;
   if ((allowed & GIT_CREDENTIAL_USERNAME) != 0) {
-    return git_credential_username_new(out, user.c_str());
+    return git_credential_username_new(out, ssh_user.c_str());
   }
   if (++t.auth_attempts > kMaxAuthAttempts) {
     t.auth_exhausted = true;
     return GIT_EUSER;
   }
-  if ((allowed & GIT_CREDENTIAL_USERPASS_PLAINTEXT) != 0 && cred.has_userpass()) {
-    return git_credential_userpass_plaintext_new(out, cred.username.c_str(),
-                                                 cred.password.reveal().c_str());
-  }
+  // A key is preferred over a password where the server takes both (ssh): it never crosses
+  // the wire.
   if ((allowed & GIT_CREDENTIAL_SSH_KEY) != 0 && cred.has_ssh_key()) {
     const std::string pub = cred.ssh_public_key.string();
     const std::string priv = cred.ssh_private_key.string();
     return git_credential_ssh_key_new(
-        out, user.c_str(), pub.empty() ? nullptr : pub.c_str(), priv.c_str(),
+        out, ssh_user.c_str(), pub.empty() ? nullptr : pub.c_str(), priv.c_str(),
         cred.ssh_passphrase.empty() ? nullptr : cred.ssh_passphrase.reveal().c_str());
+  }
+  if ((allowed & GIT_CREDENTIAL_USERPASS_PLAINTEXT) != 0 && cred.has_userpass()) {
+    return git_credential_userpass_plaintext_new(out, cred.username.c_str(),
+                                                 cred.password.reveal().c_str());
   }
   t.auth_exhausted = true;  // the server wants a kind of credential this one does not have
   return GIT_EUSER;
@@ -238,13 +282,98 @@ git_remote_callbacks make_callbacks(Transfer& transfer) {
   return callbacks;
 }
 
+// ---- an existing target ---------------------------------------------------------------
+
+/// Opens an existing target and checks it is laid out as mgitd lays targets out: git dir
+/// `<target>/.git/` with work tree `<target>/`, or bare at `<target>/`, not a linked
+/// worktree. Anything else (`core.worktree`, a `gitdir:` file, a repository planted by
+/// another target's content) could point a forced checkout outside the target.
+tl::expected<RepositoryPtr, JobError> open_target(const fs::path& path, std::string_view target) {
+  git_repository* raw_repo = nullptr;
+  if (git_repository_open_ext(&raw_repo, path.c_str(), GIT_REPOSITORY_OPEN_NO_SEARCH, nullptr) !=
+      0) {
+    return tl::make_unexpected(
+        JobError{ErrorCode::kConflict,
+                 fmt::format("target '{}' exists but is not a git repository", target)});
+  }
+  RepositoryPtr repo(raw_repo);
+  std::error_code ec;
+  const fs::path real = fs::canonical(path, ec);
+  const std::string dir = real.string() + "/";
+  const bool bare = git_repository_is_bare(repo.get()) == 1;
+  const char* workdir = git_repository_workdir(repo.get());
+  const char* gitdir = git_repository_path(repo.get());
+  const char* commondir = git_repository_commondir(repo.get());
+  const bool workdir_ok = bare ? workdir == nullptr : workdir != nullptr && workdir == dir;
+  const bool gitdir_ok = gitdir != nullptr && gitdir == (bare ? dir : dir + ".git/") &&
+                         commondir != nullptr && std::string_view(commondir) == gitdir;
+  if (ec || !workdir_ok || !gitdir_ok) {
+    return tl::make_unexpected(
+        JobError{ErrorCode::kConflict,
+                 fmt::format("target '{}' is not a repository mgitd created", target)});
+  }
+  return repo;
+}
+
+// Bounds the walk through `refs/`, which a huge repository may fill with loose refs.
+constexpr std::size_t kMaxLockScanEntries = 100000;
+
+/// Removes `*.lock` files from the git dir's root and `refs/`. mgitd holds the target's
+/// flock while it is in the repository, so no other mgitd can own them: they are left by a
+/// process killed mid-write, and libgit2 would refuse the target (`GIT_ELOCKED`) forever.
+std::size_t remove_stale_locks(const fs::path& git_dir) {
+  std::size_t removed = 0;
+  const auto remove_if_lock = [&](const fs::directory_entry& entry) {
+    std::error_code ec;
+    if (entry.path().extension() == ".lock" &&
+        entry.symlink_status(ec).type() == fs::file_type::regular && fs::remove(entry.path(), ec)) {
+      ++removed;
+    }
+  };
+  std::error_code ec;
+  for (auto it = fs::directory_iterator(git_dir, ec); !ec && it != fs::directory_iterator();
+       it.increment(ec)) {
+    remove_if_lock(*it);
+  }
+  ec.clear();
+  if (fs::symlink_status(git_dir / "refs", ec).type() != fs::file_type::directory) return removed;
+  std::size_t visited = 0;
+  for (auto it = fs::recursive_directory_iterator(git_dir / "refs", ec);
+       !ec && it != fs::recursive_directory_iterator() && ++visited <= kMaxLockScanEntries;
+       it.increment(ec)) {
+    remove_if_lock(*it);
+  }
+  return removed;
+}
+
+/// The repository key an existing target was cloned from, read from `remote.origin.url`
+/// (config read directly: `git_remote_lookup` leaks in libgit2 1.5, see below).
+tl::expected<std::string, JobError> origin_key(git_repository* repo, std::string_view target) {
+  const auto unknown = [&] {
+    return tl::make_unexpected(
+        JobError{ErrorCode::kConflict,
+                 fmt::format("target '{}' has no record and no usable origin to adopt", target)});
+  };
+  git_config* raw_config = nullptr;
+  if (git_repository_config_snapshot(&raw_config, repo) != 0) return unknown();
+  ConfigPtr config(raw_config);
+  Buffer url;
+  if (git_config_get_string_buf(&url.buf, config.get(), "remote.origin.url") != 0) {
+    return unknown();
+  }
+  auto key = normalize_repository_url(url.str());
+  if (!key) return unknown();
+  return *key;
+}
+
 // ---- one execution --------------------------------------------------------------------
 
 class Run {
  public:
   Run(const Job& job, fs::path path, const ExecutionControl& control,
-      const security::Credential* credential, const security::Redactor& redactor)
-      : job_(job), path_(std::move(path)), control_(control), redactor_(redactor) {
+      const security::Credential* credential, const security::Redactor& redactor,
+      const observability::JobContext& ctx)
+      : job_(job), path_(std::move(path)), control_(control), redactor_(redactor), ctx_(ctx) {
     transfer_.control = &control;
     transfer_.credential = credential;
     transfer_.credential_name = job.credential;
@@ -252,6 +381,8 @@ class Run {
 
   tl::expected<ExecutionReport, JobError> create(Layout layout);
   tl::expected<ExecutionReport, JobError> update(Layout requested, bool checkout);
+  /// Whether a failure came from a git lock file held by someone else.
+  bool lock_held() const { return lock_held_; }
 
  private:
   tl::expected<void, JobError> check(int rc, std::string_view action) const;
@@ -269,7 +400,9 @@ class Run {
   fs::path path_;
   const ExecutionControl& control_;
   const security::Redactor& redactor_;
+  const observability::JobContext& ctx_;
   Transfer transfer_;
+  mutable bool lock_held_ = false;
   ExecutionReport report_;
   std::string detached_ref_;  ///< the ref a detached checkout came from
 };
@@ -284,6 +417,12 @@ JobError Run::classify(int rc, std::string_view action) const {
   if (transfer_.auth_without_credential) {
     return JobError{ErrorCode::kAuthFailed,
                     "the remote requires authentication and the job names no credential"};
+  }
+  if (!transfer_.host_not_allowed.empty()) {
+    return JobError{
+        ErrorCode::kAuthFailed,
+        redactor_.redact(fmt::format("credential '{}' is not allowed for host '{}'",
+                                     transfer_.credential_name, transfer_.host_not_allowed))};
   }
   if (transfer_.auth_exhausted) {
     return JobError{ErrorCode::kAuthFailed,
@@ -310,7 +449,14 @@ JobError Run::classify(int rc, std::string_view action) const {
     code = ErrorCode::kNotFound;
   } else if (contains(text, "no space left") || (klass == GIT_ERROR_OS && errno == ENOSPC)) {
     code = ErrorCode::kDiskFull;
-  } else if (rc == GIT_ELOCKED || rc == GIT_ECONFLICT || rc == GIT_EEXISTS || rc == GIT_EUNMERGED) {
+  } else if (rc == GIT_ELOCKED) {
+    // Stale locks are removed before each run, so this one is held by something outside
+    // mgitd (e.g. an operator's git) and will go away: not recorded, a redelivery runs again.
+    lock_held_ = true;
+    return JobError{ErrorCode::kConflict,
+                    redactor_.redact(fmt::format("{} failed: a git lock file is held: {}", action,
+                                                 raw.empty() ? "unknown error" : raw))};
+  } else if (rc == GIT_ECONFLICT || rc == GIT_EEXISTS || rc == GIT_EUNMERGED) {
     code = ErrorCode::kConflict;
   } else if (klass == GIT_ERROR_NET || klass == GIT_ERROR_SSL || klass == GIT_ERROR_SSH ||
              klass == GIT_ERROR_HTTP || rc == GIT_ECERTIFICATE || rc == GIT_EEOF ||
@@ -540,14 +686,14 @@ tl::expected<ExecutionReport, JobError> Run::create(Layout layout) {
 }
 
 tl::expected<ExecutionReport, JobError> Run::update(Layout requested, bool checkout_ref) {
-  git_repository* raw_repo = nullptr;
-  if (git_repository_open_ext(&raw_repo, path_.c_str(), GIT_REPOSITORY_OPEN_NO_SEARCH, nullptr) !=
-      0) {
-    return tl::make_unexpected(
-        JobError{ErrorCode::kConflict,
-                 fmt::format("target '{}' exists but is not a git repository", job_.target)});
+  auto opened = open_target(path_, job_.target);
+  if (!opened) return tl::make_unexpected(opened.error());
+  RepositoryPtr repo = std::move(*opened);
+  if (const std::size_t removed = remove_stale_locks(git_repository_path(repo.get()));
+      removed > 0) {
+    observability::log(LogLevel::kWarn, ctx_, "removed stale git lock files from the target",
+                       {{"target", job_.target}, {"count", removed}});
   }
-  RepositoryPtr repo(raw_repo);
   const bool bare = git_repository_is_bare(repo.get()) == 1;
   Layout layout = bare ? Layout::kBare : Layout::kWorkTree;
   if (bare) {
@@ -599,6 +745,8 @@ tl::expected<void, JobError> check_target_name(std::string_view target) {
       return invalid("empty, '.' or '..' segment");
     }
     if (first && segment == kStateDir) return invalid("reserved for mgitd's own state");
+    // A `.git` segment would address another target's repository internals directly.
+    if (lower(segment) == ".git") return invalid("'.git' segment");
     first = false;
     begin = end + 1;
   }
@@ -608,14 +756,26 @@ tl::expected<void, JobError> check_target_name(std::string_view target) {
   return {};
 }
 
+/// Whether `dir` is a git repository: a work tree (`.git` of any kind) or a bare one.
+bool is_repository_dir(const fs::path& dir) {
+  struct stat info {};
+  if (::lstat((dir / ".git").c_str(), &info) == 0) return true;
+  return ::lstat((dir / "HEAD").c_str(), &info) == 0 && S_ISREG(info.st_mode) &&
+         ::lstat((dir / "objects").c_str(), &info) == 0 && S_ISDIR(info.st_mode);
+}
+
 /// Refuses a target any of whose existing components inside the workspace is a symlink
-/// (it could lead out of the workspace) or a non-directory parent.
+/// (it could lead out of the workspace), a non-directory parent, or a repository: a target
+/// inside another one would be made of files that repository's remote controls (a planted
+/// `HEAD`/`config` with `core.worktree` turns it into a repository checking out anywhere).
 tl::expected<bool, JobError> target_exists(const fs::path& workspace, std::string_view target) {
   fs::path current = workspace;
   const fs::path relative(target);
+  fs::path ancestor;
   std::size_t remaining = static_cast<std::size_t>(std::distance(relative.begin(), relative.end()));
   for (const auto& part : relative) {
     current /= part;
+    ancestor /= part;
     --remaining;
     struct stat info {};
     if (::lstat(current.c_str(), &info) != 0) {
@@ -637,6 +797,11 @@ tl::expected<bool, JobError> target_exists(const fs::path& workspace, std::strin
       // An empty directory counts as absent: a clone may fill it.
       return !fs::is_empty(current, ec) || ec;
     }
+    if (is_repository_dir(current)) {
+      return tl::make_unexpected(JobError{
+          ErrorCode::kConflict,
+          fmt::format("target '{}' is inside another repository '{}'", target, ancestor.string())});
+    }
   }
   return false;
 }
@@ -651,15 +816,24 @@ class CreatedDirectories {
   ~CreatedDirectories() {
     std::error_code ec;
     for (auto it = created_.rbegin(); it != created_.rend(); ++it) {
-      fs::remove_all(*it, ec);
-      if (ec) {
-        observability::log(LogLevel::kWarn, "cannot remove a failed target",
-                           {{"path", it->string()}, {"error", ec.message()}});
+      if (*it == leaf_) {
+        fs::remove_all(*it, ec);
+        if (ec) {
+          observability::log(LogLevel::kWarn, "cannot remove a failed target",
+                             {{"path", it->string()}, {"error", ec.message()}});
+        }
+        continue;
       }
+      // Only while empty: a parent is shared with targets other jobs may be creating now
+      // under their own locks. A parent that is not empty stays, which is harmless.
+      fs::remove(*it, ec);
     }
     if (clear_contents_of_.empty()) return;
-    for (const auto& entry : fs::directory_iterator(clear_contents_of_, ec)) {
-      fs::remove_all(entry.path(), ec);
+    // Never throws: this runs in a destructor.
+    for (auto it = fs::directory_iterator(clear_contents_of_, ec);
+         !ec && it != fs::directory_iterator(); it.increment(ec)) {
+      std::error_code remove_ec;
+      fs::remove_all(it->path(), remove_ec);
     }
   }
 
@@ -680,6 +854,7 @@ class CreatedDirectories {
                                  target)});
       }
     }
+    leaf_ = current;
     // Created nothing but the leaf existed empty: on failure put it back to empty.
     if (created_.empty() || created_.back() != current) clear_contents_of_ = current;
     return {};
@@ -692,6 +867,7 @@ class CreatedDirectories {
 
  private:
   std::vector<fs::path> created_;
+  fs::path leaf_;
   fs::path clear_contents_of_;
 };
 
@@ -764,7 +940,21 @@ tl::expected<ExecutionReport, JobError> GitExecutor::execute(const Job& job,
     return report;
   }
 
+  bool lock_held = false;
   const auto outcome = [&]() -> tl::expected<ExecutionReport, JobError> {
+    auto exists = target_exists(settings_.workspace, job.target);
+    if (!exists) return tl::make_unexpected(exists.error());
+    if (record.repository_key.empty() && *exists) {
+      // The record was lost (e.g. set aside as corrupt): the repository itself still says
+      // where it came from, so the binding is rebuilt from it rather than given to any job.
+      auto repo = open_target(path, job.target);
+      if (!repo) return tl::make_unexpected(repo.error());
+      auto key = origin_key(repo->get(), job.target);
+      if (!key) return tl::make_unexpected(key.error());
+      observability::log(LogLevel::kWarn, ctx, "target has no binding, adopting its origin",
+                         {{"target", job.target}, {"repository_key", *key}});
+      record.repository_key = std::move(*key);
+    }
     if (!record.repository_key.empty() && record.repository_key != job.repository_key) {
       return tl::make_unexpected(JobError{
           ErrorCode::kConflict,
@@ -784,10 +974,7 @@ tl::expected<ExecutionReport, JobError> GitExecutor::execute(const Job& job,
       credential = std::move(*loaded_credential);
       for (auto& secret : credential->secrets()) redactor.add(std::move(secret));
     }
-    auto exists = target_exists(settings_.workspace, job.target);
-    if (!exists) return tl::make_unexpected(exists.error());
-
-    Run run(job, path, control, credential ? &*credential : nullptr, redactor);
+    Run run(job, path, control, credential ? &*credential : nullptr, redactor, ctx);
     const auto create = [&](Layout layout) -> tl::expected<ExecutionReport, JobError> {
       if (auto ok = check_free_disk(settings_.workspace, settings_.min_free_disk_percent); !ok) {
         return tl::make_unexpected(ok.error());
@@ -801,30 +988,35 @@ tl::expected<ExecutionReport, JobError> GitExecutor::execute(const Job& job,
       return report;
     };
     const Layout requested = job.options.bare ? Layout::kBare : Layout::kWorkTree;
-    switch (job.operation) {
-      case Operation::kClone:
-        if (*exists) {
-          return tl::make_unexpected(JobError{
-              ErrorCode::kConflict, fmt::format("target '{}' already exists", job.target)});
-        }
-        return create(requested);
-      case Operation::kFetch:
-        if (!*exists) {
-          return tl::make_unexpected(JobError{
-              ErrorCode::kNotFound, fmt::format("target '{}' does not exist", job.target)});
-        }
-        return run.update(requested, false);
-      case Operation::kSync:
-        return *exists ? run.update(requested, true) : create(requested);
-      case Operation::kMirror:
-        return *exists ? run.update(Layout::kMirror, true) : create(Layout::kMirror);
-    }
-    return tl::make_unexpected(JobError{ErrorCode::kInternal, "unknown operation"});
+    const auto operate = [&]() -> tl::expected<ExecutionReport, JobError> {
+      switch (job.operation) {
+        case Operation::kClone:
+          if (*exists) {
+            return tl::make_unexpected(JobError{
+                ErrorCode::kConflict, fmt::format("target '{}' already exists", job.target)});
+          }
+          return create(requested);
+        case Operation::kFetch:
+          if (!*exists) {
+            return tl::make_unexpected(JobError{
+                ErrorCode::kNotFound, fmt::format("target '{}' does not exist", job.target)});
+          }
+          return run.update(requested, false);
+        case Operation::kSync:
+          return *exists ? run.update(requested, true) : create(requested);
+        case Operation::kMirror:
+          return *exists ? run.update(Layout::kMirror, true) : create(Layout::kMirror);
+      }
+      return tl::make_unexpected(JobError{ErrorCode::kInternal, "unknown operation"});
+    };
+    auto result = operate();
+    lock_held = run.lock_held();
+    return result;
   }();
 
   // Record what a redelivery of this job id must get back.
   const bool cancelled = control.cancelled != nullptr && control.cancelled->load();
-  if (!cancelled && (outcome || worth_recording(outcome.error()))) {
+  if (!cancelled && (outcome || (!lock_held && worth_recording(outcome.error())))) {
     ServedJob served{job.job_id, std::nullopt, {}, {}};
     if (outcome) {
       served.head_ref = outcome->head_ref;

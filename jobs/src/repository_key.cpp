@@ -130,13 +130,17 @@ tl::expected<std::string, JobError> normalize_port(std::string_view port, int de
   return ":" + std::to_string(value);
 }
 
-/// Path without trailing `/` and one trailing `.git`; rejects empty, `.` and `..` segments.
+/// Path without trailing `/` and one trailing `.git` (`app.git` or `app/.git`); rejects empty,
+/// `.` and `..` segments.
 tl::expected<std::string, JobError> normalize_path(std::string_view path) {
   while (!path.empty() && path.back() == '/') path.remove_suffix(1);
   constexpr std::string_view kGitSuffix = ".git";
-  // Only `name.git`: a last segment that is exactly `.git` is a name of its own.
-  if (path.size() > kGitSuffix.size() + 1 && path.ends_with(kGitSuffix) &&
-      path[path.size() - kGitSuffix.size() - 1] != '/') {
+  constexpr std::string_view kGitSegment = "/.git";
+  // `app/.git` names the same repository as `app.git` (git accepts the work tree's git dir);
+  // keeping the segment would also derive a default target ending in `.git`.
+  if (path.ends_with(kGitSegment)) {
+    path.remove_suffix(kGitSegment.size());
+  } else if (path.size() > kGitSuffix.size() + 1 && path.ends_with(kGitSuffix)) {
     path.remove_suffix(kGitSuffix.size());
   }
   if (path.empty()) return invalid_url("repository path is missing");
@@ -289,6 +293,9 @@ tl::expected<std::string, JobError> validate_target(std::string_view target) {
     if (segment == "." || segment == "..") {
       return invalid_target("must not contain '.' or '..' segments");
     }
+    // A target inside (or named as) a repository's git dir would let a job write hooks and
+    // config that git later executes; case-insensitive filesystems make `.GIT` the same.
+    if (lower(segment) == ".git") return invalid_target("'.git' segments are not allowed");
     if (segment.size() > kMaxTargetSegmentBytes) {
       return invalid_target("path segment longer than 255 bytes");
     }

@@ -12,10 +12,10 @@
 #include <cerrno>
 #include <chrono>
 #include <cstring>
-#include <fstream>
 #include <random>
-#include <sstream>
 #include <thread>
+
+#include "mgit/observability/log.hpp"
 
 namespace mgit::jobs {
 namespace {
@@ -53,6 +53,73 @@ std::string string_member(const rapidjson::Value& object, const char* name) {
   const rapidjson::Value& value = object[name];
   if (!value.IsString()) return {};
   return std::string(value.GetString(), value.GetStringLength());
+}
+
+/// Where a record file lives, relative to the workspace: messages reach job results, which
+/// must not reveal the daemon's filesystem layout.
+std::string relative_name(const std::filesystem::path& file) {
+  return ".mgitd/targets/" + file.filename().string();
+}
+
+bool is_string_member(const rapidjson::Value& object, const char* name) {
+  return object.HasMember(name) && object[name].IsString();
+}
+
+/// The record in `document`, or nothing when it does not have the shape `serialize` writes
+/// (a truncated write, a hand edit, another program's file).
+std::optional<TargetRecord> parse_record(const rapidjson::Document& document,
+                                         std::string_view target) {
+  if (!document.IsObject() || string_member(document, "schema") != kSchema ||
+      !is_string_member(document, "target") || !is_string_member(document, "repository_key")) {
+    return std::nullopt;
+  }
+  TargetRecord record;
+  record.target = string_member(document, "target");
+  record.repository_key = string_member(document, "repository_key");
+  if (record.target != target) return std::nullopt;
+  if (document.HasMember("served")) {
+    if (!document["served"].IsArray()) return std::nullopt;
+    for (const auto& entry : document["served"].GetArray()) {
+      if (!entry.IsObject() || !is_string_member(entry, "job_id")) return std::nullopt;
+      const std::string status = string_member(entry, "status");
+      if (status != "succeeded" && status != "failed") return std::nullopt;
+      ServedJob job;
+      job.job_id = string_member(entry, "job_id");
+      job.head_ref = string_member(entry, "head_ref");
+      job.head_oid = string_member(entry, "head_oid");
+      if (status == "failed") {
+        job.error = JobError{
+            parse_error_code(string_member(entry, "error_code")).value_or(ErrorCode::kInternal),
+            string_member(entry, "error_message")};
+      }
+      record.served.push_back(std::move(job));
+    }
+  }
+  return record;
+}
+
+/// The file's bytes, nothing when it does not exist, or the errno of the failure.
+tl::expected<std::optional<std::string>, int> read_whole_file(const std::filesystem::path& path) {
+  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) {
+    if (errno == ENOENT) return std::optional<std::string>();
+    return tl::make_unexpected(errno);
+  }
+  std::string content;
+  char buffer[8192];
+  while (true) {
+    const ssize_t n = ::read(fd, buffer, sizeof buffer);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) {
+      const int err = errno;
+      ::close(fd);
+      return tl::make_unexpected(err);
+    }
+    if (n == 0) break;
+    content.append(buffer, static_cast<std::size_t>(n));
+  }
+  ::close(fd);
+  return std::optional<std::string>(std::move(content));
 }
 
 std::string serialize(const TargetRecord& record) {
@@ -144,45 +211,37 @@ tl::expected<std::optional<TargetRecord>, JobError> TargetStore::load(
     std::string_view target) const {
   std::filesystem::path path = file_stem(target);
   path += ".json";
-  std::error_code ec;
-  if (!std::filesystem::exists(path, ec) && !ec) return std::optional<TargetRecord>();
-  std::ifstream in(path, std::ios::binary);
-  if (!in) {
-    return tl::make_unexpected(
-        internal(fmt::format("cannot read target record {}", path.string())));
+  auto content = read_whole_file(path);
+  if (!content) {
+    return tl::make_unexpected(internal(fmt::format(
+        "cannot read target record {}: {}", relative_name(path), std::strerror(content.error()))));
   }
-  std::stringstream content;
-  content << in.rdbuf();
+  if (!content->has_value()) return std::optional<TargetRecord>();
+  const std::string& text = **content;
   rapidjson::Document document;
-  const std::string text = content.str();
   document.Parse(text.data(), text.size());
-  if (document.HasParseError() || !document.IsObject() ||
-      string_member(document, "schema") != kSchema) {
-    return tl::make_unexpected(internal(fmt::format("target record {} is corrupt", path.string())));
+  if (!document.HasParseError()) {
+    if (auto record = parse_record(document, target)) return record;
   }
-  TargetRecord record;
-  record.target = string_member(document, "target");
-  record.repository_key = string_member(document, "repository_key");
-  if (record.target != target) {
+
+  // A corrupt record must not fail every later job on the target until someone intervenes:
+  // it is kept for inspection and the target starts over. The executor re-derives the
+  // binding from the repository itself; only the redelivery memory is lost.
+  std::filesystem::path aside = path;
+  aside += fmt::format(".corrupt-{}", std::chrono::duration_cast<std::chrono::seconds>(
+                                          std::chrono::system_clock::now().time_since_epoch())
+                                          .count());
+  std::error_code ec;
+  std::filesystem::rename(path, aside, ec);
+  if (ec) {
     return tl::make_unexpected(
-        internal(fmt::format("target record {} belongs to another target", path.string())));
+        internal(fmt::format("target record {} is corrupt and cannot be moved aside: {}",
+                             relative_name(path), ec.message())));
   }
-  if (document.HasMember("served") && document["served"].IsArray()) {
-    for (const auto& entry : document["served"].GetArray()) {
-      if (!entry.IsObject()) continue;
-      ServedJob job;
-      job.job_id = string_member(entry, "job_id");
-      job.head_ref = string_member(entry, "head_ref");
-      job.head_oid = string_member(entry, "head_oid");
-      if (string_member(entry, "status") != "succeeded") {
-        job.error = JobError{
-            parse_error_code(string_member(entry, "error_code")).value_or(ErrorCode::kInternal),
-            string_member(entry, "error_message")};
-      }
-      record.served.push_back(std::move(job));
-    }
-  }
-  return std::optional<TargetRecord>(std::move(record));
+  const std::string moved_to = relative_name(aside);
+  observability::log(observability::LogLevel::kError, "target record corrupt; moved aside",
+                     {{"target", target}, {"moved_to", moved_to}});
+  return std::optional<TargetRecord>(TargetRecord{std::string(target), {}, {}});
 }
 
 tl::expected<void, JobError> TargetStore::save(const TargetRecord& record) const {
@@ -190,7 +249,7 @@ tl::expected<void, JobError> TargetStore::save(const TargetRecord& record) const
   std::filesystem::create_directories(directory_, ec);
   if (ec) {
     return tl::make_unexpected(
-        internal(fmt::format("cannot create {}: {}", directory_.string(), ec.message())));
+        internal(fmt::format("cannot create .mgitd/targets: {}", ec.message())));
   }
   std::filesystem::path path = file_stem(record.target);
   path += ".json";
@@ -201,30 +260,32 @@ tl::expected<void, JobError> TargetStore::save(const TargetRecord& record) const
   const int fd = ::open(temp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0640);
   if (fd < 0) {
     return tl::make_unexpected(
-        internal(fmt::format("cannot create {}: {}", temp.string(), std::strerror(errno))));
+        internal(fmt::format("cannot create {}: {}", relative_name(temp), std::strerror(errno))));
   }
+  // Each failing call's errno is taken right after it: close() and unlink() may change it.
+  int err = 0;
   std::size_t written = 0;
-  bool ok = true;
-  while (written < content.size()) {
+  while (err == 0 && written < content.size()) {
     const ssize_t n = ::write(fd, content.data() + written, content.size() - written);
     if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) {
-      ok = false;
-      break;
+    if (n < 0) {
+      err = errno;
+    } else if (n == 0) {
+      err = EIO;  // write(2) returns 0 for a non-empty buffer only on a broken device
+    } else {
+      written += static_cast<std::size_t>(n);
     }
-    written += static_cast<std::size_t>(n);
   }
-  const int saved_errno = errno;
-  ok = ok && ::fsync(fd) == 0;
-  ::close(fd);
-  if (!ok || ::rename(temp.c_str(), path.c_str()) != 0) {
-    const int err = ok ? errno : saved_errno;
+  if (err == 0 && ::fsync(fd) != 0) err = errno;
+  if (::close(fd) != 0 && err == 0) err = errno;
+  if (err == 0 && ::rename(temp.c_str(), path.c_str()) != 0) err = errno;
+  if (err != 0) {
     ::unlink(temp.c_str());
-    if (err == ENOSPC) {
+    if (err == ENOSPC || err == EDQUOT) {
       return tl::make_unexpected(JobError{ErrorCode::kDiskFull, "no space to write target record"});
     }
     return tl::make_unexpected(
-        internal(fmt::format("cannot write {}: {}", path.string(), std::strerror(err))));
+        internal(fmt::format("cannot write {}: {}", relative_name(path), std::strerror(err))));
   }
   return sync_directory(directory_);
 }
@@ -235,20 +296,20 @@ tl::expected<TargetLock, JobError> TargetStore::lock(std::string_view target,
   std::filesystem::create_directories(directory_, ec);
   if (ec) {
     return tl::make_unexpected(
-        internal(fmt::format("cannot create {}: {}", directory_.string(), ec.message())));
+        internal(fmt::format("cannot create .mgitd/targets: {}", ec.message())));
   }
   std::filesystem::path path = file_stem(target);
   path += ".lock";
   const int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0640);
   if (fd < 0) {
-    return tl::make_unexpected(
-        internal(fmt::format("cannot open lock {}: {}", path.string(), std::strerror(errno))));
+    return tl::make_unexpected(internal(
+        fmt::format("cannot open lock {}: {}", relative_name(path), std::strerror(errno))));
   }
   TargetLock lock(fd);
   while (::flock(fd, LOCK_EX | LOCK_NB) != 0) {
     if (errno != EWOULDBLOCK && errno != EINTR) {
       return tl::make_unexpected(
-          internal(fmt::format("cannot lock {}: {}", path.string(), std::strerror(errno))));
+          internal(fmt::format("cannot lock {}: {}", relative_name(path), std::strerror(errno))));
     }
     if (control.should_stop()) {
       const bool cancelled = control.cancelled != nullptr && control.cancelled->load();

@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <charconv>
 #include <fstream>
 #include <map>
 #include <sstream>
@@ -40,6 +41,59 @@ std::string trim(std::string_view text) {
   return std::string(text.substr(first, last - first + 1));
 }
 
+char to_lower(char c) { return (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c; }
+
+std::string lower(std::string_view text) {
+  std::string out(text);
+  std::transform(out.begin(), out.end(), out.begin(), to_lower);
+  return out;
+}
+
+/// A `hosts` entry split into its parts; `host` carries no IPv6 brackets.
+struct HostEntry {
+  std::string_view host;
+  std::optional<int> port;
+};
+
+std::optional<int> parse_port(std::string_view text) {
+  int port = 0;
+  const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), port);
+  if (ec != std::errc() || end != text.data() + text.size() || port < 1 || port > 65535) {
+    return std::nullopt;
+  }
+  return port;
+}
+
+/// Splits `host`, `host:port`, `[v6]` or `[v6]:port`; nullopt when the entry is none of them.
+std::optional<HostEntry> split_host_entry(std::string_view entry) {
+  HostEntry out;
+  std::string_view rest;
+  if (!entry.empty() && entry.front() == '[') {
+    const auto close = entry.find(']');
+    if (close == std::string_view::npos || close == 1) return std::nullopt;
+    out.host = entry.substr(1, close - 1);
+    rest = entry.substr(close + 1);
+    const bool v6_chars = std::all_of(out.host.begin(), out.host.end(), [](char c) {
+      return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || c == ':' || c == '.';
+    });
+    if (!v6_chars) return std::nullopt;
+  } else {
+    const auto colon = entry.find(':');
+    out.host = entry.substr(0, colon);
+    rest = colon == std::string_view::npos ? std::string_view() : entry.substr(colon);
+    const bool name_chars = std::all_of(out.host.begin(), out.host.end(), [](char c) {
+      return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '.' || c == '-' || c == '_';
+    });
+    if (out.host.empty() || !name_chars) return std::nullopt;
+  }
+  if (!rest.empty()) {
+    if (rest.front() != ':') return std::nullopt;
+    out.port = parse_port(rest.substr(1));
+    if (!out.port) return std::nullopt;
+  }
+  return out;
+}
+
 }  // namespace
 
 Secret::~Secret() {
@@ -53,6 +107,19 @@ std::vector<std::string> Credential::secrets() const {
   if (!password.empty()) out.push_back(password.reveal());
   if (!ssh_passphrase.empty()) out.push_back(ssh_passphrase.reveal());
   return out;
+}
+
+bool Credential::allows_host(std::string_view host, std::optional<int> port) const {
+  if (hosts.empty()) return true;
+  if (host.size() >= 2 && host.front() == '[' && host.back() == ']') {
+    host = host.substr(1, host.size() - 2);
+  }
+  const std::string wanted = lower(host);
+  if (wanted.empty()) return false;
+  return std::any_of(hosts.begin(), hosts.end(), [&](const std::string& entry) {
+    const auto parsed = split_host_entry(entry);
+    return parsed && parsed->host == wanted && (!parsed->port || parsed->port == port);
+  });
 }
 
 bool is_valid_credential_name(std::string_view name) {
@@ -120,18 +187,14 @@ tl::expected<Credential, CredentialError> CredentialStore::load(std::string_view
     }
     std::string key = trim(std::string_view(line).substr(0, eq));
     static constexpr std::string_view kKeys[] = {
-        "username",       "password",       "token",      "ssh_private_key",
-        "ssh_public_key", "ssh_passphrase", "known_hosts"};
+        "username",       "password",       "token",       "ssh_private_key",
+        "ssh_public_key", "ssh_passphrase", "known_hosts", "hosts"};
     if (std::find(std::begin(kKeys), std::end(kKeys), key) == std::end(kKeys)) {
-      // The key is echoed only when it is a plain word: a line without '=' in the intended
-      // place could otherwise put part of a secret in the message.
-      const bool printable = key.size() <= 32 && std::all_of(key.begin(), key.end(), [](char c) {
-                               return is_name_char(c);
-                             });
+      // Neither the key nor the value is echoed: a bare secret containing '=' (padded base64)
+      // would otherwise put a fragment of itself in results and logs.
       return tl::make_unexpected(
           error(CredentialErrorCode::kMalformed,
-                fmt::format("{}: line {} has an unknown key{}", quoted, line_number,
-                            printable ? fmt::format(" '{}'", key) : std::string())));
+                fmt::format("{}: line {}: unknown key", quoted, line_number)));
     }
     if (values.count(key) != 0) {
       return tl::make_unexpected(
@@ -195,6 +258,21 @@ tl::expected<Credential, CredentialError> CredentialStore::load(std::string_view
   }
   if (!credential.has_userpass() && !credential.has_ssh_key()) {
     return malformed("needs password, token or ssh_private_key");
+  }
+  if (values.count("hosts") != 0) {
+    std::string_view list = values.find("hosts")->second;
+    while (true) {
+      const auto comma = list.find(',');
+      const std::string entry = lower(trim(list.substr(0, comma)));
+      // An entry is only host names and ports, never a secret, but it is still not echoed:
+      // a mistyped line could hold anything.
+      if (entry.empty() || !split_host_entry(entry)) {
+        return malformed("hosts has an entry that is not host or host:port");
+      }
+      credential.hosts.push_back(entry);
+      if (comma == std::string_view::npos) break;
+      list.remove_prefix(comma + 1);
+    }
   }
   return credential;
 }

@@ -335,5 +335,17 @@ TEST_F(GitExecutorSshTest, UnauthorizedKeyIsAuthFailedAndNeverEchoed) {
   }
 }
 
+TEST_F(GitExecutorSshTest, KeyIsPreferredOverPasswordAndTheUrlsUserWins) {
+  const std::string repo = create_repo("prefer-key", 1);
+  // A wrong user name and password next to the key: only the key and the URL's user work.
+  write_credential(
+      "both", fmt::format("username=no-such-user\npassword=wrong-Passw0rd-4711\n"
+                          "ssh_private_key={}\nknown_hosts={}\n",
+                          (ssh_dir_ / "client_key").string(), (ssh_dir_ / "known_hosts").string()));
+  const auto report = execute(make_job(Operation::kClone, repo, "both", "both"));
+  ASSERT_TRUE(report) << report.error().message;
+  EXPECT_EQ(report->head_oid, rev_parse(repo, "main"));
+}
+
 }  // namespace
 }  // namespace mgit::jobs

@@ -3,7 +3,10 @@
 // `git rev-parse`, never from the code under test.
 #include "mgit/jobs/git_executor.hpp"
 
+#include <arpa/inet.h>
 #include <gtest/gtest.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -15,7 +18,9 @@
 #include <filesystem>
 #include <fstream>
 #include <string>
+#include <thread>
 
+#include "mgit/jobs/target_store.hpp"
 #include "mgit/security/credentials.hpp"
 
 namespace mgit::jobs {
@@ -442,6 +447,173 @@ TEST_F(GitExecutorTest, LowFreeDiskRefusesClones) {
   ASSERT_FALSE(report);
   EXPECT_EQ(report.error().code, ErrorCode::kDiskFull);
   EXPECT_FALSE(fs::exists(workspace_ / "d"));
+}
+
+TEST_F(GitExecutorTest, TargetInsideAnotherTargetCannotCheckOutElsewhere) {
+  // Repository X carries plain files that look like a repository at `sub/` whose work tree
+  // is `anywhere`: once X is checked out at `evil`, a target `evil/sub` would be opened as
+  // that repository and a forced checkout would write into `anywhere`.
+  const std::string evil = create_repo("evil");
+  const std::string other = create_repo("other");
+  const fs::path anywhere = root_ / "anywhere";
+  fs::create_directories(anywhere);
+  const fs::path tree = root_ / "evil-tree";
+  run("git clone -q " + shell_quote(server_dir_ + "/repos/" + evil + ".git") + " " +
+      shell_quote(tree.string()) + " 2>&1");
+  fs::create_directories(tree / "sub/objects");
+  fs::create_directories(tree / "sub/refs");
+  std::ofstream(tree / "sub/objects/.keep");
+  std::ofstream(tree / "sub/refs/.keep");
+  std::ofstream(tree / "sub/HEAD") << "ref: refs/heads/main\n";
+  std::ofstream(tree / "sub/config") << "[core]\n\trepositoryformatversion = 0\n\tbare = false\n"
+                                     << "\tworktree = " << anywhere.string() << "\n";
+  const std::string git =
+      "git -C " + shell_quote(tree.string()) + " -c user.name=t -c user.email=t@example.com ";
+  run(git + "add -A && " + git + "commit -q -m plant && " + git + "push -q origin main 2>&1");
+
+  ASSERT_TRUE(execute(make_job(Operation::kSync, evil, "evil")));
+  ASSERT_TRUE(fs::exists(workspace_ / "evil/sub/HEAD"));  // the planted files are in place
+
+  const auto nested = execute(make_job(Operation::kSync, other, "evil/sub"));
+  ASSERT_FALSE(nested);
+  EXPECT_EQ(nested.error().code, ErrorCode::kConflict) << nested.error().message;
+  EXPECT_NE(nested.error().message.find("is inside another repository 'evil'"), std::string::npos)
+      << nested.error().message;
+  const auto deeper = execute(make_job(Operation::kSync, other, "evil/sub/x"));
+  ASSERT_FALSE(deeper);
+  EXPECT_EQ(deeper.error().code, ErrorCode::kConflict);
+  EXPECT_TRUE(fs::is_empty(anywhere));
+
+  // A `.git` segment, in any case, addresses a repository's internals directly.
+  for (const std::string target : {"evil/.git", "evil/.GIT", ".git/x", "a/.Git/b"}) {
+    const auto report = execute(make_job(Operation::kSync, evil, target));
+    ASSERT_FALSE(report) << target;
+    EXPECT_EQ(report.error().code, ErrorCode::kInvalidJob) << target;
+  }
+  EXPECT_TRUE(fs::is_empty(anywhere));
+}
+
+TEST_F(GitExecutorTest, TargetWithRedirectedWorkTreeIsNotCheckedOut) {
+  const std::string repo = create_repo("worktree", 1);
+  ASSERT_TRUE(execute(make_job(Operation::kSync, repo, "t")));
+  const fs::path anywhere = root_ / "anywhere";
+  fs::create_directories(anywhere);
+  run("git config -f " + shell_quote((workspace_ / "t/.git/config").string()) + " core.worktree " +
+      shell_quote(anywhere.string()));
+  add_commits(repo, 1);
+  const auto report = execute(make_job(Operation::kSync, repo, "t"));
+  ASSERT_FALSE(report);
+  EXPECT_EQ(report.error().code, ErrorCode::kConflict);
+  EXPECT_NE(report.error().message.find("is not a repository mgitd created"), std::string::npos)
+      << report.error().message;
+  EXPECT_TRUE(fs::is_empty(anywhere));
+}
+
+TEST_F(GitExecutorTest, FailedCloneLeavesASiblingCreatedMeanwhile) {
+  // A fake server: once the executor has created `p/new` and connects, a "concurrent job"
+  // creates `p/other`, then the connection is dropped so the clone fails.
+  const int listener = ::socket(AF_INET, SOCK_STREAM, 0);
+  ASSERT_GE(listener, 0);
+  sockaddr_in address{};
+  address.sin_family = AF_INET;
+  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  ASSERT_EQ(::bind(listener, reinterpret_cast<sockaddr*>(&address), sizeof address), 0);
+  ASSERT_EQ(::listen(listener, 4), 0);
+  socklen_t length = sizeof address;
+  ASSERT_EQ(::getsockname(listener, reinterpret_cast<sockaddr*>(&address), &length), 0);
+  const fs::path sibling = workspace_ / "p/other";
+  std::atomic<bool> created{false};
+  std::thread server([&] {
+    const int connection = ::accept(listener, nullptr, nullptr);
+    if (connection < 0) return;
+    std::error_code ec;
+    fs::create_directories(sibling, ec);
+    std::ofstream(sibling / "keep") << "x";
+    created = !ec;
+    ::close(connection);
+  });
+  Job job = make_job(Operation::kClone, "x", "p/new");
+  job.repository_url = "http://127.0.0.1:" + std::to_string(ntohs(address.sin_port)) + "/x.git";
+  job.repository_key = "http://127.0.0.1:" + std::to_string(ntohs(address.sin_port)) + "/x";
+  job.credential.clear();
+  const auto report = execute(job);
+  ::shutdown(listener, SHUT_RDWR);
+  server.join();
+  ::close(listener);
+  ASSERT_FALSE(report);
+  ASSERT_TRUE(created);
+  EXPECT_FALSE(fs::exists(workspace_ / "p/new"));
+  EXPECT_TRUE(fs::exists(sibling / "keep"));
+}
+
+TEST_F(GitExecutorTest, StaleGitLockFilesAreRemoved) {
+  const std::string repo = create_repo("locks", 1);
+  ASSERT_TRUE(execute(make_job(Operation::kSync, repo, "t")));
+  const fs::path git_dir = workspace_ / "t/.git";
+  for (const auto* name : {"index.lock", "HEAD.lock", "config.lock", "refs/heads/main.lock",
+                           "refs/remotes/origin/main.lock"}) {
+    std::ofstream(git_dir / name) << "stale";
+  }
+  add_commits(repo, 1);
+  const auto report = execute(make_job(Operation::kSync, repo, "t"));
+  ASSERT_TRUE(report) << report.error().message;
+  EXPECT_EQ(report->head_oid, rev_parse(repo, "main"));
+  for (const auto* name : {"index.lock", "HEAD.lock", "config.lock", "refs/heads/main.lock",
+                           "refs/remotes/origin/main.lock"}) {
+    EXPECT_FALSE(fs::exists(git_dir / name)) << name;
+  }
+}
+
+TEST_F(GitExecutorTest, TargetWithoutRecordIsBoundToItsOrigin) {
+  const std::string repo = create_repo("adopt", 1);
+  const std::string stranger = create_repo("stranger", 1);
+  ASSERT_TRUE(execute(make_job(Operation::kSync, repo, "t")));
+  // The record is lost (a corrupt one is set aside by TargetStore::load the same way).
+  std::size_t removed = 0;
+  for (const auto& entry : fs::directory_iterator(TargetStore(workspace_).directory())) {
+    if (entry.path().extension() == ".json") removed += fs::remove(entry.path()) ? 1 : 0;
+  }
+  ASSERT_EQ(removed, 1u);
+
+  const auto foreign = execute(make_job(Operation::kSync, stranger, "t"));
+  ASSERT_FALSE(foreign);
+  EXPECT_EQ(foreign.error().code, ErrorCode::kConflict);
+  EXPECT_NE(foreign.error().message.find("is bound to repository " + url_ + "/" + repo),
+            std::string::npos)
+      << foreign.error().message;
+
+  add_commits(repo, 1);
+  const auto same = execute(make_job(Operation::kSync, repo, "t"));
+  ASSERT_TRUE(same) << same.error().message;
+  EXPECT_EQ(same->head_oid, rev_parse(repo, "main"));
+  const auto still_foreign = execute(make_job(Operation::kSync, stranger, "t"));
+  ASSERT_FALSE(still_foreign);
+  EXPECT_EQ(still_foreign.error().code, ErrorCode::kConflict);
+}
+
+TEST_F(GitExecutorTest, CredentialIsOnlySentToItsHosts) {
+  const std::string repo = create_repo("hosts", 1);
+  std::ofstream(root_ / "credentials" / "elsewhere")
+      << "username=mgit\npassword=" << password_ << "\nhosts=git.example.com\n";
+  std::ofstream(root_ / "credentials" / "local")
+      << "username=mgit\npassword=" << password_ << "\nhosts=git.example.com, 127.0.0.1\n";
+  Job job = make_job(Operation::kClone, repo, "elsewhere");
+  job.credential = "elsewhere";
+  const auto refused = execute(job);
+  ASSERT_FALSE(refused);
+  EXPECT_EQ(refused.error().code, ErrorCode::kAuthFailed);
+  EXPECT_NE(
+      refused.error().message.find("credential 'elsewhere' is not allowed for host '127.0.0.1'"),
+      std::string::npos)
+      << refused.error().message;
+  EXPECT_EQ(refused.error().message.find(password_), std::string::npos);
+  EXPECT_FALSE(fs::exists(workspace_ / "elsewhere"));
+
+  job = make_job(Operation::kClone, repo, "local");
+  job.credential = "local";
+  const auto allowed = execute(job);
+  ASSERT_TRUE(allowed) << allowed.error().message;
+  EXPECT_EQ(allowed->head_oid, rev_parse(repo, "main"));
 }
 
 }  // namespace

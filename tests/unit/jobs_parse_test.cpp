@@ -401,6 +401,28 @@ TEST(ParseJob, Target) {
   expect_invalid(with("/target", R"("")"), "target: must not be empty");
 }
 
+TEST(ParseJob, GitDirTargetsAreRejected) {
+  for (const char* target :
+       {R"(".git")", R"("org/app/.git")", R"("org/.GIT/hooks")", R"("org/app/.Git")"}) {
+    expect_invalid(with("/target", target), "target: '.git' segments are not allowed");
+  }
+  // A URL naming the work tree's `.git` is the repository itself, with the usual default.
+  const Job job = expect_job(parse(with("/repository/url", R"("https://host/org/app/.git")")));
+  EXPECT_EQ(job.repository_key, "https://host/org/app");
+  EXPECT_EQ(job.target, "host/org/app");
+  // A `.git` segment that stays in the key leaves no usable default target ...
+  expect_invalid(with("/repository/url", R"("https://host/org/app/.GIT")"),
+                 "target: cannot derive a default from repository.url (target: '.git' segments "
+                 "are not allowed); set target explicitly");
+  expect_invalid(with("/repository/url", R"("https://host/org/.git/app")"),
+                 "target: cannot derive a default from repository.url (target: '.git' segments "
+                 "are not allowed); set target explicitly");
+  // ... but an explicit target still works.
+  const std::string named =
+      with(with("/repository/url", R"("https://host/org/.git/app")"), "/target", R"("org/app")");
+  EXPECT_EQ(expect_job(parse(named)).target, "org/app");
+}
+
 TEST(ParseJob, RejectedCarriesWhatCouldBeRead) {
   const Rejected rejected = expect_rejected(parse(with("/options/depth", "1"), "h"));
   EXPECT_EQ(rejected.job_id, "job-1");

@@ -40,6 +40,11 @@ TEST(RepositoryKeyVectors, EveryVectorNormalizesAsDocumented) {
         EXPECT_EQ(default_target(*key), vector["target"].GetString());
         EXPECT_TRUE(validate_target(default_target(*key)).has_value());
       }
+      if (vector.HasMember("target_error")) {
+        const auto target = validate_target(default_target(*key));
+        ASSERT_FALSE(target.has_value()) << "default target " << *target << " was accepted";
+        EXPECT_EQ(to_string(target.error().code), vector["target_error"].GetString());
+      }
       // A key normalizes to itself, except where only one of several `.git` was stripped.
       const auto again = normalize_repository_url(*key);
       ASSERT_TRUE(again.has_value()) << again.error().message;
@@ -113,6 +118,10 @@ TEST(ValidateTarget, AcceptsRelativePaths) {
             "git.example.com_8443/org/app.v2");
   EXPECT_EQ(validate_target("a/..b/c..").value(), "a/..b/c..");
   EXPECT_EQ(validate_target(".hidden/app").value(), ".hidden/app");
+  // Only a whole `.git` segment is the git dir; names that merely contain it are fine.
+  EXPECT_EQ(validate_target("org/app.git").value(), "org/app.git");
+  EXPECT_EQ(validate_target("org/.github/x.git").value(), "org/.github/x.git");
+  EXPECT_EQ(validate_target("org/.gitx").value(), "org/.gitx");
 }
 
 TEST(ValidateTarget, RejectsEscapesAndMalformedPaths) {
@@ -135,6 +144,11 @@ TEST(ValidateTarget, RejectsEscapesAndMalformedPaths) {
       {"a\x7f", "target: must not contain control characters"},
       {"a/" + std::string(256, 'x'), "target: path segment longer than 255 bytes"},
       {std::string(1025, 'x'), "target: longer than 1024 bytes"},
+      {".git", "target: '.git' segments are not allowed"},
+      {"org/app/.git", "target: '.git' segments are not allowed"},
+      {"org/app/.GIT/hooks", "target: '.git' segments are not allowed"},
+      {".Git/app", "target: '.git' segments are not allowed"},
+      {"org/.gIt", "target: '.git' segments are not allowed"},
   };
   for (const auto& c : cases) {
     SCOPED_TRACE(c.target);

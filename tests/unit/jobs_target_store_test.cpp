@@ -1,20 +1,76 @@
+#include <dlfcn.h>
 #include <gtest/gtest.h>
 #include <unistd.h>
 
 #include <atomic>
+#include <cerrno>
 #include <chrono>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <future>
+#include <sstream>
 #include <string>
 #include <thread>
+#include <vector>
 
 #include "mgit/jobs/target_store.hpp"
+
+namespace {
+// Fault injection for `fsync`: nonzero makes the next calls fail with this errno. The
+// definition below takes precedence over libc's for this executable; with 0 it forwards.
+std::atomic<int> g_fsync_errno{0};
+}  // namespace
+
+extern "C" int fsync(int fd) {
+  if (const int err = g_fsync_errno.load(); err != 0) {
+    errno = err;
+    return -1;
+  }
+  using Fsync = int (*)(int);
+  static const auto real = reinterpret_cast<Fsync>(::dlsym(RTLD_NEXT, "fsync"));
+  return real(fd);
+}
 
 namespace mgit::jobs {
 namespace {
 
 namespace fs = std::filesystem;
+
+class FailingFsync {
+ public:
+  explicit FailingFsync(int err) { g_fsync_errno = err; }
+  ~FailingFsync() { g_fsync_errno = 0; }
+  FailingFsync(const FailingFsync&) = delete;
+  FailingFsync& operator=(const FailingFsync&) = delete;
+};
+
+std::string read_bytes(const fs::path& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::ostringstream out;
+  out << in.rdbuf();
+  return out.str();
+}
+
+/// The record file of the store's only target (the store names files by a hash).
+fs::path only_record(const TargetStore& store) {
+  std::vector<fs::path> found;
+  for (const auto& entry : fs::directory_iterator(store.directory())) {
+    if (entry.path().extension() == ".json") found.push_back(entry.path());
+  }
+  EXPECT_EQ(found.size(), 1u);
+  return found.empty() ? fs::path() : found.front();
+}
+
+std::vector<fs::path> corrupt_files(const TargetStore& store) {
+  std::vector<fs::path> found;
+  for (const auto& entry : fs::directory_iterator(store.directory())) {
+    if (entry.path().filename().string().find(".json.corrupt-") != std::string::npos) {
+      found.push_back(entry.path());
+    }
+  }
+  return found;
+}
 
 class TargetStoreTest : public ::testing::Test {
  protected:
@@ -116,15 +172,121 @@ TEST_F(TargetStoreTest, RewriteIsAtomicAndLeavesNoTemporaryFiles) {
   EXPECT_NE((*loaded)->find("j"), nullptr);
 }
 
-TEST_F(TargetStoreTest, CorruptRecordIsAnErrorNotAnEmptyRecord) {
+TEST_F(TargetStoreTest, CorruptRecordIsMovedAsideAndTheTargetStartsOver) {
+  const TargetStore store(workspace_);
+  TargetRecord saved{"t", "k", {}};
+  saved.add(ServedJob{"job-1", {}, "", ""});
+  ASSERT_TRUE(store.save(saved));
+  const fs::path file = only_record(store);
+  const std::string garbage = "{not json";
+  std::ofstream(file, std::ios::binary | std::ios::trunc) << garbage;
+
+  const auto before = std::chrono::system_clock::now();
+  const auto loaded = store.load("t");
+  ASSERT_TRUE(loaded) << loaded.error().message;
+  ASSERT_TRUE(loaded->has_value());
+  EXPECT_EQ((*loaded)->target, "t");
+  EXPECT_EQ((*loaded)->repository_key, "");
+  EXPECT_TRUE((*loaded)->served.empty());
+
+  EXPECT_FALSE(fs::exists(file));
+  const auto aside = corrupt_files(store);
+  ASSERT_EQ(aside.size(), 1u);
+  EXPECT_EQ(read_bytes(aside.front()), garbage);
+  const std::string name = aside.front().filename().string();
+  EXPECT_EQ(name.substr(0, name.find(".corrupt-")), file.filename().string());
+  const long long stamp = std::stoll(name.substr(name.find(".corrupt-") + 9));
+  const long long now_seconds =
+      std::chrono::duration_cast<std::chrono::seconds>(before.time_since_epoch()).count();
+  EXPECT_GE(stamp, now_seconds);
+  EXPECT_LE(stamp, now_seconds + 60);
+
+  // The target works again: the next save writes a fresh record.
+  ASSERT_TRUE(store.save(TargetRecord{"t", "k2", {}}));
+  const auto reloaded = store.load("t");
+  ASSERT_TRUE(reloaded && reloaded->has_value());
+  EXPECT_EQ((*reloaded)->repository_key, "k2");
+}
+
+TEST_F(TargetStoreTest, RecordsOfTheWrongShapeAreCorrupt) {
+  const std::string cases[] = {
+      "",
+      "[]",
+      R"({"schema":"mgit.target/v0","target":"t","repository_key":"k","served":[]})",
+      R"({"target":"t","repository_key":"k","served":[]})",
+      R"({"schema":"mgit.target/v1","target":"other","repository_key":"k","served":[]})",
+      R"({"schema":"mgit.target/v1","repository_key":"k","served":[]})",
+      R"({"schema":"mgit.target/v1","target":"t","repository_key":7,"served":[]})",
+      R"({"schema":"mgit.target/v1","target":"t","repository_key":"k","served":{}})",
+      R"({"schema":"mgit.target/v1","target":"t","repository_key":"k","served":[1]})",
+      R"({"schema":"mgit.target/v1","target":"t","repository_key":"k","served":[{"status":"succeeded"}]})",
+      R"({"schema":"mgit.target/v1","target":"t","repository_key":"k","served":[{"job_id":"j","status":"maybe"}]})",
+  };
+  const TargetStore store(workspace_);
+  for (const std::string& content : cases) {
+    SCOPED_TRACE(content);
+    ASSERT_TRUE(store.save(TargetRecord{"t", "k", {}}));
+    const fs::path file = only_record(store);
+    std::ofstream(file, std::ios::binary | std::ios::trunc) << content;
+    for (const auto& old : corrupt_files(store)) fs::remove(old);
+
+    const auto loaded = store.load("t");
+    ASSERT_TRUE(loaded) << loaded.error().message;
+    ASSERT_TRUE(loaded->has_value());
+    EXPECT_EQ((*loaded)->repository_key, "");
+    EXPECT_TRUE((*loaded)->served.empty());
+    const auto aside = corrupt_files(store);
+    ASSERT_EQ(aside.size(), 1u);
+    EXPECT_EQ(read_bytes(aside.front()), content);
+  }
+}
+
+TEST_F(TargetStoreTest, UnreadableRecordIsAnErrorAndStaysInPlace) {
   const TargetStore store(workspace_);
   ASSERT_TRUE(store.save(TargetRecord{"t", "k", {}}));
-  for (const auto& entry : fs::directory_iterator(store.directory())) {
-    if (entry.path().extension() == ".json") std::ofstream(entry.path()) << "{not json";
-  }
+  const fs::path file = only_record(store);
+  // A directory in the record's place opens but cannot be read (EISDIR): an I/O failure,
+  // not corruption, which works for root too (unlike a permission bit).
+  fs::remove(file);
+  fs::create_directory(file);
+
   const auto loaded = store.load("t");
   ASSERT_FALSE(loaded);
   EXPECT_EQ(loaded.error().code, ErrorCode::kInternal);
+  EXPECT_NE(loaded.error().message.find(std::strerror(EISDIR)), std::string::npos)
+      << loaded.error().message;
+  EXPECT_NE(loaded.error().message.find(".mgitd/targets/" + file.filename().string()),
+            std::string::npos)
+      << loaded.error().message;
+  EXPECT_EQ(loaded.error().message.find(workspace_.string()), std::string::npos)
+      << loaded.error().message;
+  EXPECT_TRUE(fs::is_directory(file));
+  EXPECT_TRUE(corrupt_files(store).empty());
+}
+
+TEST_F(TargetStoreTest, FsyncFailureReportsItsOwnErrno) {
+  const TargetStore store(workspace_);
+  {
+    const FailingFsync failing(EIO);
+    const auto saved = store.save(TargetRecord{"t", "k", {}});
+    ASSERT_FALSE(saved);
+    EXPECT_EQ(saved.error().code, ErrorCode::kInternal);
+    EXPECT_NE(saved.error().message.find(std::strerror(EIO)), std::string::npos)
+        << saved.error().message;
+    EXPECT_EQ(saved.error().message.find(workspace_.string()), std::string::npos)
+        << saved.error().message;
+  }
+  {
+    const FailingFsync failing(ENOSPC);
+    const auto saved = store.save(TargetRecord{"t", "k", {}});
+    ASSERT_FALSE(saved);
+    EXPECT_EQ(saved.error().code, ErrorCode::kDiskFull);
+  }
+  // Neither attempt left a record or a temporary file behind.
+  EXPECT_TRUE(fs::is_empty(store.directory()));
+  const auto loaded = store.load("t");
+  ASSERT_TRUE(loaded);
+  EXPECT_FALSE(loaded->has_value());
 }
 
 TEST_F(TargetStoreTest, LockExcludesASecondHolderUntilReleased) {

@@ -137,6 +137,83 @@ TEST_F(CredentialStoreTest, MalformedFilesNeverEchoValues) {
   }
 }
 
+TEST_F(CredentialStoreTest, UnknownKeyMessageHasOnlyTheLineNumber) {
+  // A bare secret that happens to contain '=' (padded base64) parses as an unknown key: no
+  // part of it, before or after the '=', may reach the message.
+  write(dir_ / "bare", "# token below\ntoken=t\nc2VjcmV0LXRva2Vu=\n");
+  write(dir_ / "word", "\npasswd=hunter2\n");
+  const CredentialStore store(dir_);
+  const auto bare = store.load("bare");
+  ASSERT_FALSE(bare);
+  EXPECT_EQ(bare.error().code, CredentialErrorCode::kMalformed);
+  EXPECT_EQ(bare.error().message, "credential 'bare': line 3: unknown key");
+  const auto word = store.load("word");
+  ASSERT_FALSE(word);
+  EXPECT_EQ(word.error().message, "credential 'word': line 2: unknown key");
+}
+
+TEST_F(CredentialStoreTest, HostsAreOptionalAndLowerCased) {
+  write(dir_ / "any", "token=t\n");
+  write(dir_ / "scoped",
+        "token=t\nhosts= Git.Example.COM , mirror.example.com:8443,[2001:DB8::1]\n");
+  const CredentialStore store(dir_);
+  const auto any = store.load("any");
+  ASSERT_TRUE(any) << any.error().message;
+  EXPECT_TRUE(any->hosts.empty());
+  const auto scoped = store.load("scoped");
+  ASSERT_TRUE(scoped) << scoped.error().message;
+  EXPECT_EQ(scoped->hosts, (std::vector<std::string>{"git.example.com", "mirror.example.com:8443",
+                                                     "[2001:db8::1]"}));
+}
+
+TEST_F(CredentialStoreTest, MalformedHostsAreRefusedWithoutEcho) {
+  const CredentialStore store(dir_);
+  for (const std::string hosts :
+       {"", ",", "a.example.com,", "h0st s3cr3t", "s3cr3t:", "s3cr3t:0", "s3cr3t:65536", "s3cr3t:x",
+        "s3cr3t/x", "user@s3cr3t", "::1", "[::1", "[s3cr3t]", "[::1]x", "[]:22"}) {
+    SCOPED_TRACE(hosts);
+    write(dir_ / "h", "token=t\nhosts=" + hosts + "\n");
+    const auto credential = store.load("h");
+    ASSERT_FALSE(credential);
+    EXPECT_EQ(credential.error().code, CredentialErrorCode::kMalformed);
+    EXPECT_EQ(credential.error().message,
+              "credential 'h': hosts has an entry that is not host or host:port");
+  }
+}
+
+TEST(CredentialAllowsHost, EmptyListAllowsEveryHost) {
+  const Credential credential;
+  EXPECT_TRUE(credential.allows_host("git.example.com", std::nullopt));
+  EXPECT_TRUE(credential.allows_host("evil.example", 22));
+}
+
+TEST(CredentialAllowsHost, HostIsCaseInsensitiveAndPortIsOptional) {
+  Credential credential;
+  credential.hosts = {"git.example.com", "mirror.example.com:8443", "[2001:db8::1]:22"};
+  EXPECT_TRUE(credential.allows_host("git.example.com", std::nullopt));
+  EXPECT_TRUE(credential.allows_host("GIT.Example.com", 443));
+  EXPECT_TRUE(credential.allows_host("git.example.com", 2222));  // no port: any port
+  EXPECT_TRUE(credential.allows_host("mirror.example.com", 8443));
+  EXPECT_FALSE(credential.allows_host("mirror.example.com", 443));
+  EXPECT_FALSE(credential.allows_host("mirror.example.com", std::nullopt));
+  EXPECT_TRUE(credential.allows_host("[2001:DB8::1]", 22));
+  EXPECT_TRUE(credential.allows_host("2001:db8::1", 22));
+  EXPECT_FALSE(credential.allows_host("2001:db8::1", 2222));
+  EXPECT_FALSE(credential.allows_host("example.com", std::nullopt));
+  EXPECT_FALSE(credential.allows_host("git.example.com.evil", std::nullopt));
+  EXPECT_FALSE(credential.allows_host("evil-git.example.com", std::nullopt));
+  EXPECT_FALSE(credential.allows_host("", std::nullopt));
+}
+
+TEST_F(CredentialStoreTest, LoadedHostsDriveAllowsHost) {
+  write(dir_ / "c", "token=t\nhosts=GIT.example.com:8443\n");
+  const auto credential = CredentialStore(dir_).load("c");
+  ASSERT_TRUE(credential) << credential.error().message;
+  EXPECT_TRUE(credential->allows_host("git.EXAMPLE.com", 8443));
+  EXPECT_FALSE(credential->allows_host("git.example.com", 443));
+  EXPECT_FALSE(credential->allows_host("other.example.com", 8443));
+}
+
 TEST_F(CredentialStoreTest, RotatedFileIsReadAgain) {
   write(dir_ / "rot", "token=first\n");
   const CredentialStore store(dir_);

@@ -58,7 +58,10 @@ class TargetStore {
 
   explicit TargetStore(std::filesystem::path workspace);
 
-  /// Nothing when the target has no record yet.
+  /// Nothing when the target has no record yet. A corrupt record (not JSON, wrong schema or
+  /// fields) is renamed to `<file>.corrupt-<unix-seconds>`, logged, and answered with an
+  /// empty record (no repository key, nothing served) so the target is not stuck; only I/O
+  /// failures are errors. Messages name files relative to the workspace.
   tl::expected<std::optional<TargetRecord>, JobError> load(std::string_view target) const;
 
   /// Replaces the record atomically (temp file, fsync, rename, fsync of the directory).

@@ -1,6 +1,7 @@
 #pragma once
 
 #include <filesystem>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <tl/expected.hpp>
@@ -40,9 +41,20 @@ struct Credential {
   std::filesystem::path ssh_public_key;   ///< absolute, empty when none
   Secret ssh_passphrase;
   std::filesystem::path known_hosts;  ///< absolute, empty when none
+  /// Hosts this credential may be sent to, lower-case, each `host` or `host:port` (an IPv6
+  /// literal in brackets: `[::1]:8443`). Empty means any host (files written before the
+  /// `hosts` key existed keep working).
+  std::vector<std::string> hosts;
 
   bool has_userpass() const { return !password.empty(); }
   bool has_ssh_key() const { return !ssh_private_key.empty(); }
+
+  /// Whether this credential may be sent to `host` (compared case-insensitively; brackets
+  /// around an IPv6 literal are optional) on `port` (nullopt when the URL names none). An
+  /// entry without a port matches any port; an entry with a port matches only that port, so
+  /// it never matches a URL without an explicit port. True for every host when `hosts` is
+  /// empty.
+  bool allows_host(std::string_view host, std::optional<int> port) const;
 
   /// Every secret string this credential holds (non-empty ones), for a `Redactor`.
   std::vector<std::string> secrets() const;
