@@ -16,6 +16,7 @@
 #include "mgit/jobs/parse.hpp"
 #include "mgit/security/credentials.hpp"
 #include "support/test_environment.hpp"
+#include "support/test_git_server.hpp"
 
 namespace mgit::jobs {
 namespace {
@@ -25,20 +26,10 @@ using mgit::testing::random_suffix;
 using mgit::testing::required_env;
 using mgit::testing::TempDir;
 
-std::string shell_quote(const std::string& text) {
-  std::string out = "'";
-  for (const char c : text) {
-    out += c == '\'' ? std::string("'\\''") : std::string(1, c);
-  }
-  return out + "'";
-}
+using mgit::testing::shell_quote;
+using mgit::testing::TestGitServer;
 
-/// stdout of a shell command without its trailing newlines; throws on a non-zero exit.
-std::string run(const std::string& command) {
-  std::string out = mgit::testing::run_command(command);
-  while (!out.empty() && out.back() == '\n') out.pop_back();
-  return out;
-}
+std::string run(const std::string& command) { return mgit::testing::run_trimmed(command); }
 
 std::string slurp(const fs::path& path) {
   std::ifstream in(path);
@@ -108,14 +99,12 @@ class GitExecutorSshTest : public ::testing::Test {
 
   std::string create_repo(const std::string& suffix, int commits) {
     const std::string name = prefix_ + "-" + suffix;
-    run(git_server() + " create-repo " + shell_quote(git_dir_.string()) + " " + name + " " +
-        std::to_string(commits));
+    TestGitServer(git_dir_.string()).create_repo(name, commits);
     return name;
   }
 
   void add_commits(const std::string& name, int n) {
-    run(git_server() + " add-commits " + shell_quote(git_dir_.string()) + " " + name + " " +
-        std::to_string(n));
+    TestGitServer(git_dir_.string()).add_commits(name, n);
   }
 
   std::string server_git(const std::string& name) const {
@@ -123,11 +112,7 @@ class GitExecutorSshTest : public ::testing::Test {
   }
 
   std::string rev_parse(const std::string& name, const std::string& rev) const {
-    return run(server_git(name) + " rev-parse " + shell_quote(rev));
-  }
-
-  static std::string git_server() {
-    return shell_quote(std::string(MGITD_SOURCE_DIR) + "/scripts/git-server");
+    return TestGitServer(git_dir_.string()).rev_parse(name, rev);
   }
 
   std::string repo_url(const std::string& name) const {

@@ -22,47 +22,25 @@
 
 #include "mgit/jobs/target_store.hpp"
 #include "mgit/security/credentials.hpp"
+#include "support/test_environment.hpp"
+#include "support/test_git_server.hpp"
 
 namespace mgit::jobs {
 namespace {
 
 namespace fs = std::filesystem;
 
+using mgit::testing::shell_quote;
+using mgit::testing::TestGitServer;
+
 std::string env(const char* name) {
   const char* value = std::getenv(name);
   return value == nullptr ? std::string() : std::string(value);
 }
 
-std::string shell_quote(const std::string& text) {
-  std::string out = "'";
-  for (const char c : text) {
-    if (c == '\'') {
-      out += "'\\''";
-    } else {
-      out += c;
-    }
-  }
-  return out + "'";
-}
-
-/// Runs a shell command; returns stdout with the trailing newline removed. Fails the
-/// test on a non-zero exit.
-std::string run(const std::string& command) {
-  std::string output;
-  FILE* pipe = ::popen(command.c_str(), "r");
-  if (pipe == nullptr) {
-    ADD_FAILURE() << "popen failed: " << command;
-    return output;
-  }
-  std::array<char, 4096> buffer{};
-  std::size_t n = 0;
-  while ((n = std::fread(buffer.data(), 1, buffer.size(), pipe)) > 0)
-    output.append(buffer.data(), n);
-  const int status = ::pclose(pipe);
-  EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << command << "\n" << output;
-  while (!output.empty() && output.back() == '\n') output.pop_back();
-  return output;
-}
+/// stdout of a shell command without trailing newlines; throws (failing the test) on a
+/// non-zero exit.
+std::string run(const std::string& command) { return mgit::testing::run_trimmed(command); }
 
 std::string read_file(const fs::path& path) {
   std::ifstream in(path);
@@ -123,26 +101,20 @@ class GitExecutorTest : public ::testing::Test {
   /// A fresh server repository with `commits` commits on main; returns its name.
   std::string create_repo(const std::string& suffix, int commits = 1) {
     const std::string name = prefix_ + "-" + suffix;
-    run(script() + " create-repo " + shell_quote(server_dir_) + " " + name + " " +
-        std::to_string(commits));
+    TestGitServer(server_dir_).create_repo(name, commits);
     return name;
   }
 
   void add_commits(const std::string& name, int n) {
-    run(script() + " add-commits " + shell_quote(server_dir_) + " " + name + " " +
-        std::to_string(n));
+    TestGitServer(server_dir_).add_commits(name, n);
   }
 
   std::string server_git(const std::string& name) const {
-    return "git --git-dir=" + shell_quote(server_dir_ + "/repos/" + name + ".git");
+    return "git --git-dir=" + shell_quote(TestGitServer(server_dir_).bare_path(name));
   }
 
   std::string rev_parse(const std::string& name, const std::string& rev) {
-    return run(server_git(name) + " rev-parse " + shell_quote(rev));
-  }
-
-  static std::string script() {
-    return shell_quote(std::string(MGITD_SOURCE_DIR) + "/scripts/git-server");
+    return TestGitServer(server_dir_).rev_parse(name, rev);
   }
 
   Job make_job(Operation operation, const std::string& repo, const std::string& target) {

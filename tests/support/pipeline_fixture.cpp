@@ -5,6 +5,8 @@
 #include <fstream>
 #include <set>
 
+#include "support/test_git_server.hpp"
+
 namespace mgit::testing {
 
 std::optional<ParsedResult> parse_result(const std::string& json) {
@@ -66,22 +68,15 @@ void PipelineFixture::SetUp() {
 void PipelineFixture::TearDown() { kafka_.reset(); }
 
 std::string PipelineFixture::create_repo(const std::string& name, int commits) {
-  auto out = run_command(std::string(MGITD_SOURCE_DIR) + "/scripts/git-server create-repo '" +
-                         git_dir_ + "' '" + name + "' " + std::to_string(commits));
-  return server_head(name);
+  return TestGitServer(git_dir_).create_repo(name, commits);
 }
 
 std::string PipelineFixture::add_commits(const std::string& name, int commits) {
-  run_command(std::string(MGITD_SOURCE_DIR) + "/scripts/git-server add-commits '" + git_dir_ +
-              "' '" + name + "' " + std::to_string(commits));
-  return server_head(name);
+  return TestGitServer(git_dir_).add_commits(name, commits);
 }
 
 std::string PipelineFixture::server_head(const std::string& name) {
-  auto out = run_command("git --git-dir='" + git_dir_ + "/repos/" + name +
-                         ".git' rev-parse refs/heads/main");
-  while (!out.empty() && (out.back() == '\n' || out.back() == '\r')) out.pop_back();
-  return out;
+  return TestGitServer(git_dir_).rev_parse(name, "refs/heads/main");
 }
 
 std::string PipelineFixture::repo_url(const std::string& name) const {
@@ -192,9 +187,7 @@ bool PipelineFixture::wait_for_committed_to_reach_end(std::chrono::milliseconds 
 }
 
 std::string PipelineFixture::target_head(const std::string& target) const {
-  auto out = run_command("git -C '" + (workspace_ / target).string() + "' rev-parse HEAD");
-  while (!out.empty() && (out.back() == '\n' || out.back() == '\r')) out.pop_back();
-  return out;
+  return run_trimmed("git -C " + shell_quote((workspace_ / target).string()) + " rev-parse HEAD");
 }
 
 }  // namespace mgit::testing

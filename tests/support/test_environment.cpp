@@ -53,4 +53,18 @@ std::string run_command(const std::string& command) {
   return output;
 }
 
+std::string run_trimmed(const std::string& command) {
+  auto output = run_command(command);
+  while (!output.empty() && (output.back() == '\n' || output.back() == '\r')) output.pop_back();
+  return output;
+}
+
+std::string shell_quote(const std::string& text) {
+  std::string out = "'";
+  for (const char c : text) {
+    out += c == '\'' ? std::string("'\\''") : std::string(1, c);
+  }
+  return out + "'";
+}
+
 }  // namespace mgit::testing

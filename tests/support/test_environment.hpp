@@ -27,5 +27,10 @@ std::string random_suffix(std::size_t chars = 10);
 
 /// Runs a shell command, returns its stdout; throws (test failure) on non-zero exit.
 std::string run_command(const std::string& command);
+/// Same, without trailing newlines.
+std::string run_trimmed(const std::string& command);
+
+/// Quotes `text` as one POSIX shell word.
+std::string shell_quote(const std::string& text);
 
 }  // namespace mgit::testing
