@@ -218,10 +218,11 @@ class KafkaIntakeConsumer final : public IntakeConsumer {
 
   static void error_trampoline(rd_kafka_t* /*rk*/, int err, const char* reason, void* opaque) {
     auto* self = static_cast<KafkaIntakeConsumer*>(opaque);
-    // Called from librdkafka's threads: hop onto the io_context.
+    // Served by rd_kafka_consumer_poll (the main queue is forwarded to the consumer queue),
+    // so this already runs on the io_context thread.
     TransportError error{classify(static_cast<rd_kafka_resp_err_t>(err)), err, reason};
     if (err == RD_KAFKA_RESP_ERR__FATAL) error.kind = TransportErrorKind::kFatal;
-    asio::post(self->io_, [self, error] { self->events_.on_error(error); });
+    self->events_.on_error(error);
   }
 
   // Runs inside rd_kafka_consumer_poll/close, i.e. on the io_context thread.
