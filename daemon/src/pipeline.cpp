@@ -194,13 +194,16 @@ transport::Headers Pipeline::output_headers(const observability::JobContext& ctx
   return headers;
 }
 
-void Pipeline::publish(const std::shared_ptr<Delivery>& delivery, transport::OutgoingRecord out,
+void Pipeline::publish(const std::shared_ptr<Delivery>& delivery, RecordFactory make_record,
                        std::function<void(const transport::TransportError&)> on_permanent_failure,
                        int attempt) {
-  auto copy = out;  // kept for a retry: the producer takes the record
+  // The record is built again for a retry rather than copied for every publish: retries
+  // are rare, results and DLQ copies can be close to a megabyte.
+  auto record = make_record();
+  auto topic = record.topic;
   producer_.produce(
-      std::move(out),
-      [this, delivery, copy = std::move(copy),
+      std::move(record),
+      [this, delivery, make_record = std::move(make_record), topic = std::move(topic),
        on_permanent_failure = std::move(on_permanent_failure), attempt](
           tl::expected<transport::DeliveredRecord, transport::TransportError> delivered) mutable {
         if (delivered) {
@@ -216,14 +219,15 @@ void Pipeline::publish(const std::shared_ptr<Delivery>& delivery, transport::Out
                 std::chrono::milliseconds(std::min(30000, 500 << std::min(attempt, 6)));
             if (attempt == 0) {
               observability::log(LogLevel::kWarn, delivery->ctx, "publish failed, retrying",
-                                 {{"topic", copy.topic}, {"error", error.message}});
+                                 {{"topic", topic}, {"error", error.message}});
             }
             auto timer = std::make_shared<asio::steady_timer>(io_, delay);
-            timer->async_wait([this, timer, delivery, copy = std::move(copy),
+            timer->async_wait([this, timer, delivery, make_record = std::move(make_record),
                                on_permanent_failure = std::move(on_permanent_failure),
                                attempt](const boost::system::error_code& ec) mutable {
               if (ec) return;
-              publish(delivery, std::move(copy), std::move(on_permanent_failure), attempt + 1);
+              publish(delivery, std::move(make_record), std::move(on_permanent_failure),
+                      attempt + 1);
             });
             return;
           }
@@ -239,12 +243,19 @@ void Pipeline::publish(const std::shared_ptr<Delivery>& delivery, transport::Out
       });
 }
 
+Pipeline::RecordFactory Pipeline::result_record(const std::shared_ptr<Delivery>& delivery,
+                                                jobs::JobResult result,
+                                                std::size_t max_bytes) const {
+  return [this, delivery, result = std::move(result), max_bytes] {
+    return transport::OutgoingRecord{
+        config_.results_topic, delivery->key.empty() ? result.job_id : delivery->key,
+        jobs::result_to_json(result, max_bytes), output_headers(delivery->ctx)};
+  };
+}
+
 void Pipeline::publish_result(const std::shared_ptr<Delivery>& delivery,
                               const jobs::JobResult& result) {
-  transport::OutgoingRecord out{
-      config_.results_topic, delivery->key.empty() ? result.job_id : delivery->key,
-      jobs::result_to_json(result, max_result_bytes_), output_headers(delivery->ctx)};
-  publish(delivery, std::move(out),
+  publish(delivery, result_record(delivery, result, max_result_bytes_),
           [this, delivery, result](const transport::TransportError& error) {
             observability::log(LogLevel::kError, delivery->ctx, "result could not be published",
                                {{"error", error.message}, {"code", error.code}});
@@ -253,7 +264,7 @@ void Pipeline::publish_result(const std::shared_ptr<Delivery>& delivery,
 }
 
 void Pipeline::publish_minimal_failure(const std::shared_ptr<Delivery>& delivery,
-                                       const jobs::JobResult& original, std::string why) {
+                                       const jobs::JobResult& original, const std::string& why) {
   auto minimal = base_result(*delivery);
   minimal.status = jobs::Status::kFailed;
   minimal.operation = original.operation;
@@ -262,12 +273,10 @@ void Pipeline::publish_minimal_failure(const std::shared_ptr<Delivery>& delivery
   minimal.attempts = original.attempts;
   minimal.error =
       jobs::JobError{jobs::ErrorCode::kInternal, "result could not be published: " + why};
-  transport::OutgoingRecord out{
-      config_.results_topic, delivery->key.empty() ? minimal.job_id : delivery->key,
-      jobs::result_to_json(minimal, kMinimalResultBytes), output_headers(delivery->ctx)};
-  publish(delivery, std::move(out), [this, delivery](const transport::TransportError& error) {
-    publish_dead_letter(delivery, "result_unpublishable", error.message, true);
-  });
+  publish(delivery, result_record(delivery, std::move(minimal), kMinimalResultBytes),
+          [this, delivery](const transport::TransportError& error) {
+            publish_dead_letter(delivery, "result_unpublishable", error.message, true);
+          });
 }
 
 void Pipeline::handle_unparseable(const std::shared_ptr<Delivery>& delivery, std::string reason,
@@ -282,16 +291,19 @@ void Pipeline::handle_unparseable(const std::shared_ptr<Delivery>& delivery, std
 
 void Pipeline::publish_dead_letter(const std::shared_ptr<Delivery>& delivery, std::string code,
                                    std::string message, bool last_resort) {
-  const auto& record = delivery->record;
-  auto headers = record.headers;
-  headers.emplace_back("mgit-error-code", code);
-  headers.emplace_back("mgit-error-message", message);
-  headers.emplace_back("mgit-source-topic", record.source.topic);
-  headers.emplace_back("mgit-source-partition", std::to_string(record.source.partition));
-  headers.emplace_back("mgit-source-offset", std::to_string(record.offset));
-  // The original key and bytes, untouched.
-  transport::OutgoingRecord out{config_.dlq_topic, record.key, record.payload, std::move(headers)};
-  publish(delivery, std::move(out),
+  auto make_record = [this, delivery, code = std::move(code), message = std::move(message)] {
+    const auto& record = delivery->record;
+    auto headers = record.headers;
+    headers.emplace_back("mgit-error-code", code);
+    headers.emplace_back("mgit-error-message", message);
+    headers.emplace_back("mgit-source-topic", record.source.topic);
+    headers.emplace_back("mgit-source-partition", std::to_string(record.source.partition));
+    headers.emplace_back("mgit-source-offset", std::to_string(record.offset));
+    // The original key and bytes, untouched.
+    return transport::OutgoingRecord{config_.dlq_topic, record.key, record.payload,
+                                     std::move(headers)};
+  };
+  publish(delivery, std::move(make_record),
           [this, delivery, last_resort](const transport::TransportError& error) {
             observability::log(LogLevel::kError, "DLQ record could not be published",
                                {{"error", error.message},
@@ -425,12 +437,7 @@ void Pipeline::on_revoked(const std::vector<TopicPartition>& partitions, bool lo
                           std::function<void()> release) {
   if (lost) {
     for (const auto& tp : partitions) {
-      const auto found = partitions_.find(tp);
-      if (found != partitions_.end()) {
-        total_outstanding_ -= std::min(total_outstanding_, found->second.outstanding);
-        partitions_.erase(found);
-      }
-      tracker_.revoke(tp);
+      forget_partition(tp);
       scheduler_.withdraw(tag_of(tp));
     }
     release();
@@ -455,6 +462,17 @@ void Pipeline::on_revoked(const std::vector<TopicPartition>& partitions, bool lo
   }
 }
 
+std::size_t Pipeline::forget_partition(const TopicPartition& tp) {
+  std::size_t outstanding = 0;
+  if (const auto found = partitions_.find(tp); found != partitions_.end()) {
+    outstanding = found->second.outstanding;
+    total_outstanding_ -= std::min(total_outstanding_, outstanding);
+    partitions_.erase(found);
+  }
+  tracker_.revoke(tp);
+  return outstanding;
+}
+
 void Pipeline::maybe_finish_revoke(const TopicPartition& tp, bool deadline_passed) {
   const auto found = partitions_.find(tp);
   if (found == partitions_.end() || !found->second.release) return;
@@ -462,10 +480,7 @@ void Pipeline::maybe_finish_revoke(const TopicPartition& tp, bool deadline_passe
   // Take everything out of the state before calling out: withdraw() and release() call
   // back into this object.
   auto release = std::move(found->second.release);
-  const auto outstanding = found->second.outstanding;
-  total_outstanding_ -= std::min(total_outstanding_, outstanding);
-  tracker_.revoke(tp);
-  partitions_.erase(found);
+  const auto outstanding = forget_partition(tp);
   release();
   if (outstanding > 0) {
     observability::log(LogLevel::kWarn, "revoke grace passed; released with jobs unfinished",

@@ -64,14 +64,20 @@ class Pipeline final : public transport::ConsumerEvents {
 
   void handle_unparseable(const std::shared_ptr<Delivery>& delivery, std::string reason,
                           std::string message);
-  /// Produces `out`; on acknowledgement the record is answered. Transient failures retry the
-  /// same record with backoff, fatal ones stop intake, permanent ones go to the fallback.
-  void publish(const std::shared_ptr<Delivery>& delivery, transport::OutgoingRecord out,
+  /// Builds the record to produce; called again for each retry.
+  using RecordFactory = std::function<transport::OutgoingRecord()>;
+
+  /// Produces a record; on acknowledgement the delivery is answered. Transient failures retry
+  /// with backoff, fatal ones stop intake, permanent ones go to `on_permanent_failure`.
+  void publish(const std::shared_ptr<Delivery>& delivery, RecordFactory make_record,
                std::function<void(const transport::TransportError&)> on_permanent_failure,
                int attempt = 0);
+  /// A result event keyed by the repository (or the job id when there is no key).
+  RecordFactory result_record(const std::shared_ptr<Delivery>& delivery, jobs::JobResult result,
+                              std::size_t max_bytes) const;
   void publish_result(const std::shared_ptr<Delivery>& delivery, const jobs::JobResult& result);
   void publish_minimal_failure(const std::shared_ptr<Delivery>& delivery,
-                               const jobs::JobResult& original, std::string why);
+                               const jobs::JobResult& original, const std::string& why);
   void publish_dead_letter(const std::shared_ptr<Delivery>& delivery, std::string code,
                            std::string message, bool last_resort);
   /// The partition state a delivery still belongs to; null once released or re-assigned.
@@ -79,6 +85,8 @@ class Pipeline final : public transport::ConsumerEvents {
   void answered(const Delivery& delivery);
   void withdrawn(const Delivery& delivery);
   void forget_outstanding(PartitionState& partition);
+  /// Drops a released partition's state and offsets; returns its unanswered count.
+  std::size_t forget_partition(const transport::TopicPartition& partition);
   void stop_intake_unanswerable(const transport::ConsumedRecord& record);
 
   void apply_backpressure(const transport::TopicPartition& partition);
