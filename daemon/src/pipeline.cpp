@@ -42,8 +42,9 @@ jobs::SchedulerSettings scheduler_settings(const Config& config) {
   return settings;
 }
 
-// A result must fit the producer's `message.max.bytes` (librdkafka's default unless the
-// operator set one), with room left for headers and record overhead.
+// A result must fit what the broker accepts: 1,000,000 bytes (about the brokers' default record
+// limit) unless the operator set `message.max.bytes`, with room left for headers and record
+// overhead. The producer's own limit is set higher, for DLQ copies of 1 MiB intake records.
 std::size_t max_result_bytes(const Config& config) {
   constexpr std::size_t kHeadroom = 16 * 1024;
   std::size_t limit = 1000000;

@@ -80,7 +80,6 @@ void Scheduler::submit(Job job, observability::JobContext ctx, std::uint64_t tag
   const auto& target = entry->job.target;
   auto& queue = waiting_by_target_[target];
   queue.push_back(entry);
-  ++queued_count_;
   if (queue.size() == 1 && !busy_targets_.contains(target)) ready_targets_.push_back(target);
   dispatch();
 }
@@ -96,7 +95,6 @@ void Scheduler::dispatch() {
     if (found == waiting_by_target_.end() || found->second.empty()) continue;
     auto entry = found->second.front();
     found->second.pop_front();
-    --queued_count_;
     if (found->second.empty()) waiting_by_target_.erase(found);
     busy_targets_.insert(target);
     start(entry);
@@ -184,7 +182,6 @@ void Scheduler::finish_attempt(const EntryPtr& entry,
         // Back to the front of its target's queue: it is still the oldest.
         auto& queue = waiting_by_target_[entry->job.target];
         queue.push_front(entry);
-        ++queued_count_;
         busy_targets_.erase(entry->job.target);
         ready_targets_.push_front(entry->job.target);
         dispatch();
@@ -224,7 +221,6 @@ void Scheduler::withdraw(std::uint64_t tag) {
       if ((*q)->tag == tag) {
         withdrawn.push_back(*q);
         q = queue.erase(q);
-        --queued_count_;
       } else {
         ++q;
       }
@@ -257,12 +253,6 @@ void Scheduler::stop_accepting() {
 }
 
 void Scheduler::cancel_running() { cancelled_.store(true); }
-
-std::size_t Scheduler::running_with_tag(std::uint64_t tag) const {
-  return static_cast<std::size_t>(
-      std::count_if(running_.begin(), running_.end(),
-                    [tag](const EntryPtr& entry) { return entry->tag == tag; }));
-}
 
 std::optional<Clock::duration> Scheduler::oldest_running_age() const {
   std::optional<Clock::time_point> oldest;

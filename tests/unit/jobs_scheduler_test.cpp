@@ -184,7 +184,7 @@ TEST_F(SchedulerTest, WithdrawRemovesQueuedJobsOfATagOnly) {
   ASSERT_EQ(runs_.count("queued-same-tag"), 1u);
   EXPECT_TRUE(runs_.at("queued-same-tag").withdrawn);
   EXPECT_EQ(runs_.count("queued-other-tag"), 0u);
-  EXPECT_EQ(scheduler.running_with_tag(1), 1u);
+  EXPECT_EQ(scheduler.running(), 1u) << "the running job of the tag is not withdrawn";
   executor_.release("running");
   run_until_completed(3);
   EXPECT_FALSE(runs_.at("running").withdrawn);

@@ -46,11 +46,4 @@ bool OffsetTracker::tracks(const TopicPartition& partition) const {
   return pending_.contains(partition);
 }
 
-std::vector<TopicPartition> OffsetTracker::partitions() const {
-  std::vector<TopicPartition> out;
-  out.reserve(pending_.size());
-  for (const auto& [partition, offsets] : pending_) out.push_back(partition);
-  return out;
-}
-
 }  // namespace mgit::transport

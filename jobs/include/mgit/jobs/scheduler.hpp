@@ -64,9 +64,6 @@ class Scheduler {
   void cancel_running();
 
   std::size_t running() const { return running_.size(); }
-  std::size_t queued() const { return queued_count_; }
-  /// Running jobs with this tag.
-  std::size_t running_with_tag(std::uint64_t tag) const;
   std::optional<std::chrono::steady_clock::duration> oldest_running_age() const;
 
   /// Waits for running executions (blocking) and joins the pool.
@@ -95,7 +92,6 @@ class Scheduler {
   std::deque<std::string> ready_targets_;
   std::set<EntryPtr> running_;
   std::set<EntryPtr> backing_off_;
-  std::size_t queued_count_ = 0;
   std::mt19937_64 jitter_{std::random_device{}()};
 };
 

@@ -33,14 +33,6 @@ class ClusterProbe {
   tl::expected<std::map<std::string, TopicDescription>, TransportError> describe(
       const std::vector<std::string>& topics, std::chrono::milliseconds timeout);
 
-  /// Committed offsets of a group (for tests and `mgitctl`).
-  tl::expected<std::map<std::int32_t, std::int64_t>, TransportError> committed_offsets(
-      const std::string& group_id, const std::string& topic, std::chrono::milliseconds timeout);
-
-  /// High watermarks of every partition of a topic.
-  tl::expected<std::map<std::int32_t, std::int64_t>, TransportError> end_offsets(
-      const std::string& topic, std::chrono::milliseconds timeout);
-
  private:
   struct State;
   explicit ClusterProbe(std::unique_ptr<State> state);

@@ -34,7 +34,6 @@ class OffsetTracker {
   void revoke(const TopicPartition& partition);
 
   bool tracks(const TopicPartition& partition) const;
-  std::vector<TopicPartition> partitions() const;
 
  private:
   // offset -> finished; the front is the oldest unfinished-or-uncommitted offset.
