@@ -15,6 +15,7 @@
 #include <string_view>
 
 #include "mgit/observability/log.hpp"
+#include "mgit/observability/tracing.hpp"
 
 #ifndef MGITD_VERSION
 #define MGITD_VERSION "0.0.0"
@@ -119,8 +120,9 @@ std::string check_not_empty(const std::string& value) {
 }
 
 std::string check_otlp(const std::string& value) {
-  if (value.empty() || value.rfind("http://", 0) == 0 || value.rfind("https://", 0) == 0) return {};
-  return "must be an http:// or https:// URL (or empty to turn tracing off)";
+  if (value.empty()) return {};
+  const auto endpoint = observability::OtlpHttpExporter::parse_endpoint(value);
+  return endpoint ? std::string() : endpoint.error() + " (or empty to turn tracing off)";
 }
 
 std::string check_brokers(const std::string& value) {
@@ -474,7 +476,12 @@ constexpr std::string_view kHelpFooter = R"(Configuration sources, highest prece
 Each key is taken from the highest source that sets it; the repeatable kafka_property is
 taken whole from one source (env: MGITD_KAFKA_PROPERTY="k=v,k=v").
 Secrets never go in flags or the config file: put librdkafka secrets in kafka_secrets_file or
-in MGITD_KAFKA_SECRET_<KEY> (e.g. MGITD_KAFKA_SECRET_SASL_PASSWORD for sasl.password).)";
+in MGITD_KAFKA_SECRET_<KEY> (e.g. MGITD_KAFKA_SECRET_SASL_PASSWORD for sasl.password).
+SIGHUP re-reads the configuration and applies log_level.
+
+Subcommand:
+  mgitd healthcheck [--ready] [--http-listen HOST:PORT] [--timeout-seconds N]
+      exit 0 when the local daemon's /health/live (or /health/ready) answers 200.)";
 
 std::string version_text() {
   return fmt::format("mgitd {} (revision {})", MGITD_VERSION, MGITD_REVISION);

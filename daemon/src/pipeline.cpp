@@ -3,18 +3,23 @@
 #include <unistd.h>
 
 #include <boost/asio/post.hpp>
+#include <csignal>
 #include <cstdlib>
 #include <filesystem>
 #include <iostream>
 
+#include "http_routes.hpp"
 #include "mgit/daemon/daemon.hpp"
 #include "mgit/daemon/embedded_broker.hpp"
+#include "mgit/daemon/http_server.hpp"
 #include "mgit/jobs/git_executor.hpp"
 #include "mgit/jobs/parse.hpp"
 #include "mgit/jobs/result_json.hpp"
 #include "mgit/observability/log.hpp"
 #include "mgit/security/credentials.hpp"
+#include "mgit/security/redaction.hpp"
 #include "mgit/transport/kafka_admin.hpp"
+#include "workspace_probe.hpp"
 
 namespace mgit::daemon {
 
@@ -57,13 +62,14 @@ std::size_t max_result_bytes(const Config& config) {
 }  // namespace
 
 Pipeline::Pipeline(asio::io_context& io, const Config& config, jobs::Executor& executor,
-                   transport::RecordProducer& producer)
+                   transport::RecordProducer& producer, PipelineTelemetry telemetry)
     : io_(io),
       config_(config),
       scheduler_(io, executor, scheduler_settings(config)),
       producer_(producer),
       max_result_bytes_(max_result_bytes(config)),
-      worker_(host_name()) {}
+      worker_(host_name()),
+      telemetry_(telemetry) {}
 
 Pipeline::~Pipeline() { scheduler_.join(); }
 
@@ -92,9 +98,11 @@ void Pipeline::on_record(transport::ConsumedRecord record) {
   ++partition.outstanding;
   ++total_outstanding_;
   apply_backpressure(record.source);
+  if (telemetry_.metrics != nullptr) telemetry_.metrics->job_received(record.source.topic);
 
   auto delivery = std::make_shared<Delivery>();
   delivery->generation = partition.generation;
+  delivery->consumed_at = std::chrono::system_clock::now();
   const auto correlation_header = transport::find_header(record.headers, "correlation-id");
   auto parsed =
       jobs::parse_job(record.payload, correlation_header.value_or(""),
@@ -115,6 +123,7 @@ void Pipeline::on_record(transport::ConsumedRecord record) {
     delivery->ctx = observability::JobContext::start(rejected->job_id, rejected->correlation_id,
                                                      incoming, tracestate);
     if (!rejected->repository_key.empty()) delivery->key = rejected->repository_key;
+    delivery->target = rejected->target;
     observability::log(LogLevel::kWarn, delivery->ctx, "job rejected",
                        {{"error_code", to_string(rejected->error.code)},
                         {"error", rejected->error.message},
@@ -134,6 +143,7 @@ void Pipeline::on_record(transport::ConsumedRecord record) {
   delivery->ctx =
       observability::JobContext::start(job.job_id, job.correlation_id, incoming, tracestate);
   delivery->key = job.repository_key;
+  delivery->target = job.target;
   observability::log(LogLevel::kInfo, delivery->ctx, "job received",
                      {{"operation", to_string(job.operation)},
                       {"target", job.target},
@@ -170,6 +180,7 @@ void Pipeline::on_record(transport::ConsumedRecord record) {
              {"attempts", run.attempts},
              {"duration_ms", static_cast<std::int64_t>(run.run_time.count())},
              {"replayed", result.report.replayed}});
+        record_execution(*delivery, job, run, result);
         publish_result(delivery, result);
       });
 }
@@ -184,6 +195,146 @@ jobs::JobResult Pipeline::base_result(const Delivery& delivery) const {
                                      delivery.record.offset};
   result.finished_at = std::chrono::system_clock::now();
   return result;
+}
+
+void Pipeline::set_answer(Delivery& delivery, const jobs::JobResult& result) {
+  auto& answer = delivery.answer;
+  answer.dead_letter = false;
+  answer.operation = result.operation ? std::string(to_string(*result.operation)) : "unknown";
+  answer.status = std::string(to_string(result.status));
+  answer.error_code = result.error ? std::string(to_string(result.error->code)) : "none";
+  answer.error_message = result.error ? result.error->message : std::string();
+}
+
+bool Pipeline::tracing(const Delivery& delivery) const {
+  return telemetry_.spans != nullptr && delivery.ctx.sampled;
+}
+
+void Pipeline::record_execution(const Delivery& delivery, const jobs::Job& job,
+                                const jobs::JobRun& run, const jobs::JobResult& result) {
+  if (telemetry_.metrics != nullptr) {
+    auto* metrics = telemetry_.metrics;
+    const auto operation = std::string(to_string(job.operation));
+    const auto status = std::string(to_string(run.status));
+    if (!run.attempt_log.empty()) {
+      metrics->job_queued(std::chrono::duration<double>(run.queue_time).count());
+      metrics->job_duration(operation, status, std::chrono::duration<double>(run.run_time).count());
+    }
+    metrics->git_received(result.report.received_bytes, result.report.received_objects);
+    // Every failed attempt but the last was retried; an expired job was waiting to retry
+    // its last one too.
+    const auto retried = run.status == jobs::Status::kExpired
+                             ? run.attempt_log.size()
+                             : (run.attempt_log.empty() ? 0 : run.attempt_log.size() - 1);
+    for (std::size_t i = 0; i < retried; ++i) {
+      if (const auto& error = run.attempt_log[i].error) {
+        metrics->retry(to_string(error->code));
+      }
+    }
+  }
+  if (!tracing(delivery)) return;
+  const auto url = security::redact_userinfo(job.repository_url);
+  for (std::size_t i = 0; i < run.attempt_log.size(); ++i) {
+    const auto& attempt = run.attempt_log[i];
+    observability::Span span;
+    span.trace_id = delivery.ctx.trace_id;
+    span.span_id = observability::new_span_id();
+    span.parent_span_id = delivery.ctx.span_id;
+    span.trace_state = delivery.ctx.tracestate;
+    span.name = "git." + std::string(to_string(job.operation));
+    span.kind = observability::SpanKind::kClient;
+    span.start = attempt.started;
+    span.end = attempt.finished;
+    span.attributes = {{"vcs.repository.url.full", url},
+                       {"mgit.repository.key", job.repository_key},
+                       {"mgit.target", job.target},
+                       {"mgit.job.id", job.job_id},
+                       {"mgit.job.operation", std::string(to_string(job.operation))},
+                       {"mgit.attempt", static_cast<std::int64_t>(i + 1)}};
+    if (attempt.error) {
+      span.status = observability::SpanStatus::kError;
+      span.status_message = attempt.error->message;
+      span.attributes.emplace_back("mgit.error.code", std::string(to_string(attempt.error->code)));
+    } else {
+      span.status = observability::SpanStatus::kOk;
+      span.attributes.emplace_back("mgit.git.received_bytes",
+                                   static_cast<std::int64_t>(result.report.received_bytes));
+      span.attributes.emplace_back("mgit.git.received_objects",
+                                   static_cast<std::int64_t>(result.report.received_objects));
+    }
+    telemetry_.spans->submit(std::move(span));
+  }
+}
+
+void Pipeline::record_published(
+    const Delivery& delivery, const std::string& topic,
+    std::chrono::system_clock::time_point produce_started,
+    const tl::expected<transport::DeliveredRecord, transport::TransportError>& delivered) {
+  const auto& answer = delivery.answer;
+  if (delivered && telemetry_.metrics != nullptr) {
+    if (answer.dead_letter) {
+      telemetry_.metrics->dlq_record(answer.dlq_reason);
+    } else {
+      telemetry_.metrics->job_completed(answer.operation, answer.status, answer.error_code);
+    }
+  }
+  if (!tracing(delivery)) return;
+  const auto now = std::chrono::system_clock::now();
+  observability::Span produce;
+  produce.trace_id = delivery.ctx.trace_id;
+  produce.span_id = observability::new_span_id();
+  produce.parent_span_id = delivery.ctx.span_id;
+  produce.trace_state = delivery.ctx.tracestate;
+  produce.name = "kafka.produce";
+  produce.kind = observability::SpanKind::kProducer;
+  produce.start = produce_started;
+  produce.end = now;
+  produce.attributes = {{"messaging.system", std::string("kafka")},
+                        {"messaging.operation.type", std::string("send")},
+                        {"messaging.destination.name", topic}};
+  if (delivered) {
+    produce.status = observability::SpanStatus::kOk;
+    produce.attributes.emplace_back("messaging.destination.partition.id",
+                                    std::to_string(delivered->destination.partition));
+    produce.attributes.emplace_back("messaging.kafka.offset", delivered->offset);
+  } else {
+    produce.status = observability::SpanStatus::kError;
+    produce.status_message = delivered.error().message;
+  }
+  telemetry_.spans->submit(std::move(produce));
+  if (!delivered) return;  // the job span ends with the answer that finally got through
+
+  const auto& record = delivery.record;
+  observability::Span job;
+  job.trace_id = delivery.ctx.trace_id;
+  job.span_id = delivery.ctx.span_id;
+  job.parent_span_id = delivery.ctx.parent_span_id;
+  job.trace_state = delivery.ctx.tracestate;
+  job.name = "mgitd.job";
+  job.kind = observability::SpanKind::kConsumer;
+  job.start = delivery.consumed_at;
+  job.end = now;
+  job.attributes = {{"messaging.system", std::string("kafka")},
+                    {"messaging.operation.type", std::string("process")},
+                    {"messaging.destination.name", record.source.topic},
+                    {"messaging.destination.partition.id", std::to_string(record.source.partition)},
+                    {"messaging.kafka.offset", record.offset},
+                    {"messaging.consumer.group.name", config_.group_id},
+                    {"mgit.job.id", delivery.ctx.job_id},
+                    {"mgit.correlation_id", delivery.ctx.correlation_id},
+                    {"mgit.job.operation", answer.operation},
+                    {"mgit.repository.key", delivery.key},
+                    {"mgit.target", delivery.target},
+                    {"mgit.job.status", answer.status}};
+  if (answer.dead_letter) {
+    job.attributes.emplace_back("mgit.dlq.reason", answer.dlq_reason);
+  } else if (answer.error_code != "none") {
+    job.attributes.emplace_back("mgit.error.code", answer.error_code);
+  }
+  job.status = answer.status == "succeeded" ? observability::SpanStatus::kOk
+                                            : observability::SpanStatus::kError;
+  if (job.status == observability::SpanStatus::kError) job.status_message = answer.error_message;
+  telemetry_.spans->submit(std::move(job));
 }
 
 transport::Headers Pipeline::output_headers(const observability::JobContext& ctx) const {
@@ -202,11 +353,16 @@ void Pipeline::publish(const std::shared_ptr<Delivery>& delivery, RecordFactory 
   // are rare, results and DLQ copies can be close to a megabyte.
   auto record = make_record();
   auto topic = record.topic;
+  const auto produce_started = std::chrono::system_clock::now();
   producer_.produce(
       std::move(record),
       [this, delivery, make_record = std::move(make_record), topic = std::move(topic),
-       on_permanent_failure = std::move(on_permanent_failure), attempt](
+       on_permanent_failure = std::move(on_permanent_failure), attempt, produce_started](
           tl::expected<transport::DeliveredRecord, transport::TransportError> delivered) mutable {
+        if (delivered || delivered.error().kind != transport::TransportErrorKind::kTransient) {
+          // Transient failures are retried and traced once they end.
+          record_published(*delivery, topic, produce_started, delivered);
+        }
         if (delivered) {
           answered(*delivery);
           return;
@@ -256,6 +412,7 @@ Pipeline::RecordFactory Pipeline::result_record(const std::shared_ptr<Delivery>&
 
 void Pipeline::publish_result(const std::shared_ptr<Delivery>& delivery,
                               const jobs::JobResult& result) {
+  set_answer(*delivery, result);
   publish(delivery, result_record(delivery, result, max_result_bytes_),
           [this, delivery, result](const transport::TransportError& error) {
             observability::log(LogLevel::kError, delivery->ctx, "result could not be published",
@@ -274,6 +431,7 @@ void Pipeline::publish_minimal_failure(const std::shared_ptr<Delivery>& delivery
   minimal.attempts = original.attempts;
   minimal.error =
       jobs::JobError{jobs::ErrorCode::kInternal, "result could not be published: " + why};
+  set_answer(*delivery, minimal);
   publish(delivery, result_record(delivery, std::move(minimal), kMinimalResultBytes),
           [this, delivery](const transport::TransportError& error) {
             publish_dead_letter(delivery, "result_unpublishable", error.message, true);
@@ -292,6 +450,10 @@ void Pipeline::handle_unparseable(const std::shared_ptr<Delivery>& delivery, std
 
 void Pipeline::publish_dead_letter(const std::shared_ptr<Delivery>& delivery, std::string code,
                                    std::string message, bool last_resort) {
+  delivery->answer.dead_letter = true;
+  delivery->answer.dlq_reason = code;
+  delivery->answer.status = "dead_letter";
+  delivery->answer.error_message = message;
   auto make_record = [this, delivery, code = std::move(code), message = std::move(message)] {
     const auto& record = delivery->record;
     auto headers = record.headers;
@@ -493,6 +655,59 @@ void Pipeline::maybe_finish_revoke(const TopicPartition& tp, bool deadline_passe
   maybe_finish_shutdown();
 }
 
+void Pipeline::on_statistics(const transport::ConsumerStatistics& statistics) {
+  if (telemetry_.health != nullptr) {
+    telemetry_.health->report_broker(statistics.broker_reachable, std::chrono::steady_clock::now());
+  }
+  if (telemetry_.metrics == nullptr) return;
+  std::set<std::int32_t> seen;
+  for (const auto& partition : statistics.lag) {
+    if (partition.lag < 0) continue;  // not known yet: no number beats a wrong one
+    telemetry_.metrics->set_consumer_lag(partition.partition.partition, partition.lag);
+    seen.insert(partition.partition.partition);
+  }
+  for (const auto gone : lag_partitions_) {
+    if (!seen.contains(gone)) telemetry_.metrics->clear_consumer_lag(gone);
+  }
+  lag_partitions_ = std::move(seen);
+}
+
+void Pipeline::on_offset_resets(std::uint64_t count) {
+  if (telemetry_.metrics != nullptr) telemetry_.metrics->offset_resets(count);
+}
+
+void Pipeline::tick() {
+  const auto now = std::chrono::steady_clock::now();
+  const auto assigned = consumer_ != nullptr ? consumer_->assignment().size() : 0;
+  std::size_t paused = 0;
+  if (paused_globally_ || stopping_) {
+    paused = assigned;
+  } else {
+    for (const auto& [tp, state] : partitions_) {
+      if (state.paused_for_backpressure || state.release) ++paused;
+    }
+    paused = std::min(paused, assigned);
+  }
+  if (telemetry_.metrics != nullptr) {
+    auto* metrics = telemetry_.metrics;
+    metrics->set_jobs_in_flight(total_outstanding_);
+    metrics->set_partitions(assigned, paused);
+    const auto oldest = scheduler_.oldest_running_age();
+    metrics->set_oldest_job_age(oldest ? std::chrono::duration<double>(*oldest).count() : 0.0);
+  }
+  if (telemetry_.health != nullptr) {
+    auto* health = telemetry_.health;
+    health->heartbeat(now, scheduler_.longest_overrun());
+    if (!ready_) {
+      health->set_intake(false, "stopped: a job could not be answered; see the error log");
+    } else if (stopping_) {
+      health->set_intake(false, "draining for shutdown");
+    } else {
+      health->set_intake(true, "");
+    }
+  }
+}
+
 void Pipeline::on_error(const transport::TransportError& error) {
   // librdkafka recovers from transient errors by itself; log them once at warn.
   observability::log(
@@ -567,7 +782,50 @@ int startup_failure(const std::string& message) {
 
 }  // namespace
 
-int run_daemon(const Config& input) {
+int run_daemon(const Config& config, const ConfigReloader& reload) {
+  return run_daemon(
+      config,
+      [](const Config& effective, security::CredentialStore& credentials) {
+        return std::make_unique<jobs::GitExecutor>(jobs::GitExecutorSettings{
+            effective.workspace, &credentials, effective.min_free_disk_percent});
+      },
+      reload);
+}
+
+namespace {
+
+// SIGHUP: log_level applies at once; everything else is reported as needing a restart.
+void reload_config(const Config& running, const ConfigReloader& reload) {
+  if (!reload) return;
+  auto fresh = reload();
+  if (!fresh) {
+    observability::log(LogLevel::kWarn, "config reload failed; keeping the running config",
+                       {{"error", fresh.error()}});
+    return;
+  }
+  const auto level = observability::parse_log_level(fresh->log_level);
+  if (level) observability::set_log_level(*level);
+  auto without_level = [](Config config) {
+    config.log_level.clear();
+    return describe_config(config);
+  };
+  const bool others_changed = without_level(*fresh) != without_level(running);
+  observability::log(LogLevel::kInfo, "config reloaded",
+                     {{"log_level", fresh->log_level}, {"restart_needed", others_changed}});
+  if (others_changed) {
+    observability::log(LogLevel::kWarn,
+                       "config changes other than log_level take effect on restart",
+                       {{"config", observability::RawJson{describe_config(*fresh)}}});
+  }
+}
+
+}  // namespace
+
+int run_daemon(const Config& input, const ExecutorFactory& make_executor,
+               const ConfigReloader& reload) {
+  // SIGHUP's default action is to terminate: ignore it while starting and stopping; while
+  // running, the signal set below turns it into a reload.
+  std::signal(SIGHUP, SIG_IGN);
   Config config = input;
   observability::init_logging(
       observability::parse_log_level(config.log_level).value_or(LogLevel::kInfo));
@@ -613,16 +871,48 @@ int run_daemon(const Config& input) {
                            fs_error.message());
   }
   security::CredentialStore credentials(config.credentials_dir);
-  jobs::GitExecutor executor(
-      jobs::GitExecutorSettings{config.workspace, &credentials, config.min_free_disk_percent});
+  const auto executor = make_executor(config, credentials);
+
+  observability::Metrics metrics(observability::BuildInfo{MGITD_VERSION, MGITD_REVISION});
+  observability::HealthSettings health_settings;
+  health_settings.broker_unready_grace = std::chrono::seconds(config.broker_unready_grace_seconds);
+  health_settings.stuck_grace = std::chrono::seconds(config.stuck_grace_seconds);
+  health_settings.min_free_disk_percent = config.min_free_disk_percent;
+  observability::HealthMonitor health(health_settings, std::chrono::steady_clock::now());
+  WorkspaceProbe workspace_probe(config.workspace, health, std::chrono::seconds(5));
+
+  std::unique_ptr<observability::SpanSink> spans;
+  if (config.otlp_endpoint.empty()) {
+    spans = std::make_unique<observability::NullSpanSink>();
+  } else {
+    observability::OtlpExporterSettings exporter_settings;
+    exporter_settings.endpoint = config.otlp_endpoint;
+    auto exporter = observability::OtlpHttpExporter::create(
+        exporter_settings, observability::TraceResource{"mgitd", MGITD_VERSION, host_name()},
+        &metrics);
+    if (!exporter) return startup_failure(exporter.error());
+    spans = std::move(*exporter);
+  }
+
+  // Health and metrics answer from the first moment, so a probe sees "starting", not
+  // "connection refused".
+  HttpServerSettings http_settings;
+  http_settings.listen = config.http_listen;
+  auto http = HttpServer::start(http_settings, make_routes(metrics, health));
+  if (!http) return startup_failure(http.error());
+  observability::log(LogLevel::kInfo, "http listening",
+                     {{"listen", config.http_listen}, {"port", (*http)->port()}});
 
   asio::io_context io;
   auto producer = transport::RecordProducer::create(io, transport::ProducerSettings{settings});
   if (!producer) return startup_failure(producer.error().message);
   int exit_code = 0;
   {
-    Pipeline pipeline(io, config, executor, **producer);
+    Pipeline pipeline(io, config, *executor, **producer,
+                      PipelineTelemetry{&metrics, spans.get(), &health});
     transport::ConsumerSettings consumer_settings;
+    // Lag and broker state for /metrics and readiness.
+    consumer_settings.statistics_interval = std::chrono::seconds(1);
     consumer_settings.kafka = settings;
     consumer_settings.group_id = config.group_id;
     consumer_settings.group_instance_id = config.group_instance_id;
@@ -654,12 +944,38 @@ int run_daemon(const Config& input) {
         }
       });
     });
+    health.set_started(true);
+    // The heartbeat: gauges, the liveness proof of this loop, and health transitions.
+    asio::steady_timer heartbeat(io);
+    std::function<void()> beat = [&] {
+      pipeline.tick();
+      const auto now = std::chrono::steady_clock::now();
+      health.log_transitions(now);
+      metrics.set_health(health.readiness(now).ok, health.liveness(now).ok);
+      heartbeat.expires_after(std::chrono::seconds(1));
+      heartbeat.async_wait([&](const boost::system::error_code& ec) {
+        if (!ec) beat();
+      });
+    };
+    beat();
+
+    asio::signal_set hangups(io, SIGHUP);
+    std::function<void()> wait_hangup = [&] {
+      hangups.async_wait([&](const boost::system::error_code& ec, int) {
+        if (ec) return;
+        reload_config(input, reload);
+        wait_hangup();
+      });
+    };
+    wait_hangup();
+
     observability::log(
         LogLevel::kInfo, "mgitd started",
         {{"brokers", config.brokers}, {"group_id", config.group_id}, {"workers", config.workers}});
     io.run();
     (*consumer)->close();
   }
+  std::signal(SIGHUP, SIG_IGN);  // the signal set restored the default when it went away
   observability::log(LogLevel::kInfo, "mgitd stopped", {{"exit_code", exit_code}});
   return exit_code;
 }

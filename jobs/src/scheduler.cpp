@@ -21,6 +21,8 @@ struct Scheduler::Entry {
   Clock::time_point submitted_at;
   std::optional<Clock::time_point> first_started_at;
   Clock::time_point attempt_started_at;
+  std::chrono::system_clock::time_point attempt_wall_start;
+  std::vector<AttemptRecord> attempt_log;
   Clock::time_point deadline = Clock::time_point::max();
   int attempts = 0;
   bool withdrawn = false;
@@ -74,7 +76,8 @@ void Scheduler::submit(Job job, observability::JobContext ctx, std::uint64_t tag
                            0,
                            {},
                            {},
-                           true});
+                           true,
+                           {}});
     return;
   }
   const auto& target = entry->job.target;
@@ -111,13 +114,16 @@ void Scheduler::start(const EntryPtr& entry) {
     entry->deadline = now + timeout;
   }
   if (entry->job.not_after && std::chrono::system_clock::now() > *entry->job.not_after) {
+    // first_started_at is set above: for a job expiring while it waited to retry, the queue
+    // time ends at its first attempt and the run time covers the attempts and backoff.
     JobRun run{
         tl::make_unexpected(JobError{ErrorCode::kTimeout, "not_after passed before the job ran"}),
         Status::kExpired,
         entry->attempts,
-        millis_between(entry->submitted_at, now),
-        {},
-        false};
+        millis_between(entry->submitted_at, *entry->first_started_at),
+        millis_between(*entry->first_started_at, now),
+        false,
+        std::move(entry->attempt_log)};
     complete(entry, std::move(run));
     // Posted, not called: dispatch() is on the stack and a run of expired jobs must not
     // recurse through it.
@@ -126,6 +132,7 @@ void Scheduler::start(const EntryPtr& entry) {
   }
   ++entry->attempts;
   entry->attempt_started_at = now;
+  entry->attempt_wall_start = std::chrono::system_clock::now();
   running_.insert(entry);
   observability::log(LogLevel::kInfo, entry->ctx, "job started",
                      {{"target", entry->job.target},
@@ -143,21 +150,27 @@ void Scheduler::start(const EntryPtr& entry) {
       outcome =
           tl::make_unexpected(JobError{ErrorCode::kInternal, std::string("executor: ") + e.what()});
     }
-    const auto finished_us = epoch_micros();
-    asio::post(io_, [this, entry, outcome = std::move(outcome), finished_us]() mutable {
+    const auto finished = std::chrono::system_clock::now();
+    const auto finished_us =
+        std::chrono::duration_cast<std::chrono::microseconds>(finished.time_since_epoch()).count();
+    asio::post(io_, [this, entry, outcome = std::move(outcome), finished, finished_us]() mutable {
       observability::log(LogLevel::kInfo, entry->ctx, "job attempt finished",
                          {{"target", entry->job.target},
                           {"attempt", entry->attempts},
                           {"finished_at_us", finished_us},
                           {"ok", outcome.has_value()}});
-      finish_attempt(entry, std::move(outcome));
+      finish_attempt(entry, std::move(outcome), finished);
     });
   });
 }
 
 void Scheduler::finish_attempt(const EntryPtr& entry,
-                               tl::expected<ExecutionReport, JobError> outcome) {
+                               tl::expected<ExecutionReport, JobError> outcome,
+                               std::chrono::system_clock::time_point finished) {
   running_.erase(entry);
+  entry->attempt_log.push_back(
+      AttemptRecord{entry->attempt_wall_start, finished,
+                    outcome ? std::nullopt : std::optional<JobError>(outcome.error())});
   const auto now = Clock::now();
   const bool may_retry = !outcome && outcome.error().retryable() &&
                          entry->attempts < settings_.max_attempts && accepting_ &&
@@ -196,6 +209,7 @@ void Scheduler::finish_attempt(const EntryPtr& entry,
   run.attempts = entry->attempts;
   run.queue_time = millis_between(entry->submitted_at, *entry->first_started_at);
   run.run_time = millis_between(*entry->first_started_at, now);
+  run.attempt_log = std::move(entry->attempt_log);
   complete(entry, std::move(run));
   release_target(entry->job.target);
 }
@@ -238,7 +252,8 @@ void Scheduler::withdraw(std::uint64_t tag) {
                            entry->attempts,
                            {},
                            {},
-                           true});
+                           true,
+                           {}});
   }
 }
 
@@ -257,10 +272,21 @@ void Scheduler::cancel_running() { cancelled_.store(true); }
 std::optional<Clock::duration> Scheduler::oldest_running_age() const {
   std::optional<Clock::time_point> oldest;
   for (const auto& entry : running_) {
-    if (!oldest || entry->attempt_started_at < *oldest) oldest = entry->attempt_started_at;
+    if (!oldest || *entry->first_started_at < *oldest) oldest = *entry->first_started_at;
   }
   if (!oldest) return std::nullopt;
   return Clock::now() - *oldest;
+}
+
+std::optional<Clock::duration> Scheduler::longest_overrun() const {
+  const auto now = Clock::now();
+  std::optional<Clock::duration> longest;
+  for (const auto& entry : running_) {
+    if (entry->deadline >= now) continue;
+    const auto overrun = now - entry->deadline;
+    if (!longest || overrun > *longest) longest = overrun;
+  }
+  return longest;
 }
 
 std::chrono::milliseconds Scheduler::backoff_for(int attempt) {

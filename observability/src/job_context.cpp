@@ -2,6 +2,7 @@
 
 #include <openssl/rand.h>
 
+#include <algorithm>
 #include <array>
 #include <stdexcept>
 
@@ -68,7 +69,13 @@ JobContext JobContext::start(std::string job_id, std::string correlation_id,
     ctx.trace_id = incoming->trace_id;
     ctx.parent_span_id = incoming->span_id;
     ctx.sampled = incoming->sampled;
-    ctx.tracestate = std::move(tracestate);
+    // W3C Trace Context: a vendor may drop a tracestate longer than 512 characters, and one
+    // of printable ASCII only is all a valid one holds. Anything else is not carried onto
+    // every span and result header.
+    const bool valid =
+        tracestate.size() <= 512 && std::all_of(tracestate.begin(), tracestate.end(),
+                                                [](char c) { return c >= 0x20 && c <= 0x7E; });
+    if (valid) ctx.tracestate = std::move(tracestate);
   } else {
     ctx.trace_id = new_trace_id();
   }

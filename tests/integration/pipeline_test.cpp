@@ -3,11 +3,15 @@
 #include <rapidjson/document.h>
 #include <signal.h>
 
+#include <algorithm>
+#include <atomic>
 #include <fstream>
 #include <map>
 #include <set>
 #include <sstream>
+#include <thread>
 
+#include "support/http_client.hpp"
 #include "support/pipeline_fixture.hpp"
 
 namespace mgit::testing {
@@ -67,6 +71,20 @@ TEST_F(PipelineTest, FiveHundredJobsOverTwentyFiveRepositories) {
     create_repo(repos.back(), 2);
   }
   auto daemon = start_daemon({"--workers", "4"});
+  const auto port = wait_for_http_port(*daemon, 30s);
+  ASSERT_TRUE(port);
+  // An orchestrator probing readiness throughout the load: every probe must answer.
+  std::atomic<bool> probing{true};
+  std::vector<double> probe_ms;
+  std::vector<unsigned> probe_status;
+  std::thread prober([&] {
+    while (probing.load()) {
+      const auto answer = http_request(*port, "GET", "/health/ready", 5s);
+      probe_ms.push_back(static_cast<double>(answer.elapsed.count()) / 1000.0);
+      probe_status.push_back(answer.status);
+      std::this_thread::sleep_for(10ms);
+    }
+  });
   std::map<std::string, std::string> expected_head;
   std::size_t total_jobs = 0;
   const auto started = std::chrono::steady_clock::now();
@@ -88,7 +106,22 @@ TEST_F(PipelineTest, FiveHundredJobsOverTwentyFiveRepositories) {
     ASSERT_EQ(by_job(results).size(), total_jobs) << "round " << round;
   }
   const auto elapsed = std::chrono::duration<double>(std::chrono::steady_clock::now() - started);
+  probing.store(false);
+  prober.join();
   for (const auto& repo : repos) expected_head[repo] = server_head(repo);
+  ASSERT_FALSE(probe_ms.empty());
+  EXPECT_EQ(std::count(probe_status.begin(), probe_status.end(), 200u),
+            static_cast<std::ptrdiff_t>(probe_status.size()))
+      << "every readiness probe during the load answers 200";
+  std::sort(probe_ms.begin(), probe_ms.end());
+  const auto percentile = [&](double p) {
+    return probe_ms[std::min(probe_ms.size() - 1,
+                             static_cast<std::size_t>(p * static_cast<double>(probe_ms.size())))];
+  };
+  std::printf(
+      "[ figures ] /health/ready during the 500-job run: %zu probes, p50 %.2f ms, "
+      "p99 %.2f ms, max %.2f ms\n",
+      probe_ms.size(), percentile(0.50), percentile(0.99), probe_ms.back());
 
   const auto results = wait_for_results(total_jobs, 60s);
   const auto grouped = by_job(results);

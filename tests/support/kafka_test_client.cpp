@@ -254,4 +254,25 @@ std::map<std::int32_t, std::int64_t> KafkaTestClient::committed_offsets(const st
   return out;
 }
 
+void KafkaTestClient::commit_offsets(const std::string& group, const std::string& topic,
+                                     const std::map<std::int32_t, std::int64_t>& offsets) {
+  rd_kafka_conf_t* conf = base_conf(brokers_);
+  std::array<char, 512> err{};
+  rd_kafka_conf_set(conf, "group.id", group.c_str(), err.data(), err.size());
+  rd_kafka_conf_set(conf, "enable.auto.commit", "false", err.data(), err.size());
+  rd_kafka_t* rk = rd_kafka_new(RD_KAFKA_CONSUMER, conf, err.data(), err.size());
+  if (rk == nullptr) throw std::runtime_error(err.data());
+  rd_kafka_topic_partition_list_t* list =
+      rd_kafka_topic_partition_list_new(static_cast<int>(offsets.size()));
+  for (const auto& [partition, offset] : offsets) {
+    rd_kafka_topic_partition_list_add(list, topic.c_str(), partition)->offset = offset;
+  }
+  // A group with no members accepts commits from a client that never joined it.
+  const auto rc = rd_kafka_commit(rk, list, 0);
+  rd_kafka_topic_partition_list_destroy(list);
+  rd_kafka_consumer_close(rk);
+  rd_kafka_destroy(rk);
+  if (rc != RD_KAFKA_RESP_ERR_NO_ERROR) throw std::runtime_error(rd_kafka_err2str(rc));
+}
+
 }  // namespace mgit::testing

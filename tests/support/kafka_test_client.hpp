@@ -50,6 +50,9 @@ class KafkaTestClient {
   std::map<std::int32_t, std::int64_t> end_offsets(const std::string& topic);
   std::map<std::int32_t, std::int64_t> committed_offsets(const std::string& group,
                                                          const std::string& topic);
+  /// Commits offsets for a group that has no live members (to stage offset resets).
+  void commit_offsets(const std::string& group, const std::string& topic,
+                      const std::map<std::int32_t, std::int64_t>& offsets);
 
  private:
   int partition_count(const std::string& topic);

@@ -10,6 +10,7 @@
 #include "support/daemon_process.hpp"
 #include "support/fake_executor.hpp"
 #include "support/fake_kafka.hpp"
+#include "support/prometheus_text.hpp"
 
 namespace mgit::daemon {
 namespace {
@@ -346,6 +347,120 @@ TEST_F(PipelineTest, ShutdownAbandonsWhatIsUnfinishedAtTheDeadline) {
   ASSERT_TRUE(run_until([&] { return done; }, 5s));
   EXPECT_TRUE(consumer_.stored.empty()) << "unfinished jobs stay uncommitted";
   EXPECT_TRUE(consumer_.closed);
+}
+
+}  // namespace
+}  // namespace mgit::daemon
+
+namespace mgit::daemon {
+namespace {
+
+class RecordingSpans final : public observability::SpanSink {
+ public:
+  void submit(observability::Span span) override { spans.push_back(std::move(span)); }
+  std::vector<observability::Span> named(const std::string& name) const {
+    std::vector<observability::Span> out;
+    for (const auto& span : spans) {
+      if (span.name == name) out.push_back(span);
+    }
+    return out;
+  }
+  std::vector<observability::Span> spans;  // io_context thread only, like the pipeline
+};
+
+std::string attribute(const observability::Span& span, const std::string& key) {
+  for (const auto& [name, value] : span.attributes) {
+    if (name == key) {
+      if (const auto* text = std::get_if<std::string>(&value)) return *text;
+      if (const auto* number = std::get_if<std::int64_t>(&value)) return std::to_string(*number);
+    }
+  }
+  return {};
+}
+
+TEST_F(PipelineTest, EveryAnswerPathIsCountedAndTraced) {
+  observability::Metrics metrics(observability::BuildInfo{"v", "r"});
+  RecordingSpans spans;
+  pipeline_ = std::make_unique<Pipeline>(io_, config_, executor_, producer_,
+                                         PipelineTelemetry{&metrics, &spans, nullptr});
+  pipeline_->attach(consumer_);
+  executor_.script("flaky", [](int attempt) -> tl::expected<jobs::ExecutionReport, jobs::JobError> {
+    if (attempt == 1)
+      return tl::make_unexpected(jobs::JobError{jobs::ErrorCode::kNetwork, "reset"});
+    return jobs::ExecutionReport{};
+  });
+  pipeline().on_record(record(kP0, 0, job("flaky", "a")));
+  ASSERT_TRUE(run_until([&] { return consumer_.stored.size() == 1; }));
+  pipeline().on_record(
+      record(kP1, 0, R"({"schema":"mgit.sync-job/v1","job_id":"bad","operation":"explode"})"));
+  pipeline().on_record(record(kP1, 1, "not json"));
+  ASSERT_TRUE(run_until([&] { return producer_.produced.size() == 3; }));
+  // A result the broker refuses for good: the minimal failed/internal result replaces it.
+  producer_.fail_next(config_.results_topic, 1);
+  pipeline().on_record(record(kP0, 1, job("refused", "b")));
+  ASSERT_TRUE(run_until([&] { return spans.named("mgitd.job").size() == 4; }));
+
+  const auto text = metrics.serialize();
+  EXPECT_EQ(testing::metric_sample(text, R"(mgitd_jobs_received_total{topic="mgit.sync.jobs"})"),
+            4);
+  EXPECT_EQ(
+      testing::metric_sample(
+          text,
+          R"(mgitd_jobs_completed_total{error_code="none",operation="sync",status="succeeded"})"),
+      1);
+  EXPECT_EQ(
+      testing::metric_sample(
+          text,
+          R"(mgitd_jobs_completed_total{error_code="invalid_job",operation="unknown",status="rejected"})"),
+      1);
+  EXPECT_EQ(
+      testing::metric_sample(
+          text,
+          R"(mgitd_jobs_completed_total{error_code="internal",operation="sync",status="failed"})"),
+      1)
+      << "the minimal result is what was published for 'refused'";
+  EXPECT_EQ(testing::metric_sample(text, R"(mgitd_dlq_records_total{reason="not_json"})"), 1);
+  EXPECT_EQ(testing::metric_sample(text, R"(mgitd_retries_total{error_code="network"})"), 1);
+  EXPECT_EQ(testing::metric_sample(
+                text, R"(mgitd_job_duration_seconds_count{operation="sync",status="succeeded"})"),
+            2);
+
+  std::map<std::string, observability::Span> jobs_by_id;
+  for (const auto& span : spans.named("mgitd.job"))
+    jobs_by_id[attribute(span, "mgit.job.id")] = span;
+  ASSERT_EQ(jobs_by_id.size(), 4u);
+  EXPECT_EQ(attribute(jobs_by_id["flaky"], "mgit.job.status"), "succeeded");
+  EXPECT_EQ(jobs_by_id["flaky"].status, observability::SpanStatus::kOk);
+  EXPECT_EQ(attribute(jobs_by_id["bad"], "mgit.job.status"), "rejected");
+  EXPECT_EQ(attribute(jobs_by_id[""], "mgit.job.status"), "dead_letter");
+  EXPECT_EQ(attribute(jobs_by_id[""], "mgit.dlq.reason"), "not_json");
+  EXPECT_EQ(attribute(jobs_by_id["refused"], "mgit.error.code"), "internal");
+  for (const auto& [id, span] : jobs_by_id) {
+    EXPECT_EQ(span.kind, observability::SpanKind::kConsumer) << id;
+    if (id != "flaky") {
+      EXPECT_EQ(span.status, observability::SpanStatus::kError) << id;
+    }
+  }
+  // Two git.sync attempts for "flaky" (the first failed), one for "refused".
+  const auto git = spans.named("git.sync");
+  ASSERT_EQ(git.size(), 3u);
+  int failed_attempts = 0;
+  for (const auto& span : git) {
+    if (span.status == observability::SpanStatus::kError) ++failed_attempts;
+  }
+  EXPECT_EQ(failed_attempts, 1);
+  // One produce span per publish: 4 answers plus the refused full result.
+  const auto produce = spans.named("kafka.produce");
+  EXPECT_EQ(produce.size(), 5u);
+  for (const auto& span : spans.spans) {
+    EXPECT_EQ(span.trace_id.size(), 32u);
+    if (span.name != "mgitd.job") {
+      EXPECT_TRUE(std::any_of(
+          jobs_by_id.begin(), jobs_by_id.end(),
+          [&](const auto& entry) { return entry.second.span_id == span.parent_span_id; }))
+          << span.name << " must be a child of a job span";
+    }
+  }
 }
 
 }  // namespace

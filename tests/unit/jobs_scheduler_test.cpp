@@ -4,6 +4,7 @@
 #include <map>
 
 #include "mgit/jobs/scheduler.hpp"
+#include "support/daemon_process.hpp"
 #include "support/fake_executor.hpp"
 
 namespace mgit::jobs {
@@ -106,6 +107,55 @@ TEST_F(SchedulerTest, RetryableFailureIsRetriedUntilItSucceeds) {
   run_until_completed(1);
   EXPECT_EQ(runs_.at("flaky").status, Status::kSucceeded);
   EXPECT_EQ(runs_.at("flaky").attempts, 3);
+}
+
+TEST_F(SchedulerTest, EveryAttemptIsRecordedForSpansAndRetryCounts) {
+  Scheduler scheduler(io_, executor_, settings());
+  executor_.script("flaky", [](int attempt) -> tl::expected<ExecutionReport, JobError> {
+    if (attempt == 1) return tl::make_unexpected(JobError{ErrorCode::kNetwork, "reset"});
+    if (attempt == 2) return tl::make_unexpected(JobError{ErrorCode::kRateLimited, "429"});
+    return ExecutionReport{};
+  });
+  const auto before = std::chrono::system_clock::now();
+  submit(scheduler, "flaky", "org/flaky");
+  run_until_completed(1);
+  const auto& log = runs_.at("flaky").attempt_log;
+  ASSERT_EQ(log.size(), 3u);
+  ASSERT_TRUE(log[0].error);
+  EXPECT_EQ(log[0].error->code, ErrorCode::kNetwork);
+  ASSERT_TRUE(log[1].error);
+  EXPECT_EQ(log[1].error->code, ErrorCode::kRateLimited);
+  EXPECT_FALSE(log[2].error);
+  EXPECT_LE(before, log[0].started);
+  for (std::size_t i = 0; i < log.size(); ++i) {
+    EXPECT_LE(log[i].started, log[i].finished);
+    if (i > 0) {
+      EXPECT_LE(log[i - 1].finished, log[i].started) << "attempts do not overlap";
+    }
+  }
+}
+
+TEST_F(SchedulerTest, OverrunAndAgeOfRunningJobsAreVisible) {
+  Scheduler scheduler(io_, executor_, settings());
+  EXPECT_FALSE(scheduler.oldest_running_age());
+  EXPECT_FALSE(scheduler.longest_overrun());
+  executor_.hold("slow");
+  auto job = make_job("slow", "org/slow");
+  job.options.timeout_seconds = 1;
+  scheduler.submit(job, observability::JobContext{"slow", "slow", "t", "s", "", "", true}, 1,
+                   [this](JobRun run) { runs_.emplace("slow", std::move(run)); });
+  ASSERT_TRUE(executor_.wait_for_started(1, 5s));
+  io_.run_for(5ms);
+  io_.restart();
+  ASSERT_TRUE(scheduler.oldest_running_age());
+  EXPECT_FALSE(scheduler.longest_overrun()) << "inside its 1 s deadline";
+  // Held past the deadline: the executor never looks (as a stalled libgit2 call would not).
+  ASSERT_TRUE(testing::eventually([&] { return scheduler.longest_overrun().has_value(); }, 10s));
+  EXPECT_GT(*scheduler.longest_overrun(), 0ms);
+  EXPECT_GE(*scheduler.oldest_running_age(), 1s) << "the deadline counts from the start";
+  executor_.release("slow");
+  run_until_completed(1);
+  EXPECT_FALSE(scheduler.longest_overrun());
 }
 
 TEST_F(SchedulerTest, RetriesStopAtMaxAttempts) {

@@ -7,7 +7,6 @@
 #include "mgit/observability/log.hpp"
 
 namespace mgit::transport {
-namespace {
 
 // librdkafka's own log lines become JSON lines like ours. Called on librdkafka's threads;
 // the logger is thread-safe.
@@ -21,8 +20,6 @@ void log_to_json(const rd_kafka_t* rk, int level, const char* facility, const ch
       mapped, text,
       {{"component", "librdkafka"}, {"facility", facility}, {"client", rd_kafka_name(rk)}});
 }
-
-}  // namespace
 
 std::optional<std::string> find_header(const Headers& headers, std::string_view name) {
   for (const auto& [key, value] : headers) {

@@ -35,6 +35,9 @@ tl::expected<KafkaConfPtr, TransportError> make_conf(const KafkaSettings& settin
                                                      const KafkaProperties& defaults,
                                                      const KafkaProperties& forced);
 
+/// The log callback make_conf installs: librdkafka lines as JSON log lines. Thread-safe.
+void log_to_json(const rd_kafka_t* rk, int level, const char* facility, const char* text);
+
 TransportError to_transport_error(rd_kafka_resp_err_t err, std::string context);
 
 /// Classifies a delivery/produce error code.

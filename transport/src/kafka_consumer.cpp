@@ -1,6 +1,7 @@
 #include "mgit/transport/kafka_consumer.hpp"
 
 #include <array>
+#include <atomic>
 #include <boost/asio/post.hpp>
 #include <cstring>
 
@@ -81,7 +82,12 @@ class KafkaIntakeConsumer final : public IntakeConsumer {
         // whatever the backlog.
         {"queued.max.messages.kbytes", "8192"},
         {"fetch.max.bytes", "8388608"},
-        {"statistics.interval.ms", "0"},
+        {"statistics.interval.ms", std::to_string(settings_.statistics_interval.count())},
+        // librdkafka 2.0's fetcher notices a resumed partition only at its broker thread's
+        // next wakeup, bounded by this (500 ms by default): every backpressure pause would
+        // stall intake that long. 100 ms bounds the stall at the cost of at most ten empty
+        // fetch requests a second per broker connection while idle.
+        {"fetch.wait.max.ms", "100"},
     };
     KafkaProperties forced = {
         {"group.id", settings_.group_id},
@@ -100,6 +106,8 @@ class KafkaIntakeConsumer final : public IntakeConsumer {
     rd_kafka_conf_set_opaque(conf->get(), this);
     rd_kafka_conf_set_rebalance_cb(conf->get(), &KafkaIntakeConsumer::rebalance_trampoline);
     rd_kafka_conf_set_error_cb(conf->get(), &KafkaIntakeConsumer::error_trampoline);
+    rd_kafka_conf_set_stats_cb(conf->get(), &KafkaIntakeConsumer::stats_trampoline);
+    rd_kafka_conf_set_log_cb(conf->get(), &KafkaIntakeConsumer::log_trampoline);
 
     std::array<char, 512> errstr{};
     rk_.reset(rd_kafka_new(RD_KAFKA_CONSUMER, conf->get(), errstr.data(), errstr.size()));
@@ -192,6 +200,9 @@ class KafkaIntakeConsumer final : public IntakeConsumer {
 
  private:
   void poll_batch() {
+    if (const auto resets = offset_resets_.exchange(0); resets > 0) {
+      events_.on_offset_resets(resets);
+    }
     for (int i = 0; i < kMaxRecordsPerPoll && !closing_; ++i) {
       polling_ = true;
       rd_kafka_message_t* raw = rd_kafka_consumer_poll(rk_.get(), 0);
@@ -223,6 +234,31 @@ class KafkaIntakeConsumer final : public IntakeConsumer {
     TransportError error{classify(static_cast<rd_kafka_resp_err_t>(err)), err, reason};
     if (err == RD_KAFKA_RESP_ERR__FATAL) error.kind = TransportErrorKind::kFatal;
     self->events_.on_error(error);
+  }
+
+  // Served by rd_kafka_consumer_poll like the error callback: on the io_context thread.
+  static int stats_trampoline(rd_kafka_t* /*rk*/, char* json, std::size_t json_len, void* opaque) {
+    auto* self = static_cast<KafkaIntakeConsumer*>(opaque);
+    if (auto stats =
+            parse_consumer_statistics(std::string_view(json, json_len), self->settings_.topic)) {
+      self->events_.on_statistics(*stats);
+    }
+    return 0;  // librdkafka frees the JSON
+  }
+
+  // Called on librdkafka's threads, also while the handle is created and destroyed: it
+  // only counts (atomically); poll_batch hands the count over on the io_context thread.
+  static void log_trampoline(const rd_kafka_t* rk, int level, const char* facility,
+                             const char* text) {
+    log_to_json(rk, level, facility, text);
+    // librdkafka logs an error-driven reset at warning level ("offset reset (at offset
+    // ..."); a group's first start without a committed offset is only debug-logged.
+    if (level == 4 && std::strcmp(facility, "OFFSET") == 0 &&
+        std::strstr(text, "offset reset") != nullptr) {
+      if (auto* self = static_cast<KafkaIntakeConsumer*>(rd_kafka_opaque(rk))) {
+        self->offset_resets_.fetch_add(1);
+      }
+    }
   }
 
   // Runs inside rd_kafka_consumer_poll/close, i.e. on the io_context thread.
@@ -294,6 +330,7 @@ class KafkaIntakeConsumer final : public IntakeConsumer {
   bool closing_ = false;
   bool closed_ = false;
   bool polling_ = false;  ///< inside rd_kafka_consumer_poll, where callbacks run
+  std::atomic<std::uint64_t> offset_resets_{0};
 };
 
 }  // namespace

@@ -16,12 +16,22 @@
 #include "mgit/jobs/executor.hpp"
 #include "mgit/jobs/result.hpp"
 #include "mgit/jobs/scheduler.hpp"
+#include "mgit/observability/health.hpp"
 #include "mgit/observability/job_context.hpp"
+#include "mgit/observability/metrics.hpp"
+#include "mgit/observability/tracing.hpp"
 #include "mgit/transport/kafka_consumer.hpp"
 #include "mgit/transport/kafka_producer.hpp"
 #include "mgit/transport/offset_tracker.hpp"
 
 namespace mgit::daemon {
+
+/// Where the pipeline reports what it does; any of them may be null (tests).
+struct PipelineTelemetry {
+  observability::Metrics* metrics = nullptr;
+  observability::SpanSink* spans = nullptr;
+  observability::HealthMonitor* health = nullptr;
+};
 
 /// Wires intake -> parse -> scheduler -> results -> offsets. Every member function runs on
 /// the io_context thread (consumer events, scheduler completions and delivery reports all
@@ -29,7 +39,7 @@ namespace mgit::daemon {
 class Pipeline final : public transport::ConsumerEvents {
  public:
   Pipeline(boost::asio::io_context& io, const Config& config, jobs::Executor& executor,
-           transport::RecordProducer& producer);
+           transport::RecordProducer& producer, PipelineTelemetry telemetry = {});
   ~Pipeline() override;
 
   /// Attaches the consumer (created after the pipeline, since it calls back into it).
@@ -41,18 +51,36 @@ class Pipeline final : public transport::ConsumerEvents {
 
   bool ready() const { return ready_; }
 
+  /// Refreshes gauges and health facts (in flight, paused partitions, stuck jobs, the
+  /// event-loop heartbeat). The daemon calls it once a second on the io_context.
+  void tick();
+
   void on_record(transport::ConsumedRecord record) override;
   void on_assigned(const std::vector<transport::TopicPartition>& partitions) override;
   void on_revoked(const std::vector<transport::TopicPartition>& partitions, bool lost,
                   std::function<void()> release) override;
   void on_error(const transport::TransportError& error) override;
+  void on_statistics(const transport::ConsumerStatistics& statistics) override;
+  void on_offset_resets(std::uint64_t count) override;
 
  private:
+  /// What the published answer says, for metrics and the job span once it is acknowledged.
+  struct Answer {
+    bool dead_letter = false;
+    std::string dlq_reason;
+    std::string operation = "unknown";
+    std::string status;
+    std::string error_code = "none";
+    std::string error_message;
+  };
   struct Delivery {
     transport::ConsumedRecord record;  // kept for the DLQ fallback
     observability::JobContext ctx;
     std::string key;
     std::uint64_t generation = 0;  ///< of the partition's assignment it was consumed under
+    std::chrono::system_clock::time_point consumed_at;
+    std::string target;
+    Answer answer;
   };
   struct PartitionState {
     std::uint64_t generation = 0;
@@ -96,6 +124,15 @@ class Pipeline final : public transport::ConsumerEvents {
   void finish_shutdown();
 
   jobs::JobResult base_result(const Delivery& delivery) const;
+  void set_answer(Delivery& delivery, const jobs::JobResult& result);
+  /// Counts and traces an acknowledged answer (whatever became of its partition since).
+  void record_published(
+      const Delivery& delivery, const std::string& topic,
+      std::chrono::system_clock::time_point produce_started,
+      const tl::expected<transport::DeliveredRecord, transport::TransportError>& delivered);
+  void record_execution(const Delivery& delivery, const jobs::Job& job, const jobs::JobRun& run,
+                        const jobs::JobResult& result);
+  bool tracing(const Delivery& delivery) const;
   transport::Headers output_headers(const observability::JobContext& ctx) const;
   std::uint64_t tag_of(const transport::TopicPartition& partition);
 
@@ -116,6 +153,8 @@ class Pipeline final : public transport::ConsumerEvents {
   std::unique_ptr<boost::asio::steady_timer> shutdown_deadline_;
   std::size_t max_result_bytes_;
   std::string worker_;
+  PipelineTelemetry telemetry_;
+  std::set<std::int32_t> lag_partitions_;  ///< partitions with a consumer_lag series
 };
 
 }  // namespace mgit::daemon

@@ -14,6 +14,7 @@
 #include <string>
 #include <tl/expected.hpp>
 #include <unordered_map>
+#include <vector>
 
 #include "mgit/jobs/executor.hpp"
 #include "mgit/jobs/result.hpp"
@@ -29,6 +30,13 @@ struct SchedulerSettings {
   std::chrono::milliseconds backoff_max{30000};
 };
 
+/// One execution of a job, for its `git.<operation>` span and the retry counter.
+struct AttemptRecord {
+  std::chrono::system_clock::time_point started;
+  std::chrono::system_clock::time_point finished;
+  std::optional<JobError> error;  ///< unset when the attempt succeeded
+};
+
 /// How one submitted job ended.
 struct JobRun {
   tl::expected<ExecutionReport, JobError> outcome;
@@ -37,6 +45,7 @@ struct JobRun {
   std::chrono::milliseconds queue_time{0};  ///< submit -> first start
   std::chrono::milliseconds run_time{0};    ///< first start -> end, retries included
   bool withdrawn = false;                   ///< removed before it ran (revoke, shutdown)
+  std::vector<AttemptRecord> attempt_log;   ///< in order; empty when it never ran
 };
 
 using JobCompletion = std::function<void(JobRun)>;
@@ -64,7 +73,11 @@ class Scheduler {
   void cancel_running();
 
   std::size_t running() const { return running_.size(); }
+  /// Time since the oldest running job first started (its deadline counts from then).
   std::optional<std::chrono::steady_clock::duration> oldest_running_age() const;
+  /// How far the most overdue running job is past its deadline; nothing when none is.
+  /// A job can overrun because libgit2 only checks the deadline in progress callbacks.
+  std::optional<std::chrono::steady_clock::duration> longest_overrun() const;
 
   /// Waits for running executions (blocking) and joins the pool.
   void join();
@@ -75,7 +88,8 @@ class Scheduler {
 
   void dispatch();
   void start(const EntryPtr& entry);
-  void finish_attempt(const EntryPtr& entry, tl::expected<ExecutionReport, JobError> outcome);
+  void finish_attempt(const EntryPtr& entry, tl::expected<ExecutionReport, JobError> outcome,
+                      std::chrono::system_clock::time_point finished);
   void complete(const EntryPtr& entry, JobRun run);
   void release_target(const std::string& target);
   std::chrono::milliseconds backoff_for(int attempt);

@@ -8,6 +8,7 @@
 #include <tl/expected.hpp>
 #include <vector>
 
+#include "mgit/transport/consumer_statistics.hpp"
 #include "mgit/transport/types.hpp"
 
 namespace mgit::transport {
@@ -20,6 +21,8 @@ struct ConsumerSettings {
   /// Poll even without events: keeps an idle or fully paused consumer inside
   /// max.poll.interval.ms and serves rebalances. Well below any sane poll interval.
   std::chrono::milliseconds idle_poll_interval{200};
+  /// librdkafka statistics (lag, broker state) every this often; zero turns them off.
+  std::chrono::milliseconds statistics_interval{0};
 };
 
 /// Receives the consumer's events. Every call happens on the io_context thread.
@@ -35,6 +38,11 @@ class ConsumerEvents {
                           std::function<void()> release) = 0;
   /// A consumer-level error (broker down, ...), for logs and health.
   virtual void on_error(const TransportError& error) = 0;
+  /// Parsed librdkafka statistics, every `statistics_interval`.
+  virtual void on_statistics(const ConsumerStatistics& /*statistics*/) {}
+  /// librdkafka reset `count` fetch positions because a committed offset was out of range
+  /// (records were skipped or will be read again). Not called for a group's first start.
+  virtual void on_offset_resets(std::uint64_t /*count*/) {}
 };
 
 /// A librdkafka group consumer driven by the io_context: woken by librdkafka's queue event

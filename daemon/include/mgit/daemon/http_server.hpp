@@ -1,0 +1,54 @@
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <tl/expected.hpp>
+#include <utility>
+#include <vector>
+
+namespace mgit::daemon {
+
+struct HttpResponse {
+  unsigned status = 200;
+  std::string content_type = "text/plain; charset=utf-8";
+  std::string body;
+  std::vector<std::pair<std::string, std::string>> headers;
+};
+
+struct HttpRequestView {
+  std::string_view method;
+  std::string_view target;  ///< path and query as sent
+};
+
+/// Answers one request. Called on the HTTP thread; must be quick and must not block.
+using HttpHandler = std::function<HttpResponse(const HttpRequestView&)>;
+
+struct HttpServerSettings {
+  std::string listen = "0.0.0.0:8080";  ///< HOST:PORT; port 0 picks a free one
+  std::size_t max_connections = 256;
+  std::size_t max_header_bytes = 8 * 1024;
+  std::size_t max_body_bytes = 64 * 1024;
+  /// A request must arrive completely within this; a slow or stalled client is cut off.
+  std::chrono::milliseconds read_timeout{10000};
+  std::chrono::milliseconds write_timeout{10000};
+  /// How long a kept-alive connection may wait for its next request.
+  std::chrono::milliseconds idle_timeout{30000};
+};
+
+/// One Beast HTTP/1.1 listener on its own thread and io_context, so serving HTTP (a slow
+/// scraper, a stalled client) never delays job intake or results on the daemon's loop.
+class HttpServer {
+ public:
+  static tl::expected<std::unique_ptr<HttpServer>, std::string> start(HttpServerSettings settings,
+                                                                      HttpHandler handler);
+  virtual ~HttpServer() = default;
+  virtual std::uint16_t port() const = 0;
+  /// Connections currently open (for tests and the limit).
+  virtual std::size_t connections() const = 0;
+};
+
+}  // namespace mgit::daemon

@@ -1,0 +1,242 @@
+#include "mgit/daemon/http_server.hpp"
+
+#include <atomic>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/strand.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
+#include <thread>
+
+#include "mgit/observability/log.hpp"
+
+namespace mgit::daemon {
+namespace {
+
+namespace asio = boost::asio;
+namespace beast = boost::beast;
+namespace http = beast::http;
+using tcp = asio::ip::tcp;
+using observability::LogLevel;
+
+tl::expected<tcp::endpoint, std::string> parse_listen(const std::string& listen) {
+  const auto colon = listen.rfind(':');
+  if (colon == std::string::npos) return tl::make_unexpected("http_listen must be HOST:PORT");
+  auto host = listen.substr(0, colon);
+  if (host.size() >= 2 && host.front() == '[' && host.back() == ']') {
+    host = host.substr(1, host.size() - 2);
+  }
+  if (host.empty()) host = "0.0.0.0";
+  boost::system::error_code ec;
+  const auto address = asio::ip::make_address(host, ec);
+  if (ec) return tl::make_unexpected("http_listen: '" + host + "' is not an IP address");
+  unsigned long port = 0;
+  try {
+    std::size_t used = 0;
+    port = std::stoul(listen.substr(colon + 1), &used);
+    if (used != listen.size() - colon - 1 || port > 65535) throw std::out_of_range("port");
+  } catch (const std::exception&) {
+    return tl::make_unexpected("http_listen: bad port in '" + listen + "'");
+  }
+  return tcp::endpoint(address, static_cast<std::uint16_t>(port));
+}
+
+class Session : public std::enable_shared_from_this<Session> {
+ public:
+  Session(tcp::socket socket, const HttpServerSettings& settings, const HttpHandler& handler,
+          std::atomic<std::size_t>& open)
+      : stream_(std::move(socket)), settings_(settings), handler_(handler), open_(open) {
+    ++open_;
+  }
+  ~Session() { --open_; }
+
+  // The first request gets the read timeout alone: a connection that sends nothing is cut off
+  // as fast as one that sends slowly. Kept-alive connections may idle between requests.
+  void start() { read(std::chrono::milliseconds(0)); }
+
+ private:
+  void read(std::chrono::milliseconds first_byte_timeout) {
+    parser_.emplace();
+    parser_->header_limit(static_cast<std::uint32_t>(settings_.max_header_bytes));
+    parser_->body_limit(settings_.max_body_bytes);
+    // The whole request must arrive within the read timeout (idle time before a kept-alive
+    // request counts separately), so a client sending one byte a second cannot hold on.
+    stream_.expires_after(first_byte_timeout + settings_.read_timeout);
+    http::async_read(stream_, buffer_, *parser_,
+                     [self = shared_from_this()](const beast::error_code& ec, std::size_t) {
+                       self->on_read(ec);
+                     });
+  }
+
+  void on_read(const beast::error_code& ec) {
+    if (ec == http::error::end_of_stream || ec == beast::error::timeout ||
+        ec == asio::error::operation_aborted || ec == asio::error::connection_reset) {
+      close();
+      return;
+    }
+    if (ec == http::error::body_limit) {
+      reply_error(413, "request body too large");
+      return;
+    }
+    if (ec == http::error::header_limit) {
+      reply_error(431, "request header fields too large");
+      return;
+    }
+    if (ec) {
+      reply_error(400, "bad request");
+      return;
+    }
+    const auto& request = parser_->get();
+    HttpResponse answer;
+    try {
+      answer = handler_(HttpRequestView{std::string_view(request.method_string()),
+                                        std::string_view(request.target())});
+    } catch (const std::exception& e) {
+      observability::log(LogLevel::kError, "http handler failed", {{"error", e.what()}});
+      answer = HttpResponse{500, "text/plain; charset=utf-8", "internal error\n", {}};
+    }
+    const bool head = request.method() == http::verb::head;
+    write(std::move(answer), request.version(), request.keep_alive(), head);
+  }
+
+  void reply_error(unsigned status, std::string_view text) {
+    write(HttpResponse{status, "text/plain; charset=utf-8", std::string(text) + "\n", {}}, 11,
+          false, false);
+  }
+
+  void write(HttpResponse answer, unsigned version, bool keep_alive, bool head) {
+    auto response = std::make_shared<http::response<http::string_body>>(
+        static_cast<http::status>(answer.status), version);
+    response->set(http::field::server, "mgitd");
+    response->set(http::field::content_type, answer.content_type);
+    response->set(http::field::cache_control, "no-store");
+    for (const auto& [name, value] : answer.headers) response->set(name, value);
+    response->keep_alive(keep_alive);
+    const auto length = answer.body.size();
+    if (!head) response->body() = std::move(answer.body);
+    response->content_length(length);
+    stream_.expires_after(settings_.write_timeout);
+    // HEAD: the header says how long the body would be; none is sent.
+    auto serializer = std::make_shared<http::response_serializer<http::string_body>>(*response);
+    auto done = [self = shared_from_this(), response, serializer, keep_alive](
+                    const beast::error_code& ec, std::size_t) {
+      if (ec || !keep_alive) {
+        self->close();
+        return;
+      }
+      self->read(self->settings_.idle_timeout);
+    };
+    if (head) {
+      http::async_write_header(stream_, *serializer, std::move(done));
+    } else {
+      http::async_write(stream_, *serializer, std::move(done));
+    }
+  }
+
+  void close() {
+    beast::error_code ignored;
+    stream_.socket().shutdown(tcp::socket::shutdown_send, ignored);
+    stream_.socket().close(ignored);
+  }
+
+  beast::tcp_stream stream_;
+  beast::flat_buffer buffer_;
+  std::optional<http::request_parser<http::string_body>> parser_;
+  const HttpServerSettings& settings_;
+  const HttpHandler& handler_;
+  std::atomic<std::size_t>& open_;
+};
+
+class BeastHttpServer final : public HttpServer {
+ public:
+  BeastHttpServer(HttpServerSettings settings, HttpHandler handler)
+      : settings_(std::move(settings)), handler_(std::move(handler)), acceptor_(io_) {}
+
+  ~BeastHttpServer() override {
+    io_.stop();
+    if (thread_.joinable()) thread_.join();
+  }
+
+  tl::expected<void, std::string> listen() {
+    auto endpoint = parse_listen(settings_.listen);
+    if (!endpoint) return tl::make_unexpected(endpoint.error());
+    boost::system::error_code ec;
+    acceptor_.open(endpoint->protocol(), ec);
+    if (!ec) acceptor_.set_option(asio::socket_base::reuse_address(true), ec);
+    if (!ec) acceptor_.bind(*endpoint, ec);
+    if (!ec) acceptor_.listen(asio::socket_base::max_listen_connections, ec);
+    if (ec) {
+      return tl::make_unexpected("cannot listen on " + settings_.listen + ": " + ec.message());
+    }
+    port_ = acceptor_.local_endpoint().port();
+    accept();
+    thread_ = std::thread([this] { io_.run(); });
+    return {};
+  }
+
+  std::uint16_t port() const override { return port_; }
+  std::size_t connections() const override { return open_.load(); }
+
+ private:
+  void accept() {
+    acceptor_.async_accept([this](const boost::system::error_code& ec, tcp::socket socket) {
+      if (ec == asio::error::operation_aborted) return;
+      if (ec) {
+        // EMFILE and friends: the pending connection stays queued, so accepting again at once
+        // would spin this thread. Log once per episode and retry shortly.
+        if (!accept_failing_) {
+          observability::log(LogLevel::kWarn, "http accept failed; retrying",
+                             {{"error", ec.message()}});
+        }
+        accept_failing_ = true;
+        retry_timer_.expires_after(std::chrono::milliseconds(250));
+        retry_timer_.async_wait([this](const boost::system::error_code& waited) {
+          if (!waited) accept();
+        });
+        return;
+      }
+      accept_failing_ = false;
+      {
+        if (open_.load() >= settings_.max_connections) {
+          // Over the limit: refuse at once instead of queueing; probes retry.
+          boost::system::error_code ignored;
+          socket.close(ignored);
+          if (!refusing_) {
+            observability::log(LogLevel::kWarn, "http connection limit reached; refusing",
+                               {{"max_connections", settings_.max_connections}});
+          }
+          refusing_ = true;
+        } else {
+          refusing_ = false;
+          std::make_shared<Session>(std::move(socket), settings_, handler_, open_)->start();
+        }
+      }
+      accept();
+    });
+  }
+
+  HttpServerSettings settings_;
+  HttpHandler handler_;
+  std::atomic<std::size_t> open_{0};  // before io_: sessions destroyed with it count down
+  asio::io_context io_;
+  tcp::acceptor acceptor_;
+  asio::steady_timer retry_timer_{io_};
+  std::thread thread_;
+  std::uint16_t port_ = 0;
+  bool refusing_ = false;
+  bool accept_failing_ = false;
+};
+
+}  // namespace
+
+tl::expected<std::unique_ptr<HttpServer>, std::string> HttpServer::start(
+    HttpServerSettings settings, HttpHandler handler) {
+  auto server = std::make_unique<BeastHttpServer>(std::move(settings), std::move(handler));
+  if (auto listening = server->listen(); !listening) {
+    return tl::make_unexpected(listening.error());
+  }
+  return server;
+}
+
+}  // namespace mgit::daemon

@@ -1,0 +1,56 @@
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <string_view>
+
+namespace mgit::observability {
+
+struct BuildInfo {
+  std::string version;
+  std::string revision;
+};
+
+/// The daemon's Prometheus metrics (names and labels: docs/operations/monitoring.md).
+/// Thread-safe: the event loop, the exporter thread and the HTTP thread all use it.
+/// Label values must come from bounded sets (enums, partition ids, configured topic
+/// names) — never from anything a message controls.
+class Metrics {
+ public:
+  explicit Metrics(const BuildInfo& build);
+  ~Metrics();
+  Metrics(const Metrics&) = delete;
+  Metrics& operator=(const Metrics&) = delete;
+
+  void job_received(const std::string& topic);
+  void job_completed(std::string_view operation, std::string_view status,
+                     std::string_view error_code);
+  void job_duration(std::string_view operation, std::string_view status, double seconds);
+  void job_queued(double seconds);
+  void git_received(std::uint64_t bytes, std::uint64_t objects);
+  void retry(std::string_view error_code);
+  void dlq_record(std::string_view reason);
+  void offset_resets(std::uint64_t count);
+
+  void set_jobs_in_flight(std::size_t count);
+  void set_oldest_job_age(double seconds);
+  void set_consumer_lag(std::int32_t partition, std::int64_t lag);
+  /// Drops the series of a partition this consumer no longer owns.
+  void clear_consumer_lag(std::int32_t partition);
+  void set_partitions(std::size_t assigned, std::size_t paused);
+  void set_health(bool ready, bool live);
+
+  void spans_exported(std::size_t count);
+  void spans_dropped(std::string_view reason, std::size_t count);
+
+  /// Prometheus text exposition format 0.0.4.
+  std::string serialize() const;
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace mgit::observability

@@ -1,0 +1,134 @@
+#include <gtest/gtest.h>
+
+#include <boost/asio/connect.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/read.hpp>
+#include <boost/asio/write.hpp>
+
+#include "mgit/daemon/http_server.hpp"
+#include "support/daemon_process.hpp"
+#include "support/http_client.hpp"
+
+namespace mgit::daemon {
+namespace {
+
+using namespace std::chrono_literals;
+namespace asio = boost::asio;
+using tcp = asio::ip::tcp;
+
+class HttpServerTest : public ::testing::Test {
+ protected:
+  void start(HttpServerSettings settings = {}) {
+    settings.listen = "127.0.0.1:0";
+    auto server = HttpServer::start(settings, [](const HttpRequestView& request) {
+      if (request.target == "/hello") {
+        return HttpResponse{200, "text/plain", "hello " + std::string(request.method), {}};
+      }
+      return HttpResponse{404, "text/plain", "nope", {}};
+    });
+    ASSERT_TRUE(server) << server.error();
+    server_ = std::move(*server);
+  }
+
+  // A raw client that sends `bytes` and then stays silent.
+  std::unique_ptr<tcp::socket> stalled_client(const std::string& bytes) {
+    auto socket = std::make_unique<tcp::socket>(io_);
+    socket->connect({asio::ip::make_address("127.0.0.1"), server_->port()});
+    if (!bytes.empty()) asio::write(*socket, asio::buffer(bytes));
+    return socket;
+  }
+
+  asio::io_context io_;
+  std::unique_ptr<HttpServer> server_;
+};
+
+TEST_F(HttpServerTest, AnswersAndKeepsHandlerStatus) {
+  start();
+  auto result = testing::http_request(server_->port(), "GET", "/hello");
+  EXPECT_EQ(result.status, 200u) << result.error;
+  EXPECT_EQ(result.body, "hello GET");
+  result = testing::http_request(server_->port(), "GET", "/missing");
+  EXPECT_EQ(result.status, 404u);
+  // HEAD over a raw socket: the client library would not notice a body sent anyway.
+  auto head = stalled_client("HEAD /hello HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+  std::string reply;
+  std::array<char, 4096> chunk{};
+  boost::system::error_code ec;
+  while (!ec) {
+    const auto n = head->read_some(asio::buffer(chunk), ec);
+    reply.append(chunk.data(), n);
+  }
+  const auto header_end = reply.find("\r\n\r\n");
+  ASSERT_NE(header_end, std::string::npos) << reply;
+  EXPECT_EQ(reply.substr(0, 12), "HTTP/1.1 200");
+  // What GET would send ("hello HEAD": the handler echoes the method), announced, not sent.
+  EXPECT_NE(reply.find("Content-Length: 10\r\n"), std::string::npos) << reply;
+  EXPECT_EQ(reply.size(), header_end + 4) << "no body after the header";
+}
+
+TEST_F(HttpServerTest, OversizedRequestsAreRefused) {
+  HttpServerSettings settings;
+  settings.max_body_bytes = 1024;
+  settings.max_header_bytes = 1024;
+  start(settings);
+  auto result =
+      testing::http_request(server_->port(), "POST", "/hello", 5s, std::string(4096, 'x'));
+  EXPECT_EQ(result.status, 413u) << result.error;
+  result = testing::http_request(server_->port(), "GET", "/hello?" + std::string(4096, 'q'));
+  EXPECT_EQ(result.status, 431u) << result.error;
+  // Garbage is a 400, and the server goes on serving.
+  auto garbage = stalled_client("NOT HTTP AT ALL\r\n\r\n");
+  std::string reply(12, '\0');
+  boost::system::error_code ec;
+  asio::read(*garbage, asio::buffer(reply), ec);
+  EXPECT_EQ(reply.substr(0, 12), "HTTP/1.1 400");
+  EXPECT_EQ(testing::http_request(server_->port(), "GET", "/hello").status, 200u);
+}
+
+TEST_F(HttpServerTest, StalledClientsNeitherBlockOthersNorStayForever) {
+  HttpServerSettings settings;
+  settings.read_timeout = 300ms;
+  settings.idle_timeout = 300ms;
+  start(settings);
+  std::vector<std::unique_ptr<tcp::socket>> stalled;
+  for (int i = 0; i < 20; ++i) stalled.push_back(stalled_client("GET /hello HTTP/1.1\r\nHo"));
+  stalled.push_back(stalled_client(""));  // connected, never sends a byte
+  ASSERT_TRUE(testing::eventually([&] { return server_->connections() == 21; }, 5s));
+  const auto answer = testing::http_request(server_->port(), "GET", "/hello", 2s);
+  EXPECT_EQ(answer.status, 200u) << "stalled clients must not block others: " << answer.error;
+  // The read deadline closes every stalled connection.
+  EXPECT_TRUE(testing::eventually([&] { return server_->connections() == 0; }, 5s))
+      << server_->connections() << " still open";
+  std::array<char, 1> byte{};
+  boost::system::error_code ec;
+  stalled.front()->read_some(asio::buffer(byte), ec);
+  EXPECT_EQ(ec, asio::error::eof) << ec.message();
+}
+
+TEST_F(HttpServerTest, ConnectionLimitRefusesExtraConnections) {
+  HttpServerSettings settings;
+  settings.max_connections = 2;
+  start(settings);
+  auto first = stalled_client("");
+  auto second = stalled_client("");
+  ASSERT_TRUE(testing::eventually([&] { return server_->connections() == 2; }, 5s));
+  const auto refused = testing::http_request(server_->port(), "GET", "/hello", 2s);
+  EXPECT_EQ(refused.status, 0u) << "over the limit: closed at once";
+  first.reset();
+  second.reset();
+  ASSERT_TRUE(testing::eventually([&] { return server_->connections() == 0; }, 15s));
+  EXPECT_EQ(testing::http_request(server_->port(), "GET", "/hello").status, 200u);
+}
+
+TEST(HttpServerStart, RefusesABadListenAddress) {
+  auto handler = [](const HttpRequestView&) { return HttpResponse{}; };
+  EXPECT_FALSE(HttpServer::start(HttpServerSettings{"nonsense", 1, 1, 1, 1s, 1s, 1s}, handler));
+  EXPECT_FALSE(
+      HttpServer::start(HttpServerSettings{"example.com:80", 1, 1, 1, 1s, 1s, 1s}, handler));
+  EXPECT_FALSE(
+      HttpServer::start(HttpServerSettings{"127.0.0.1:99999", 1, 1, 1, 1s, 1s, 1s}, handler));
+}
+
+}  // namespace
+}  // namespace mgit::daemon
