@@ -1,21 +1,14 @@
-#include <boost/asio/connect.hpp>
-#include <boost/asio/io_context.hpp>
-#include <boost/asio/ip/tcp.hpp>
-#include <boost/beast/core.hpp>
-#include <boost/beast/http.hpp>
+#include <chrono>
 #include <cstdlib>
 #include <iostream>
 #include <string>
 #include <string_view>
 
 #include "mgit/daemon/daemon.hpp"
+#include "mgit/observability/http_client.hpp"
 
 namespace mgit::daemon {
 namespace {
-
-namespace asio = boost::asio;
-namespace beast = boost::beast;
-namespace http = beast::http;
 
 struct Target {
   std::string host;
@@ -70,49 +63,18 @@ int run_healthcheck(const std::vector<std::string>& args) {
   }
   const auto target = target_from_listen(listen, path);
 
-  asio::io_context io;
-  asio::ip::tcp::resolver resolver(io);
-  beast::tcp_stream stream(io);
-  beast::flat_buffer buffer;
-  http::request<http::empty_body> request{http::verb::get, target.path, 11};
-  request.set(http::field::host, target.host);
-  request.set(http::field::user_agent, "mgitd-healthcheck");
-  http::response<http::string_body> response;
-  std::string error;
-  stream.expires_after(std::chrono::seconds(timeout_seconds));
-  resolver.async_resolve(
-      target.host, target.port,
-      [&](const beast::error_code& ec, const asio::ip::tcp::resolver::results_type& results) {
-        if (ec) {
-          error = ec.message();
-          return;
-        }
-        stream.async_connect(results, [&](const beast::error_code& connected,
-                                          const asio::ip::tcp::endpoint&) {
-          if (connected) {
-            error = connected.message();
-            return;
-          }
-          http::async_write(stream, request, [&](const beast::error_code& written, std::size_t) {
-            if (written) {
-              error = written.message();
-              return;
-            }
-            http::async_read(stream, buffer, response,
-                             [&](const beast::error_code& read, std::size_t) {
-                               if (read) error = read.message();
-                             });
-          });
-        });
-      });
-  io.run();
-  if (!error.empty()) {
+  observability::HttpClient daemon(target.host, target.port);
+  observability::HttpRequest request;
+  request.target = target.path;
+  request.headers = {{"User-Agent", "mgitd-healthcheck"}};
+  const auto response = daemon.send(request, std::chrono::seconds(timeout_seconds));
+  if (!response) {
     std::cerr << "mgitd healthcheck: " << target.host << ":" << target.port << target.path << ": "
-              << error << "\n";
+              << response.error() << "\n";
     return 1;
   }
-  std::cout << response.body();
-  return response.result_int() == 200 ? 0 : 1;
+  std::cout << response->body;
+  return response->status == 200 ? 0 : 1;
 }
 
 }  // namespace mgit::daemon

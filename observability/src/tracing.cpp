@@ -2,21 +2,12 @@
 
 #include <fmt/format.h>
 
-#include <boost/asio/connect.hpp>
-#include <boost/asio/io_context.hpp>
-#include <boost/asio/ip/tcp.hpp>
-#include <boost/beast/core.hpp>
-#include <boost/beast/http.hpp>
 #include <cmath>
 
 #include "mgit/observability/log.hpp"
 
 namespace mgit::observability {
 namespace {
-
-namespace asio = boost::asio;
-namespace beast = boost::beast;
-namespace http = beast::http;
 
 std::string unix_nanos(std::chrono::system_clock::time_point at) {
   return std::to_string(
@@ -155,6 +146,7 @@ OtlpHttpExporter::OtlpHttpExporter(OtlpExporterSettings settings, TraceResource 
       resource_(std::move(resource)),
       metrics_(metrics),
       endpoint_(std::move(endpoint)),
+      collector_(endpoint_.host, endpoint_.port),
       thread_([this] { run(); }) {}
 
 OtlpHttpExporter::~OtlpHttpExporter() {
@@ -225,69 +217,19 @@ void OtlpHttpExporter::run() {
   }
 }
 
-struct OtlpHttpExporter::ResolvedAddresses {
-  asio::ip::tcp::resolver::results_type hosts;
-};
-
 std::string OtlpHttpExporter::post(const std::string& body) {
-  asio::io_context io;
-  asio::ip::tcp::resolver resolver(io);
-  beast::tcp_stream stream(io);
-  beast::flat_buffer buffer;
-  http::request<http::string_body> request{http::verb::post, endpoint_.target, 11};
-  request.set(http::field::host, endpoint_.host + ":" + endpoint_.port);
-  request.set(http::field::content_type, "application/json");
-  request.set(http::field::user_agent, "mgitd/" + resource_.service_version);
-  request.body() = body;
-  request.prepare_payload();
-  http::response<http::string_body> response;
-  std::string error;
-
-  // One deadline for connect, write and read: a collector that accepts and then stalls costs
-  // this thread one timeout, never the jobs.
-  auto exchange = [&](const asio::ip::tcp::resolver::results_type& hosts) {
-    stream.expires_after(settings_.request_timeout);
-    stream.async_connect(hosts, [&](const beast::error_code& connected,
-                                    const asio::ip::tcp::endpoint&) {
-      if (connected) {
-        error = "connect: " + connected.message();
-        resolved_.reset();  // the collector may have moved: look it up again next time
-        return;
-      }
-      http::async_write(stream, request, [&](const beast::error_code& written, std::size_t) {
-        if (written) {
-          error = "write: " + written.message();
-          return;
-        }
-        http::async_read(stream, buffer, response, [&](const beast::error_code& read, std::size_t) {
-          if (read) error = "read: " + read.message();
-        });
-      });
-    });
-  };
-  if (resolved_) {
-    exchange(resolved_->hosts);
-  } else {
-    // getaddrinfo cannot be given a deadline; resolving once and reusing the answer keeps a
-    // DNS outage from costing every export (and shutdown) a resolver timeout.
-    resolver.async_resolve(
-        endpoint_.host, endpoint_.port,
-        [&](const beast::error_code& resolved, const asio::ip::tcp::resolver::results_type& hosts) {
-          if (resolved) {
-            error = "resolve: " + resolved.message();
-            return;
-          }
-          resolved_ = std::make_unique<ResolvedAddresses>(ResolvedAddresses{hosts});
-          exchange(resolved_->hosts);
-        });
+  HttpRequest request;
+  request.method = "POST";
+  request.target = endpoint_.target;
+  request.headers = {{"Content-Type", "application/json"},
+                     {"User-Agent", "mgitd/" + resource_.service_version}};
+  request.body = body;
+  // A collector that accepts and then stalls costs this thread one timeout, never the jobs.
+  const auto response = collector_.send(request, settings_.request_timeout);
+  if (!response) return response.error();
+  if (response->status / 100 != 2) {
+    return "collector answered HTTP " + std::to_string(response->status);
   }
-  io.run();
-  if (!error.empty()) return error;
-  if (response.result_int() / 100 != 2) {
-    return "collector answered HTTP " + std::to_string(response.result_int());
-  }
-  beast::error_code ignored;
-  stream.socket().shutdown(asio::ip::tcp::socket::shutdown_both, ignored);
   return {};
 }
 

@@ -14,6 +14,7 @@
 #include <variant>
 #include <vector>
 
+#include "mgit/observability/http_client.hpp"
 #include "mgit/observability/metrics.hpp"
 
 namespace mgit::observability {
@@ -110,9 +111,7 @@ class OtlpHttpExporter final : public SpanSink {
   std::deque<Span> queue_;
   bool stopping_ = false;
   bool failing_ = false;  ///< logs one line per outage, not one per batch
-  /// The collector's addresses, looked up once (exporter thread only; Asio stays private).
-  struct ResolvedAddresses;
-  std::unique_ptr<ResolvedAddresses> resolved_;
+  HttpClient collector_;  ///< exporter thread only
   std::thread thread_;
 };
 
