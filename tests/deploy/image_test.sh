@@ -142,7 +142,11 @@ in_image() {
 
 version_line=$(in_image -- /usr/local/bin/mgitd --version)
 expected_version=$(sed -n 's/^project(mgitd VERSION \([0-9.]*\).*/\1/p' CMakeLists.txt)
-[[ $version_line == "mgitd $expected_version "* ]] || fail "--version printed '$version_line'"
+# The image is built from a context without .git: the revision comes as a build argument
+# (scripts/check-deploy passes this checkout's HEAD), so a release names its commit.
+expected_revision=$(git rev-parse --short=12 HEAD)
+[[ $version_line == "mgitd $expected_version (revision $expected_revision)" ]] ||
+  fail "--version printed '$version_line', expected version $expected_version, revision $expected_revision"
 in_image -- /usr/local/bin/mgitd --help >"$run_dir/help.txt" || fail "mgitd --help failed"
 in_image -- /usr/local/bin/mgitctl --help >/dev/null || fail "mgitctl --help failed"
 log "in the image: $version_line; --help lists $(grep -c -- '--' "$run_dir/help.txt") options"
