@@ -14,8 +14,11 @@
 #include <stdexcept>
 #include <string_view>
 
+#include "mgit/basics/ascii.hpp"
+#include "mgit/basics/json_escape.hpp"
 #include "mgit/observability/log.hpp"
 #include "mgit/observability/tracing.hpp"
+#include "mgit/transport/kafka_secrets.hpp"
 
 #ifndef MGITD_VERSION
 #define MGITD_VERSION "0.0.0"
@@ -28,7 +31,6 @@ namespace mgit::daemon {
 namespace {
 
 constexpr std::string_view kEnvPrefix = "MGITD_";
-constexpr std::string_view kKafkaSecretEnvPrefix = "MGITD_KAFKA_SECRET_";
 constexpr std::string_view kConfigOption = "config";
 constexpr std::string_view kKafkaPropertyOption = "kafka_property";
 
@@ -38,19 +40,7 @@ class ConfigError : public std::runtime_error {
   using std::runtime_error::runtime_error;
 };
 
-std::string trim(std::string_view text) {
-  const auto first = text.find_first_not_of(" \t\r\n");
-  if (first == std::string_view::npos) return {};
-  const auto last = text.find_last_not_of(" \t\r\n");
-  return std::string(text.substr(first, last - first + 1));
-}
-
-std::string to_lower(std::string_view text) {
-  std::string out(text);
-  std::transform(out.begin(), out.end(), out.begin(),
-                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
-  return out;
-}
+std::string trim(std::string_view text) { return std::string(basics::trim(text, " \t\r\n")); }
 
 /// `max_in_flight` (config key) -> `MGITD_MAX_IN_FLIGHT`.
 std::string env_name(std::string_view key) {
@@ -82,12 +72,12 @@ std::string check_kafka_property(const std::string& value) {
   }
   const std::string key = trim(value.substr(0, eq));
   if (key.empty()) return "kafka_property needs a key before '='";
-  if (is_secret_kafka_key(key)) {
+  if (transport::is_secret_kafka_key(key)) {
     // Flags and config files end up in process listings, shell history and ConfigMaps.
     return fmt::format(
         "'{}' holds a secret and is refused here: use kafka_secrets_file or the environment "
         "variable {}",
-        key, kafka_secret_env_name(key));
+        key, transport::kafka_secret_env_name(key));
   }
   return {};
 }
@@ -489,36 +479,6 @@ std::string version_text() {
 
 }  // namespace
 
-bool is_secret_kafka_key(std::string_view key) {
-  const std::string k = to_lower(trim(key));
-  return k.find("password") != std::string::npos || k.find("secret") != std::string::npos ||
-         k.find("key.pem") != std::string::npos || k == "ssl_key" || k == "ssl.key" ||
-         k == "sasl.oauthbearer.config" || k == "sasl.jaas.config";
-}
-
-std::string kafka_secret_env_name(std::string_view key) {
-  std::string out(kKafkaSecretEnvPrefix);
-  for (char c : key) {
-    out += c == '.' ? '_' : static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
-  }
-  return out;
-}
-
-const std::vector<std::string>& env_secret_kafka_keys() {
-  static const std::vector<std::string> keys{
-      "sasl.username",
-      "sasl.password",
-      "ssl.key.password",
-      "ssl.keystore.password",
-      "ssl.key.pem",
-      "ssl.certificate.pem",
-      "sasl.oauthbearer.client.id",
-      "sasl.oauthbearer.client.secret",
-      "sasl.oauthbearer.config",
-  };
-  return keys;
-}
-
 ConfigLoad load_config(int argc, const char* const* argv, const EnvLookup& env) {
   const auto env_value = [&env](const std::string& name) -> std::optional<std::string> {
     auto value = env(name);
@@ -589,8 +549,8 @@ ConfigLoad load_config(int argc, const char* const* argv, const EnvLookup& env) 
     }
     apply(config, flag_args, "command line");
 
-    for (const auto& key : env_secret_kafka_keys()) {
-      if (auto value = env(kafka_secret_env_name(key)); value && !value->empty()) {
+    for (const auto& key : transport::env_secret_kafka_keys()) {
+      if (auto value = env(transport::kafka_secret_env_name(key)); value && !value->empty()) {
         config.kafka_env_secrets.emplace_back(key, *value);
       }
     }
@@ -608,38 +568,10 @@ std::optional<std::string> process_env(const std::string& name) {
   return std::nullopt;
 }
 
-std::vector<std::pair<std::string, std::string>> read_kafka_secrets(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) throw std::runtime_error(fmt::format("kafka_secrets_file {}: cannot be read", path));
-  std::vector<std::pair<std::string, std::string>> out;
-  std::string line;
-  int number = 0;
-  while (std::getline(in, line)) {
-    ++number;
-    if (!line.empty() && line.back() == '\r') line.pop_back();
-    const std::string trimmed = trim(line);
-    if (trimmed.empty() || trimmed.front() == '#') continue;
-    const auto eq = line.find('=');
-    if (eq == std::string::npos || trim(line.substr(0, eq)).empty()) {
-      // Never echo the line: it may be a secret.
-      throw std::runtime_error(
-          fmt::format("kafka_secrets_file {} line {}: expected key=value", path, number));
-    }
-    // The value is kept verbatim after '=' (a password may end in spaces); only the key and the
-    // spaces right after '=' are trimmed.
-    std::string value = line.substr(eq + 1);
-    value.erase(0, value.find_first_not_of(" \t") == std::string::npos
-                       ? value.size()
-                       : value.find_first_not_of(" \t"));
-    out.emplace_back(trim(line.substr(0, eq)), std::move(value));
-  }
-  return out;
-}
-
 std::vector<std::pair<std::string, std::string>> kafka_settings(const Config& config) {
   std::vector<std::pair<std::string, std::string>> out = config.kafka_properties;
   if (!config.kafka_secrets_file.empty()) {
-    auto secrets = read_kafka_secrets(config.kafka_secrets_file);
+    auto secrets = transport::read_kafka_secrets(config.kafka_secrets_file);
     out.insert(out.end(), secrets.begin(), secrets.end());
   }
   out.insert(out.end(), config.kafka_env_secrets.begin(), config.kafka_env_secrets.end());
@@ -650,15 +582,15 @@ namespace {
 
 void add_string(std::string& out, std::string_view key, std::string_view value) {
   out += '"';
-  observability::append_json_escaped(out, key);
+  basics::append_json_escaped(out, key);
   out += "\":\"";
-  observability::append_json_escaped(out, value);
+  basics::append_json_escaped(out, value);
   out += "\",";
 }
 
 void add_raw(std::string& out, std::string_view key, const std::string& value) {
   out += '"';
-  observability::append_json_escaped(out, key);
+  basics::append_json_escaped(out, key);
   out += "\":";
   out += value;
   out += ',';
@@ -685,7 +617,7 @@ std::string describe_config(const Config& config) {
   add_string(out, "dlq_topic", config.dlq_topic);
   std::string properties = "{";
   for (const auto& [key, value] : config.kafka_properties) {
-    add_string(properties, key, is_secret_kafka_key(key) ? "***" : value);
+    add_string(properties, key, transport::is_secret_kafka_key(key) ? "***" : value);
   }
   if (properties.size() > 1) properties.pop_back();
   properties += '}';
@@ -695,7 +627,7 @@ std::string describe_config(const Config& config) {
   std::string env_secrets = "[";
   for (const auto& [key, value] : config.kafka_env_secrets) {
     env_secrets += '"';
-    observability::append_json_escaped(env_secrets, key);
+    basics::append_json_escaped(env_secrets, key);
     env_secrets += "\",";
   }
   if (env_secrets.size() > 1) env_secrets.pop_back();

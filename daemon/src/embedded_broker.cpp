@@ -7,10 +7,11 @@
 #include <stdexcept>
 #include <type_traits>
 
+#include "mgit/basics/handle.hpp"
+
 namespace mgit::daemon {
 namespace {
-template <class T, void (*Free)(T*)>
-using Handle = std::unique_ptr<T, std::integral_constant<decltype(Free), Free>>;
+using basics::Handle;
 using KafkaPtr = Handle<rd_kafka_t, &rd_kafka_destroy>;
 using KafkaConfPtr = Handle<rd_kafka_conf_t, &rd_kafka_conf_destroy>;
 using MockClusterPtr = Handle<rd_kafka_mock_cluster_t, &rd_kafka_mock_cluster_destroy>;

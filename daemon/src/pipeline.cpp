@@ -12,7 +12,7 @@
 #include "mgit/daemon/daemon.hpp"
 #include "mgit/daemon/embedded_broker.hpp"
 #include "mgit/daemon/http_server.hpp"
-#include "mgit/jobs/git_executor.hpp"
+#include "mgit/git/git_executor.hpp"
 #include "mgit/jobs/parse.hpp"
 #include "mgit/jobs/result_json.hpp"
 #include "mgit/observability/log.hpp"
@@ -39,8 +39,8 @@ std::string host_name() {
   return buffer.data();
 }
 
-jobs::SchedulerSettings scheduler_settings(const Config& config) {
-  jobs::SchedulerSettings settings;
+execution::SchedulerSettings scheduler_settings(const Config& config) {
+  execution::SchedulerSettings settings;
   settings.workers = config.workers;
   settings.max_attempts = config.max_attempts;
   settings.default_timeout = std::chrono::seconds(config.job_timeout_seconds);
@@ -61,7 +61,7 @@ std::size_t max_result_bytes(const Config& config) {
 
 }  // namespace
 
-Pipeline::Pipeline(asio::io_context& io, const Config& config, jobs::Executor& executor,
+Pipeline::Pipeline(asio::io_context& io, const Config& config, execution::Executor& executor,
                    transport::RecordProducer& producer, PipelineTelemetry telemetry)
     : io_(io),
       config_(config),
@@ -153,7 +153,7 @@ void Pipeline::on_record(transport::ConsumedRecord record) {
   auto job_copy = job;
   scheduler_.submit(
       std::move(job), std::move(ctx), tag_of(delivery->record.source),
-      [this, delivery, job = std::move(job_copy)](jobs::JobRun run) {
+      [this, delivery, job = std::move(job_copy)](execution::JobRun run) {
         if (run.withdrawn) {
           withdrawn(*delivery);
           return;
@@ -211,7 +211,7 @@ bool Pipeline::tracing(const Delivery& delivery) const {
 }
 
 void Pipeline::record_execution(const Delivery& delivery, const jobs::Job& job,
-                                const jobs::JobRun& run, const jobs::JobResult& result) {
+                                const execution::JobRun& run, const jobs::JobResult& result) {
   if (telemetry_.metrics != nullptr) {
     auto* metrics = telemetry_.metrics;
     const auto operation = std::string(to_string(job.operation));
@@ -786,7 +786,7 @@ int run_daemon(const Config& config, const ConfigReloader& reload) {
   return run_daemon(
       config,
       [](const Config& effective, security::CredentialStore& credentials) {
-        return std::make_unique<jobs::GitExecutor>(jobs::GitExecutorSettings{
+        return std::make_unique<git::GitExecutor>(git::GitExecutorSettings{
             effective.workspace, &credentials, effective.min_free_disk_percent});
       },
       reload);

@@ -5,6 +5,7 @@
 #include <string_view>
 #include <tl/expected.hpp>
 
+#include "mgit/basics/ascii.hpp"
 #include "mgit/jobs/error.hpp"
 #include "mgit/jobs/parse.hpp"
 #include "mgit/jobs/result_json.hpp"
@@ -32,14 +33,6 @@ tl::unexpected<JobError> invalid_target(std::string_view why) {
 }
 
 bool is_control(unsigned char c) { return c < 0x20 || c == 0x7f; }
-
-char ascii_lower(char c) { return (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c; }
-
-std::string lower(std::string_view text) {
-  std::string out(text);
-  for (char& c : out) c = ascii_lower(c);
-  return out;
-}
 
 bool is_alnum(char c) {
   return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9');
@@ -113,7 +106,7 @@ tl::expected<std::string, JobError> normalize_host(std::string_view host) {
   } else if (!valid_reg_name(host)) {
     return invalid_url("invalid host name");
   }
-  return lower(host);
+  return basics::to_lower(host);
 }
 
 /// `:PORT` when it is not the scheme's default, empty otherwise.
@@ -177,7 +170,7 @@ std::optional<Scheme> find_scheme(std::string_view lowered) {
 
 tl::expected<std::string, JobError> normalize_scheme_url(std::string_view url,
                                                          std::size_t separator) {
-  const auto scheme = find_scheme(lower(url.substr(0, separator)));
+  const auto scheme = find_scheme(basics::to_lower(url.substr(0, separator)));
   if (!scheme) return invalid_url("unsupported scheme; use https, http or ssh");
 
   const auto rest = url.substr(separator + 3);
@@ -243,7 +236,8 @@ tl::expected<std::string, JobError> normalize_scp_like(std::string_view url) {
     path = text.substr(colon + 1);
   }
   // `https:/host/x` or `http:host/x` are typos of a URL, not an ssh host named "https".
-  if (find_scheme(lower(host)) || lower(host) == "file" || lower(host) == "git") {
+  if (find_scheme(basics::to_lower(host)) || basics::to_lower(host) == "file" ||
+      basics::to_lower(host) == "git") {
     return invalid_url("malformed URL");
   }
   auto normalized_host = normalize_host(host);
@@ -295,7 +289,8 @@ tl::expected<std::string, JobError> validate_target(std::string_view target) {
     }
     // A target inside (or named as) a repository's git dir would let a job write hooks and
     // config that git later executes; case-insensitive filesystems make `.GIT` the same.
-    if (lower(segment) == ".git") return invalid_target("'.git' segments are not allowed");
+    if (basics::to_lower(segment) == ".git")
+      return invalid_target("'.git' segments are not allowed");
     if (segment.size() > kMaxTargetSegmentBytes) {
       return invalid_target("path segment longer than 255 bytes");
     }

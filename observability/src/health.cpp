@@ -2,6 +2,7 @@
 
 #include <fmt/format.h>
 
+#include "mgit/basics/json_escape.hpp"
 #include "mgit/observability/log.hpp"
 
 namespace mgit::observability {
@@ -22,11 +23,11 @@ std::string HealthReport::to_json() const {
     if (!first) out += ',';
     first = false;
     out += R"({"name":")";
-    append_json_escaped(out, check.name);
+    basics::append_json_escaped(out, check.name);
     out += R"(","ok":)";
     out += check.ok ? "true" : "false";
     out += R"(,"detail":")";
-    append_json_escaped(out, check.detail);
+    basics::append_json_escaped(out, check.detail);
     out += "\"}";
   }
   out += "]}";

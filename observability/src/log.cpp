@@ -9,6 +9,8 @@
 #include <chrono>
 #include <cmath>
 
+#include "mgit/basics/json_escape.hpp"
+
 namespace mgit::observability {
 namespace {
 
@@ -45,9 +47,9 @@ std::string_view level_name(LogLevel level) {
 
 void append_string_field(std::string& line, std::string_view key, std::string_view value) {
   line += ",\"";
-  append_json_escaped(line, key);
+  basics::append_json_escaped(line, key);
   line += "\":\"";
-  append_json_escaped(line, value);
+  basics::append_json_escaped(line, value);
   line += '"';
 }
 
@@ -57,7 +59,7 @@ void append_field(std::string& line, const LogField& field) {
     return;
   }
   line += ",\"";
-  append_json_escaped(line, field.key);
+  basics::append_json_escaped(line, field.key);
   line += "\":";
   if (const auto* number = std::get_if<std::int64_t>(&field.value)) {
     line += fmt::format("{}", *number);
@@ -116,75 +118,6 @@ void log(LogLevel level, std::string_view msg, LogFields fields) {
 
 void log(LogLevel level, const JobContext& ctx, std::string_view msg, LogFields fields) {
   emit(level, &ctx, msg, fields);
-}
-
-namespace {
-
-// Length of the well-formed UTF-8 sequence at `at` (RFC 3629: no overlongs, no surrogates,
-// nothing above U+10FFFF), or 0 when the bytes there are not one.
-std::size_t utf8_sequence_length(std::string_view text, std::size_t at) {
-  const auto byte = [&](std::size_t i) { return static_cast<unsigned char>(text[i]); };
-  const unsigned char lead = byte(at);
-  std::size_t length = 0;
-  unsigned char low = 0x80;
-  unsigned char high = 0xBF;
-  if (lead >= 0xC2 && lead <= 0xDF) {
-    length = 2;
-  } else if (lead >= 0xE0 && lead <= 0xEF) {
-    length = 3;
-    if (lead == 0xE0) low = 0xA0;
-    if (lead == 0xED) high = 0x9F;
-  } else if (lead >= 0xF0 && lead <= 0xF4) {
-    length = 4;
-    if (lead == 0xF0) low = 0x90;
-    if (lead == 0xF4) high = 0x8F;
-  } else {
-    return 0;
-  }
-  if (at + length > text.size()) return 0;
-  if (byte(at + 1) < low || byte(at + 1) > high) return 0;
-  for (std::size_t i = 2; i < length; ++i) {
-    if (byte(at + i) < 0x80 || byte(at + i) > 0xBF) return 0;
-  }
-  return length;
-}
-
-}  // namespace
-
-void append_json_escaped(std::string& out, std::string_view text) {
-  for (std::size_t i = 0; i < text.size(); ++i) {
-    const auto c = static_cast<unsigned char>(text[i]);
-    switch (c) {
-      case '"':
-        out += "\\\"";
-        break;
-      case '\\':
-        out += "\\\\";
-        break;
-      case '\n':
-        out += "\\n";
-        break;
-      case '\r':
-        out += "\\r";
-        break;
-      case '\t':
-        out += "\\t";
-        break;
-      default:
-        if (c < 0x20) {
-          out += fmt::format("\\u{:04x}", c);
-        } else if (c < 0x80) {
-          out += static_cast<char>(c);
-        } else if (const auto length = utf8_sequence_length(text, i); length > 0) {
-          out.append(text.substr(i, length));
-          i += length - 1;
-        } else {
-          // Bytes a message controls (keys, headers) may be anything; JSON must stay valid
-          // for every log pipeline and collector, so a stray byte becomes U+FFFD.
-          out += "\\ufffd";
-        }
-    }
-  }
 }
 
 }  // namespace mgit::observability

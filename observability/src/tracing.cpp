@@ -4,6 +4,7 @@
 
 #include <cmath>
 
+#include "mgit/basics/json_escape.hpp"
 #include "mgit/observability/log.hpp"
 
 namespace mgit::observability {
@@ -16,7 +17,7 @@ std::string unix_nanos(std::chrono::system_clock::time_point at) {
 
 void append_quoted(std::string& out, std::string_view text) {
   out += '"';
-  append_json_escaped(out, text);
+  basics::append_json_escaped(out, text);
   out += '"';
 }
 

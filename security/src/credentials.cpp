@@ -9,6 +9,8 @@
 #include <sstream>
 #include <system_error>
 
+#include "mgit/basics/ascii.hpp"
+
 namespace mgit::security {
 namespace {
 
@@ -34,20 +36,8 @@ bool is_within(const std::filesystem::path& root, const std::filesystem::path& c
   return true;
 }
 
-std::string trim(std::string_view text) {
-  const auto first = text.find_first_not_of(" \t");
-  if (first == std::string_view::npos) return {};
-  const auto last = text.find_last_not_of(" \t");
-  return std::string(text.substr(first, last - first + 1));
-}
-
-char to_lower(char c) { return (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c; }
-
-std::string lower(std::string_view text) {
-  std::string out(text);
-  std::transform(out.begin(), out.end(), out.begin(), to_lower);
-  return out;
-}
+// Credential files allow blanks around keys and list entries, nothing else.
+std::string trim(std::string_view text) { return std::string(basics::trim(text, " \t")); }
 
 /// A `hosts` entry split into its parts; `host` carries no IPv6 brackets.
 struct HostEntry {
@@ -114,7 +104,7 @@ bool Credential::allows_host(std::string_view host, std::optional<int> port) con
   if (host.size() >= 2 && host.front() == '[' && host.back() == ']') {
     host = host.substr(1, host.size() - 2);
   }
-  const std::string wanted = lower(host);
+  const std::string wanted = basics::to_lower(host);
   if (wanted.empty()) return false;
   return std::any_of(hosts.begin(), hosts.end(), [&](const std::string& entry) {
     const auto parsed = split_host_entry(entry);
@@ -263,7 +253,7 @@ tl::expected<Credential, CredentialError> CredentialStore::load(std::string_view
     std::string_view list = values.find("hosts")->second;
     while (true) {
       const auto comma = list.find(',');
-      const std::string entry = lower(trim(list.substr(0, comma)));
+      const std::string entry = basics::to_lower(trim(list.substr(0, comma)));
       // An entry is only host names and ports, never a secret, but it is still not echoed:
       // a mistyped line could hold anything.
       if (entry.empty() || !split_host_entry(entry)) {

@@ -4,6 +4,8 @@
 #include <array>
 #include <cctype>
 
+#include "mgit/basics/ascii.hpp"
+
 namespace mgit::security {
 namespace {
 
@@ -35,9 +37,7 @@ bool ends_authority(char c) {
 }
 
 bool is_ssh_scheme(std::string_view scheme) {
-  std::string lower(scheme);
-  std::transform(lower.begin(), lower.end(), lower.begin(),
-                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+  const std::string lower = basics::to_lower(scheme);
   return lower == "ssh" || lower == "git+ssh" || lower == "ssh+git";
 }
 

@@ -1,5 +1,5 @@
 // mgit-bench-fetch-loop: the in-process limit for a fleet sync. W threads fetch existing
-// mirrors the way mgitd's executor does (jobs/src/git_executor.cpp): an in-memory remote with
+// mirrors the way mgitd's executor does (git/src/git_executor.cpp): an in-memory remote with
 // the mirror refspec, connect, learn the default branch, fetch with prune and no FETCH_HEAD,
 // point HEAD at the default branch — and nothing else (no Kafka, no target lock or record).
 //

@@ -7,15 +7,15 @@
 
 #include "mgit/daemon/config.hpp"
 #include "mgit/daemon/daemon.hpp"
-#include "mgit/jobs/executor.hpp"
+#include "mgit/execution/executor.hpp"
 
 namespace {
 
-class NoopExecutor final : public mgit::jobs::Executor {
+class NoopExecutor final : public mgit::execution::Executor {
  public:
   tl::expected<mgit::jobs::ExecutionReport, mgit::jobs::JobError> execute(
       const mgit::jobs::Job& /*job*/, const mgit::observability::JobContext& /*ctx*/,
-      const mgit::jobs::ExecutionControl& /*control*/) override {
+      const mgit::execution::ExecutionControl& /*control*/) override {
     return mgit::jobs::ExecutionReport{};
   }
 };

@@ -12,16 +12,26 @@
 #include <variant>
 #include <vector>
 
-#include "mgit/jobs/git_executor.hpp"
+#include "mgit/git/git_executor.hpp"
 #include "mgit/jobs/parse.hpp"
 #include "mgit/security/credentials.hpp"
 #include "support/test_environment.hpp"
 #include "support/test_git_server.hpp"
 
-namespace mgit::jobs {
+namespace mgit::git {
 namespace {
 
 namespace fs = std::filesystem;
+using execution::ExecutionControl;
+using jobs::ErrorCode;
+using jobs::ExecutionReport;
+using jobs::Job;
+using jobs::JobError;
+using jobs::normalize_repository_url;
+using jobs::Operation;
+using jobs::parse_job;
+using jobs::ParseLimits;
+using jobs::ParseOutcome;
 using mgit::testing::random_suffix;
 using mgit::testing::required_env;
 using mgit::testing::TempDir;
@@ -333,4 +343,4 @@ TEST_F(GitExecutorSshTest, KeyIsPreferredOverPasswordAndTheUrlsUserWins) {
 }
 
 }  // namespace
-}  // namespace mgit::jobs
+}  // namespace mgit::git

@@ -1,7 +1,7 @@
 // GitExecutor against the real smart-HTTP server of scripts/git-server
 // (MGITD_TEST_GIT_URL, MGITD_TEST_GIT_DIR). Expected commits come from the server's repos via
 // `git rev-parse`, never from the code under test.
-#include "mgit/jobs/git_executor.hpp"
+#include "mgit/git/git_executor.hpp"
 
 #include <arpa/inet.h>
 #include <gtest/gtest.h>
@@ -20,15 +20,22 @@
 #include <string>
 #include <thread>
 
-#include "mgit/jobs/target_store.hpp"
+#include "mgit/git/target_store.hpp"
 #include "mgit/security/credentials.hpp"
 #include "support/test_environment.hpp"
 #include "support/test_git_server.hpp"
 
-namespace mgit::jobs {
+namespace mgit::git {
 namespace {
 
 namespace fs = std::filesystem;
+using execution::ExecutionControl;
+using jobs::ErrorCode;
+using jobs::ExecutionReport;
+using jobs::Job;
+using jobs::JobError;
+using jobs::Operation;
+using jobs::RefUpdate;
 
 using mgit::testing::shell_quote;
 using mgit::testing::TestGitServer;
@@ -589,4 +596,4 @@ TEST_F(GitExecutorTest, CredentialIsOnlySentToItsHosts) {
 }
 
 }  // namespace
-}  // namespace mgit::jobs
+}  // namespace mgit::git

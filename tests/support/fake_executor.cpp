@@ -37,7 +37,7 @@ int FakeExecutor::max_concurrency() const {
 
 tl::expected<jobs::ExecutionReport, jobs::JobError> FakeExecutor::execute(
     const jobs::Job& job, const observability::JobContext& /*ctx*/,
-    const jobs::ExecutionControl& control) {
+    const execution::ExecutionControl& control) {
   Call call{job.job_id, job.target, std::chrono::steady_clock::now(), {}};
   Script script;
   int attempt = 0;

@@ -8,13 +8,13 @@
 #include <string>
 #include <vector>
 
-#include "mgit/jobs/executor.hpp"
+#include "mgit/execution/executor.hpp"
 
 namespace mgit::testing {
 
 /// An Executor whose behaviour the test scripts per job id, recording when each call ran.
 /// Calls block until `release(job_id)` when the job is scripted to wait.
-class FakeExecutor final : public jobs::Executor {
+class FakeExecutor final : public execution::Executor {
  public:
   struct Call {
     std::string job_id;
@@ -35,7 +35,7 @@ class FakeExecutor final : public jobs::Executor {
 
   tl::expected<jobs::ExecutionReport, jobs::JobError> execute(
       const jobs::Job& job, const observability::JobContext& ctx,
-      const jobs::ExecutionControl& control) override;
+      const execution::ExecutionControl& control) override;
 
  private:
   mutable std::mutex mutex_;

@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "mgit/daemon/config.hpp"
+#include "mgit/transport/kafka_secrets.hpp"
 
 namespace mgit::daemon {
 namespace {
@@ -188,11 +189,11 @@ TEST_F(ConfigTest, SecretKafkaPropertiesAreRefusedFromEverySource) {
 
   for (const char* key : {"ssl.keystore.password", "ssl.key.pem", "ssl_key",
                           "sasl.oauthbearer.config", "SASL.PASSWORD"}) {
-    EXPECT_TRUE(is_secret_kafka_key(key)) << key;
+    EXPECT_TRUE(transport::is_secret_kafka_key(key)) << key;
   }
   for (const char* key : {"security.protocol", "sasl.mechanism", "sasl.username", "ssl.ca.location",
                           "ssl.key.location"}) {
-    EXPECT_FALSE(is_secret_kafka_key(key)) << key;
+    EXPECT_FALSE(transport::is_secret_kafka_key(key)) << key;
   }
 }
 
@@ -212,7 +213,7 @@ TEST_F(ConfigTest, SecretsComeFromTheEnvironmentAndTheSecretsFile) {
   const auto result = load({"--kafka-property", "security.protocol=SASL_SSL"});
   ASSERT_TRUE(result.config) << err_;
   EXPECT_THAT(result.config->kafka_env_secrets, ElementsAre(Pair("sasl.password", "from-env")));
-  EXPECT_THAT(read_kafka_secrets(secrets),
+  EXPECT_THAT(transport::read_kafka_secrets(secrets),
               ElementsAre(Pair("sasl.username", "mgitd"), Pair("sasl.password", "pa=ss word ")));
   // Later entries win when handed to librdkafka in order.
   EXPECT_THAT(kafka_settings(*result.config),
@@ -228,10 +229,10 @@ TEST_F(ConfigTest, SecretsComeFromTheEnvironmentAndTheSecretsFile) {
 }
 
 TEST_F(ConfigTest, UnreadableSecretsFileThrows) {
-  EXPECT_THROW(read_kafka_secrets((dir_ / "missing").string()), std::runtime_error);
+  EXPECT_THROW(transport::read_kafka_secrets((dir_ / "missing").string()), std::runtime_error);
   const auto bad = write_file("bad.secrets", "sasl.password\n");
   try {
-    read_kafka_secrets(bad);
+    transport::read_kafka_secrets(bad);
     FAIL() << "expected an error";
   } catch (const std::runtime_error& e) {
     EXPECT_THAT(e.what(), HasSubstr("line 1"));

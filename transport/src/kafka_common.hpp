@@ -7,12 +7,12 @@
 #include <tl/expected.hpp>
 #include <type_traits>
 
+#include "mgit/basics/handle.hpp"
 #include "mgit/transport/types.hpp"
 
 namespace mgit::transport {
 
-template <class T, void (*Free)(T*)>
-using Handle = std::unique_ptr<T, std::integral_constant<decltype(Free), Free>>;
+using basics::Handle;
 
 using KafkaPtr = Handle<rd_kafka_t, &rd_kafka_destroy>;
 using KafkaConfPtr = Handle<rd_kafka_conf_t, &rd_kafka_conf_destroy>;

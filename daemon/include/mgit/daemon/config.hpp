@@ -20,7 +20,8 @@ struct Config {
   std::string dlq_topic = "mgit.sync.dlq";
   std::vector<std::pair<std::string, std::string>> kafka_properties;  ///< `kafka_property`
   std::string kafka_secrets_file;
-  /// librdkafka secrets from `MGITD_KAFKA_SECRET_<KEY>` variables (see env_secret_kafka_keys).
+  /// librdkafka secrets from `MGITD_KAFKA_SECRET_<KEY>` variables (see
+  /// transport::env_secret_kafka_keys).
   std::vector<std::pair<std::string, std::string>> kafka_env_secrets;
   std::string workspace = "/var/lib/mgitd";
   std::string credentials_dir = "/etc/mgitd/credentials";
@@ -62,23 +63,10 @@ ConfigLoad load_config(int argc, const char* const* argv, const EnvLookup& env);
 /// Environment lookup backed by getenv.
 std::optional<std::string> process_env(const std::string& name);
 
-/// Reads `kafka_secrets_file` (`key=value` lines). Throws std::runtime_error at startup.
-std::vector<std::pair<std::string, std::string>> read_kafka_secrets(const std::string& path);
-
 /// Every librdkafka setting the daemon's clients get: `kafka_property`, then the secrets file,
 /// then `kafka_env_secrets` (a later entry for the same key wins). Reads the secrets file, so
 /// call it at startup; throws std::runtime_error when the file cannot be read.
 std::vector<std::pair<std::string, std::string>> kafka_settings(const Config& config);
-
-/// Whether a librdkafka key holds a secret (password, secret, key.pem, sasl.oauthbearer.config,
-/// ...): refused through `kafka_property`, accepted from the secrets file and the environment.
-bool is_secret_kafka_key(std::string_view key);
-
-/// `sasl.password` -> `MGITD_KAFKA_SECRET_SASL_PASSWORD`.
-std::string kafka_secret_env_name(std::string_view key);
-
-/// The librdkafka keys load_config looks up as `MGITD_KAFKA_SECRET_<KEY>`.
-const std::vector<std::string>& env_secret_kafka_keys();
 
 /// The config as one JSON object with secrets masked, for the startup log line.
 std::string describe_config(const Config& config);

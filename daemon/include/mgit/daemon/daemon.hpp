@@ -7,7 +7,7 @@
 #include <vector>
 
 #include "mgit/daemon/config.hpp"
-#include "mgit/jobs/executor.hpp"
+#include "mgit/execution/executor.hpp"
 #include "mgit/security/credentials.hpp"
 
 namespace mgit::daemon {
@@ -26,7 +26,7 @@ int run_daemon(const Config& config, const ConfigReloader& reload = {});
 /// only benchmark binaries pass another one (see tests/bench), so no configuration can make
 /// mgitd report success without syncing.
 using ExecutorFactory =
-    std::function<std::unique_ptr<jobs::Executor>(const Config&, security::CredentialStore&)>;
+    std::function<std::unique_ptr<execution::Executor>(const Config&, security::CredentialStore&)>;
 int run_daemon(const Config& config, const ExecutorFactory& make_executor,
                const ConfigReloader& reload = {});
 

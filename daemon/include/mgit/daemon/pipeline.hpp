@@ -13,9 +13,9 @@
 #include <string>
 
 #include "mgit/daemon/config.hpp"
-#include "mgit/jobs/executor.hpp"
+#include "mgit/execution/executor.hpp"
+#include "mgit/execution/scheduler.hpp"
 #include "mgit/jobs/result.hpp"
-#include "mgit/jobs/scheduler.hpp"
 #include "mgit/observability/health.hpp"
 #include "mgit/observability/job_context.hpp"
 #include "mgit/observability/metrics.hpp"
@@ -38,7 +38,7 @@ struct PipelineTelemetry {
 /// arrive there), so the state below needs no locks.
 class Pipeline final : public transport::ConsumerEvents {
  public:
-  Pipeline(boost::asio::io_context& io, const Config& config, jobs::Executor& executor,
+  Pipeline(boost::asio::io_context& io, const Config& config, execution::Executor& executor,
            transport::RecordProducer& producer, PipelineTelemetry telemetry = {});
   ~Pipeline() override;
 
@@ -130,15 +130,15 @@ class Pipeline final : public transport::ConsumerEvents {
       const Delivery& delivery, const std::string& topic,
       std::chrono::system_clock::time_point produce_started,
       const tl::expected<transport::DeliveredRecord, transport::TransportError>& delivered);
-  void record_execution(const Delivery& delivery, const jobs::Job& job, const jobs::JobRun& run,
-                        const jobs::JobResult& result);
+  void record_execution(const Delivery& delivery, const jobs::Job& job,
+                        const execution::JobRun& run, const jobs::JobResult& result);
   bool tracing(const Delivery& delivery) const;
   transport::Headers output_headers(const observability::JobContext& ctx) const;
   std::uint64_t tag_of(const transport::TopicPartition& partition);
 
   boost::asio::io_context& io_;
   const Config& config_;
-  jobs::Scheduler scheduler_;
+  execution::Scheduler scheduler_;
   transport::RecordProducer& producer_;
   transport::IntakeConsumer* consumer_ = nullptr;
   transport::OffsetTracker tracker_;

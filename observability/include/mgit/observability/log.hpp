@@ -49,8 +49,4 @@ void log(LogLevel level, std::string_view msg, LogFields fields = {});
 /// Same, with correlation_id, job_id, trace_id and span_id of the job.
 void log(LogLevel level, const JobContext& ctx, std::string_view msg, LogFields fields = {});
 
-/// Appends `text` to `out` as the body of a JSON string (no quotes), escaping as RFC 8259 wants;
-/// bytes that are not well-formed UTF-8 become U+FFFD, so the output is always valid JSON.
-void append_json_escaped(std::string& out, std::string_view text);
-
 }  // namespace mgit::observability

@@ -6,7 +6,7 @@
 #include <string>
 #include <vector>
 
-#include "mgitctl/kafka.hpp"
+#include "kafka.hpp"
 
 namespace mgit::mgitctl {
 

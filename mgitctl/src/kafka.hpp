@@ -11,10 +11,11 @@
 #include <utility>
 #include <vector>
 
+#include "mgit/basics/handle.hpp"
+
 namespace mgit::mgitctl {
 
-template <class T, void (*Free)(T*)>
-using Handle = std::unique_ptr<T, std::integral_constant<decltype(Free), Free>>;
+using basics::Handle;
 
 using ConfPtr = Handle<rd_kafka_conf_t, &rd_kafka_conf_destroy>;
 using KafkaPtr = Handle<rd_kafka_t, &rd_kafka_destroy>;

@@ -3,7 +3,7 @@
 #include <string>
 #include <vector>
 
-#include "mgitctl/kafka.hpp"
+#include "kafka.hpp"
 
 namespace mgit::mgitctl {
 

@@ -1,4 +1,4 @@
-#include "mgit/jobs/git_executor.hpp"
+#include "mgit/git/git_executor.hpp"
 
 #include <fmt/format.h>
 #include <git2.h>
@@ -15,18 +15,19 @@
 #include <stdexcept>
 #include <system_error>
 
+#include "mgit/basics/ascii.hpp"
+#include "mgit/basics/handle.hpp"
 #include "mgit/jobs/parse.hpp"
 #include "mgit/observability/log.hpp"
 #include "mgit/security/redaction.hpp"
 
-namespace mgit::jobs {
+namespace mgit::git {
 namespace {
 
 namespace fs = std::filesystem;
 using observability::LogLevel;
 
-template <class T, void (*Free)(T*)>
-using Handle = std::unique_ptr<T, std::integral_constant<decltype(Free), Free>>;
+using basics::Handle;
 using RepositoryPtr = Handle<git_repository, &git_repository_free>;
 using RemotePtr = Handle<git_remote, &git_remote_free>;
 using ReferencePtr = Handle<git_reference, &git_reference_free>;
@@ -72,31 +73,21 @@ std::string oid_hex(const git_oid* oid) {
   return text;
 }
 
-bool starts_with(std::string_view text, std::string_view prefix) {
-  return text.substr(0, prefix.size()) == prefix;
-}
+using basics::contains;
+using basics::starts_with;
+using basics::to_lower;
 
-std::string lower(std::string_view text) {
-  std::string out(text);
-  std::transform(out.begin(), out.end(), out.begin(),
-                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
-  return out;
-}
-
-bool contains(std::string_view text, std::string_view needle) {
-  return text.find(needle) != std::string_view::npos;
-}
-
-JobError stop_error(const ExecutionControl& control, std::string_view during) {
+jobs::JobError stop_error(const execution::ExecutionControl& control, std::string_view during) {
   if (control.cancelled != nullptr && control.cancelled->load()) {
-    return JobError{ErrorCode::kInternal, fmt::format("cancelled during {}", during)};
+    return jobs::JobError{jobs::ErrorCode::kInternal, fmt::format("cancelled during {}", during)};
   }
-  return JobError{ErrorCode::kTimeout, fmt::format("deadline passed during {}", during)};
+  return jobs::JobError{jobs::ErrorCode::kTimeout,
+                        fmt::format("deadline passed during {}", during)};
 }
 
 /// Everything libgit2's callbacks see. Lives on the executing thread's stack for one job.
 struct Transfer {
-  const ExecutionControl* control = nullptr;
+  const execution::ExecutionControl* control = nullptr;
   const security::Credential* credential = nullptr;
   std::string credential_name;
   int auth_attempts = 0;
@@ -105,7 +96,7 @@ struct Transfer {
   std::string host_not_allowed;  ///< set when the credential is not bound to the URL's host
   bool stopped = false;
   std::string host_key_problem;
-  std::vector<RefUpdate> updates;
+  std::vector<jobs::RefUpdate> updates;
 };
 
 // ---- ssh host key verification -------------------------------------------------------
@@ -131,7 +122,7 @@ bool host_matches(std::string_view patterns, std::string_view host) {
     if (starts_with(pattern, "[") && contains(pattern, "]")) {
       pattern = pattern.substr(1, pattern.find(']') - 1);
     }
-    if (lower(pattern) == lower(host)) return true;
+    if (to_lower(pattern) == to_lower(host)) return true;
     begin = end + 1;
   }
   return false;
@@ -183,7 +174,7 @@ std::pair<std::string, std::optional<int>> url_host(std::string_view url) {
       std::all_of(port.begin(), port.end(), [](char c) { return c >= '0' && c <= '9'; })) {
     number = std::stoi(std::string(port));
   }
-  return {lower(host), number};
+  return {to_lower(host), number};
 }
 
 int on_credentials(git_credential** out, const char* url, const char* username_from_url,
@@ -266,7 +257,7 @@ int on_sideband(const char* /*text*/, int /*length*/, void* payload) {
 int on_update_tips(const char* refname, const git_oid* old_oid, const git_oid* new_oid,
                    void* payload) {
   auto& t = *static_cast<Transfer*>(payload);
-  t.updates.push_back(RefUpdate{refname, oid_hex(old_oid), oid_hex(new_oid)});
+  t.updates.push_back(jobs::RefUpdate{refname, oid_hex(old_oid), oid_hex(new_oid)});
   return 0;
 }
 
@@ -288,13 +279,14 @@ git_remote_callbacks make_callbacks(Transfer& transfer) {
 /// `<target>/.git/` with work tree `<target>/`, or bare at `<target>/`, not a linked
 /// worktree. Anything else (`core.worktree`, a `gitdir:` file, a repository planted by
 /// another target's content) could point a forced checkout outside the target.
-tl::expected<RepositoryPtr, JobError> open_target(const fs::path& path, std::string_view target) {
+tl::expected<RepositoryPtr, jobs::JobError> open_target(const fs::path& path,
+                                                        std::string_view target) {
   git_repository* raw_repo = nullptr;
   if (git_repository_open_ext(&raw_repo, path.c_str(), GIT_REPOSITORY_OPEN_NO_SEARCH, nullptr) !=
       0) {
     return tl::make_unexpected(
-        JobError{ErrorCode::kConflict,
-                 fmt::format("target '{}' exists but is not a git repository", target)});
+        jobs::JobError{jobs::ErrorCode::kConflict,
+                       fmt::format("target '{}' exists but is not a git repository", target)});
   }
   RepositoryPtr repo(raw_repo);
   std::error_code ec;
@@ -309,8 +301,8 @@ tl::expected<RepositoryPtr, JobError> open_target(const fs::path& path, std::str
                          commondir != nullptr && std::string_view(commondir) == gitdir;
   if (ec || !workdir_ok || !gitdir_ok) {
     return tl::make_unexpected(
-        JobError{ErrorCode::kConflict,
-                 fmt::format("target '{}' is not a repository mgitd created", target)});
+        jobs::JobError{jobs::ErrorCode::kConflict,
+                       fmt::format("target '{}' is not a repository mgitd created", target)});
   }
   return repo;
 }
@@ -348,11 +340,12 @@ std::size_t remove_stale_locks(const fs::path& git_dir) {
 
 /// The repository key an existing target was cloned from, read from `remote.origin.url`
 /// (config read directly: `git_remote_lookup` leaks in libgit2 1.5, see below).
-tl::expected<std::string, JobError> origin_key(git_repository* repo, std::string_view target) {
+tl::expected<std::string, jobs::JobError> origin_key(git_repository* repo,
+                                                     std::string_view target) {
   const auto unknown = [&] {
-    return tl::make_unexpected(
-        JobError{ErrorCode::kConflict,
-                 fmt::format("target '{}' has no record and no usable origin to adopt", target)});
+    return tl::make_unexpected(jobs::JobError{
+        jobs::ErrorCode::kConflict,
+        fmt::format("target '{}' has no record and no usable origin to adopt", target)});
   };
   git_config* raw_config = nullptr;
   if (git_repository_config_snapshot(&raw_config, repo) != 0) return unknown();
@@ -361,7 +354,7 @@ tl::expected<std::string, JobError> origin_key(git_repository* repo, std::string
   if (git_config_get_string_buf(&url.buf, config.get(), "remote.origin.url") != 0) {
     return unknown();
   }
-  auto key = normalize_repository_url(url.str());
+  auto key = jobs::normalize_repository_url(url.str());
   if (!key) return unknown();
   return *key;
 }
@@ -370,7 +363,7 @@ tl::expected<std::string, JobError> origin_key(git_repository* repo, std::string
 
 class Run {
  public:
-  Run(const Job& job, fs::path path, const ExecutionControl& control,
+  Run(const jobs::Job& job, fs::path path, const execution::ExecutionControl& control,
       const security::Credential* credential, const security::Redactor& redactor,
       const observability::JobContext& ctx)
       : job_(job), path_(std::move(path)), control_(control), redactor_(redactor), ctx_(ctx) {
@@ -379,96 +372,102 @@ class Run {
     transfer_.credential_name = job.credential;
   }
 
-  tl::expected<ExecutionReport, JobError> create(Layout layout);
-  tl::expected<ExecutionReport, JobError> update(Layout requested, bool checkout);
+  tl::expected<jobs::ExecutionReport, jobs::JobError> create(Layout layout);
+  tl::expected<jobs::ExecutionReport, jobs::JobError> update(Layout requested, bool checkout);
   /// Whether a failure came from a git lock file held by someone else.
   bool lock_held() const { return lock_held_; }
 
  private:
-  tl::expected<void, JobError> check(int rc, std::string_view action) const;
-  JobError classify(int rc, std::string_view action) const;
-  tl::expected<std::string, JobError> fetch(git_remote* remote, Layout layout);
-  tl::expected<void, JobError> checkout(git_repository* repo, const std::string& default_branch);
-  tl::expected<void, JobError> point_head(git_repository* repo, const std::string& default_branch);
-  tl::expected<RemotePtr, JobError> in_memory_remote(git_repository* repo, Layout layout);
-  tl::expected<void, JobError> configure(
+  tl::expected<void, jobs::JobError> check(int rc, std::string_view action) const;
+  jobs::JobError classify(int rc, std::string_view action) const;
+  tl::expected<std::string, jobs::JobError> fetch(git_remote* remote, Layout layout);
+  tl::expected<void, jobs::JobError> checkout(git_repository* repo,
+                                              const std::string& default_branch);
+  tl::expected<void, jobs::JobError> point_head(git_repository* repo,
+                                                const std::string& default_branch);
+  tl::expected<RemotePtr, jobs::JobError> in_memory_remote(git_repository* repo, Layout layout);
+  tl::expected<void, jobs::JobError> configure(
       git_repository* repo, std::initializer_list<std::pair<std::string, std::string>> values);
-  tl::expected<ExecutionReport, JobError> finish(git_repository* repo, Layout layout, bool checkout,
-                                                 const std::string& default_branch);
+  tl::expected<jobs::ExecutionReport, jobs::JobError> finish(git_repository* repo, Layout layout,
+                                                             bool checkout,
+                                                             const std::string& default_branch);
 
-  const Job& job_;
+  const jobs::Job& job_;
   fs::path path_;
-  const ExecutionControl& control_;
+  const execution::ExecutionControl& control_;
   const security::Redactor& redactor_;
   const observability::JobContext& ctx_;
   Transfer transfer_;
   mutable bool lock_held_ = false;
-  ExecutionReport report_;
+  jobs::ExecutionReport report_;
   std::string detached_ref_;  ///< the ref a detached checkout came from
 };
 
-tl::expected<void, JobError> Run::check(int rc, std::string_view action) const {
+tl::expected<void, jobs::JobError> Run::check(int rc, std::string_view action) const {
   if (rc >= 0) return {};
   return tl::make_unexpected(classify(rc, action));
 }
 
-JobError Run::classify(int rc, std::string_view action) const {
+jobs::JobError Run::classify(int rc, std::string_view action) const {
   if (transfer_.stopped) return stop_error(control_, action);
   if (transfer_.auth_without_credential) {
-    return JobError{ErrorCode::kAuthFailed,
-                    "the remote requires authentication and the job names no credential"};
+    return jobs::JobError{jobs::ErrorCode::kAuthFailed,
+                          "the remote requires authentication and the job names no credential"};
   }
   if (!transfer_.host_not_allowed.empty()) {
-    return JobError{
-        ErrorCode::kAuthFailed,
+    return jobs::JobError{
+        jobs::ErrorCode::kAuthFailed,
         redactor_.redact(fmt::format("credential '{}' is not allowed for host '{}'",
                                      transfer_.credential_name, transfer_.host_not_allowed))};
   }
   if (transfer_.auth_exhausted) {
-    return JobError{ErrorCode::kAuthFailed,
-                    fmt::format("the remote rejected credential '{}'", transfer_.credential_name)};
+    return jobs::JobError{
+        jobs::ErrorCode::kAuthFailed,
+        fmt::format("the remote rejected credential '{}'", transfer_.credential_name)};
   }
   if (!transfer_.host_key_problem.empty()) {
-    return JobError{ErrorCode::kAuthFailed, redactor_.redact(transfer_.host_key_problem)};
+    return jobs::JobError{jobs::ErrorCode::kAuthFailed,
+                          redactor_.redact(transfer_.host_key_problem)};
   }
   const git_error* error = git_error_last();
   const int klass = error != nullptr ? error->klass : GIT_ERROR_NONE;
   const std::string raw = error != nullptr && error->message != nullptr ? error->message : "";
   const std::string message =
       redactor_.redact(fmt::format("{} failed: {}", action, raw.empty() ? "unknown error" : raw));
-  const std::string text = lower(raw);
+  const std::string text = to_lower(raw);
 
-  ErrorCode code = ErrorCode::kInternal;
+  jobs::ErrorCode code = jobs::ErrorCode::kInternal;
   if (rc == GIT_EAUTH || contains(text, "status code: 401") || contains(text, "status code: 403") ||
       contains(text, "authentication")) {
-    code = ErrorCode::kAuthFailed;
+    code = jobs::ErrorCode::kAuthFailed;
   } else if (contains(text, "status code: 429")) {
-    code = ErrorCode::kRateLimited;
+    code = jobs::ErrorCode::kRateLimited;
   } else if (contains(text, "status code: 404") || contains(text, "not found") ||
              contains(text, "does not appear to be a git repository")) {
-    code = ErrorCode::kNotFound;
+    code = jobs::ErrorCode::kNotFound;
   } else if (contains(text, "no space left") || (klass == GIT_ERROR_OS && errno == ENOSPC)) {
-    code = ErrorCode::kDiskFull;
+    code = jobs::ErrorCode::kDiskFull;
   } else if (rc == GIT_ELOCKED) {
     // Stale locks are removed before each run, so this one is held by something outside
     // mgitd (e.g. an operator's git) and will go away: not recorded, a redelivery runs again.
     lock_held_ = true;
-    return JobError{ErrorCode::kConflict,
-                    redactor_.redact(fmt::format("{} failed: a git lock file is held: {}", action,
-                                                 raw.empty() ? "unknown error" : raw))};
+    return jobs::JobError{
+        jobs::ErrorCode::kConflict,
+        redactor_.redact(fmt::format("{} failed: a git lock file is held: {}", action,
+                                     raw.empty() ? "unknown error" : raw))};
   } else if (rc == GIT_ECONFLICT || rc == GIT_EEXISTS || rc == GIT_EUNMERGED) {
-    code = ErrorCode::kConflict;
+    code = jobs::ErrorCode::kConflict;
   } else if (klass == GIT_ERROR_NET || klass == GIT_ERROR_SSL || klass == GIT_ERROR_SSH ||
              klass == GIT_ERROR_HTTP || rc == GIT_ECERTIFICATE || rc == GIT_EEOF ||
              contains(text, "status code: 5")) {
-    code = ErrorCode::kNetwork;
+    code = jobs::ErrorCode::kNetwork;
   }
-  return JobError{code, message};
+  return jobs::JobError{code, message};
 }
 
 /// Connects, learns the remote's default branch, fetches with the remote's refspecs.
 /// Returns the default branch (`refs/heads/x`), empty for an empty remote.
-tl::expected<std::string, JobError> Run::fetch(git_remote* remote, Layout layout) {
+tl::expected<std::string, jobs::JobError> Run::fetch(git_remote* remote, Layout layout) {
   const git_remote_callbacks callbacks = make_callbacks(transfer_);
   git_proxy_options proxy;
   git_proxy_options_init(&proxy, GIT_PROXY_OPTIONS_VERSION);
@@ -508,8 +507,8 @@ tl::expected<std::string, JobError> Run::fetch(git_remote* remote, Layout layout
 
 /// Forces the work tree to the fetched commit of `ref` (or the default branch): a branch
 /// becomes a local branch reset to `origin/<branch>`, a tag or commit id a detached HEAD.
-tl::expected<void, JobError> Run::checkout(git_repository* repo,
-                                           const std::string& default_branch) {
+tl::expected<void, jobs::JobError> Run::checkout(git_repository* repo,
+                                                 const std::string& default_branch) {
   std::string name = job_.ref.empty() ? default_branch : job_.ref;
   if (name.empty()) return {};  // empty remote: nothing to check out
   std::string branch;
@@ -548,8 +547,8 @@ tl::expected<void, JobError> Run::checkout(git_repository* repo,
   }
   if (!commit) {
     return tl::make_unexpected(
-        JobError{ErrorCode::kNotFound,
-                 redactor_.redact(fmt::format("ref '{}' not found on the remote", name))});
+        jobs::JobError{jobs::ErrorCode::kNotFound,
+                       redactor_.redact(fmt::format("ref '{}' not found on the remote", name))});
   }
 
   git_checkout_options options;
@@ -579,8 +578,8 @@ tl::expected<void, JobError> Run::checkout(git_repository* repo,
 
 /// Bare targets have no work tree: HEAD names the job's branch when it exists, else the
 /// remote's default branch.
-tl::expected<void, JobError> Run::point_head(git_repository* repo,
-                                             const std::string& default_branch) {
+tl::expected<void, jobs::JobError> Run::point_head(git_repository* repo,
+                                                   const std::string& default_branch) {
   std::string head = default_branch;
   if (!job_.ref.empty()) {
     const std::string wanted =
@@ -592,9 +591,9 @@ tl::expected<void, JobError> Run::point_head(git_repository* repo,
   return check(git_repository_set_head(repo, head.c_str()), "set HEAD");
 }
 
-tl::expected<ExecutionReport, JobError> Run::finish(git_repository* repo, Layout layout,
-                                                    bool checkout_ref,
-                                                    const std::string& default_branch) {
+tl::expected<jobs::ExecutionReport, jobs::JobError> Run::finish(git_repository* repo, Layout layout,
+                                                                bool checkout_ref,
+                                                                const std::string& default_branch) {
   if (checkout_ref) {
     auto ok = layout == Layout::kWorkTree ? checkout(repo, default_branch)
                                           : point_head(repo, default_branch);
@@ -627,7 +626,7 @@ tl::expected<ExecutionReport, JobError> Run::finish(git_repository* repo, Layout
 // A daemon running thousands of jobs cannot afford that, so the executor never calls them:
 // it writes the remote's config keys itself and fetches through an in-memory remote built
 // from the target's layout, skipping insteadOf.
-tl::expected<RemotePtr, JobError> Run::in_memory_remote(git_repository* repo, Layout layout) {
+tl::expected<RemotePtr, jobs::JobError> Run::in_memory_remote(git_repository* repo, Layout layout) {
   git_remote_create_options options;
   git_remote_create_options_init(&options, GIT_REMOTE_CREATE_OPTIONS_VERSION);
   options.repository = repo;
@@ -646,7 +645,7 @@ tl::expected<RemotePtr, JobError> Run::in_memory_remote(git_repository* repo, La
 
 /// Writes `key=value` pairs into the repository's own config, so plain `git` run in the
 /// target later sees a normal `origin`.
-tl::expected<void, JobError> Run::configure(
+tl::expected<void, jobs::JobError> Run::configure(
     git_repository* repo, std::initializer_list<std::pair<std::string, std::string>> values) {
   git_config* raw_config = nullptr;
   if (auto ok = check(git_repository_config(&raw_config, repo), "config"); !ok) return ok;
@@ -660,7 +659,7 @@ tl::expected<void, JobError> Run::configure(
   return {};
 }
 
-tl::expected<ExecutionReport, JobError> Run::create(Layout layout) {
+tl::expected<jobs::ExecutionReport, jobs::JobError> Run::create(Layout layout) {
   git_repository_init_options init;
   git_repository_init_options_init(&init, GIT_REPOSITORY_INIT_OPTIONS_VERSION);
   init.flags = GIT_REPOSITORY_INIT_NO_REINIT | GIT_REPOSITORY_INIT_MKPATH;
@@ -685,7 +684,8 @@ tl::expected<ExecutionReport, JobError> Run::create(Layout layout) {
   return finish(repo.get(), layout, true, *default_branch);
 }
 
-tl::expected<ExecutionReport, JobError> Run::update(Layout requested, bool checkout_ref) {
+tl::expected<jobs::ExecutionReport, jobs::JobError> Run::update(Layout requested,
+                                                                bool checkout_ref) {
   auto opened = open_target(path_, job_.target);
   if (!opened) return tl::make_unexpected(opened.error());
   RepositoryPtr repo = std::move(*opened);
@@ -709,8 +709,8 @@ tl::expected<ExecutionReport, JobError> Run::update(Layout requested, bool check
   if (requested == Layout::kMirror) {
     if (layout != Layout::kMirror) {
       return tl::make_unexpected(
-          JobError{ErrorCode::kConflict,
-                   fmt::format("target '{}' exists and is not a mirror", job_.target)});
+          jobs::JobError{jobs::ErrorCode::kConflict,
+                         fmt::format("target '{}' exists and is not a mirror", job_.target)});
     }
   }
   // The binding guarantees the same repository key; the URL may still be spelled
@@ -729,10 +729,10 @@ tl::expected<ExecutionReport, JobError> Run::update(Layout requested, bool check
 
 /// Re-checks the target as a workspace-relative path (the parser did too; this is the
 /// last line before the filesystem) and keeps the executor's own state directory out.
-tl::expected<void, JobError> check_target_name(std::string_view target) {
+tl::expected<void, jobs::JobError> check_target_name(std::string_view target) {
   const auto invalid = [&](std::string_view why) {
     return tl::make_unexpected(
-        JobError{ErrorCode::kInvalidJob, fmt::format("target is not valid: {}", why)});
+        jobs::JobError{jobs::ErrorCode::kInvalidJob, fmt::format("target is not valid: {}", why)});
   };
   if (target.empty()) return invalid("empty");
   if (target.front() == '/') return invalid("absolute path");
@@ -746,7 +746,7 @@ tl::expected<void, JobError> check_target_name(std::string_view target) {
     }
     if (first && segment == kStateDir) return invalid("reserved for mgitd's own state");
     // A `.git` segment would address another target's repository internals directly.
-    if (lower(segment) == ".git") return invalid("'.git' segment");
+    if (to_lower(segment) == ".git") return invalid("'.git' segment");
     first = false;
     begin = end + 1;
   }
@@ -768,7 +768,8 @@ bool is_repository_dir(const fs::path& dir) {
 /// (it could lead out of the workspace), a non-directory parent, or a repository: a target
 /// inside another one would be made of files that repository's remote controls (a planted
 /// `HEAD`/`config` with `core.worktree` turns it into a repository checking out anywhere).
-tl::expected<bool, JobError> target_exists(const fs::path& workspace, std::string_view target) {
+tl::expected<bool, jobs::JobError> target_exists(const fs::path& workspace,
+                                                 std::string_view target) {
   fs::path current = workspace;
   const fs::path relative(target);
   fs::path ancestor;
@@ -780,17 +781,19 @@ tl::expected<bool, JobError> target_exists(const fs::path& workspace, std::strin
     struct stat info {};
     if (::lstat(current.c_str(), &info) != 0) {
       if (errno == ENOENT) return false;
-      return tl::make_unexpected(
-          JobError{ErrorCode::kInternal,
-                   fmt::format("cannot inspect target '{}': {}", target, std::strerror(errno))});
+      return tl::make_unexpected(jobs::JobError{
+          jobs::ErrorCode::kInternal,
+          fmt::format("cannot inspect target '{}': {}", target, std::strerror(errno))});
     }
     if (S_ISLNK(info.st_mode)) {
-      return tl::make_unexpected(JobError{
-          ErrorCode::kInvalidJob, fmt::format("target '{}' has a symlinked component", target)});
+      return tl::make_unexpected(
+          jobs::JobError{jobs::ErrorCode::kInvalidJob,
+                         fmt::format("target '{}' has a symlinked component", target)});
     }
     if (!S_ISDIR(info.st_mode)) {
-      return tl::make_unexpected(JobError{
-          ErrorCode::kConflict, fmt::format("target '{}' exists and is not a directory", target)});
+      return tl::make_unexpected(
+          jobs::JobError{jobs::ErrorCode::kConflict,
+                         fmt::format("target '{}' exists and is not a directory", target)});
     }
     if (remaining == 0) {
       std::error_code ec;
@@ -798,8 +801,8 @@ tl::expected<bool, JobError> target_exists(const fs::path& workspace, std::strin
       return !fs::is_empty(current, ec) || ec;
     }
     if (is_repository_dir(current)) {
-      return tl::make_unexpected(JobError{
-          ErrorCode::kConflict,
+      return tl::make_unexpected(jobs::JobError{
+          jobs::ErrorCode::kConflict,
           fmt::format("target '{}' is inside another repository '{}'", target, ancestor.string())});
     }
   }
@@ -837,7 +840,7 @@ class CreatedDirectories {
     }
   }
 
-  tl::expected<void, JobError> create(const fs::path& workspace, std::string_view target) {
+  tl::expected<void, jobs::JobError> create(const fs::path& workspace, std::string_view target) {
     fs::path current = workspace;
     for (const auto& part : fs::path(target)) {
       current /= part;
@@ -848,10 +851,10 @@ class CreatedDirectories {
       struct stat info {};
       if (errno != EEXIST || ::lstat(current.c_str(), &info) != 0 || !S_ISDIR(info.st_mode)) {
         const int err = errno;
-        return tl::make_unexpected(
-            JobError{err == ENOSPC ? ErrorCode::kDiskFull : ErrorCode::kInvalidJob,
-                     fmt::format("cannot create target '{}': a component is not a plain directory",
-                                 target)});
+        return tl::make_unexpected(jobs::JobError{
+            err == ENOSPC ? jobs::ErrorCode::kDiskFull : jobs::ErrorCode::kInvalidJob,
+            fmt::format("cannot create target '{}': a component is not a plain directory",
+                        target)});
       }
     }
     leaf_ = current;
@@ -871,27 +874,27 @@ class CreatedDirectories {
   fs::path clear_contents_of_;
 };
 
-tl::expected<void, JobError> check_free_disk(const fs::path& workspace, int min_percent) {
+tl::expected<void, jobs::JobError> check_free_disk(const fs::path& workspace, int min_percent) {
   struct statvfs info {};
   if (::statvfs(workspace.c_str(), &info) != 0 || info.f_blocks == 0) {
     return tl::make_unexpected(
-        JobError{ErrorCode::kInternal, "cannot read the workspace's free disk space"});
+        jobs::JobError{jobs::ErrorCode::kInternal, "cannot read the workspace's free disk space"});
   }
   const double free_percent =
       100.0 * static_cast<double>(info.f_bavail) / static_cast<double>(info.f_blocks);
   if (free_percent < static_cast<double>(min_percent)) {
-    return tl::make_unexpected(
-        JobError{ErrorCode::kDiskFull,
-                 fmt::format("workspace has {:.1f}% free disk, below min_free_disk_percent {}",
-                             free_percent, min_percent)});
+    return tl::make_unexpected(jobs::JobError{
+        jobs::ErrorCode::kDiskFull,
+        fmt::format("workspace has {:.1f}% free disk, below min_free_disk_percent {}", free_percent,
+                    min_percent)});
   }
   return {};
 }
 
 /// Which failures a redelivery must get again rather than retry: the deterministic ones.
-bool worth_recording(const JobError& error) {
-  return !error.retryable() && error.code != ErrorCode::kInternal &&
-         error.code != ErrorCode::kDiskFull;
+bool worth_recording(const jobs::JobError& error) {
+  return !error.retryable() && error.code != jobs::ErrorCode::kInternal &&
+         error.code != jobs::ErrorCode::kDiskFull;
 }
 
 }  // namespace
@@ -916,9 +919,9 @@ GitExecutor::GitExecutor(GitExecutorSettings settings)
 
 GitExecutor::~GitExecutor() = default;
 
-tl::expected<ExecutionReport, JobError> GitExecutor::execute(const Job& job,
-                                                             const observability::JobContext& ctx,
-                                                             const ExecutionControl& control) {
+tl::expected<jobs::ExecutionReport, jobs::JobError> GitExecutor::execute(
+    const jobs::Job& job, const observability::JobContext& ctx,
+    const execution::ExecutionControl& control) {
   if (control.should_stop()) return tl::make_unexpected(stop_error(control, "queueing"));
   if (auto ok = check_target_name(job.target); !ok) return tl::make_unexpected(ok.error());
   const fs::path path = settings_.workspace / job.target;
@@ -933,7 +936,7 @@ tl::expected<ExecutionReport, JobError> GitExecutor::execute(const Job& job,
     observability::log(LogLevel::kInfo, ctx, "job already served by this target, replaying",
                        {{"target", job.target}});
     if (served->error) return tl::make_unexpected(*served->error);
-    ExecutionReport report;
+    jobs::ExecutionReport report;
     report.head_ref = served->head_ref;
     report.head_oid = served->head_oid;
     report.replayed = true;
@@ -941,7 +944,7 @@ tl::expected<ExecutionReport, JobError> GitExecutor::execute(const Job& job,
   }
 
   bool lock_held = false;
-  const auto outcome = [&]() -> tl::expected<ExecutionReport, JobError> {
+  const auto outcome = [&]() -> tl::expected<jobs::ExecutionReport, jobs::JobError> {
     auto exists = target_exists(settings_.workspace, job.target);
     if (!exists) return tl::make_unexpected(exists.error());
     if (record.repository_key.empty() && *exists) {
@@ -956,26 +959,27 @@ tl::expected<ExecutionReport, JobError> GitExecutor::execute(const Job& job,
       record.repository_key = std::move(*key);
     }
     if (!record.repository_key.empty() && record.repository_key != job.repository_key) {
-      return tl::make_unexpected(JobError{
-          ErrorCode::kConflict,
+      return tl::make_unexpected(jobs::JobError{
+          jobs::ErrorCode::kConflict,
           fmt::format("target '{}' is bound to repository {}", job.target, record.repository_key)});
     }
     std::optional<security::Credential> credential;
     security::Redactor redactor;
     if (!job.credential.empty()) {
       if (settings_.credentials == nullptr) {
-        return tl::make_unexpected(JobError{ErrorCode::kAuthFailed, "no credential store"});
+        return tl::make_unexpected(
+            jobs::JobError{jobs::ErrorCode::kAuthFailed, "no credential store"});
       }
       auto loaded_credential = settings_.credentials->load(job.credential);
       if (!loaded_credential) {
         return tl::make_unexpected(
-            JobError{ErrorCode::kAuthFailed, loaded_credential.error().message});
+            jobs::JobError{jobs::ErrorCode::kAuthFailed, loaded_credential.error().message});
       }
       credential = std::move(*loaded_credential);
       for (auto& secret : credential->secrets()) redactor.add(std::move(secret));
     }
     Run run(job, path, control, credential ? &*credential : nullptr, redactor, ctx);
-    const auto create = [&](Layout layout) -> tl::expected<ExecutionReport, JobError> {
+    const auto create = [&](Layout layout) -> tl::expected<jobs::ExecutionReport, jobs::JobError> {
       if (auto ok = check_free_disk(settings_.workspace, settings_.min_free_disk_percent); !ok) {
         return tl::make_unexpected(ok.error());
       }
@@ -988,26 +992,26 @@ tl::expected<ExecutionReport, JobError> GitExecutor::execute(const Job& job,
       return report;
     };
     const Layout requested = job.options.bare ? Layout::kBare : Layout::kWorkTree;
-    const auto operate = [&]() -> tl::expected<ExecutionReport, JobError> {
+    const auto operate = [&]() -> tl::expected<jobs::ExecutionReport, jobs::JobError> {
       switch (job.operation) {
-        case Operation::kClone:
+        case jobs::Operation::kClone:
           if (*exists) {
-            return tl::make_unexpected(JobError{
-                ErrorCode::kConflict, fmt::format("target '{}' already exists", job.target)});
+            return tl::make_unexpected(jobs::JobError{
+                jobs::ErrorCode::kConflict, fmt::format("target '{}' already exists", job.target)});
           }
           return create(requested);
-        case Operation::kFetch:
+        case jobs::Operation::kFetch:
           if (!*exists) {
-            return tl::make_unexpected(JobError{
-                ErrorCode::kNotFound, fmt::format("target '{}' does not exist", job.target)});
+            return tl::make_unexpected(jobs::JobError{
+                jobs::ErrorCode::kNotFound, fmt::format("target '{}' does not exist", job.target)});
           }
           return run.update(requested, false);
-        case Operation::kSync:
+        case jobs::Operation::kSync:
           return *exists ? run.update(requested, true) : create(requested);
-        case Operation::kMirror:
+        case jobs::Operation::kMirror:
           return *exists ? run.update(Layout::kMirror, true) : create(Layout::kMirror);
       }
-      return tl::make_unexpected(JobError{ErrorCode::kInternal, "unknown operation"});
+      return tl::make_unexpected(jobs::JobError{jobs::ErrorCode::kInternal, "unknown operation"});
     };
     auto result = operate();
     lock_held = run.lock_held();
@@ -1035,4 +1039,4 @@ tl::expected<ExecutionReport, JobError> GitExecutor::execute(const Job& job,
   return outcome;
 }
 
-}  // namespace mgit::jobs
+}  // namespace mgit::git

@@ -1,4 +1,4 @@
-#include "mgit/jobs/target_store.hpp"
+#include "mgit/git/target_store.hpp"
 
 #include <fcntl.h>
 #include <fmt/format.h>
@@ -17,14 +17,14 @@
 
 #include "mgit/observability/log.hpp"
 
-namespace mgit::jobs {
+namespace mgit::git {
 namespace {
 
 constexpr auto kLockPoll = std::chrono::milliseconds(20);
 constexpr std::string_view kSchema = "mgit.target/v1";
 
-JobError internal(std::string message) {
-  return JobError{ErrorCode::kInternal, std::move(message)};
+jobs::JobError internal(std::string message) {
+  return jobs::JobError{jobs::ErrorCode::kInternal, std::move(message)};
 }
 
 std::string sha256_hex(std::string_view text) {
@@ -36,12 +36,13 @@ std::string sha256_hex(std::string_view text) {
   return hex;
 }
 
-std::optional<ErrorCode> parse_error_code(std::string_view text) {
-  for (const ErrorCode code :
-       {ErrorCode::kInvalidJob, ErrorCode::kPolicyDenied, ErrorCode::kAuthFailed,
-        ErrorCode::kNotFound, ErrorCode::kNetwork, ErrorCode::kTimeout, ErrorCode::kConflict,
-        ErrorCode::kDiskFull, ErrorCode::kRateLimited, ErrorCode::kInternal}) {
-    if (to_string(code) == text) return code;
+std::optional<jobs::ErrorCode> parse_error_code(std::string_view text) {
+  for (const jobs::ErrorCode code :
+       {jobs::ErrorCode::kInvalidJob, jobs::ErrorCode::kPolicyDenied, jobs::ErrorCode::kAuthFailed,
+        jobs::ErrorCode::kNotFound, jobs::ErrorCode::kNetwork, jobs::ErrorCode::kTimeout,
+        jobs::ErrorCode::kConflict, jobs::ErrorCode::kDiskFull, jobs::ErrorCode::kRateLimited,
+        jobs::ErrorCode::kInternal}) {
+    if (jobs::to_string(code) == text) return code;
   }
   return std::nullopt;
 }
@@ -88,9 +89,9 @@ std::optional<TargetRecord> parse_record(const rapidjson::Document& document,
       job.head_ref = string_member(entry, "head_ref");
       job.head_oid = string_member(entry, "head_oid");
       if (status == "failed") {
-        job.error = JobError{
-            parse_error_code(string_member(entry, "error_code")).value_or(ErrorCode::kInternal),
-            string_member(entry, "error_message")};
+        job.error = jobs::JobError{parse_error_code(string_member(entry, "error_code"))
+                                       .value_or(jobs::ErrorCode::kInternal),
+                                   string_member(entry, "error_message")};
       }
       record.served.push_back(std::move(job));
     }
@@ -145,7 +146,7 @@ std::string serialize(const TargetRecord& record) {
     string(job.error ? "failed" : "succeeded");
     if (job.error) {
       writer.Key("error_code");
-      string(to_string(job.error->code));
+      string(jobs::to_string(job.error->code));
       writer.Key("error_message");
       string(job.error->message);
     }
@@ -160,7 +161,7 @@ std::string serialize(const TargetRecord& record) {
   return std::string(buffer.GetString(), buffer.GetSize());
 }
 
-tl::expected<void, JobError> sync_directory(const std::filesystem::path& directory) {
+tl::expected<void, jobs::JobError> sync_directory(const std::filesystem::path& directory) {
   const int fd = ::open(directory.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
   if (fd < 0) return tl::make_unexpected(internal("cannot open target record directory"));
   const int rc = ::fsync(fd);
@@ -207,7 +208,7 @@ std::filesystem::path TargetStore::file_stem(std::string_view target) const {
   return directory_ / sha256_hex(target);
 }
 
-tl::expected<std::optional<TargetRecord>, JobError> TargetStore::load(
+tl::expected<std::optional<TargetRecord>, jobs::JobError> TargetStore::load(
     std::string_view target) const {
   std::filesystem::path path = file_stem(target);
   path += ".json";
@@ -244,7 +245,7 @@ tl::expected<std::optional<TargetRecord>, JobError> TargetStore::load(
   return std::optional<TargetRecord>(TargetRecord{std::string(target), {}, {}});
 }
 
-tl::expected<void, JobError> TargetStore::save(const TargetRecord& record) const {
+tl::expected<void, jobs::JobError> TargetStore::save(const TargetRecord& record) const {
   std::error_code ec;
   std::filesystem::create_directories(directory_, ec);
   if (ec) {
@@ -282,7 +283,8 @@ tl::expected<void, JobError> TargetStore::save(const TargetRecord& record) const
   if (err != 0) {
     ::unlink(temp.c_str());
     if (err == ENOSPC || err == EDQUOT) {
-      return tl::make_unexpected(JobError{ErrorCode::kDiskFull, "no space to write target record"});
+      return tl::make_unexpected(
+          jobs::JobError{jobs::ErrorCode::kDiskFull, "no space to write target record"});
     }
     return tl::make_unexpected(
         internal(fmt::format("cannot write {}: {}", relative_name(path), std::strerror(err))));
@@ -290,8 +292,8 @@ tl::expected<void, JobError> TargetStore::save(const TargetRecord& record) const
   return sync_directory(directory_);
 }
 
-tl::expected<TargetLock, JobError> TargetStore::lock(std::string_view target,
-                                                     const ExecutionControl& control) const {
+tl::expected<TargetLock, jobs::JobError> TargetStore::lock(
+    std::string_view target, const execution::ExecutionControl& control) const {
   std::error_code ec;
   std::filesystem::create_directories(directory_, ec);
   if (ec) {
@@ -314,13 +316,13 @@ tl::expected<TargetLock, JobError> TargetStore::lock(std::string_view target,
     if (control.should_stop()) {
       const bool cancelled = control.cancelled != nullptr && control.cancelled->load();
       return tl::make_unexpected(
-          cancelled
-              ? internal("cancelled while waiting for the target lock")
-              : JobError{ErrorCode::kTimeout, "deadline passed while waiting for the target lock"});
+          cancelled ? internal("cancelled while waiting for the target lock")
+                    : jobs::JobError{jobs::ErrorCode::kTimeout,
+                                     "deadline passed while waiting for the target lock"});
     }
     std::this_thread::sleep_for(kLockPoll);
   }
   return lock;
 }
 
-}  // namespace mgit::jobs
+}  // namespace mgit::git

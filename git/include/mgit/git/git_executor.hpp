@@ -4,11 +4,11 @@
 #include <memory>
 #include <tl/expected.hpp>
 
-#include "mgit/jobs/executor.hpp"
-#include "mgit/jobs/target_store.hpp"
+#include "mgit/execution/executor.hpp"
+#include "mgit/git/target_store.hpp"
 #include "mgit/security/credentials.hpp"
 
-namespace mgit::jobs {
+namespace mgit::git {
 
 struct GitExecutorSettings {
   std::filesystem::path workspace;
@@ -27,16 +27,16 @@ struct GitExecutorSettings {
 /// process (the scheduler guarantees it; the file lock covers other processes).
 /// A stalled remote blocks until libgit2 itself gives up: libgit2 1.5 has no server timeout
 /// and `ExecutionControl` is only checked from its progress and credential callbacks.
-class GitExecutor final : public Executor {
+class GitExecutor final : public execution::Executor {
  public:
   explicit GitExecutor(GitExecutorSettings settings);
   ~GitExecutor() override;
   GitExecutor(const GitExecutor&) = delete;
   GitExecutor& operator=(const GitExecutor&) = delete;
 
-  tl::expected<ExecutionReport, JobError> execute(const Job& job,
-                                                  const observability::JobContext& ctx,
-                                                  const ExecutionControl& control) override;
+  tl::expected<jobs::ExecutionReport, jobs::JobError> execute(
+      const jobs::Job& job, const observability::JobContext& ctx,
+      const execution::ExecutionControl& control) override;
 
  private:
   class Libgit2Runtime;
@@ -46,4 +46,4 @@ class GitExecutor final : public Executor {
   TargetStore store_;
 };
 
-}  // namespace mgit::jobs
+}  // namespace mgit::git

@@ -11,11 +11,11 @@
 #include <set>
 #include <variant>
 
+#include "commands.hpp"
+#include "consume.hpp"
 #include "mgit/jobs/parse.hpp"
 #include "mgit/jobs/result_json.hpp"
 #include "mgit/observability/job_context.hpp"
-#include "mgitctl/commands.hpp"
-#include "mgitctl/consume.hpp"
 
 namespace mgit::mgitctl {
 namespace {

@@ -8,8 +8,8 @@
 #include <sstream>
 #include <variant>
 
+#include "commands.hpp"
 #include "mgit/jobs/parse.hpp"
-#include "mgitctl/commands.hpp"
 
 namespace mgit::mgitctl {
 

@@ -14,7 +14,7 @@
 #include <thread>
 #include <vector>
 
-#include "mgit/jobs/target_store.hpp"
+#include "mgit/git/target_store.hpp"
 
 namespace {
 // Fault injection for `fsync`: nonzero makes the next calls fail with this errno. The
@@ -32,7 +32,7 @@ extern "C" int fsync(int fd) {
   return real(fd);
 }
 
-namespace mgit::jobs {
+namespace mgit::git {
 namespace {
 
 namespace fs = std::filesystem;
@@ -95,8 +95,9 @@ TEST_F(TargetStoreTest, RecordRoundTripsBindingAndOutcomes) {
   const TargetStore store(workspace_);
   TargetRecord record{"org/app", "https://git.example.com/org/app", {}};
   record.add(ServedJob{"job-1", std::nullopt, "refs/heads/main", std::string(40, 'a')});
-  record.add(ServedJob{"job-2", JobError{ErrorCode::kConflict, "target 'org/app' already exists"},
-                       "", ""});
+  record.add(ServedJob{
+      "job-2", jobs::JobError{jobs::ErrorCode::kConflict, "target 'org/app' already exists"}, "",
+      ""});
   ASSERT_TRUE(store.save(record));
 
   const TargetStore other(workspace_);  // a second replica reading the same volume
@@ -115,7 +116,7 @@ TEST_F(TargetStoreTest, RecordRoundTripsBindingAndOutcomes) {
   const ServedJob* failed = read.find("job-2");
   ASSERT_NE(failed, nullptr);
   ASSERT_TRUE(failed->error);
-  EXPECT_EQ(failed->error->code, ErrorCode::kConflict);
+  EXPECT_EQ(failed->error->code, jobs::ErrorCode::kConflict);
   EXPECT_EQ(failed->error->message, "target 'org/app' already exists");
   EXPECT_EQ(read.find("job-3"), nullptr);
 
@@ -143,7 +144,7 @@ TEST_F(TargetStoreTest, ServedListKeepsTheNewest256) {
 
 TEST_F(TargetStoreTest, ReAddingAJobReplacesItsEntry) {
   TargetRecord record{"t", "k", {}};
-  record.add(ServedJob{"a", JobError{ErrorCode::kNotFound, "x"}, "", ""});
+  record.add(ServedJob{"a", jobs::JobError{jobs::ErrorCode::kNotFound, "x"}, "", ""});
   record.add(ServedJob{"b", {}, "", ""});
   record.add(ServedJob{"a", {}, "refs/heads/main", "1"});
   ASSERT_EQ(record.served.size(), 2u);
@@ -252,7 +253,7 @@ TEST_F(TargetStoreTest, UnreadableRecordIsAnErrorAndStaysInPlace) {
 
   const auto loaded = store.load("t");
   ASSERT_FALSE(loaded);
-  EXPECT_EQ(loaded.error().code, ErrorCode::kInternal);
+  EXPECT_EQ(loaded.error().code, jobs::ErrorCode::kInternal);
   EXPECT_NE(loaded.error().message.find(std::strerror(EISDIR)), std::string::npos)
       << loaded.error().message;
   EXPECT_NE(loaded.error().message.find(".mgitd/targets/" + file.filename().string()),
@@ -270,7 +271,7 @@ TEST_F(TargetStoreTest, FsyncFailureReportsItsOwnErrno) {
     const FailingFsync failing(EIO);
     const auto saved = store.save(TargetRecord{"t", "k", {}});
     ASSERT_FALSE(saved);
-    EXPECT_EQ(saved.error().code, ErrorCode::kInternal);
+    EXPECT_EQ(saved.error().code, jobs::ErrorCode::kInternal);
     EXPECT_NE(saved.error().message.find(std::strerror(EIO)), std::string::npos)
         << saved.error().message;
     EXPECT_EQ(saved.error().message.find(workspace_.string()), std::string::npos)
@@ -280,7 +281,7 @@ TEST_F(TargetStoreTest, FsyncFailureReportsItsOwnErrno) {
     const FailingFsync failing(ENOSPC);
     const auto saved = store.save(TargetRecord{"t", "k", {}});
     ASSERT_FALSE(saved);
-    EXPECT_EQ(saved.error().code, ErrorCode::kDiskFull);
+    EXPECT_EQ(saved.error().code, jobs::ErrorCode::kDiskFull);
   }
   // Neither attempt left a record or a temporary file behind.
   EXPECT_TRUE(fs::is_empty(store.directory()));
@@ -292,12 +293,12 @@ TEST_F(TargetStoreTest, FsyncFailureReportsItsOwnErrno) {
 TEST_F(TargetStoreTest, LockExcludesASecondHolderUntilReleased) {
   const TargetStore first(workspace_);
   const TargetStore second(workspace_);
-  auto held = first.lock("org/app", ExecutionControl{});
+  auto held = first.lock("org/app", execution::ExecutionControl{});
   ASSERT_TRUE(held) << held.error().message;
 
   std::atomic<bool> acquired{false};
   auto waiter = std::async(std::launch::async, [&] {
-    auto lock = second.lock("org/app", ExecutionControl{});
+    auto lock = second.lock("org/app", execution::ExecutionControl{});
     acquired = lock.has_value();
     return lock.has_value();
   });
@@ -306,7 +307,7 @@ TEST_F(TargetStoreTest, LockExcludesASecondHolderUntilReleased) {
   EXPECT_FALSE(acquired.load());
 
   // Another target is independent.
-  EXPECT_TRUE(second.lock("org/other", ExecutionControl{}));
+  EXPECT_TRUE(second.lock("org/other", execution::ExecutionControl{}));
 
   *held = TargetLock();  // release
   ASSERT_EQ(waiter.wait_for(std::chrono::seconds(10)), std::future_status::ready);
@@ -315,23 +316,23 @@ TEST_F(TargetStoreTest, LockExcludesASecondHolderUntilReleased) {
 
 TEST_F(TargetStoreTest, LockWaitEndsAtTheDeadline) {
   const TargetStore store(workspace_);
-  auto held = store.lock("t", ExecutionControl{});
+  auto held = store.lock("t", execution::ExecutionControl{});
   ASSERT_TRUE(held);
-  ExecutionControl control;
+  execution::ExecutionControl control;
   control.deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(100);
   const auto start = std::chrono::steady_clock::now();
   const auto waited = TargetStore(workspace_).lock("t", control);
   ASSERT_FALSE(waited);
-  EXPECT_EQ(waited.error().code, ErrorCode::kTimeout);
+  EXPECT_EQ(waited.error().code, jobs::ErrorCode::kTimeout);
   EXPECT_GE(std::chrono::steady_clock::now() - start, std::chrono::milliseconds(100));
 
   std::atomic<bool> cancelled{true};
-  ExecutionControl cancel;
+  execution::ExecutionControl cancel;
   cancel.cancelled = &cancelled;
   const auto stopped = store.lock("t", cancel);
   ASSERT_FALSE(stopped);
-  EXPECT_EQ(stopped.error().code, ErrorCode::kInternal);
+  EXPECT_EQ(stopped.error().code, jobs::ErrorCode::kInternal);
 }
 
 }  // namespace
-}  // namespace mgit::jobs
+}  // namespace mgit::git

@@ -1,4 +1,4 @@
-#include "mgitctl/consume.hpp"
+#include "consume.hpp"
 
 #include <fmt/format.h>
 
@@ -6,8 +6,9 @@
 #include <set>
 #include <string_view>
 
+#include "commands.hpp"
+#include "mgit/basics/json_escape.hpp"
 #include "mgit/observability/log.hpp"
-#include "mgitctl/commands.hpp"
 
 namespace mgit::mgitctl {
 namespace {
@@ -114,44 +115,44 @@ int run_results(const KafkaOptions& kafka, const ConsumeOptions& options) {
 }
 
 int run_dlq(const KafkaOptions& kafka, const ConsumeOptions& options) {
-  read_topic(
-      kafka, plan_for(kafka, kafka.dlq_topic, options), [](const rd_kafka_message_t& message) {
-        std::string line = fmt::format(R"({{"partition":{},"offset":{},"key":)", message.partition,
-                                       message.offset);
-        if (message.key != nullptr) {
-          line += '"';
-          observability::append_json_escaped(
-              line, {static_cast<const char*>(message.key), message.key_len});
-          line += '"';
-        } else {
-          line += "null";
-        }
-        line += R"(,"headers":{)";
-        rd_kafka_headers_t* headers = nullptr;
-        if (rd_kafka_message_headers(&message, &headers) == RD_KAFKA_RESP_ERR_NO_ERROR) {
-          const char* name = nullptr;
-          const void* value = nullptr;
-          size_t size = 0;
-          for (size_t i = 0; rd_kafka_header_get_all(headers, i, &name, &value, &size) ==
-                             RD_KAFKA_RESP_ERR_NO_ERROR;
-               ++i) {
-            if (i > 0) line += ',';
-            line += '"';
-            observability::append_json_escaped(line, name);
-            line += "\":\"";
-            if (value != nullptr) {
-              observability::append_json_escaped(line, {static_cast<const char*>(value), size});
-            }
-            line += '"';
-          }
-        }
-        line += R"(},"value":")";
-        observability::append_json_escaped(line, payload_of(message));
-        line += "\"}";
-        fmt::print("{}\n", line);
-        std::fflush(stdout);
-        return true;
-      });
+  read_topic(kafka, plan_for(kafka, kafka.dlq_topic, options),
+             [](const rd_kafka_message_t& message) {
+               std::string line = fmt::format(R"({{"partition":{},"offset":{},"key":)",
+                                              message.partition, message.offset);
+               if (message.key != nullptr) {
+                 line += '"';
+                 basics::append_json_escaped(
+                     line, {static_cast<const char*>(message.key), message.key_len});
+                 line += '"';
+               } else {
+                 line += "null";
+               }
+               line += R"(,"headers":{)";
+               rd_kafka_headers_t* headers = nullptr;
+               if (rd_kafka_message_headers(&message, &headers) == RD_KAFKA_RESP_ERR_NO_ERROR) {
+                 const char* name = nullptr;
+                 const void* value = nullptr;
+                 size_t size = 0;
+                 for (size_t i = 0; rd_kafka_header_get_all(headers, i, &name, &value, &size) ==
+                                    RD_KAFKA_RESP_ERR_NO_ERROR;
+                      ++i) {
+                   if (i > 0) line += ',';
+                   line += '"';
+                   basics::append_json_escaped(line, name);
+                   line += "\":\"";
+                   if (value != nullptr) {
+                     basics::append_json_escaped(line, {static_cast<const char*>(value), size});
+                   }
+                   line += '"';
+                 }
+               }
+               line += R"(},"value":")";
+               basics::append_json_escaped(line, payload_of(message));
+               line += "\"}";
+               fmt::print("{}\n", line);
+               std::fflush(stdout);
+               return true;
+             });
   return kExitOk;
 }
 

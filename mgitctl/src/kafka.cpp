@@ -1,4 +1,4 @@
-#include "mgitctl/kafka.hpp"
+#include "kafka.hpp"
 
 #include <fmt/format.h>
 
@@ -9,7 +9,7 @@
 #include <random>
 #include <thread>
 
-#include "mgit/daemon/config.hpp"
+#include "mgit/transport/kafka_secrets.hpp"
 
 namespace mgit::mgitctl {
 namespace {
@@ -42,17 +42,15 @@ ConfPtr make_conf(const KafkaOptions& options,
   if (!options.secrets_file.empty()) {
     std::vector<std::pair<std::string, std::string>> secrets;
     try {
-      secrets = daemon::read_kafka_secrets(options.secrets_file);
+      secrets = transport::read_kafka_secrets(options.secrets_file);
     } catch (const std::runtime_error& e) {
       throw CtlError(e.what());
     }
     for (const auto& [key, value] : secrets) set(conf.get(), key, value, true);
   }
-  for (const auto& key : daemon::env_secret_kafka_keys()) {
-    if (const auto value = daemon::process_env(daemon::kafka_secret_env_name(key));
-        value && !value->empty()) {
-      set(conf.get(), key, *value, true);
-    }
+  for (const auto& key : transport::env_secret_kafka_keys()) {
+    const char* value = std::getenv(transport::kafka_secret_env_name(key).c_str());
+    if (value != nullptr && *value != '\0') set(conf.get(), key, value, true);
   }
   for (const auto& [key, value] : extra) set(conf.get(), key, value, false);
   return conf;

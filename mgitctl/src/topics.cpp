@@ -7,7 +7,7 @@
 #include <optional>
 #include <thread>
 
-#include "mgitctl/commands.hpp"
+#include "commands.hpp"
 
 namespace mgit::mgitctl {
 namespace {

@@ -16,11 +16,11 @@
 #include <unordered_map>
 #include <vector>
 
-#include "mgit/jobs/executor.hpp"
+#include "mgit/execution/executor.hpp"
 #include "mgit/jobs/result.hpp"
 #include "mgit/observability/job_context.hpp"
 
-namespace mgit::jobs {
+namespace mgit::execution {
 
 struct SchedulerSettings {
   int workers = 4;
@@ -34,13 +34,13 @@ struct SchedulerSettings {
 struct AttemptRecord {
   std::chrono::system_clock::time_point started;
   std::chrono::system_clock::time_point finished;
-  std::optional<JobError> error;  ///< unset when the attempt succeeded
+  std::optional<jobs::JobError> error;  ///< unset when the attempt succeeded
 };
 
 /// How one submitted job ended.
 struct JobRun {
-  tl::expected<ExecutionReport, JobError> outcome;
-  Status status = Status::kFailed;
+  tl::expected<jobs::ExecutionReport, jobs::JobError> outcome;
+  jobs::Status status = jobs::Status::kFailed;
   int attempts = 0;
   std::chrono::milliseconds queue_time{0};  ///< submit -> first start
   std::chrono::milliseconds run_time{0};    ///< first start -> end, retries included
@@ -63,7 +63,7 @@ class Scheduler {
 
   /// Queues a job. `tag` groups jobs for `withdraw` (the pipeline uses the partition).
   /// `done` is called exactly once, on the io_context.
-  void submit(Job job, observability::JobContext ctx, std::uint64_t tag, JobCompletion done);
+  void submit(jobs::Job job, observability::JobContext ctx, std::uint64_t tag, JobCompletion done);
 
   /// Completes every queued or backing-off (not running) job with this tag as withdrawn.
   void withdraw(std::uint64_t tag);
@@ -88,7 +88,8 @@ class Scheduler {
 
   void dispatch();
   void start(const EntryPtr& entry);
-  void finish_attempt(const EntryPtr& entry, tl::expected<ExecutionReport, JobError> outcome,
+  void finish_attempt(const EntryPtr& entry,
+                      tl::expected<jobs::ExecutionReport, jobs::JobError> outcome,
                       std::chrono::system_clock::time_point finished);
   void complete(const EntryPtr& entry, JobRun run);
   void release_target(const std::string& target);
@@ -109,4 +110,4 @@ class Scheduler {
   std::mt19937_64 jitter_{std::random_device{}()};
 };
 
-}  // namespace mgit::jobs
+}  // namespace mgit::execution

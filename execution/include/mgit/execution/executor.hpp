@@ -9,7 +9,7 @@
 #include "mgit/jobs/result.hpp"
 #include "mgit/observability/job_context.hpp"
 
-namespace mgit::jobs {
+namespace mgit::execution {
 
 /// Lets a running execution notice that it should stop (deadline passed, shutdown).
 struct ExecutionControl {
@@ -28,9 +28,9 @@ struct ExecutionControl {
 class Executor {
  public:
   virtual ~Executor() = default;
-  virtual tl::expected<ExecutionReport, JobError> execute(const Job& job,
-                                                          const observability::JobContext& ctx,
-                                                          const ExecutionControl& control) = 0;
+  virtual tl::expected<jobs::ExecutionReport, jobs::JobError> execute(
+      const jobs::Job& job, const observability::JobContext& ctx,
+      const ExecutionControl& control) = 0;
 };
 
-}  // namespace mgit::jobs
+}  // namespace mgit::execution

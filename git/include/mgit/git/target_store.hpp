@@ -9,15 +9,15 @@
 #include <utility>
 #include <vector>
 
+#include "mgit/execution/executor.hpp"
 #include "mgit/jobs/error.hpp"
-#include "mgit/jobs/executor.hpp"
 
-namespace mgit::jobs {
+namespace mgit::git {
 
 /// The outcome of one job a target served; `error` unset means it succeeded.
 struct ServedJob {
   std::string job_id;
-  std::optional<JobError> error;
+  std::optional<jobs::JobError> error;
   std::string head_ref;
   std::string head_oid;
 };
@@ -62,15 +62,15 @@ class TargetStore {
   /// fields) is renamed to `<file>.corrupt-<unix-seconds>`, logged, and answered with an
   /// empty record (no repository key, nothing served) so the target is not stuck; only I/O
   /// failures are errors. Messages name files relative to the workspace.
-  tl::expected<std::optional<TargetRecord>, JobError> load(std::string_view target) const;
+  tl::expected<std::optional<TargetRecord>, jobs::JobError> load(std::string_view target) const;
 
   /// Replaces the record atomically (temp file, fsync, rename, fsync of the directory).
-  tl::expected<void, JobError> save(const TargetRecord& record) const;
+  tl::expected<void, jobs::JobError> save(const TargetRecord& record) const;
 
   /// Blocks until the target's lock is held, polling so that `control` can end the wait:
   /// `timeout` when the deadline passes, `internal` when cancelled.
-  tl::expected<TargetLock, JobError> lock(std::string_view target,
-                                          const ExecutionControl& control) const;
+  tl::expected<TargetLock, jobs::JobError> lock(std::string_view target,
+                                                const execution::ExecutionControl& control) const;
 
   /// The directory holding records and lock files.
   const std::filesystem::path& directory() const { return directory_; }
@@ -81,4 +81,4 @@ class TargetStore {
   std::filesystem::path directory_;
 };
 
-}  // namespace mgit::jobs
+}  // namespace mgit::git

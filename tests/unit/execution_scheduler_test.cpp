@@ -3,21 +3,21 @@
 #include <boost/asio/io_context.hpp>
 #include <map>
 
-#include "mgit/jobs/scheduler.hpp"
+#include "mgit/execution/scheduler.hpp"
 #include "support/daemon_process.hpp"
 #include "support/fake_executor.hpp"
 
-namespace mgit::jobs {
+namespace mgit::execution {
 namespace {
 
 using namespace std::chrono_literals;
 using testing::FakeExecutor;
 
-Job make_job(const std::string& id, const std::string& target) {
-  Job job;
+jobs::Job make_job(const std::string& id, const std::string& target) {
+  jobs::Job job;
   job.job_id = id;
   job.correlation_id = id;
-  job.operation = Operation::kSync;
+  job.operation = jobs::Operation::kSync;
   job.repository_url = "https://git.example.com/" + target;
   job.repository_key = job.repository_url;
   job.target = target;
@@ -71,7 +71,7 @@ TEST_F(SchedulerTest, DifferentTargetsRunInParallel) {
   executor_.release("b");
   run_until_completed(2);
   EXPECT_EQ(executor_.max_concurrency(), 2);
-  EXPECT_EQ(runs_.at("a").status, Status::kSucceeded);
+  EXPECT_EQ(runs_.at("a").status, jobs::Status::kSucceeded);
 }
 
 TEST_F(SchedulerTest, OneTargetRunsOneJobAtATimeInSubmissionOrder) {
@@ -99,22 +99,25 @@ TEST_F(SchedulerTest, WorkersBoundConcurrency) {
 
 TEST_F(SchedulerTest, RetryableFailureIsRetriedUntilItSucceeds) {
   Scheduler scheduler(io_, executor_, settings());
-  executor_.script("flaky", [](int attempt) -> tl::expected<ExecutionReport, JobError> {
-    if (attempt < 3) return tl::make_unexpected(JobError{ErrorCode::kNetwork, "connection reset"});
-    return ExecutionReport{};
+  executor_.script("flaky", [](int attempt) -> tl::expected<jobs::ExecutionReport, jobs::JobError> {
+    if (attempt < 3)
+      return tl::make_unexpected(jobs::JobError{jobs::ErrorCode::kNetwork, "connection reset"});
+    return jobs::ExecutionReport{};
   });
   submit(scheduler, "flaky", "org/flaky");
   run_until_completed(1);
-  EXPECT_EQ(runs_.at("flaky").status, Status::kSucceeded);
+  EXPECT_EQ(runs_.at("flaky").status, jobs::Status::kSucceeded);
   EXPECT_EQ(runs_.at("flaky").attempts, 3);
 }
 
 TEST_F(SchedulerTest, EveryAttemptIsRecordedForSpansAndRetryCounts) {
   Scheduler scheduler(io_, executor_, settings());
-  executor_.script("flaky", [](int attempt) -> tl::expected<ExecutionReport, JobError> {
-    if (attempt == 1) return tl::make_unexpected(JobError{ErrorCode::kNetwork, "reset"});
-    if (attempt == 2) return tl::make_unexpected(JobError{ErrorCode::kRateLimited, "429"});
-    return ExecutionReport{};
+  executor_.script("flaky", [](int attempt) -> tl::expected<jobs::ExecutionReport, jobs::JobError> {
+    if (attempt == 1)
+      return tl::make_unexpected(jobs::JobError{jobs::ErrorCode::kNetwork, "reset"});
+    if (attempt == 2)
+      return tl::make_unexpected(jobs::JobError{jobs::ErrorCode::kRateLimited, "429"});
+    return jobs::ExecutionReport{};
   });
   const auto before = std::chrono::system_clock::now();
   submit(scheduler, "flaky", "org/flaky");
@@ -122,9 +125,9 @@ TEST_F(SchedulerTest, EveryAttemptIsRecordedForSpansAndRetryCounts) {
   const auto& log = runs_.at("flaky").attempt_log;
   ASSERT_EQ(log.size(), 3u);
   ASSERT_TRUE(log[0].error);
-  EXPECT_EQ(log[0].error->code, ErrorCode::kNetwork);
+  EXPECT_EQ(log[0].error->code, jobs::ErrorCode::kNetwork);
   ASSERT_TRUE(log[1].error);
-  EXPECT_EQ(log[1].error->code, ErrorCode::kRateLimited);
+  EXPECT_EQ(log[1].error->code, jobs::ErrorCode::kRateLimited);
   EXPECT_FALSE(log[2].error);
   EXPECT_LE(before, log[0].started);
   for (std::size_t i = 0; i < log.size(); ++i) {
@@ -160,34 +163,34 @@ TEST_F(SchedulerTest, OverrunAndAgeOfRunningJobsAreVisible) {
 
 TEST_F(SchedulerTest, RetriesStopAtMaxAttempts) {
   Scheduler scheduler(io_, executor_, settings());
-  executor_.script("down", [](int) -> tl::expected<ExecutionReport, JobError> {
-    return tl::make_unexpected(JobError{ErrorCode::kTimeout, "timed out"});
+  executor_.script("down", [](int) -> tl::expected<jobs::ExecutionReport, jobs::JobError> {
+    return tl::make_unexpected(jobs::JobError{jobs::ErrorCode::kTimeout, "timed out"});
   });
   submit(scheduler, "down", "org/down");
   run_until_completed(1);
-  EXPECT_EQ(runs_.at("down").status, Status::kFailed);
+  EXPECT_EQ(runs_.at("down").status, jobs::Status::kFailed);
   EXPECT_EQ(runs_.at("down").attempts, 3);
 }
 
 TEST_F(SchedulerTest, NonRetryableFailureIsNotRetried) {
   Scheduler scheduler(io_, executor_, settings());
-  executor_.script("denied", [](int) -> tl::expected<ExecutionReport, JobError> {
-    return tl::make_unexpected(JobError{ErrorCode::kAuthFailed, "401"});
+  executor_.script("denied", [](int) -> tl::expected<jobs::ExecutionReport, jobs::JobError> {
+    return tl::make_unexpected(jobs::JobError{jobs::ErrorCode::kAuthFailed, "401"});
   });
   submit(scheduler, "denied", "org/denied");
   run_until_completed(1);
-  EXPECT_EQ(runs_.at("denied").status, Status::kFailed);
+  EXPECT_EQ(runs_.at("denied").status, jobs::Status::kFailed);
   EXPECT_EQ(runs_.at("denied").attempts, 1);
 }
 
 TEST_F(SchedulerTest, ConflictIsARejection) {
   Scheduler scheduler(io_, executor_, settings());
-  executor_.script("c", [](int) -> tl::expected<ExecutionReport, JobError> {
-    return tl::make_unexpected(JobError{ErrorCode::kConflict, "bound elsewhere"});
+  executor_.script("c", [](int) -> tl::expected<jobs::ExecutionReport, jobs::JobError> {
+    return tl::make_unexpected(jobs::JobError{jobs::ErrorCode::kConflict, "bound elsewhere"});
   });
   submit(scheduler, "c", "org/c");
   run_until_completed(1);
-  EXPECT_EQ(runs_.at("c").status, Status::kRejected);
+  EXPECT_EQ(runs_.at("c").status, jobs::Status::kRejected);
 }
 
 TEST_F(SchedulerTest, ARetryingTargetDoesNotHoldUpOtherTargets) {
@@ -195,10 +198,12 @@ TEST_F(SchedulerTest, ARetryingTargetDoesNotHoldUpOtherTargets) {
   s.backoff_base = 300ms;
   s.backoff_max = 300ms;
   Scheduler scheduler(io_, executor_, s);
-  executor_.script("slow-retry", [](int attempt) -> tl::expected<ExecutionReport, JobError> {
-    if (attempt == 1) return tl::make_unexpected(JobError{ErrorCode::kNetwork, "reset"});
-    return ExecutionReport{};
-  });
+  executor_.script(
+      "slow-retry", [](int attempt) -> tl::expected<jobs::ExecutionReport, jobs::JobError> {
+        if (attempt == 1)
+          return tl::make_unexpected(jobs::JobError{jobs::ErrorCode::kNetwork, "reset"});
+        return jobs::ExecutionReport{};
+      });
   submit(scheduler, "slow-retry", "org/a");
   submit(scheduler, "after-on-a", "org/a");
   submit(scheduler, "other", "org/b");
@@ -217,7 +222,7 @@ TEST_F(SchedulerTest, ExpiredJobIsAnsweredWithoutRunning) {
   scheduler.submit(job, observability::JobContext{}, 1,
                    [this](JobRun run) { runs_.emplace("late", std::move(run)); });
   run_until_completed(1);
-  EXPECT_EQ(runs_.at("late").status, Status::kExpired);
+  EXPECT_EQ(runs_.at("late").status, jobs::Status::kExpired);
   EXPECT_TRUE(executor_.calls().empty());
 }
 
@@ -243,9 +248,9 @@ TEST_F(SchedulerTest, WithdrawRemovesQueuedJobsOfATagOnly) {
 }
 
 }  // namespace
-}  // namespace mgit::jobs
+}  // namespace mgit::execution
 
-namespace mgit::jobs {
+namespace mgit::execution {
 namespace {
 
 TEST_F(SchedulerTest, AWithdrawnTargetResubmittedStillRunsOneJobAtATime) {
@@ -277,4 +282,4 @@ TEST_F(SchedulerTest, AWithdrawnTargetResubmittedStillRunsOneJobAtATime) {
 }
 
 }  // namespace
-}  // namespace mgit::jobs
+}  // namespace mgit::execution

@@ -1,4 +1,4 @@
-#include "mgit/jobs/scheduler.hpp"
+#include "mgit/execution/scheduler.hpp"
 
 #include <algorithm>
 #include <boost/asio/post.hpp>
@@ -7,14 +7,14 @@
 
 #include "mgit/observability/log.hpp"
 
-namespace mgit::jobs {
+namespace mgit::execution {
 
 namespace asio = boost::asio;
 using observability::LogLevel;
 using Clock = std::chrono::steady_clock;
 
 struct Scheduler::Entry {
-  Job job;
+  jobs::Job job;
   observability::JobContext ctx;
   std::uint64_t tag = 0;
   JobCompletion done;
@@ -41,9 +41,9 @@ std::chrono::milliseconds millis_between(Clock::time_point from, Clock::time_poi
   return std::chrono::duration_cast<std::chrono::milliseconds>(to - from);
 }
 
-Status status_of(const tl::expected<ExecutionReport, JobError>& outcome) {
-  if (outcome) return Status::kSucceeded;
-  return is_rejection(outcome.error().code) ? Status::kRejected : Status::kFailed;
+jobs::Status status_of(const tl::expected<jobs::ExecutionReport, jobs::JobError>& outcome) {
+  if (outcome) return jobs::Status::kSucceeded;
+  return jobs::is_rejection(outcome.error().code) ? jobs::Status::kRejected : jobs::Status::kFailed;
 }
 
 }  // namespace
@@ -61,7 +61,7 @@ void Scheduler::join() {
   pool_.join();
 }
 
-void Scheduler::submit(Job job, observability::JobContext ctx, std::uint64_t tag,
+void Scheduler::submit(jobs::Job job, observability::JobContext ctx, std::uint64_t tag,
                        JobCompletion done) {
   auto entry = std::make_shared<Entry>();
   entry->job = std::move(job);
@@ -71,13 +71,15 @@ void Scheduler::submit(Job job, observability::JobContext ctx, std::uint64_t tag
   entry->submitted_at = Clock::now();
   if (!accepting_) {
     entry->withdrawn = true;
-    complete(entry, JobRun{tl::make_unexpected(JobError{ErrorCode::kInternal, "shutting down"}),
-                           Status::kFailed,
-                           0,
-                           {},
-                           {},
-                           true,
-                           {}});
+    complete(
+        entry,
+        JobRun{tl::make_unexpected(jobs::JobError{jobs::ErrorCode::kInternal, "shutting down"}),
+               jobs::Status::kFailed,
+               0,
+               {},
+               {},
+               true,
+               {}});
     return;
   }
   const auto& target = entry->job.target;
@@ -116,14 +118,14 @@ void Scheduler::start(const EntryPtr& entry) {
   if (entry->job.not_after && std::chrono::system_clock::now() > *entry->job.not_after) {
     // first_started_at is set above: for a job expiring while it waited to retry, the queue
     // time ends at its first attempt and the run time covers the attempts and backoff.
-    JobRun run{
-        tl::make_unexpected(JobError{ErrorCode::kTimeout, "not_after passed before the job ran"}),
-        Status::kExpired,
-        entry->attempts,
-        millis_between(entry->submitted_at, *entry->first_started_at),
-        millis_between(*entry->first_started_at, now),
-        false,
-        std::move(entry->attempt_log)};
+    JobRun run{tl::make_unexpected(jobs::JobError{jobs::ErrorCode::kTimeout,
+                                                  "not_after passed before the job ran"}),
+               jobs::Status::kExpired,
+               entry->attempts,
+               millis_between(entry->submitted_at, *entry->first_started_at),
+               millis_between(*entry->first_started_at, now),
+               false,
+               std::move(entry->attempt_log)};
     complete(entry, std::move(run));
     // Posted, not called: dispatch() is on the stack and a run of expired jobs must not
     // recurse through it.
@@ -136,19 +138,19 @@ void Scheduler::start(const EntryPtr& entry) {
   running_.insert(entry);
   observability::log(LogLevel::kInfo, entry->ctx, "job started",
                      {{"target", entry->job.target},
-                      {"operation", to_string(entry->job.operation)},
+                      {"operation", jobs::to_string(entry->job.operation)},
                       {"attempt", entry->attempts},
                       {"started_at_us", epoch_micros()}});
   asio::post(pool_, [this, entry] {
     const ExecutionControl control{entry->deadline, &cancelled_};
-    tl::expected<ExecutionReport, JobError> outcome =
-        tl::make_unexpected(JobError{ErrorCode::kInternal, "execution did not complete"});
+    tl::expected<jobs::ExecutionReport, jobs::JobError> outcome = tl::make_unexpected(
+        jobs::JobError{jobs::ErrorCode::kInternal, "execution did not complete"});
     try {
       outcome = executor_.execute(entry->job, entry->ctx, control);
     } catch (const std::exception& e) {
       // An executor bug must cost one job, not the daemon.
-      outcome =
-          tl::make_unexpected(JobError{ErrorCode::kInternal, std::string("executor: ") + e.what()});
+      outcome = tl::make_unexpected(
+          jobs::JobError{jobs::ErrorCode::kInternal, std::string("executor: ") + e.what()});
     }
     const auto finished = std::chrono::system_clock::now();
     const auto finished_us =
@@ -165,12 +167,12 @@ void Scheduler::start(const EntryPtr& entry) {
 }
 
 void Scheduler::finish_attempt(const EntryPtr& entry,
-                               tl::expected<ExecutionReport, JobError> outcome,
+                               tl::expected<jobs::ExecutionReport, jobs::JobError> outcome,
                                std::chrono::system_clock::time_point finished) {
   running_.erase(entry);
   entry->attempt_log.push_back(
       AttemptRecord{entry->attempt_wall_start, finished,
-                    outcome ? std::nullopt : std::optional<JobError>(outcome.error())});
+                    outcome ? std::nullopt : std::optional<jobs::JobError>(outcome.error())});
   const auto now = Clock::now();
   const bool may_retry = !outcome && outcome.error().retryable() &&
                          entry->attempts < settings_.max_attempts && accepting_ &&
@@ -179,7 +181,7 @@ void Scheduler::finish_attempt(const EntryPtr& entry,
     const auto delay = backoff_for(entry->attempts);
     if (now + delay < entry->deadline) {
       observability::log(LogLevel::kWarn, entry->ctx, "job attempt failed, retrying",
-                         {{"error_code", to_string(outcome.error().code)},
+                         {{"error_code", jobs::to_string(outcome.error().code)},
                           {"error", outcome.error().message},
                           {"attempt", entry->attempts},
                           {"backoff_ms", static_cast<std::int64_t>(delay.count())}});
@@ -247,13 +249,14 @@ void Scheduler::withdraw(std::uint64_t tag) {
   for (const auto& entry : withdrawn) {
     entry->withdrawn = true;
     if (entry->backoff_timer) entry->backoff_timer->cancel();
-    complete(entry, JobRun{tl::make_unexpected(JobError{ErrorCode::kInternal, "withdrawn"}),
-                           Status::kFailed,
-                           entry->attempts,
-                           {},
-                           {},
-                           true,
-                           {}});
+    complete(entry,
+             JobRun{tl::make_unexpected(jobs::JobError{jobs::ErrorCode::kInternal, "withdrawn"}),
+                    jobs::Status::kFailed,
+                    entry->attempts,
+                    {},
+                    {},
+                    true,
+                    {}});
   }
 }
 
@@ -298,4 +301,4 @@ std::chrono::milliseconds Scheduler::backoff_for(int attempt) {
   return std::chrono::milliseconds(spread(jitter_));
 }
 
-}  // namespace mgit::jobs
+}  // namespace mgit::execution

@@ -6,7 +6,7 @@
 #include <cstdlib>
 #include <iostream>
 
-#include "mgitctl/commands.hpp"
+#include "commands.hpp"
 
 #ifndef MGITD_VERSION
 #define MGITD_VERSION "0.0.0"
