@@ -15,6 +15,7 @@
 #include <random>
 #include <thread>
 
+#include "mgit/basics/file_descriptor.hpp"
 #include "mgit/observability/log.hpp"
 
 namespace mgit::git {
@@ -53,7 +54,7 @@ std::string string_member(const rapidjson::Value& object, const char* name) {
   if (!object.HasMember(name)) return {};
   const rapidjson::Value& value = object[name];
   if (!value.IsString()) return {};
-  return std::string(value.GetString(), value.GetStringLength());
+  return {value.GetString(), value.GetStringLength()};
 }
 
 /// Where a record file lives, relative to the workspace: messages reach job results, which
@@ -101,25 +102,20 @@ std::optional<TargetRecord> parse_record(const rapidjson::Document& document,
 
 /// The file's bytes, nothing when it does not exist, or the errno of the failure.
 tl::expected<std::optional<std::string>, int> read_whole_file(const std::filesystem::path& path) {
-  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) {
+  const basics::FileDescriptor fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
+  if (!fd) {
     if (errno == ENOENT) return std::optional<std::string>();
     return tl::make_unexpected(errno);
   }
   std::string content;
   char buffer[8192];
   while (true) {
-    const ssize_t n = ::read(fd, buffer, sizeof buffer);
+    const ssize_t n = ::read(fd.get(), buffer, sizeof buffer);
     if (n < 0 && errno == EINTR) continue;
-    if (n < 0) {
-      const int err = errno;
-      ::close(fd);
-      return tl::make_unexpected(err);
-    }
+    if (n < 0) return tl::make_unexpected(errno);
     if (n == 0) break;
     content.append(buffer, static_cast<std::size_t>(n));
   }
-  ::close(fd);
   return std::optional<std::string>(std::move(content));
 }
 
@@ -158,15 +154,14 @@ std::string serialize(const TargetRecord& record) {
   }
   writer.EndArray();
   writer.EndObject();
-  return std::string(buffer.GetString(), buffer.GetSize());
+  return {buffer.GetString(), buffer.GetSize()};
 }
 
 tl::expected<void, jobs::JobError> sync_directory(const std::filesystem::path& directory) {
-  const int fd = ::open(directory.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (fd < 0) return tl::make_unexpected(internal("cannot open target record directory"));
-  const int rc = ::fsync(fd);
-  ::close(fd);
-  if (rc != 0) return tl::make_unexpected(internal("cannot sync target record directory"));
+  const basics::FileDescriptor fd(::open(directory.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+  if (!fd) return tl::make_unexpected(internal("cannot open target record directory"));
+  if (::fsync(fd.get()) != 0)
+    return tl::make_unexpected(internal("cannot sync target record directory"));
   return {};
 }
 
@@ -188,21 +183,8 @@ void TargetRecord::add(ServedJob job) {
   }
 }
 
-TargetLock& TargetLock::operator=(TargetLock&& other) noexcept {
-  if (this != &other) {
-    if (fd_ >= 0) ::close(fd_);
-    fd_ = std::exchange(other.fd_, -1);
-  }
-  return *this;
-}
-
-TargetLock::~TargetLock() {
-  // Closing the descriptor releases the flock.
-  if (fd_ >= 0) ::close(fd_);
-}
-
-TargetStore::TargetStore(std::filesystem::path workspace)
-    : directory_(std::move(workspace) / ".mgitd" / "targets") {}
+TargetStore::TargetStore(const std::filesystem::path& workspace)
+    : directory_(workspace / ".mgitd" / "targets") {}
 
 std::filesystem::path TargetStore::file_stem(std::string_view target) const {
   return directory_ / sha256_hex(target);
@@ -258,8 +240,8 @@ tl::expected<void, jobs::JobError> TargetStore::save(const TargetRecord& record)
   temp += fmt::format(".tmp.{}.{}", ::getpid(), std::random_device{}());
 
   const std::string content = serialize(record);
-  const int fd = ::open(temp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0640);
-  if (fd < 0) {
+  basics::FileDescriptor fd(::open(temp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0640));
+  if (!fd) {
     return tl::make_unexpected(
         internal(fmt::format("cannot create {}: {}", relative_name(temp), std::strerror(errno))));
   }
@@ -267,7 +249,7 @@ tl::expected<void, jobs::JobError> TargetStore::save(const TargetRecord& record)
   int err = 0;
   std::size_t written = 0;
   while (err == 0 && written < content.size()) {
-    const ssize_t n = ::write(fd, content.data() + written, content.size() - written);
+    const ssize_t n = ::write(fd.get(), content.data() + written, content.size() - written);
     if (n < 0 && errno == EINTR) continue;
     if (n < 0) {
       err = errno;
@@ -277,8 +259,9 @@ tl::expected<void, jobs::JobError> TargetStore::save(const TargetRecord& record)
       written += static_cast<std::size_t>(n);
     }
   }
-  if (err == 0 && ::fsync(fd) != 0) err = errno;
-  if (::close(fd) != 0 && err == 0) err = errno;
+  if (err == 0 && ::fsync(fd.get()) != 0) err = errno;
+  // Closed here, not by the owner, because a failing close() can report a lost write.
+  if (::close(fd.release()) != 0 && err == 0) err = errno;
   if (err == 0 && ::rename(temp.c_str(), path.c_str()) != 0) err = errno;
   if (err != 0) {
     ::unlink(temp.c_str());
@@ -302,27 +285,22 @@ tl::expected<TargetLock, jobs::JobError> TargetStore::lock(
   }
   std::filesystem::path path = file_stem(target);
   path += ".lock";
-  const int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0640);
-  if (fd < 0) {
+  basics::FileDescriptor fd(::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0640));
+  if (!fd) {
     return tl::make_unexpected(internal(
         fmt::format("cannot open lock {}: {}", relative_name(path), std::strerror(errno))));
   }
-  TargetLock lock(fd);
-  while (::flock(fd, LOCK_EX | LOCK_NB) != 0) {
+  while (::flock(fd.get(), LOCK_EX | LOCK_NB) != 0) {
     if (errno != EWOULDBLOCK && errno != EINTR) {
       return tl::make_unexpected(
           internal(fmt::format("cannot lock {}: {}", relative_name(path), std::strerror(errno))));
     }
     if (control.should_stop()) {
-      const bool cancelled = control.cancelled != nullptr && control.cancelled->load();
-      return tl::make_unexpected(
-          cancelled ? internal("cancelled while waiting for the target lock")
-                    : jobs::JobError{jobs::ErrorCode::kTimeout,
-                                     "deadline passed while waiting for the target lock"});
+      return tl::make_unexpected(control.stop_error("while waiting for the target lock"));
     }
     std::this_thread::sleep_for(kLockPoll);
   }
-  return lock;
+  return TargetLock(std::move(fd));
 }
 
 }  // namespace mgit::git

@@ -2,6 +2,7 @@
 
 #include <atomic>
 #include <chrono>
+#include <string_view>
 #include <tl/expected.hpp>
 
 #include "mgit/jobs/error.hpp"
@@ -17,9 +18,20 @@ struct ExecutionControl {
   const std::atomic<bool>* cancelled = nullptr;
 
   bool should_stop() const {
-    return std::chrono::steady_clock::now() >= deadline ||
-           (cancelled != nullptr && cancelled->load(std::memory_order_relaxed));
+    return std::chrono::steady_clock::now() >= deadline || cancel_requested();
   }
+
+  /// Whether the owner asked the execution to stop (shutdown, revoke), as opposed to its
+  /// deadline passing.
+  bool cancel_requested() const {
+    return cancelled != nullptr && cancelled->load(std::memory_order_relaxed);
+  }
+
+  /// The error for an execution that stopped because of `should_stop()`, so every executor
+  /// words it alike: cancelled → `internal` "cancelled <when>" (a stop the job did not
+  /// cause), else `timeout` "deadline passed <when>". `when` completes the sentence:
+  /// "during fetch", "while waiting for the target lock".
+  jobs::JobError stop_error(std::string_view when) const;
 };
 
 /// Runs one job against its target. The scheduler guarantees that no two calls for the

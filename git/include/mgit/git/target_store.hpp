@@ -9,6 +9,7 @@
 #include <utility>
 #include <vector>
 
+#include "mgit/basics/file_descriptor.hpp"
 #include "mgit/execution/executor.hpp"
 #include "mgit/jobs/error.hpp"
 
@@ -34,19 +35,15 @@ struct TargetRecord {
   void add(ServedJob job);
 };
 
-/// Holds a target's cross-process lock (`flock` on its lock file) until destroyed.
+/// Holds a target's cross-process lock (`flock` on its lock file) until destroyed: closing
+/// the descriptor releases the lock. Move-only.
 class TargetLock {
  public:
   TargetLock() = default;
-  explicit TargetLock(int fd) : fd_(fd) {}
-  TargetLock(TargetLock&& other) noexcept : fd_(std::exchange(other.fd_, -1)) {}
-  TargetLock& operator=(TargetLock&& other) noexcept;
-  TargetLock(const TargetLock&) = delete;
-  TargetLock& operator=(const TargetLock&) = delete;
-  ~TargetLock();
+  explicit TargetLock(basics::FileDescriptor fd) : fd_(std::move(fd)) {}
 
  private:
-  int fd_ = -1;
+  basics::FileDescriptor fd_;
 };
 
 /// Per-target metadata under `<workspace>/.mgitd/targets/<sha256(target)>.{json,lock}`.
@@ -56,7 +53,7 @@ class TargetStore {
  public:
   static constexpr std::size_t kMaxServed = 256;
 
-  explicit TargetStore(std::filesystem::path workspace);
+  explicit TargetStore(const std::filesystem::path& workspace);
 
   /// Nothing when the target has no record yet. A corrupt record (not JSON, wrong schema or
   /// fields) is renamed to `<file>.corrupt-<unix-seconds>`, logged, and answered with an

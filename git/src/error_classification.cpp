@@ -1,0 +1,135 @@
+#include "error_classification.hpp"
+
+#include <fmt/format.h>
+#include <git2.h>
+
+#include <cerrno>
+
+#include "mgit/basics/ascii.hpp"
+
+namespace mgit::git {
+namespace {
+
+using basics::contains;
+using jobs::ErrorCode;
+using jobs::JobError;
+
+GitReturnCode return_code(int rc) {
+  switch (rc) {
+    case GIT_EAUTH:
+      return GitReturnCode::kAuth;
+    case GIT_ECERTIFICATE:
+      return GitReturnCode::kCertificate;
+    case GIT_EEOF:
+      return GitReturnCode::kEof;
+    case GIT_ELOCKED:
+      return GitReturnCode::kLocked;
+    case GIT_ECONFLICT:
+      return GitReturnCode::kConflict;
+    case GIT_EEXISTS:
+      return GitReturnCode::kExists;
+    case GIT_EUNMERGED:
+      return GitReturnCode::kUnmerged;
+    default:
+      return GitReturnCode::kOther;
+  }
+}
+
+GitErrorClass error_class(int klass) {
+  switch (klass) {
+    case GIT_ERROR_OS:
+      return GitErrorClass::kOs;
+    case GIT_ERROR_NET:
+      return GitErrorClass::kNet;
+    case GIT_ERROR_SSL:
+      return GitErrorClass::kSsl;
+    case GIT_ERROR_SSH:
+      return GitErrorClass::kSsh;
+    case GIT_ERROR_HTTP:
+      return GitErrorClass::kHttp;
+    default:
+      return GitErrorClass::kOther;
+  }
+}
+
+/// The code for libgit2's own report. Its text is matched because libgit2 1.5 gives HTTP
+/// statuses and most transport failures no return code of their own (only GIT_EAUTH).
+ErrorCode code_for(const GitFailure& failure) {
+  const std::string text = basics::to_lower(failure.message);
+  const GitReturnCode rc = failure.code;
+  const GitErrorClass klass = failure.error_class;
+  if (rc == GitReturnCode::kAuth || contains(text, "status code: 401") ||
+      contains(text, "status code: 403") || contains(text, "authentication")) {
+    return ErrorCode::kAuthFailed;
+  }
+  if (contains(text, "status code: 429")) return ErrorCode::kRateLimited;
+  if (contains(text, "status code: 404") || contains(text, "not found") ||
+      contains(text, "does not appear to be a git repository")) {
+    return ErrorCode::kNotFound;
+  }
+  if (contains(text, "no space left") ||
+      (klass == GitErrorClass::kOs && failure.os_error == ENOSPC)) {
+    return ErrorCode::kDiskFull;
+  }
+  if (rc == GitReturnCode::kLocked || rc == GitReturnCode::kConflict ||
+      rc == GitReturnCode::kExists || rc == GitReturnCode::kUnmerged) {
+    return ErrorCode::kConflict;
+  }
+  if (klass == GitErrorClass::kNet || klass == GitErrorClass::kSsl ||
+      klass == GitErrorClass::kSsh || klass == GitErrorClass::kHttp ||
+      rc == GitReturnCode::kCertificate || rc == GitReturnCode::kEof ||
+      contains(text, "status code: 5")) {
+    return ErrorCode::kNetwork;
+  }
+  return ErrorCode::kInternal;
+}
+
+}  // namespace
+
+ClassifiedError classify_git_error(const GitFailure& failure, const CallbackFindings& findings,
+                                   const FailureContext& context) {
+  const security::Redactor& redactor = context.redactor;
+  if (findings.auth_without_credential) {
+    return {JobError{ErrorCode::kAuthFailed,
+                     "the remote requires authentication and the job names no credential"}};
+  }
+  if (!findings.host_not_allowed.empty()) {
+    return {
+        JobError{ErrorCode::kAuthFailed,
+                 redactor.redact(fmt::format("credential '{}' is not allowed for host '{}'",
+                                             context.credential_name, findings.host_not_allowed))}};
+  }
+  if (findings.auth_exhausted) {
+    return {JobError{ErrorCode::kAuthFailed,
+                     fmt::format("the remote rejected credential '{}'", context.credential_name)}};
+  }
+  if (!findings.host_key_problem.empty()) {
+    return {JobError{ErrorCode::kAuthFailed, redactor.redact(findings.host_key_problem)}};
+  }
+  const std::string_view raw =
+      failure.message.empty() ? std::string_view("unknown error") : failure.message;
+  const ErrorCode code = code_for(failure);
+  if (code == ErrorCode::kConflict && failure.code == GitReturnCode::kLocked) {
+    // Stale locks are removed before each run, so this one is held by something outside
+    // mgitd (e.g. an operator's git) and will go away: not recorded, a redelivery runs again.
+    return {JobError{code, redactor.redact(fmt::format("{} failed: a git lock file is held: {}",
+                                                       context.action, raw))},
+            true};
+  }
+  return {JobError{code, redactor.redact(fmt::format("{} failed: {}", context.action, raw))}};
+}
+
+GitFailure last_git_failure(int rc) {
+  const int os_error = errno;
+  const git_error* error = git_error_last();
+  GitFailure failure;
+  failure.code = return_code(rc);
+  failure.os_error = os_error;
+  if (error != nullptr) {
+    failure.error_class = error_class(error->klass);
+    if (error->message != nullptr) failure.message = error->message;
+  }
+  return failure;
+}
+
+}  // namespace mgit::git

@@ -1,0 +1,34 @@
+#pragma once
+
+#include <cstddef>
+#include <filesystem>
+#include <string>
+#include <string_view>
+#include <tl/expected.hpp>
+
+#include "libgit2_handles.hpp"
+#include "mgit/jobs/error.hpp"
+
+namespace mgit::git {
+
+/// Opens an existing target and checks it is laid out as mgitd lays targets out: git dir
+/// `<target>/.git/` with work tree `<target>/`, or bare at `<target>/`, not a linked
+/// worktree. Anything else (`core.worktree`, a `gitdir:` file, a repository planted by
+/// another target's content) could point a forced checkout outside the target → `conflict`.
+tl::expected<RepositoryPtr, jobs::JobError> open_target(const std::filesystem::path& path,
+                                                        std::string_view target);
+
+/// Removes `*.lock` files from the git dir's root and `refs/` (bounded walk, symlinks not
+/// followed); returns how many. Only while holding the target's flock: then no other mgitd
+/// can own them, they are left by a process killed mid-write, and libgit2 would refuse the
+/// target (`GIT_ELOCKED`) forever.
+std::size_t remove_stale_locks(const std::filesystem::path& git_dir);
+
+/// The repository key an existing target was cloned from, read from `remote.origin.url`;
+/// `conflict` when there is none to adopt.
+tl::expected<std::string, jobs::JobError> origin_key(git_repository* repo, std::string_view target);
+
+/// Whether a bare repository was created as a mirror (`remote.origin.mirror=true`).
+bool is_mirror(git_repository* repo);
+
+}  // namespace mgit::git

@@ -1,0 +1,143 @@
+#include "remote_callbacks.hpp"
+
+#include <algorithm>
+
+#include "known_hosts.hpp"
+#include "libgit2_handles.hpp"
+#include "mgit/basics/ascii.hpp"
+
+namespace mgit::git {
+namespace {
+
+// libgit2 calls the credential callback again on every 401 without limit; two tries let a
+// first anonymous probe be followed by the credential, and no more.
+constexpr int kMaxAuthAttempts = 2;
+
+int on_credentials(git_credential** out, const char* url, const char* username_from_url,
+                   unsigned int allowed, void* payload) {
+  auto& t = *static_cast<Transfer*>(payload);
+  if (t.control->should_stop()) {
+    t.stopped = true;
+    return GIT_EUSER;
+  }
+  if (t.credential == nullptr) {
+    t.findings.auth_without_credential = true;
+    return GIT_EUSER;
+  }
+  const security::Credential& cred = *t.credential;
+  // A redirect or a job URL may point anywhere; a credential bound to hosts is only ever
+  // handed to those.
+  const auto [host, port] = url_host(url == nullptr ? "" : url);
+  if (!cred.allows_host(host, port)) {
+    t.findings.host_not_allowed = host;
+    return GIT_EUSER;
+  }
+  const std::string url_user = username_from_url != nullptr ? username_from_url : "";
+  // Over ssh the URL's user (`git@host`) is the account the key is for; over HTTP the
+  // credential's user name goes with its password.
+  std::string ssh_user =
+      url_user.empty() ? (cred.username.empty() ? "git" : cred.username) : url_user;
+  if ((allowed & GIT_CREDENTIAL_USERNAME) != 0) {
+    return git_credential_username_new(out, ssh_user.c_str());
+  }
+  if (++t.auth_attempts > kMaxAuthAttempts) {
+    t.findings.auth_exhausted = true;
+    return GIT_EUSER;
+  }
+  // A key is preferred over a password where the server takes both (ssh): it never crosses
+  // the wire.
+  if ((allowed & GIT_CREDENTIAL_SSH_KEY) != 0 && cred.has_ssh_key()) {
+    const std::string pub = cred.ssh_public_key.string();
+    const std::string priv = cred.ssh_private_key.string();
+    return git_credential_ssh_key_new(
+        out, ssh_user.c_str(), pub.empty() ? nullptr : pub.c_str(), priv.c_str(),
+        cred.ssh_passphrase.empty() ? nullptr : cred.ssh_passphrase.reveal().c_str());
+  }
+  if ((allowed & GIT_CREDENTIAL_USERPASS_PLAINTEXT) != 0 && cred.has_userpass()) {
+    return git_credential_userpass_plaintext_new(out, cred.username.c_str(),
+                                                 cred.password.reveal().c_str());
+  }
+  t.findings.auth_exhausted = true;  // the server wants a kind of credential this one lacks
+  return GIT_EUSER;
+}
+
+int on_certificate(git_cert* cert, int /*valid*/, const char* host, void* payload) {
+  auto& t = *static_cast<Transfer*>(payload);
+  if (cert->cert_type != GIT_CERT_HOSTKEY_LIBSSH2) return GIT_PASSTHROUGH;  // TLS: libgit2 decides
+  // libgit2 1.5 accepts any ssh host key on its own, so the check is ours.
+  const auto* hostkey = reinterpret_cast<const git_cert_hostkey*>(cert);
+  std::string& problem = t.findings.host_key_problem;
+  if (t.credential == nullptr || t.credential->known_hosts.empty()) {
+    problem = "ssh needs a credential with known_hosts to verify the server";
+  } else if ((hostkey->type & GIT_CERT_SSH_RAW) == 0) {
+    problem = "ssh server offered no raw host key to verify";
+  } else {
+    problem = check_known_hosts(t.credential->known_hosts, host == nullptr ? "" : host,
+                                hostkey->hostkey, hostkey->hostkey_len);
+  }
+  return problem.empty() ? 0 : GIT_ECERTIFICATE;
+}
+
+int on_transfer(const git_indexer_progress* /*stats*/, void* payload) {
+  auto& t = *static_cast<Transfer*>(payload);
+  if (t.control->should_stop()) {
+    t.stopped = true;
+    return GIT_EUSER;
+  }
+  return 0;
+}
+
+int on_sideband(const char* /*text*/, int /*length*/, void* payload) {
+  return on_transfer(nullptr, payload);
+}
+
+int on_update_tips(const char* refname, const git_oid* old_oid, const git_oid* new_oid,
+                   void* payload) {
+  auto& t = *static_cast<Transfer*>(payload);
+  t.updates.push_back(jobs::RefUpdate{refname, oid_hex(old_oid), oid_hex(new_oid)});
+  return 0;
+}
+
+}  // namespace
+
+std::pair<std::string, std::optional<int>> url_host(std::string_view url) {
+  using basics::starts_with;
+  std::string_view rest = url;
+  const std::size_t scheme = rest.find("://");
+  const bool scp_like = scheme == std::string_view::npos;
+  if (!scp_like) rest.remove_prefix(scheme + 3);
+  rest = rest.substr(0, std::min(rest.find('/'), rest.size()));
+  if (const std::size_t at = rest.rfind('@'); at != std::string_view::npos) {
+    rest.remove_prefix(at + 1);
+  }
+  std::string_view host = rest;
+  std::string_view port;
+  if (starts_with(rest, "[")) {
+    const std::size_t close = std::min(rest.find(']'), rest.size());
+    host = rest.substr(0, close + 1);
+    if (close + 1 < rest.size() && rest[close + 1] == ':') port = rest.substr(close + 2);
+  } else if (const std::size_t colon = rest.find(':'); colon != std::string_view::npos) {
+    host = rest.substr(0, colon);
+    if (!scp_like) port = rest.substr(colon + 1);  // scp-like: the colon starts the path
+  }
+  std::optional<int> number;
+  if (!port.empty() && port.size() <= 5 &&
+      std::all_of(port.begin(), port.end(), [](char c) { return c >= '0' && c <= '9'; })) {
+    number = std::stoi(std::string(port));
+  }
+  return {basics::to_lower(host), number};
+}
+
+git_remote_callbacks make_callbacks(Transfer& transfer) {
+  git_remote_callbacks callbacks;
+  git_remote_init_callbacks(&callbacks, GIT_REMOTE_CALLBACKS_VERSION);
+  callbacks.credentials = &on_credentials;
+  callbacks.certificate_check = &on_certificate;
+  callbacks.transfer_progress = &on_transfer;
+  callbacks.sideband_progress = &on_sideband;
+  callbacks.update_tips = &on_update_tips;
+  callbacks.payload = &transfer;
+  return callbacks;
+}
+
+}  // namespace mgit::git

@@ -1,0 +1,40 @@
+#pragma once
+
+#include <git2.h>
+
+#include <optional>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "error_classification.hpp"
+#include "mgit/execution/executor.hpp"
+#include "mgit/jobs/result.hpp"
+#include "mgit/security/credentials.hpp"
+
+namespace mgit::git {
+
+/// Everything libgit2's remote callbacks see and report. Lives on the executing thread's
+/// stack for one job; the callbacks run on that thread, inside libgit2 calls.
+struct Transfer {
+  const execution::ExecutionControl* control = nullptr;
+  const security::Credential* credential = nullptr;  ///< null when the job names none
+  int auth_attempts = 0;
+  bool stopped = false;  ///< a callback saw `control->should_stop()` and aborted libgit2
+  CallbackFindings findings;
+  std::vector<jobs::RefUpdate> updates;
+};
+
+/// Callbacks for connect and fetch: credentials (bound to the credential's hosts, at most two
+/// tries), ssh host key verification against the credential's known_hosts, the deadline and
+/// cancellation checked on every progress report, and the refs the fetch updated.
+/// `transfer` must outlive every libgit2 call given the result.
+git_remote_callbacks make_callbacks(Transfer& transfer);
+
+/// Host (lower-cased) and explicit port of the URL libgit2 authenticates against:
+/// `scheme://[user@]host[:port]/…` or scp-like `[user@]host:path`. No port when the URL
+/// names none.
+std::pair<std::string, std::optional<int>> url_host(std::string_view url);
+
+}  // namespace mgit::git

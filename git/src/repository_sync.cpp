@@ -1,0 +1,315 @@
+#include "repository_sync.hpp"
+
+#include <fmt/format.h>
+
+#include "error_classification.hpp"
+#include "existing_target.hpp"
+#include "mgit/basics/ascii.hpp"
+#include "mgit/observability/log.hpp"
+
+namespace mgit::git {
+namespace {
+
+using basics::starts_with;
+using jobs::ErrorCode;
+using jobs::ExecutionReport;
+using jobs::JobError;
+
+constexpr std::string_view kRemote = "origin";
+
+std::string_view fetchspec(Layout layout) {
+  switch (layout) {
+    case Layout::kWorkTree:
+      return "+refs/heads/*:refs/remotes/origin/*";
+    case Layout::kBare:
+      return "+refs/heads/*:refs/heads/*";
+    case Layout::kMirror:
+      return "+refs/*:refs/*";
+  }
+  return "+refs/heads/*:refs/remotes/origin/*";
+}
+
+}  // namespace
+
+RepositorySync::RepositorySync(const jobs::Job& job, std::filesystem::path path,
+                               const execution::ExecutionControl& control,
+                               const security::Credential* credential,
+                               const security::Redactor& redactor,
+                               const observability::JobContext& ctx)
+    : job_(job), path_(std::move(path)), control_(control), redactor_(redactor), ctx_(ctx) {
+  transfer_.control = &control;
+  transfer_.credential = credential;
+}
+
+tl::expected<void, JobError> RepositorySync::check(int rc, std::string_view action) {
+  if (rc >= 0) return {};
+  return tl::make_unexpected(classify(rc, action));
+}
+
+JobError RepositorySync::classify(int rc, std::string_view action) {
+  // Read first: anything below may overwrite libgit2's last error and errno.
+  const GitFailure failure = last_git_failure(rc);
+  if (transfer_.stopped) return control_.stop_error(fmt::format("during {}", action));
+  ClassifiedError classified = classify_git_error(
+      failure, transfer_.findings, FailureContext{action, job_.credential, redactor_});
+  if (classified.lock_held) lock_held_ = true;
+  return std::move(classified.error);
+}
+
+/// Connects, learns the remote's default branch, fetches with the remote's refspecs.
+/// Returns the default branch (`refs/heads/x`), empty for an empty remote.
+tl::expected<std::string, JobError> RepositorySync::fetch(git_remote* remote, Layout layout) {
+  const git_remote_callbacks callbacks = make_callbacks(transfer_);
+  git_proxy_options proxy;
+  git_proxy_options_init(&proxy, GIT_PROXY_OPTIONS_VERSION);
+  proxy.type = GIT_PROXY_AUTO;
+  if (auto ok = check(git_remote_connect(remote, GIT_DIRECTION_FETCH, &callbacks, &proxy, nullptr),
+                      "connect");
+      !ok) {
+    return tl::make_unexpected(ok.error());
+  }
+  std::string default_branch;
+  Buffer buffer;
+  if (const int rc = git_remote_default_branch(&buffer.buf, remote); rc == 0) {
+    default_branch = buffer.str();
+  } else if (rc != GIT_ENOTFOUND) {
+    return tl::make_unexpected(classify(rc, "default branch lookup"));
+  }
+
+  git_fetch_options options;
+  git_fetch_options_init(&options, GIT_FETCH_OPTIONS_VERSION);
+  options.callbacks = callbacks;
+  options.proxy_opts = proxy;
+  options.prune =
+      (layout == Layout::kMirror || job_.options.prune) ? GIT_FETCH_PRUNE : GIT_FETCH_NO_PRUNE;
+  // A mirror's refspec already names the tags; the others take them all so a tag can be
+  // checked out.
+  options.download_tags = layout == Layout::kMirror ? GIT_REMOTE_DOWNLOAD_TAGS_UNSPECIFIED
+                                                    : GIT_REMOTE_DOWNLOAD_TAGS_ALL;
+  options.update_fetchhead = 0;
+  if (auto ok = check(git_remote_fetch(remote, nullptr, &options, "mgitd: fetch"), "fetch"); !ok) {
+    return tl::make_unexpected(ok.error());
+  }
+  const git_indexer_progress* stats = git_remote_stats(remote);
+  report_.received_objects = stats->received_objects;
+  report_.received_bytes = stats->received_bytes;
+  return default_branch;
+}
+
+/// Forces the work tree to the fetched commit of `ref` (or the default branch): a branch
+/// becomes a local branch reset to `origin/<branch>`, a tag or commit id a detached HEAD.
+tl::expected<void, JobError> RepositorySync::checkout(git_repository* repo,
+                                                      const std::string& default_branch) {
+  std::string name = job_.ref.empty() ? default_branch : job_.ref;
+  if (name.empty()) return {};  // empty remote: nothing to check out
+  std::string branch;
+  std::string source;  // the ref holding the commit
+  const auto exists = [&](const std::string& ref) {
+    git_oid oid;
+    return git_reference_name_to_id(&oid, repo, ref.c_str()) == 0;
+  };
+  if (starts_with(name, "refs/heads/")) {
+    branch = name.substr(11);
+    source = fmt::format("refs/remotes/{}/{}", kRemote, branch);
+  } else if (starts_with(name, "refs/")) {
+    source = name;
+  } else if (exists(fmt::format("refs/remotes/{}/{}", kRemote, name))) {
+    branch = name;
+    source = fmt::format("refs/remotes/{}/{}", kRemote, name);
+  } else if (exists("refs/tags/" + name)) {
+    source = "refs/tags/" + name;
+  }
+
+  ObjectPtr commit;
+  if (!source.empty()) {
+    git_object* object = nullptr;
+    ObjectPtr target;
+    if (git_revparse_single(&object, repo, source.c_str()) == 0) target.reset(object);
+    if (target && git_object_peel(&object, target.get(), GIT_OBJECT_COMMIT) == 0) {
+      commit.reset(object);
+    }
+  } else if (name.size() == GIT_OID_HEXSZ) {
+    git_oid oid;
+    git_object* object = nullptr;
+    if (git_oid_fromstr(&oid, name.c_str()) == 0 &&
+        git_object_lookup(&object, repo, &oid, GIT_OBJECT_COMMIT) == 0) {
+      commit.reset(object);
+    }
+  }
+  if (!commit) {
+    return tl::make_unexpected(
+        JobError{ErrorCode::kNotFound,
+                 redactor_.redact(fmt::format("ref '{}' not found on the remote", name))});
+  }
+
+  git_checkout_options options;
+  git_checkout_options_init(&options, GIT_CHECKOUT_OPTIONS_VERSION);
+  options.checkout_strategy = GIT_CHECKOUT_FORCE;
+  if (auto ok = check(git_checkout_tree(repo, commit.get(), &options), "checkout"); !ok) return ok;
+  const git_oid* oid = git_object_id(commit.get());
+  if (branch.empty()) {
+    detached_ref_ = source.empty() ? std::string("HEAD") : source;
+    return check(git_repository_set_head_detached(repo, oid), "checkout");
+  }
+  const std::string local = "refs/heads/" + branch;
+  git_reference* created = nullptr;
+  if (auto ok = check(git_reference_create(&created, repo, local.c_str(), oid, 1, "mgitd: sync"),
+                      "checkout");
+      !ok) {
+    return ok;
+  }
+  ReferencePtr owned(created);
+  if (auto ok = configure(repo, {{fmt::format("branch.{}.remote", branch), std::string(kRemote)},
+                                 {fmt::format("branch.{}.merge", branch), local}});
+      !ok) {
+    return ok;
+  }
+  return check(git_repository_set_head(repo, local.c_str()), "checkout");
+}
+
+/// Bare targets have no work tree: HEAD names the job's branch when it exists, else the
+/// remote's default branch.
+tl::expected<void, JobError> RepositorySync::point_head(git_repository* repo,
+                                                        const std::string& default_branch) {
+  std::string head = default_branch;
+  if (!job_.ref.empty()) {
+    const std::string wanted =
+        starts_with(job_.ref, "refs/heads/") ? job_.ref : "refs/heads/" + job_.ref;
+    git_oid oid;
+    if (git_reference_name_to_id(&oid, repo, wanted.c_str()) == 0) head = wanted;
+  }
+  if (head.empty()) return {};
+  return check(git_repository_set_head(repo, head.c_str()), "set HEAD");
+}
+
+tl::expected<ExecutionReport, JobError> RepositorySync::finish(git_repository* repo, Layout layout,
+                                                               bool checkout_ref,
+                                                               const std::string& default_branch) {
+  if (checkout_ref) {
+    auto ok = layout == Layout::kWorkTree ? checkout(repo, default_branch)
+                                          : point_head(repo, default_branch);
+    if (!ok) return tl::make_unexpected(ok.error());
+  }
+  git_reference* head = nullptr;
+  const int rc = git_repository_head(&head, repo);
+  if (rc == 0) {
+    ReferencePtr owned(head);
+    report_.head_ref = git_repository_head_detached(repo) == 1
+                           ? (detached_ref_.empty() ? std::string("HEAD") : detached_ref_)
+                           : std::string(git_reference_name(head));
+    report_.head_oid = oid_hex(git_reference_target(head));
+  } else if (rc == GIT_EUNBORNBRANCH || rc == GIT_ENOTFOUND) {
+    git_reference* symbolic = nullptr;
+    if (git_reference_lookup(&symbolic, repo, "HEAD") == 0) {
+      ReferencePtr owned(symbolic);
+      if (const char* target = git_reference_symbolic_target(symbolic)) report_.head_ref = target;
+    }
+  } else {
+    return tl::make_unexpected(classify(rc, "reading HEAD"));
+  }
+  report_.refs_updated = std::move(transfer_.updates);
+  return std::move(report_);
+}
+
+// libgit2 1.5.1 leaks a PCRE2 match block (~20 KiB with PCRE2 10.4x) for every config entry
+// that does not match the `url.*.insteadof` pattern, on every git_remote_lookup, named
+// git_remote_create* and git_branch_set_upstream (fixed upstream in libgit2#6382, 1.6).
+// A daemon running thousands of jobs cannot afford that, so the executor never calls them:
+// it writes the remote's config keys itself and fetches through an in-memory remote built
+// from the target's layout, skipping insteadOf.
+tl::expected<RemotePtr, JobError> RepositorySync::in_memory_remote(git_repository* repo,
+                                                                   Layout layout) {
+  git_remote_create_options options;
+  git_remote_create_options_init(&options, GIT_REMOTE_CREATE_OPTIONS_VERSION);
+  options.repository = repo;
+  options.name = nullptr;
+  const std::string spec(fetchspec(layout));
+  options.fetchspec = spec.c_str();
+  options.flags = GIT_REMOTE_CREATE_SKIP_INSTEADOF | GIT_REMOTE_CREATE_SKIP_DEFAULT_FETCHSPEC;
+  git_remote* remote = nullptr;
+  if (auto ok = check(git_remote_create_with_opts(&remote, job_.repository_url.c_str(), &options),
+                      "remote setup");
+      !ok) {
+    return tl::make_unexpected(ok.error());
+  }
+  return RemotePtr(remote);
+}
+
+/// Writes `key=value` pairs into the repository's own config, so plain `git` run in the
+/// target later sees a normal `origin`.
+tl::expected<void, JobError> RepositorySync::configure(
+    git_repository* repo, std::initializer_list<std::pair<std::string, std::string>> values) {
+  git_config* raw_config = nullptr;
+  if (auto ok = check(git_repository_config(&raw_config, repo), "config"); !ok) return ok;
+  ConfigPtr config(raw_config);
+  for (const auto& [key, value] : values) {
+    if (auto ok = check(git_config_set_string(config.get(), key.c_str(), value.c_str()), "config");
+        !ok) {
+      return ok;
+    }
+  }
+  return {};
+}
+
+tl::expected<ExecutionReport, JobError> RepositorySync::create(Layout layout) {
+  git_repository_init_options init;
+  git_repository_init_options_init(&init, GIT_REPOSITORY_INIT_OPTIONS_VERSION);
+  init.flags = GIT_REPOSITORY_INIT_NO_REINIT | GIT_REPOSITORY_INIT_MKPATH;
+  if (layout != Layout::kWorkTree) init.flags |= GIT_REPOSITORY_INIT_BARE;
+  git_repository* raw_repo = nullptr;
+  if (auto ok = check(git_repository_init_ext(&raw_repo, path_.c_str(), &init), "init"); !ok) {
+    return tl::make_unexpected(ok.error());
+  }
+  RepositoryPtr repo(raw_repo);
+  auto configured =
+      layout == Layout::kMirror
+          ? configure(repo.get(), {{"remote.origin.url", job_.repository_url},
+                                   {"remote.origin.fetch", std::string(fetchspec(layout))},
+                                   {"remote.origin.mirror", "true"}})
+          : configure(repo.get(), {{"remote.origin.url", job_.repository_url},
+                                   {"remote.origin.fetch", std::string(fetchspec(layout))}});
+  if (!configured) return tl::make_unexpected(configured.error());
+  auto remote = in_memory_remote(repo.get(), layout);
+  if (!remote) return tl::make_unexpected(remote.error());
+  auto default_branch = fetch(remote->get(), layout);
+  if (!default_branch) return tl::make_unexpected(default_branch.error());
+  return finish(repo.get(), layout, true, *default_branch);
+}
+
+tl::expected<ExecutionReport, JobError> RepositorySync::update(Layout requested,
+                                                               bool checkout_ref) {
+  auto opened = open_target(path_, job_.target);
+  if (!opened) return tl::make_unexpected(opened.error());
+  RepositoryPtr repo = std::move(*opened);
+  if (const std::size_t removed = remove_stale_locks(git_repository_path(repo.get()));
+      removed > 0) {
+    observability::log(observability::LogLevel::kWarn, ctx_,
+                       "removed stale git lock files from the target",
+                       {{"target", job_.target}, {"count", removed}});
+  }
+  const bool bare = git_repository_is_bare(repo.get()) == 1;
+  Layout layout = bare ? Layout::kBare : Layout::kWorkTree;
+  if (bare) {
+    // A target created as a mirror stays one whatever operation updates it.
+    if (is_mirror(repo.get())) layout = Layout::kMirror;
+  }
+  if (requested == Layout::kMirror) {
+    if (layout != Layout::kMirror) {
+      return tl::make_unexpected(
+          JobError{ErrorCode::kConflict,
+                   fmt::format("target '{}' exists and is not a mirror", job_.target)});
+    }
+  }
+  // The binding guarantees the same repository key; the URL may still be spelled
+  // differently (e.g. with or without `.git`), and the latest spelling wins.
+  if (auto ok = configure(repo.get(), {{"remote.origin.url", job_.repository_url}}); !ok) {
+    return tl::make_unexpected(ok.error());
+  }
+  auto remote = in_memory_remote(repo.get(), layout);
+  if (!remote) return tl::make_unexpected(remote.error());
+  auto default_branch = fetch(remote->get(), layout);
+  if (!default_branch) return tl::make_unexpected(default_branch.error());
+  return finish(repo.get(), layout, checkout_ref, *default_branch);
+}
+
+}  // namespace mgit::git

@@ -1,0 +1,69 @@
+#pragma once
+
+#include <filesystem>
+#include <initializer_list>
+#include <string>
+#include <string_view>
+#include <tl/expected.hpp>
+#include <utility>
+
+#include "libgit2_handles.hpp"
+#include "mgit/execution/executor.hpp"
+#include "mgit/jobs/error.hpp"
+#include "mgit/jobs/job.hpp"
+#include "mgit/jobs/result.hpp"
+#include "mgit/observability/job_context.hpp"
+#include "mgit/security/credentials.hpp"
+#include "mgit/security/redaction.hpp"
+#include "remote_callbacks.hpp"
+
+namespace mgit::git {
+
+/// How a target's repository is laid out; each has its own refspec (docs/git-executor.md).
+enum class Layout { kWorkTree, kBare, kMirror };
+
+/// One job's libgit2 work on its target directory: create a repository and fetch into it,
+/// or fetch into an existing one, then check out (work tree) or point HEAD (bare).
+/// Runs on the calling worker thread; the caller holds the target's lock, has checked the
+/// target's path and binding, and keeps every argument alive for the object's lifetime.
+class RepositorySync {
+ public:
+  RepositorySync(const jobs::Job& job, std::filesystem::path path,
+                 const execution::ExecutionControl& control, const security::Credential* credential,
+                 const security::Redactor& redactor, const observability::JobContext& ctx);
+
+  /// Initializes a new repository at the target (its directory exists and is empty).
+  tl::expected<jobs::ExecutionReport, jobs::JobError> create(Layout layout);
+  /// Fetches into the existing target, which keeps its own layout (a mirror stays one);
+  /// `kMirror` requested of a target that is not one → `conflict`.
+  tl::expected<jobs::ExecutionReport, jobs::JobError> update(Layout requested, bool checkout_ref);
+  /// Whether the failure came from a git lock file held by someone else.
+  bool lock_held() const { return lock_held_; }
+
+ private:
+  tl::expected<void, jobs::JobError> check(int rc, std::string_view action);
+  jobs::JobError classify(int rc, std::string_view action);
+  tl::expected<std::string, jobs::JobError> fetch(git_remote* remote, Layout layout);
+  tl::expected<void, jobs::JobError> checkout(git_repository* repo,
+                                              const std::string& default_branch);
+  tl::expected<void, jobs::JobError> point_head(git_repository* repo,
+                                                const std::string& default_branch);
+  tl::expected<RemotePtr, jobs::JobError> in_memory_remote(git_repository* repo, Layout layout);
+  tl::expected<void, jobs::JobError> configure(
+      git_repository* repo, std::initializer_list<std::pair<std::string, std::string>> values);
+  tl::expected<jobs::ExecutionReport, jobs::JobError> finish(git_repository* repo, Layout layout,
+                                                             bool checkout_ref,
+                                                             const std::string& default_branch);
+
+  const jobs::Job& job_;
+  std::filesystem::path path_;
+  const execution::ExecutionControl& control_;
+  const security::Redactor& redactor_;
+  const observability::JobContext& ctx_;
+  Transfer transfer_;
+  bool lock_held_ = false;
+  jobs::ExecutionReport report_;
+  std::string detached_ref_;  ///< the ref a detached checkout came from
+};
+
+}  // namespace mgit::git
