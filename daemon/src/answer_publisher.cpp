@@ -16,7 +16,7 @@ using observability::LogLevel;
 namespace {
 
 // The fallback result must stay tiny so it fits where the full one did not.
-constexpr std::size_t kMinimalResultBytes = 16 * 1024;
+constexpr std::size_t kMinimalResultBytes = std::size_t{16} * 1024;
 
 }  // namespace
 

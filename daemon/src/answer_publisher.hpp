@@ -60,8 +60,8 @@ class AnswerPublisher {
                PermanentFailure on_permanent_failure, int attempt = 0);
   void publish_minimal_failure(const InFlightJobPtr& job, const jobs::JobResult& original,
                                const std::string& why);
-  RecordFactory result_factory(const InFlightJobPtr& job, jobs::JobResult result,
-                               std::size_t max_bytes) const;
+  [[nodiscard]] RecordFactory result_factory(const InFlightJobPtr& job, jobs::JobResult result,
+                                             std::size_t max_bytes) const;
 
   boost::asio::io_context& io_;
   transport::RecordProducer& producer_;

@@ -19,22 +19,24 @@ class ResultBuilder {
   explicit ResultBuilder(std::string worker) : worker_(std::move(worker)) {}
 
   /// `rejected` for a job that failed validation; it never ran.
-  jobs::JobResult rejected(const InFlightJob& job, const jobs::Rejected& rejected) const;
+  [[nodiscard]] jobs::JobResult rejected(const InFlightJob& job,
+                                         const jobs::Rejected& rejected) const;
   /// What a scheduled job's run ended with. Moves the execution report out of `run`.
-  jobs::JobResult finished(const InFlightJob& job, const jobs::Job& parsed,
-                           execution::JobRun& run) const;
+  [[nodiscard]] jobs::JobResult finished(const InFlightJob& job, const jobs::Job& parsed,
+                                         execution::JobRun& run) const;
   /// The small `failed`/`internal` stand-in for a result the broker refused for good.
-  jobs::JobResult minimal_failure(const InFlightJob& job, const jobs::JobResult& original,
-                                  const std::string& why) const;
+  [[nodiscard]] jobs::JobResult minimal_failure(const InFlightJob& job,
+                                                const jobs::JobResult& original,
+                                                const std::string& why) const;
 
  private:
-  jobs::JobResult base(const InFlightJob& job) const;
+  [[nodiscard]] jobs::JobResult base(const InFlightJob& job) const;
 
   std::string worker_;
 };
 
 /// The summary of a result that the metrics and the job span report once it is acknowledged.
-AnswerSummary summarize(const jobs::JobResult& result);
+[[nodiscard]] AnswerSummary summarize(const jobs::JobResult& result);
 
 /// A result event keyed by the repository (or the job id when there is no key), with the
 /// job's correlation and trace headers; `refs_updated` is truncated to fit `max_bytes`.

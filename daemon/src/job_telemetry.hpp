@@ -40,7 +40,7 @@ class JobTelemetry {
       const tl::expected<transport::DeliveredRecord, transport::TransportError>& delivered);
 
  private:
-  bool tracing(const InFlightJob& job) const;
+  [[nodiscard]] bool tracing(const InFlightJob& job) const;
   void trace_attempts(const InFlightJob& job, const jobs::Job& parsed, const execution::JobRun& run,
                       const jobs::JobResult& result);
   void trace_job(const InFlightJob& job, std::chrono::system_clock::time_point end);

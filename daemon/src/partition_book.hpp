@@ -68,14 +68,14 @@ class PartitionBook {
   /// Pauses every assigned partition and takes no more records (shutdown, or a job that
   /// cannot be answered). There is no way back.
   void stop_intake();
-  bool intake_stopped() const { return stopped_; }
+  [[nodiscard]] bool intake_stopped() const { return stopped_; }
   /// Releases every revoke still draining, whatever is unfinished (the consumer closes next).
   void release_draining();
 
   /// Consumed, unanswered records across all partitions.
-  std::size_t outstanding() const { return total_outstanding_; }
+  [[nodiscard]] std::size_t outstanding() const { return total_outstanding_; }
   /// How many of the `assigned` partitions are paused, for the partitions_paused gauge.
-  std::size_t paused(std::size_t assigned) const;
+  [[nodiscard]] std::size_t paused(std::size_t assigned) const;
 
  private:
   struct PartitionState {

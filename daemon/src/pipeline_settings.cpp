@@ -13,7 +13,7 @@ namespace {
 // limit) unless the operator set `message.max.bytes`, with room left for headers and record
 // overhead. The producer's own limit is set higher, for DLQ copies of 1 MiB intake records.
 std::size_t max_result_bytes(const Config& config) {
-  constexpr std::size_t kHeadroom = 16 * 1024;
+  constexpr std::size_t kHeadroom = std::size_t{16} * 1024;
   std::size_t limit = 1000000;
   for (const auto& [key, value] : config.kafka_properties) {
     if (key == "message.max.bytes") limit = static_cast<std::size_t>(std::stoull(value));

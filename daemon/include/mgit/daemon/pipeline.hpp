@@ -53,7 +53,7 @@ class Pipeline final : public transport::ConsumerEvents {
   /// period; then offsets are committed, the consumer closed and `on_done` called.
   void begin_shutdown(std::function<void()> on_done);
 
-  bool ready() const { return ready_; }
+  [[nodiscard]] bool ready() const { return ready_; }
 
   /// Refreshes gauges and health facts (in flight, paused partitions, stuck jobs, the
   /// event-loop heartbeat). The daemon calls it once a second on the io_context.
