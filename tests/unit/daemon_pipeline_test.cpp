@@ -5,8 +5,11 @@
 #include <rapidjson/document.h>
 
 #include <boost/asio/io_context.hpp>
+#include <map>
 
+#include "mgit/daemon/config.hpp"
 #include "mgit/daemon/pipeline.hpp"
+#include "mgit/daemon/pipeline_settings.hpp"
 #include "support/daemon_process.hpp"
 #include "support/fake_executor.hpp"
 #include "support/fake_kafka.hpp"
@@ -63,7 +66,7 @@ class PipelineTest : public ::testing::Test {
 
   Pipeline& pipeline() {
     if (!pipeline_) {
-      pipeline_ = std::make_unique<Pipeline>(io_, config_, executor_, producer_);
+      pipeline_ = std::make_unique<Pipeline>(io_, pipeline_settings(config_), executor_, producer_);
       pipeline_->attach(consumer_);
     }
     return *pipeline_;
@@ -381,7 +384,7 @@ std::string attribute(const observability::Span& span, const std::string& key) {
 TEST_F(PipelineTest, EveryAnswerPathIsCountedAndTraced) {
   observability::Metrics metrics(observability::BuildInfo{"v", "r"});
   RecordingSpans spans;
-  pipeline_ = std::make_unique<Pipeline>(io_, config_, executor_, producer_,
+  pipeline_ = std::make_unique<Pipeline>(io_, pipeline_settings(config_), executor_, producer_,
                                          PipelineTelemetry{&metrics, &spans, nullptr});
   pipeline_->attach(consumer_);
   executor_.script("flaky", [](int attempt) -> tl::expected<jobs::ExecutionReport, jobs::JobError> {

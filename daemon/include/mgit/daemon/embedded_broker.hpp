@@ -18,7 +18,7 @@ class EmbeddedBroker {
   EmbeddedBroker(const EmbeddedBroker&) = delete;
   EmbeddedBroker& operator=(const EmbeddedBroker&) = delete;
 
-  const std::string& bootstrap_servers() const { return bootstrap_; }
+  [[nodiscard]] const std::string& bootstrap_servers() const { return bootstrap_; }
 
  private:
   struct State;

@@ -30,8 +30,8 @@ using HttpHandler = std::function<HttpResponse(const HttpRequestView&)>;
 struct HttpServerSettings {
   std::string listen = "0.0.0.0:8080";  ///< HOST:PORT; port 0 picks a free one
   std::size_t max_connections = 256;
-  std::size_t max_header_bytes = 8 * 1024;
-  std::size_t max_body_bytes = 64 * 1024;
+  std::size_t max_header_bytes = std::size_t{8} * 1024;
+  std::size_t max_body_bytes = std::size_t{64} * 1024;
   /// A request must arrive completely within this; a slow or stalled client is cut off.
   std::chrono::milliseconds read_timeout{10000};
   std::chrono::milliseconds write_timeout{10000};
@@ -46,9 +46,9 @@ class HttpServer {
   static tl::expected<std::unique_ptr<HttpServer>, std::string> start(HttpServerSettings settings,
                                                                       HttpHandler handler);
   virtual ~HttpServer() = default;
-  virtual std::uint16_t port() const = 0;
+  [[nodiscard]] virtual std::uint16_t port() const = 0;
   /// Connections currently open (for tests and the limit).
-  virtual std::size_t connections() const = 0;
+  [[nodiscard]] virtual std::size_t connections() const = 0;
 };
 
 }  // namespace mgit::daemon

@@ -1,0 +1,215 @@
+#include "mgit/daemon/daemon.hpp"
+
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/signal_set.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <csignal>
+#include <cstdlib>
+#include <filesystem>
+#include <iostream>
+
+#include "config_reload.hpp"
+#include "host_name.hpp"
+#include "http_routes.hpp"
+#include "mgit/daemon/embedded_broker.hpp"
+#include "mgit/daemon/http_server.hpp"
+#include "mgit/daemon/pipeline.hpp"
+#include "mgit/daemon/pipeline_settings.hpp"
+#include "mgit/git/git_executor.hpp"
+#include "mgit/observability/log.hpp"
+#include "mgit/security/credentials.hpp"
+#include "mgit/transport/kafka_admin.hpp"
+#include "workspace_probe.hpp"
+
+// The process bootstrap: startup checks, the objects that live as long as the process,
+// signals (SIGTERM/SIGINT drain, SIGHUP reload) and the heartbeat. Everything after startup
+// runs on the one io_context thread.
+namespace mgit::daemon {
+
+namespace asio = boost::asio;
+using observability::LogLevel;
+
+namespace {
+
+transport::KafkaSettings client_settings(const Config& config) {
+  return transport::KafkaSettings{config.brokers, kafka_settings(config)};
+}
+
+int startup_failure(const std::string& message) {
+  observability::log(LogLevel::kError, message);
+  std::cerr << "mgitd: " << message << "\n";
+  return 1;
+}
+
+}  // namespace
+
+int run_daemon(const Config& config, const ConfigReloader& reload) {
+  return run_daemon(
+      config,
+      [](const Config& effective, security::CredentialStore& credentials) {
+        return std::make_unique<git::GitExecutor>(git::GitExecutorSettings{
+            effective.workspace, &credentials, effective.min_free_disk_percent});
+      },
+      reload);
+}
+
+int run_daemon(const Config& input, const ExecutorFactory& make_executor,
+               const ConfigReloader& reload) {
+  // SIGHUP's default action is to terminate: ignore it while starting and stopping; while
+  // running, the signal set below turns it into a reload.
+  std::signal(SIGHUP, SIG_IGN);
+  Config config = input;
+  observability::init_logging(
+      observability::parse_log_level(config.log_level).value_or(LogLevel::kInfo));
+
+  std::unique_ptr<EmbeddedBroker> embedded;
+  if (config.embedded_broker) {
+    embedded = std::make_unique<EmbeddedBroker>(
+        std::vector<std::string>{config.jobs_topic, config.results_topic, config.dlq_topic}, 4);
+    config.brokers = embedded->bootstrap_servers();
+    std::cerr << "mgitd: embedded broker listening on " << config.brokers << "\n";
+    observability::log(LogLevel::kWarn, "embedded broker started (not for production)",
+                       {{"bootstrap_servers", config.brokers}});
+  }
+  const auto startup_config = describe_config(config);
+  observability::log(LogLevel::kInfo, "mgitd starting",
+                     {{"version", MGITD_VERSION},
+                      {"revision", MGITD_REVISION},
+                      {"config", observability::RawJson{startup_config}}});
+
+  const auto settings = client_settings(config);
+  auto probe = transport::ClusterProbe::create(settings);
+  if (!probe) return startup_failure(probe.error().message);
+  if (auto reached =
+          probe->wait_for_broker(std::chrono::seconds(config.startup_broker_timeout_seconds));
+      !reached) {
+    return startup_failure(reached.error().message);
+  }
+  const std::vector<std::string> topics = {config.jobs_topic, config.results_topic,
+                                           config.dlq_topic};
+  auto described = probe->describe(topics, std::chrono::seconds(10));
+  if (!described) return startup_failure("cannot describe topics: " + described.error().message);
+  for (const auto& topic : topics) {
+    if (!described->contains(topic)) {
+      return startup_failure("topic '" + topic +
+                             "' does not exist; create the topics with `mgitctl topics create`");
+    }
+  }
+
+  std::error_code fs_error;
+  std::filesystem::create_directories(config.workspace, fs_error);
+  if (fs_error) {
+    return startup_failure("cannot create workspace " + config.workspace + ": " +
+                           fs_error.message());
+  }
+  security::CredentialStore credentials(config.credentials_dir);
+  const auto executor = make_executor(config, credentials);
+
+  observability::Metrics metrics(observability::BuildInfo{MGITD_VERSION, MGITD_REVISION});
+  observability::HealthSettings health_settings;
+  health_settings.broker_unready_grace = std::chrono::seconds(config.broker_unready_grace_seconds);
+  health_settings.stuck_grace = std::chrono::seconds(config.stuck_grace_seconds);
+  health_settings.min_free_disk_percent = config.min_free_disk_percent;
+  observability::HealthMonitor health(health_settings, std::chrono::steady_clock::now());
+  WorkspaceProbe workspace_probe(config.workspace, health, std::chrono::seconds(5));
+
+  std::unique_ptr<observability::SpanSink> spans;
+  if (config.otlp_endpoint.empty()) {
+    spans = std::make_unique<observability::NullSpanSink>();
+  } else {
+    observability::OtlpExporterSettings exporter_settings;
+    exporter_settings.endpoint = config.otlp_endpoint;
+    auto exporter = observability::OtlpHttpExporter::create(
+        exporter_settings, observability::TraceResource{"mgitd", MGITD_VERSION, host_name()},
+        &metrics);
+    if (!exporter) return startup_failure(exporter.error());
+    spans = std::move(*exporter);
+  }
+
+  // Health and metrics answer from the first moment, so a probe sees "starting", not
+  // "connection refused".
+  HttpServerSettings http_settings;
+  http_settings.listen = config.http_listen;
+  auto http = HttpServer::start(http_settings, make_routes(metrics, health));
+  if (!http) return startup_failure(http.error());
+  observability::log(LogLevel::kInfo, "http listening",
+                     {{"listen", config.http_listen}, {"port", (*http)->port()}});
+
+  asio::io_context io;
+  auto producer = transport::RecordProducer::create(io, transport::ProducerSettings{settings});
+  if (!producer) return startup_failure(producer.error().message);
+  int exit_code = 0;
+  {
+    Pipeline pipeline(io, pipeline_settings(config), *executor, **producer,
+                      PipelineTelemetry{&metrics, spans.get(), &health});
+    transport::ConsumerSettings consumer_settings;
+    // Lag and broker state for /metrics and readiness.
+    consumer_settings.statistics_interval = std::chrono::seconds(1);
+    consumer_settings.kafka = settings;
+    consumer_settings.group_id = config.group_id;
+    consumer_settings.group_instance_id = config.group_instance_id;
+    consumer_settings.topic = config.jobs_topic;
+    auto consumer = transport::IntakeConsumer::create(io, consumer_settings, pipeline);
+    if (!consumer) return startup_failure(consumer.error().message);
+    pipeline.attach(**consumer);
+    if (auto started = (*consumer)->start(); !started) {
+      return startup_failure(started.error().message);
+    }
+
+    asio::signal_set signals(io, SIGTERM, SIGINT);
+    signals.async_wait([&](const boost::system::error_code& ec, int signal_number) {
+      if (ec) return;
+      observability::log(LogLevel::kInfo, "signal received", {{"signal", signal_number}});
+      pipeline.begin_shutdown([&] {
+        // Delivery reports of the last results must be served before we stop the loop.
+        const auto left = (*producer)->flush(std::chrono::seconds(10));
+        if (left > 0) exit_code = 1;
+        io.stop();
+      });
+      // A second signal is the operator insisting: stop now.
+      signals.async_wait([&](const boost::system::error_code& again, int) {
+        if (!again) {
+          // Running libgit2 calls cannot be interrupted and waiting for them is what the
+          // operator refuses: exit now. Nothing unanswered was committed, so it is redelivered.
+          observability::log(LogLevel::kWarn, "second signal: exiting without drain");
+          std::_Exit(1);
+        }
+      });
+    });
+    health.set_started(true);
+    // The heartbeat: gauges, the liveness proof of this loop, and health transitions.
+    asio::steady_timer heartbeat(io);
+    std::function<void()> beat = [&] {
+      pipeline.tick();
+      const auto now = std::chrono::steady_clock::now();
+      health.log_transitions(now);
+      metrics.set_health(health.readiness(now).ok, health.liveness(now).ok);
+      heartbeat.expires_after(std::chrono::seconds(1));
+      heartbeat.async_wait([&](const boost::system::error_code& ec) {
+        if (!ec) beat();
+      });
+    };
+    beat();
+
+    asio::signal_set hangups(io, SIGHUP);
+    std::function<void()> wait_hangup = [&] {
+      hangups.async_wait([&](const boost::system::error_code& ec, int) {
+        if (ec) return;
+        reload_config(input, reload);
+        wait_hangup();
+      });
+    };
+    wait_hangup();
+
+    observability::log(
+        LogLevel::kInfo, "mgitd started",
+        {{"brokers", config.brokers}, {"group_id", config.group_id}, {"workers", config.workers}});
+    io.run();
+    (*consumer)->close();
+  }
+  std::signal(SIGHUP, SIG_IGN);  // the signal set restored the default when it went away
+  observability::log(LogLevel::kInfo, "mgitd stopped", {{"exit_code", exit_code}});
+  return exit_code;
+}
+
+}  // namespace mgit::daemon

@@ -1,0 +1,112 @@
+#pragma once
+
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <memory>
+#include <optional>
+#include <vector>
+
+#include "mgit/execution/scheduler.hpp"
+#include "mgit/transport/kafka_consumer.hpp"
+#include "mgit/transport/offset_tracker.hpp"
+
+namespace mgit::daemon {
+
+struct PartitionBookSettings {
+  std::size_t max_buffered_per_partition = 64;
+  std::size_t max_in_flight = 256;
+  std::chrono::seconds revoke_grace{20};
+};
+
+/// The pipeline's account of its partitions: which consumed offsets are still unanswered
+/// (and so which watermark may be stored), backpressure (a partition pauses at
+/// `max_buffered_per_partition` unfinished records, everything at `max_in_flight`; both
+/// resume at half), revoke drains, and whether intake is open at all.
+///
+/// Every assignment of a partition gets a new generation: an answer that arrives after its
+/// partition was released (and maybe assigned again) counts for nothing here.
+/// Not thread-safe: everything runs on the io_context thread.
+class PartitionBook {
+ public:
+  /// `on_released` runs after a revoked partition was handed back to librdkafka, so a
+  /// shutdown waiting for the last jobs can go on.
+  PartitionBook(boost::asio::io_context& io, execution::Scheduler& scheduler,
+                PartitionBookSettings settings, std::function<void()> on_released);
+  PartitionBook(const PartitionBook&) = delete;
+  PartitionBook& operator=(const PartitionBook&) = delete;
+
+  void attach(transport::IntakeConsumer& consumer) { consumer_ = &consumer; }
+
+  /// Counts a consumed record as unanswered and applies backpressure. Returns the generation
+  /// it was consumed under, or nothing when it is not taken (intake stopped, its partition
+  /// is being revoked, or a rewound copy of an offset still tracked): such a record is not
+  /// committed and comes back to whoever owns the partition next.
+  std::optional<std::uint64_t> admit(const transport::ConsumedRecord& record);
+  /// The record's answer was acknowledged: stores the partition's watermark when it
+  /// advances, resumes a partition below half its buffer, finishes a revoke drain. False
+  /// when its partition was released (or assigned again) since it was consumed.
+  bool answered(const transport::TopicPartition& partition, std::int64_t offset,
+                std::uint64_t generation);
+  /// The scheduler withdrew the record before it ran: no longer outstanding, and never
+  /// committable. False when its partition was released since.
+  bool withdrawn(const transport::TopicPartition& partition, std::uint64_t generation);
+
+  /// The scheduler tag that groups a partition's jobs for withdrawal.
+  std::uint64_t tag_of(const transport::TopicPartition& partition);
+
+  void assign(const std::vector<transport::TopicPartition>& partitions);
+  /// Lost partitions are released at once and their queued jobs withdrawn. Revoked ones
+  /// drain: `release` runs once their jobs are answered, or at `revoke_grace`.
+  void revoke(const std::vector<transport::TopicPartition>& partitions, bool lost,
+              std::function<void()> release);
+
+  /// Pauses every assigned partition and takes no more records (shutdown, or a job that
+  /// cannot be answered). There is no way back.
+  void stop_intake();
+  [[nodiscard]] bool intake_stopped() const { return stopped_; }
+  /// Releases every revoke still draining, whatever is unfinished (the consumer closes next).
+  void release_draining();
+
+  /// Consumed, unanswered records across all partitions.
+  [[nodiscard]] std::size_t outstanding() const { return total_outstanding_; }
+  /// How many of the `assigned` partitions are paused, for the partitions_paused gauge.
+  [[nodiscard]] std::size_t paused(std::size_t assigned) const;
+
+ private:
+  struct PartitionState {
+    std::uint64_t generation = 0;
+    std::size_t outstanding = 0;  ///< consumed, not yet answered
+    bool paused_for_backpressure = false;
+    std::function<void()> release;  ///< set while a revoke waits for the drain
+    std::unique_ptr<boost::asio::steady_timer> revoke_deadline;
+  };
+
+  /// The partition state a record still belongs to; null once released or re-assigned.
+  PartitionState* current(const transport::TopicPartition& partition, std::uint64_t generation);
+  void forget_outstanding(PartitionState& partition);
+  /// Drops a released partition's state and offsets; returns its unanswered count.
+  std::size_t forget_partition(const transport::TopicPartition& partition);
+  void apply_backpressure(const transport::TopicPartition& partition);
+  void release_backpressure(const transport::TopicPartition& partition);
+  void maybe_finish_revoke(const transport::TopicPartition& partition, bool deadline_passed);
+
+  boost::asio::io_context& io_;
+  execution::Scheduler& scheduler_;
+  PartitionBookSettings settings_;
+  std::function<void()> on_released_;
+  transport::IntakeConsumer* consumer_ = nullptr;
+  transport::OffsetTracker tracker_;
+  std::map<transport::TopicPartition, PartitionState> partitions_;
+  std::map<transport::TopicPartition, std::uint64_t> tags_;
+  std::size_t total_outstanding_ = 0;
+  std::uint64_t last_generation_ = 0;
+  bool paused_globally_ = false;
+  bool stopped_ = false;
+};
+
+}  // namespace mgit::daemon
