@@ -394,7 +394,7 @@ TEST_F(ObservabilityTest, SighupReloadsTheLogLevel) {
   const auto repo = "hup-" + suffix_;
   create_repo(repo, 1);
   const auto config = dir_->path() / "mgitd.conf";
-  std::ofstream(config) << "log_level = info\n";
+  std::ofstream(config) << "log_level = \"info\"\n";
   // A small partition buffer makes the pipeline log "partition paused" (a debug line).
   auto daemon = start_observed({"--config", config.string(), "--max-buffered-per-partition", "2"});
   auto burst = [&](const std::string& prefix) {
@@ -408,7 +408,7 @@ TEST_F(ObservabilityTest, SighupReloadsTheLogLevel) {
   ASSERT_EQ(wait_for_results(8, 60s).size(), 8u);
   EXPECT_EQ(daemon->log_text().find("\"level\":\"debug\""), std::string::npos);
 
-  std::ofstream(config) << "log_level = debug\n";
+  std::ofstream(config) << "log_level = \"debug\"\n";
   daemon->signal(SIGHUP);
   ASSERT_TRUE(daemon->wait_for_log(R"("msg":"config reloaded","log_level":"debug")", 10s));
   burst("debug-");
@@ -416,7 +416,7 @@ TEST_F(ObservabilityTest, SighupReloadsTheLogLevel) {
   EXPECT_TRUE(daemon->wait_for_log(R"("level":"debug","msg":"partition paused")", 10s));
 
   // A broken file keeps the running config.
-  std::ofstream(config) << "log_level = shouting\n";
+  std::ofstream(config) << "log_level = \"shouting\"\n";
   daemon->signal(SIGHUP);
   EXPECT_TRUE(
       daemon->wait_for_log(R"("msg":"config reload failed; keeping the running config")", 10s));

@@ -143,8 +143,8 @@ TEST_F(ConfigTest, EmptyEnvironmentVariableCountsAsUnset) {
 TEST_F(ConfigTest, KafkaPropertyIsTakenWholeFromTheHighestSource) {
   const auto file = write_file("mgitd.conf",
                                "kafka_property = [\"security.protocol=SASL_SSL\",\n"
-                               "                  \"sasl.mechanism=PLAIN\"]\n"
-                               "kafka_property = \"client.rack=a\"  # repeated key appends\n");
+                               "                  \"sasl.mechanism=PLAIN\",  # spans lines\n"
+                               "                  'client.rack=a']\n");
   env_["MGITD_KAFKA_PROPERTY"] = "security.protocol=SSL,ssl.cipher.suites=A,B";
 
   auto result = load({"--config", file, "--kafka-property", "socket.timeout.ms=1000",
@@ -182,7 +182,7 @@ TEST_F(ConfigTest, SecretKafkaPropertiesAreRefusedFromEverySource) {
   env_.clear();
 
   const auto file =
-      write_file("mgitd.conf", "kafka_property = \"sasl.oauthbearer.client.secret=x\"\n");
+      write_file("mgitd.conf", "kafka_property = [\"sasl.oauthbearer.client.secret=x\"]\n");
   result = load({"--config", file});
   EXPECT_EQ(result.exit_code, 2);
   EXPECT_THAT(err_, HasSubstr("sasl.oauthbearer.client.secret"));
@@ -310,33 +310,113 @@ TEST_F(ConfigTest, UnknownOrMalformedFileKeysAreErrors) {
   EXPECT_EQ(result.exit_code, 2);
   EXPECT_THAT(err_, HasSubstr("underscores"));
 
+  // TOML itself refuses a key set twice, so a repeated kafka_property no longer appends.
   file = write_file("twice.conf", "workers = 2\nworkers = 3\n");
   result = load({"--config", file});
   EXPECT_EQ(result.exit_code, 2);
-  EXPECT_THAT(err_, HasSubstr("already set on line 1"));
-
-  file = write_file("section.conf", "[kafka]\nbrokers = x:1\n");
-  result = load({"--config", file});
-  EXPECT_EQ(result.exit_code, 2);
-  EXPECT_THAT(err_, HasSubstr("sections"));
-
-  file = write_file("range.conf", "workers = 0\n");
-  result = load({"--config", file});
-  EXPECT_EQ(result.exit_code, 2);
-  EXPECT_THAT(err_, HasSubstr("config file"));
+  EXPECT_THAT(err_, HasSubstr(file + " line 2: not valid TOML"));
   EXPECT_THAT(err_, HasSubstr("workers"));
 
-  file = write_file("unterminated.conf", "group_id = \"abc\n");
+  file = write_file("section.conf", "[kafka]\nbrokers = \"x:1\"\n");
   result = load({"--config", file});
   EXPECT_EQ(result.exit_code, 2);
-  EXPECT_THAT(err_, HasSubstr("unterminated"));
+  EXPECT_THAT(err_, HasSubstr(file + " line 1: 'kafka' is a table"));
+  EXPECT_THAT(err_, HasSubstr("flat"));
+
+  file = write_file("range.conf", "# workers\n\nworkers = 0\n");
+  result = load({"--config", file});
+  EXPECT_EQ(result.exit_code, 2);
+  EXPECT_THAT(err_, HasSubstr("config file " + file + " line 3 (workers)"));
+  EXPECT_THAT(err_, HasSubstr("--workers"));
+
+  file = write_file("unterminated.conf", "workers = 2\ngroup_id = \"abc\n");
+  result = load({"--config", file});
+  EXPECT_EQ(result.exit_code, 2);
+  EXPECT_THAT(err_, HasSubstr(file + " line 2: not valid TOML"));
+}
+
+struct FileErrorCase {
+  std::string text;
+  std::string message;  ///< expected after "config file PATH "
+};
+
+TEST_F(ConfigTest, FileValuesMustHaveTheKeysTomlType) {
+  const std::vector<FileErrorCase> cases{
+      {"workers = \"four\"\n", "line 1: 'workers' takes an integer, not a string"},
+      {"\nworkers = 4.5\n", "line 2: 'workers' takes an integer, not a floating-point number"},
+      {"max_message_bytes = true\n", "line 1: 'max_message_bytes' takes an integer, not a boolean"},
+      {"embedded_broker = \"true\"\n", "line 1: 'embedded_broker' takes a boolean"},
+      {"embedded_broker = 1\n",
+       "line 1: 'embedded_broker' takes a boolean (true or false), not an "
+       "integer"},
+      {"brokers = 9092\n", "line 1: 'brokers' takes a string (in quotes), not an integer"},
+      {"log_level = [\"info\"]\n", "line 1: 'log_level' takes a string (in quotes), not an array"},
+      {"kafka_property = \"a=b\"\n",
+       "line 1: 'kafka_property' takes an array of strings, not a string"},
+      {"kafka_property = [\"a=b\",\n  3]\n",
+       "line 2: 'kafka_property' takes an array of strings, but an element is an integer"},
+      {"workers.count = 4\n", "line 1: 'workers' takes an integer, not a table"},
+      {"[workers]\ncount = 4\n", "line 1: 'workers' takes an integer, not a table"},
+      {"group_id = 1979-05-27\n", "line 1: 'group_id' takes a string (in quotes), not a date"},
+      {"config = \"other.toml\"\n", "line 1: 'config' cannot be set inside a config file"},
+      // Bare words and on/off were accepted before the file became TOML.
+      {"workers = 2\nlog_level = info\n", "line 2: not valid TOML"},
+      {"embedded_broker = on\n", "line 1: not valid TOML"},
+      // The first problem in file order is reported, not the first key in sorted order.
+      {"zz_unknown = 1\nworkers = \"four\"\n", "line 1: unknown key 'zz_unknown'"},
+  };
+  for (const auto& c : cases) {
+    const auto file = write_file("mgitd.toml", c.text);
+    const auto result = load({"--config", file});
+    EXPECT_FALSE(result.config) << c.text;
+    EXPECT_EQ(result.exit_code, 2) << c.text;
+    EXPECT_THAT(err_, HasSubstr("config file " + file + " " + c.message)) << c.text;
+  }
+}
+
+TEST_F(ConfigTest, TomlSyntaxErrorsCarryTheParsersDescription) {
+  const auto file = write_file("mgitd.toml", "workers = 2\n\nmax_attempts = = 3\n");
+  const auto result = load({"--config", file});
+  EXPECT_EQ(result.exit_code, 2);
+  // Anything after the "not valid TOML: " prefix comes from toml++.
+  EXPECT_THAT(err_, HasSubstr(file + " line 3: not valid TOML: "));
+  EXPECT_GT(err_.size(), err_.find("not valid TOML: ") + 17);
+  EXPECT_THAT(err_, Not(HasSubstr("strings need quotes")));
+
+  // The format before TOML had bare words and on/off: the error says what to write instead.
+  for (const char* text : {"log_level = debug\n", "embedded_broker = off\n"}) {
+    const auto old = write_file("old.conf", text);
+    EXPECT_EQ(load({"--config", old}).exit_code, 2) << text;
+    EXPECT_THAT(err_, HasSubstr(old + " line 1: not valid TOML: ")) << text;
+    EXPECT_THAT(err_,
+                HasSubstr("(strings need quotes: key = \"value\"; booleans are true or false)"))
+        << text;
+  }
+}
+
+TEST_F(ConfigTest, FileReadsTomlStringsIntegersBooleansAndArrays) {
+  const auto file = write_file("mgitd.toml",
+                               "brokers = 'k1:9092,k2:9092'  # literal string\n"
+                               "group_id = \"tab\\there\"\n"
+                               "max_message_bytes = 1_048_576\n"
+                               "embedded_broker = false\n"
+                               "kafka_property = []\n"
+                               "otlp_endpoint = \"\"\n");
+  const auto result = load({"--config", file});
+  ASSERT_TRUE(result.config) << err_;
+  EXPECT_EQ(result.config->brokers, "k1:9092,k2:9092");
+  EXPECT_EQ(result.config->group_id, "tab\there");
+  EXPECT_EQ(result.config->max_message_bytes, 1048576);
+  EXPECT_FALSE(result.config->embedded_broker);
+  EXPECT_TRUE(result.config->kafka_properties.empty());
+  EXPECT_EQ(result.config->otlp_endpoint, "");
 }
 
 TEST_F(ConfigTest, FileValuesKeepHashesInsideQuotesAndBooleansParse) {
   const auto file = write_file("mgitd.conf",
                                "group_instance_id = \"pod#1\"  # trailing comment\n"
                                "embedded_broker = true\n"
-                               "brokers = k1:9092,k2:9092\n");
+                               "brokers = \"k1:9092,k2:9092\"\n");
   auto result = load({"--config", file});
   ASSERT_TRUE(result.config) << err_;
   EXPECT_EQ(result.config->group_instance_id, "pod#1");
@@ -391,6 +471,7 @@ TEST_F(ConfigTest, HelpListsEveryOptionWithDefaultsAndPrecedence) {
   EXPECT_THAT(out_, HasSubstr("65536"));
   EXPECT_THAT(out_, HasSubstr("MGITD_X_Y"));
   EXPECT_THAT(out_, HasSubstr("precedence"));
+  EXPECT_THAT(out_, HasSubstr("TOML config file"));
 }
 
 TEST_F(ConfigTest, VersionExitsZero) {

@@ -36,16 +36,18 @@ helm.sh/chart: {{ printf "%s-%s" .Chart.Name .Chart.Version | replace "+" "_" }}
 {{- end -}}
 
 {{/*
-A TOML basic string as mgitd's config parser reads it: only the escapes \" \\ \n \t exist
-there, so toJson (which writes \u0026 for &) cannot be used.
+A TOML basic string. A JSON string is one: JSON's escapes (\" \\ \n \t \uXXXX, also for every
+other control character and for & < >) are all TOML escapes too. (JSON leaves DEL raw, which
+TOML forbids; no setting contains it.)
 */}}
 {{- define "mgitd.configString" -}}
-"{{ . | toString | replace "\\" "\\\\" | replace "\"" "\\\"" | replace "\n" "\\n" | replace "\t" "\\t" }}"
+{{ . | toString | toJson }}
 {{- end -}}
 
 {{/*
-The mgitd config file: strings as basic strings, numbers and booleans bare, kafka_property as
-an array. Empty strings are left out so mgitd's own defaults apply.
+The mgitd config file, flat TOML (docs/configuration.md): strings quoted, integers and booleans
+bare, kafka_property as an array of strings. Empty strings are left out so mgitd's own defaults
+apply.
 */}}
 {{- define "mgitd.configFile" -}}
 # Rendered by the mgitd Helm chart from .Values.config; see docs/configuration.md.

@@ -14,6 +14,7 @@ package main
 import (
 	"bufio"
 	"bytes"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -215,8 +216,9 @@ func selectsPodsOf(selector labels.Selector, ws []workload) bool {
 	return false
 }
 
-// mgitdConfig reads the key = value lines of the rendered mgitd.conf (strings unquoted; the
-// chart writes every string as a basic string without escapes in these keys).
+// mgitdConfig reads the key = value lines of the rendered mgitd.conf, a flat TOML file. The
+// chart writes every string with toJson, so a quoted value decodes as a JSON string; arrays
+// (kafka_property) and numbers are kept as written.
 func (c *checker) mgitdConfig() map[string]string {
 	for _, o := range c.objects {
 		cm, ok := o.obj.(*corev1.ConfigMap)
@@ -233,7 +235,12 @@ func (c *checker) mgitdConfig() map[string]string {
 			if !found || strings.HasPrefix(strings.TrimSpace(line), "#") {
 				continue
 			}
-			conf[strings.TrimSpace(key)] = strings.Trim(strings.TrimSpace(value), `"`)
+			value = strings.TrimSpace(value)
+			var decoded string
+			if strings.HasPrefix(value, `"`) && json.Unmarshal([]byte(value), &decoded) == nil {
+				value = decoded
+			}
+			conf[strings.TrimSpace(key)] = value
 		}
 		return conf
 	}

@@ -1,0 +1,90 @@
+// describe_config: the effective configuration as JSON for the startup log line.
+#include <string>
+#include <string_view>
+
+#include "mgit/basics/json_escape.hpp"
+#include "mgit/daemon/config.hpp"
+#include "mgit/transport/kafka_secrets.hpp"
+
+namespace mgit::daemon {
+namespace {
+
+void add_string(std::string& out, std::string_view key, std::string_view value) {
+  out += '"';
+  basics::append_json_escaped(out, key);
+  out += "\":\"";
+  basics::append_json_escaped(out, value);
+  out += "\",";
+}
+
+void add_raw(std::string& out, std::string_view key, const std::string& value) {
+  out += '"';
+  basics::append_json_escaped(out, key);
+  out += "\":";
+  out += value;
+  out += ',';
+}
+
+/// `https://user:token@host/x` -> `https://***@host/x`.
+std::string mask_userinfo(const std::string& url) {
+  const auto scheme = url.find("://");
+  if (scheme == std::string::npos) return url;
+  const auto authority_end = url.find_first_of("/?#", scheme + 3);
+  const auto at = url.rfind('@', authority_end == std::string::npos ? url.size() : authority_end);
+  if (at == std::string::npos || at < scheme + 3) return url;
+  return url.substr(0, scheme + 3) + "***" + url.substr(at);
+}
+
+}  // namespace
+
+std::string describe_config(const Config& config) {
+  std::string out = "{";
+  add_string(out, "brokers", config.brokers);
+  add_string(out, "group_id", config.group_id);
+  add_string(out, "jobs_topic", config.jobs_topic);
+  add_string(out, "results_topic", config.results_topic);
+  add_string(out, "dlq_topic", config.dlq_topic);
+  std::string properties = "{";
+  for (const auto& [key, value] : config.kafka_properties) {
+    add_string(properties, key, transport::is_secret_kafka_key(key) ? "***" : value);
+  }
+  if (properties.size() > 1) properties.pop_back();
+  properties += '}';
+  add_raw(out, "kafka_property", properties);
+  add_string(out, "kafka_secrets_file", config.kafka_secrets_file);
+  // Only which secret keys the environment supplied, never their values.
+  std::string env_secrets = "[";
+  for (const auto& [key, value] : config.kafka_env_secrets) {
+    env_secrets += '"';
+    basics::append_json_escaped(env_secrets, key);
+    env_secrets += "\",";
+  }
+  if (env_secrets.size() > 1) env_secrets.pop_back();
+  env_secrets += ']';
+  add_raw(out, "kafka_env_secrets", env_secrets);
+  add_string(out, "workspace", config.workspace);
+  add_string(out, "credentials_dir", config.credentials_dir);
+  add_raw(out, "workers", std::to_string(config.workers));
+  add_string(out, "group_instance_id", config.group_instance_id);
+  add_raw(out, "max_in_flight", std::to_string(config.max_in_flight));
+  add_raw(out, "max_buffered_per_partition", std::to_string(config.max_buffered_per_partition));
+  add_raw(out, "max_attempts", std::to_string(config.max_attempts));
+  add_raw(out, "revoke_grace_seconds", std::to_string(config.revoke_grace_seconds));
+  add_raw(out, "startup_broker_timeout_seconds",
+          std::to_string(config.startup_broker_timeout_seconds));
+  add_raw(out, "broker_unready_grace_seconds", std::to_string(config.broker_unready_grace_seconds));
+  add_raw(out, "stuck_grace_seconds", std::to_string(config.stuck_grace_seconds));
+  add_raw(out, "min_free_disk_percent", std::to_string(config.min_free_disk_percent));
+  add_raw(out, "max_message_bytes", std::to_string(config.max_message_bytes));
+  add_raw(out, "job_timeout_seconds", std::to_string(config.job_timeout_seconds));
+  add_raw(out, "shutdown_grace_seconds", std::to_string(config.shutdown_grace_seconds));
+  add_string(out, "http_listen", config.http_listen);
+  add_string(out, "otlp_endpoint", mask_userinfo(config.otlp_endpoint));
+  add_string(out, "log_level", config.log_level);
+  add_raw(out, "embedded_broker", config.embedded_broker ? "true" : "false");
+  add_string(out, "config_file", config.config_file);
+  out.back() = '}';
+  return out;
+}
+
+}  // namespace mgit::daemon

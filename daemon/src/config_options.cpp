@@ -1,0 +1,211 @@
+#include "config_options.hpp"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <cctype>
+#include <cstdint>
+#include <sstream>
+
+#include "mgit/basics/ascii.hpp"
+#include "mgit/observability/tracing.hpp"
+#include "mgit/transport/kafka_secrets.hpp"
+
+namespace mgit::daemon::detail {
+namespace {
+
+constexpr std::string_view kEnvPrefix = "MGITD_";
+// --help shows these, and configurable_keys reads them back to know each key's TOML type.
+constexpr std::string_view kTextType = "TEXT";
+constexpr std::string_view kIntegerType = "INT";
+constexpr std::string_view kKeyValueType = "KEY=VALUE";
+
+std::string trim(std::string_view text) { return std::string(basics::trim(text, " \t\r\n")); }
+
+std::string key_name(std::string_view flag) {
+  std::string out(flag);
+  std::replace(out.begin(), out.end(), '-', '_');
+  return out;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Validators. Each returns an empty string when the value is fine (CLI11's convention).
+
+std::string check_kafka_property(const std::string& value) {
+  const auto eq = value.find('=');
+  if (eq == std::string::npos || eq == 0) {
+    return fmt::format("'{}' is not key=value", value.substr(0, value.find('=')));
+  }
+  const std::string key = trim(value.substr(0, eq));
+  if (key.empty()) return "kafka_property needs a key before '='";
+  if (transport::is_secret_kafka_key(key)) {
+    // Flags and config files end up in process listings, shell history and ConfigMaps.
+    return fmt::format(
+        "'{}' holds a secret and is refused here: use kafka_secrets_file or the environment "
+        "variable {}",
+        key, transport::kafka_secret_env_name(key));
+  }
+  return {};
+}
+
+std::string check_topic(const std::string& value) {
+  if (value.empty() || value.size() > 249) return "a topic name has 1 to 249 characters";
+  if (value == "." || value == "..") return "'.' and '..' are not topic names";
+  for (char c : value) {
+    if (!(std::isalnum(static_cast<unsigned char>(c)) || c == '.' || c == '_' || c == '-')) {
+      return fmt::format("topic '{}' may only contain [A-Za-z0-9._-]", value);
+    }
+  }
+  return {};
+}
+
+std::string check_listen(const std::string& value) {
+  const auto colon = value.rfind(':');
+  if (colon == std::string::npos) return fmt::format("'{}' is not HOST:PORT", value);
+  const std::string port = value.substr(colon + 1);
+  if (port.empty() || port.size() > 5 ||
+      !std::all_of(port.begin(), port.end(), [](char c) { return c >= '0' && c <= '9'; }) ||
+      std::stoi(port) > 65535) {
+    return fmt::format("'{}' does not end in a port 0..65535", value);
+  }
+  return {};
+}
+
+std::string check_not_empty(const std::string& value) {
+  return trim(value).empty() ? std::string("must not be empty") : std::string();
+}
+
+std::string check_otlp(const std::string& value) {
+  if (value.empty()) return {};
+  const auto endpoint = observability::OtlpHttpExporter::parse_endpoint(value);
+  return endpoint ? std::string() : endpoint.error() + " (or empty to turn tracing off)";
+}
+
+std::string check_brokers(const std::string& value) {
+  std::stringstream in(value);
+  std::string item;
+  bool any = false;
+  while (std::getline(in, item, ',')) {
+    item = trim(item);
+    if (item.empty()) return fmt::format("'{}' has an empty broker address", value);
+    if (auto err = check_listen(item); !err.empty()) return "broker " + err;
+    any = true;
+  }
+  return any ? std::string() : std::string("must name at least one HOST:PORT");
+}
+
+constexpr int kDay = 86400;
+
+ValueKind kind_of(const CLI::Option& option) {
+  if (option.get_expected_max() == 0) return ValueKind::kBoolean;  // a flag takes no argument
+  const std::string type = option.get_type_name();
+  if (type == kKeyValueType) return ValueKind::kStringArray;
+  if (type == kIntegerType) return ValueKind::kInteger;
+  return ValueKind::kString;
+}
+
+}  // namespace
+
+std::string env_name(std::string_view key) {
+  std::string out(kEnvPrefix);
+  for (char c : key) out += static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+  return out;
+}
+
+std::string flag_name(std::string_view key) {
+  std::string out(key);
+  std::replace(out.begin(), out.end(), '_', '-');
+  return out;
+}
+
+void declare_options(CLI::App& app, Config& config) {
+  app.option_defaults()->always_capture_default();
+  auto text = [&app](const char* name, std::string& var, const char* meaning) {
+    return app.add_option(name, var, meaning)->type_name(std::string(kTextType));
+  };
+  auto number = [&app](const char* name, int& var, int lo, int hi, const char* meaning) {
+    // The meaning states the range; CLI11's own range text would clutter --help.
+    return app.add_option(name, var, meaning)
+        ->check(CLI::Range(lo, hi).description(""))
+        ->type_name(std::string(kIntegerType));
+  };
+
+  text("--brokers", config.brokers, "Kafka bootstrap servers (HOST:PORT,...)")
+      ->check(CLI::Validator(check_brokers, "", ""));
+  text("--group-id", config.group_id, "Kafka consumer group")
+      ->check(CLI::Validator(check_not_empty, "", ""));
+  text("--jobs-topic", config.jobs_topic, "Intake topic of sync jobs")
+      ->check(CLI::Validator(check_topic, "", ""));
+  text("--results-topic", config.results_topic, "Topic the result events go to")
+      ->check(CLI::Validator(check_topic, "", ""));
+  text("--dlq-topic", config.dlq_topic, "Dead-letter topic for unparseable messages")
+      ->check(CLI::Validator(check_topic, "", ""));
+  app.add_option_function<std::vector<std::string>>(
+         "--kafka-property",
+         [&config](const std::vector<std::string>& values) {
+           config.kafka_properties.clear();
+           for (const auto& value : values) {
+             const auto eq = value.find('=');
+             config.kafka_properties.emplace_back(trim(value.substr(0, eq)), value.substr(eq + 1));
+           }
+         },
+         "Repeatable KEY=VALUE passed to librdkafka (no secrets)")
+      ->type_name(std::string(kKeyValueType))
+      ->check(CLI::Validator(check_kafka_property, "", ""))
+      ->take_all();
+  text("--kafka-secrets-file", config.kafka_secrets_file,
+       "File of KEY=VALUE librdkafka settings holding secrets");
+  text("--workspace", config.workspace, "Root directory of all targets")
+      ->check(CLI::Validator(check_not_empty, "", ""));
+  text("--credentials-dir", config.credentials_dir, "Directory with one file per credential name")
+      ->check(CLI::Validator(check_not_empty, "", ""));
+  number("--workers", config.workers, 1, 256, "Concurrent git operations (1..256)");
+  text("--group-instance-id", config.group_instance_id,
+       "Static group membership id, e.g. the pod name (empty: dynamic)");
+  number("--max-in-flight", config.max_in_flight, 1, 1000000,
+         "Process-wide bound on buffered + running jobs (>= workers)");
+  number("--max-buffered-per-partition", config.max_buffered_per_partition, 1, 1000000,
+         "A partition pauses at this many unfinished jobs");
+  number("--max-attempts", config.max_attempts, 1, 20, "Tries for a retryable failure (1..20)");
+  number("--revoke-grace-seconds", config.revoke_grace_seconds, 0, kDay,
+         "How long a revoked partition's jobs may finish");
+  number("--startup-broker-timeout-seconds", config.startup_broker_timeout_seconds, 1, kDay,
+         "Exit non-zero if no broker answers by then");
+  number("--broker-unready-grace-seconds", config.broker_unready_grace_seconds, 0, kDay,
+         "Broker loss fails readiness only after this");
+  number("--stuck-grace-seconds", config.stuck_grace_seconds, 1, kDay,
+         "Liveness fails when a job overruns its deadline by this");
+  number("--min-free-disk-percent", config.min_free_disk_percent, 0, 99,
+         "Below it: not ready, clones refused with disk_full (0..99)");
+  app.add_option("--max-message-bytes", config.max_message_bytes,
+                 "Larger intake messages go to the DLQ (1024..10485760)")
+      ->check(CLI::Range(std::int64_t{1024}, std::int64_t{10} * 1024 * 1024).description(""))
+      ->type_name(std::string(kIntegerType));
+  number("--job-timeout-seconds", config.job_timeout_seconds, 1, kDay,
+         "Default deadline when a job sets none");
+  number("--shutdown-grace-seconds", config.shutdown_grace_seconds, 0, kDay,
+         "Drain time on SIGTERM");
+  text("--http-listen", config.http_listen, "HOST:PORT for metrics, health and webhooks")
+      ->check(CLI::Validator(check_listen, "", ""));
+  text("--otlp-endpoint", config.otlp_endpoint, "OTLP/HTTP traces URL (empty: tracing off)")
+      ->check(CLI::Validator(check_otlp, "", ""));
+  text("--log-level", config.log_level, "trace|debug|info|warn|error")
+      ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error"}).description(""));
+  app.add_flag("--embedded-broker", config.embedded_broker,
+               "Start an in-process broker for trying mgitd without Kafka");
+}
+
+std::vector<KeySpec> configurable_keys() {
+  Config scratch;
+  CLI::App app;
+  declare_options(app, scratch);
+  std::vector<KeySpec> keys;
+  for (const CLI::Option* option : app.get_options()) {
+    if (option == app.get_help_ptr()) continue;
+    for (const auto& name : option->get_lnames())
+      keys.push_back({key_name(name), kind_of(*option)});
+  }
+  return keys;
+}
+
+}  // namespace mgit::daemon::detail
