@@ -17,7 +17,7 @@
 
 #include "mgit/basics/ascii.hpp"
 #include "mgit/basics/handle.hpp"
-#include "mgit/jobs/parse.hpp"
+#include "mgit/jobs/repository_key.hpp"
 #include "mgit/observability/log.hpp"
 #include "mgit/security/redaction.hpp"
 

@@ -11,6 +11,9 @@
 #include <string_view>
 #include <utility>
 
+#include "mgit/jobs/repository_key.hpp"
+#include "mgit/jobs/target.hpp"
+
 namespace mgit::jobs {
 namespace {
 

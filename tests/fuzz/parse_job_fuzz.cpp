@@ -6,7 +6,9 @@
 #include <variant>
 
 #include "mgit/jobs/parse.hpp"
+#include "mgit/jobs/repository_key.hpp"
 #include "mgit/jobs/result_json.hpp"
+#include "mgit/jobs/target.hpp"
 
 namespace {
 

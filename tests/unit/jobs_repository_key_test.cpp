@@ -5,8 +5,9 @@
 #include <sstream>
 #include <string>
 
-#include "mgit/jobs/parse.hpp"
+#include "mgit/jobs/repository_key.hpp"
 #include "mgit/jobs/result_json.hpp"
+#include "mgit/jobs/target.hpp"
 
 namespace mgit::jobs {
 namespace {
