@@ -9,7 +9,6 @@
 
 #include "mgit/basics/ascii.hpp"
 #include "mgit/jobs/error.hpp"
-#include "mgit/jobs/result_json.hpp"
 
 namespace mgit::jobs {
 namespace {
@@ -250,25 +249,6 @@ tl::expected<std::string, JobError> normalize_repository_url(std::string_view ur
   }
   if (colon_before_slash(split_scp_userinfo(url).host_and_path)) return normalize_scp_like(url);
   return invalid_url("not a supported git URL; use https, http, ssh or user@host:path");
-}
-
-std::string strip_userinfo(std::string_view url) {
-  if (const auto separator = url.find("://"); separator != std::string_view::npos) {
-    const auto start = separator + 3;
-    auto authority_end = url.find_first_of("/?#", start);
-    if (authority_end == std::string_view::npos) authority_end = url.size();
-    const auto at = url.substr(start, authority_end - start).rfind('@');
-    if (at == std::string_view::npos) return std::string(url);
-    return std::string(url.substr(0, start)) + std::string(url.substr(start + at + 1));
-  }
-  // scp-like: anything before the first '@' that has no '/' in front of it is userinfo.
-  // This also drops `host:org@` from the rare `host:org@x/app`, which costs only display
-  // fidelity, whereas keeping a `user:token@` would publish a secret.
-  const auto at = url.find('@');
-  if (at != std::string_view::npos && url.substr(0, at).find('/') == std::string_view::npos) {
-    return std::string(url.substr(at + 1));
-  }
-  return std::string(url);
 }
 
 }  // namespace mgit::jobs
