@@ -11,8 +11,10 @@
 #include <string_view>
 #include <utility>
 
+#include "mgit/basics/ascii.hpp"
 #include "mgit/jobs/repository_key.hpp"
 #include "mgit/jobs/target.hpp"
+#include "mgit/security/credentials.hpp"
 
 namespace mgit::jobs {
 namespace {
@@ -22,7 +24,6 @@ using rapidjson::Value;
 constexpr std::string_view kSchema = "mgit.sync-job/v1";
 constexpr std::size_t kMaxJobIdChars = 128;
 constexpr std::size_t kMaxCorrelationIdChars = 128;
-constexpr std::size_t kMaxCredentialChars = 128;
 constexpr std::size_t kMaxRefChars = 255;
 constexpr std::size_t kMaxRequestedByChars = 256;
 constexpr std::int64_t kMaxTimeoutSeconds = 86400;
@@ -53,8 +54,7 @@ JobError invalid(std::string message) { return {ErrorCode::kInvalidJob, std::mov
 bool valid_job_id(std::string_view id) {
   if (id.empty() || id.size() > kMaxJobIdChars) return false;
   for (char c : id) {
-    const bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-                    c == '.' || c == '_' || c == ':' || c == '-';
+    const bool ok = basics::is_ascii_alnum(c) || c == '.' || c == '_' || c == ':' || c == '-';
     if (!ok) return false;
   }
   return true;
@@ -68,18 +68,12 @@ bool printable_ascii(std::string_view text, std::size_t max_chars) {
   return true;
 }
 
-bool usable_correlation_id(std::string_view id) {
-  return !id.empty() && printable_ascii(id, kMaxCorrelationIdChars);
-}
-
-bool valid_credential_name(std::string_view name) {
-  if (name.empty() || name.size() > kMaxCredentialChars || name.front() == '.') return false;
-  for (char c : name) {
-    const bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-                    c == '.' || c == '_' || c == '-';
-    if (!ok) return false;
-  }
-  return true;
+/// A job without its own `correlation_id` takes the intake header's, else its `job_id`.
+void default_correlation_id(Job& job, std::string_view header_correlation_id) {
+  if (!job.correlation_id.empty()) return;
+  const bool usable = !header_correlation_id.empty() &&
+                      printable_ascii(header_correlation_id, kMaxCorrelationIdChars);
+  job.correlation_id = usable ? std::string(header_correlation_id) : job.job_id;
 }
 
 /// The subset of git-check-ref-format rules that matter for a name passed on to libgit2
@@ -96,8 +90,7 @@ bool valid_ref(std::string_view ref) {
     return false;
   }
   for (char c : ref) {
-    const auto byte = static_cast<unsigned char>(c);
-    if (byte < 0x20 || byte == 0x7f || c == ' ') return false;
+    if (basics::is_ascii_control(c) || c == ' ') return false;
     if (std::string_view("~^:?*[\\").find(c) != std::string_view::npos) return false;
   }
   return true;
@@ -194,14 +187,16 @@ tl::expected<std::chrono::system_clock::time_point, JobError> parse_timestamp(
         *offset_minute > 59) {
       return malformed();
     }
-    offset_seconds = (*offset_hour * 3600 + *offset_minute * 60) * (text[pos] == '+' ? 1 : -1);
+    offset_seconds = (std::int64_t{*offset_hour} * 3600 + std::int64_t{*offset_minute} * 60) *
+                     (text[pos] == '+' ? 1 : -1);
     pos += 6;
   } else {
     return malformed();
   }
   if (pos != text.size()) return malformed();
-  const std::int64_t seconds = days_from_civil(*year, *month, *day) * 86400 + *hour * 3600 +
-                               *minute * 60 + *second - offset_seconds;
+  const std::int64_t seconds = days_from_civil(*year, *month, *day) * 86400 +
+                               std::int64_t{*hour} * 3600 + std::int64_t{*minute} * 60 + *second -
+                               offset_seconds;
   return std::chrono::system_clock::time_point(
       std::chrono::duration_cast<std::chrono::system_clock::duration>(
           std::chrono::seconds(seconds) + std::chrono::nanoseconds(nanos)));
@@ -279,7 +274,7 @@ std::optional<JobError> read_repository(const Value& doc, Job& job) {
 
   if (const Value* credential = find_optional(*repository, "credential")) {
     if (!credential->IsString()) return invalid("repository.credential: must be a string");
-    if (!valid_credential_name(view(*credential))) {
+    if (!security::is_valid_credential_name(view(*credential))) {
       return invalid(
           "repository.credential: must be 1-128 characters of [A-Za-z0-9._-], not starting "
           "with '.'");
@@ -323,11 +318,7 @@ std::optional<JobError> read_job(const Value& doc, std::string_view header_corre
     }
     job.correlation_id = std::string(view(*correlation_id));
   }
-  if (job.correlation_id.empty()) {
-    job.correlation_id = usable_correlation_id(header_correlation_id)
-                             ? std::string(header_correlation_id)
-                             : job.job_id;
-  }
+  default_correlation_id(job, header_correlation_id);
 
   const Value* operation = find_optional(doc, "operation");
   if (operation == nullptr) return invalid("operation: is required");
@@ -362,8 +353,7 @@ std::optional<JobError> read_job(const Value& doc, std::string_view header_corre
       return invalid("requested_by: longer than 256 bytes");
     }
     for (char c : view(*requested_by)) {
-      const auto byte = static_cast<unsigned char>(c);
-      if (byte < 0x20 || byte == 0x7f) {
+      if (basics::is_ascii_control(c)) {
         return invalid("requested_by: must not contain control characters");
       }
     }
@@ -429,11 +419,7 @@ ParseOutcome parse_job(std::string_view payload, std::string_view header_correla
   Job job;
   job.job_id = std::string(view(*job_id));
   if (auto error = read_job(doc, header_correlation_id, job)) {
-    if (job.correlation_id.empty()) {
-      job.correlation_id = usable_correlation_id(header_correlation_id)
-                               ? std::string(header_correlation_id)
-                               : job.job_id;
-    }
+    default_correlation_id(job, header_correlation_id);
     return make_rejected(doc, job, std::move(*error));
   }
   return job;
