@@ -9,6 +9,7 @@
 
 #include "mgit/basics/ascii.hpp"
 #include "mgit/jobs/error.hpp"
+#include "path_segments.hpp"
 
 namespace mgit::jobs {
 namespace {
@@ -121,16 +122,10 @@ tl::expected<std::string, JobError> normalize_path(std::string_view path) {
   }
   if (path.empty()) return invalid_url("repository path is missing");
   if (path.front() != '/') return invalid_url("repository path must be absolute");
-  std::size_t start = 1;
-  while (start <= path.size()) {
-    auto end = path.find('/', start);
-    if (end == std::string_view::npos) end = path.size();
-    const auto segment = path.substr(start, end - start);
-    if (segment.empty()) return invalid_url("path must not contain empty segments");
-    if (segment == "." || segment == "..") {
-      return invalid_url("path must not contain '.' or '..' segments");
+  for (const std::string_view segment : split_segments(path.substr(1))) {
+    if (const auto why = refused_segment(segment)) {
+      return invalid_url("path must not contain " + std::string(*why));
     }
-    start = end + 1;
   }
   return std::string(path);
 }

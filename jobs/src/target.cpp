@@ -8,6 +8,7 @@
 
 #include "mgit/basics/ascii.hpp"
 #include "mgit/jobs/error.hpp"
+#include "path_segments.hpp"
 
 namespace mgit::jobs {
 namespace {
@@ -31,14 +32,9 @@ tl::expected<std::string, JobError> validate_target(std::string_view target) {
     }
   }
   if (target.front() == '/') return invalid_target("must be relative to the workspace");
-  std::size_t start = 0;
-  while (start <= target.size()) {
-    auto end = target.find('/', start);
-    if (end == std::string_view::npos) end = target.size();
-    const auto segment = target.substr(start, end - start);
-    if (segment.empty()) return invalid_target("must not contain empty segments");
-    if (segment == "." || segment == "..") {
-      return invalid_target("must not contain '.' or '..' segments");
+  for (const std::string_view segment : split_segments(target)) {
+    if (const auto why = refused_segment(segment)) {
+      return invalid_target("must not contain " + std::string(*why));
     }
     // A target inside (or named as) a repository's git dir would let a job write hooks and
     // config that git later executes; case-insensitive filesystems make `.GIT` the same.
@@ -47,7 +43,6 @@ tl::expected<std::string, JobError> validate_target(std::string_view target) {
     if (segment.size() > kMaxTargetSegmentBytes) {
       return invalid_target("path segment longer than 255 bytes");
     }
-    start = end + 1;
   }
   return std::string(target);
 }
