@@ -4,6 +4,7 @@
 
 #include "mgit/basics/json_escape.hpp"
 #include "mgit/daemon/config.hpp"
+#include "mgit/security/redaction.hpp"
 #include "mgit/transport/kafka_secrets.hpp"
 
 namespace mgit::daemon {
@@ -23,16 +24,6 @@ void add_raw(std::string& out, std::string_view key, const std::string& value) {
   out += "\":";
   out += value;
   out += ',';
-}
-
-/// `https://user:token@host/x` -> `https://***@host/x`.
-std::string mask_userinfo(const std::string& url) {
-  const auto scheme = url.find("://");
-  if (scheme == std::string::npos) return url;
-  const auto authority_end = url.find_first_of("/?#", scheme + 3);
-  const auto at = url.rfind('@', authority_end == std::string::npos ? url.size() : authority_end);
-  if (at == std::string::npos || at < scheme + 3) return url;
-  return url.substr(0, scheme + 3) + "***" + url.substr(at);
 }
 
 }  // namespace
@@ -79,7 +70,7 @@ std::string describe_config(const Config& config) {
   add_raw(out, "job_timeout_seconds", std::to_string(config.job_timeout_seconds));
   add_raw(out, "shutdown_grace_seconds", std::to_string(config.shutdown_grace_seconds));
   add_string(out, "http_listen", config.http_listen);
-  add_string(out, "otlp_endpoint", mask_userinfo(config.otlp_endpoint));
+  add_string(out, "otlp_endpoint", security::redact_url(config.otlp_endpoint));
   add_string(out, "log_level", config.log_level);
   add_raw(out, "embedded_broker", config.embedded_broker ? "true" : "false");
   add_string(out, "config_file", config.config_file);

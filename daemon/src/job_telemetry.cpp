@@ -93,7 +93,7 @@ bool JobTelemetry::tracing(const InFlightJob& job) const {
 
 void JobTelemetry::trace_attempts(const InFlightJob& job, const jobs::Job& parsed,
                                   const execution::JobRun& run, const jobs::JobResult& result) {
-  const auto url = security::redact_userinfo(parsed.repository_url);
+  const auto url = security::redact_url(parsed.repository_url);
   for (std::size_t i = 0; i < run.attempt_log.size(); ++i) {
     const auto& attempt = run.attempt_log[i];
     observability::Span span;

@@ -4,7 +4,7 @@
 
 #include <system_error>
 
-#include "mgit/jobs/parse.hpp"
+#include "mgit/jobs/repository_key.hpp"
 
 namespace mgit::git {
 namespace {

@@ -2,9 +2,6 @@
 
 #include <string_view>
 
-#include "mgit/jobs/job.hpp"
-#include "mgit/jobs/result.hpp"
-
 namespace mgit::jobs {
 
 // Every switch below is exhaustive with no `default`, so -Wswitch (an error under -Werror)
@@ -50,7 +47,6 @@ bool is_retryable(ErrorCode code) {
     case ErrorCode::kAuthFailed:
     case ErrorCode::kNotFound:
     case ErrorCode::kConflict:
-      return false;
     // A full disk does not free itself within a retry's backoff, and an internal error is a
     // bug or a broken invariant: retrying would only repeat it and delay the answer.
     case ErrorCode::kDiskFull:
@@ -76,42 +72,6 @@ bool is_rejection(ErrorCode code) {
       return false;
   }
   return false;
-}
-
-std::string_view to_string(Operation operation) {
-  switch (operation) {
-    case Operation::kClone:
-      return "clone";
-    case Operation::kFetch:
-      return "fetch";
-    case Operation::kSync:
-      return "sync";
-    case Operation::kMirror:
-      return "mirror";
-  }
-  return "sync";
-}
-
-std::optional<Operation> parse_operation(std::string_view text) {
-  if (text == "clone") return Operation::kClone;
-  if (text == "fetch") return Operation::kFetch;
-  if (text == "sync") return Operation::kSync;
-  if (text == "mirror") return Operation::kMirror;
-  return std::nullopt;
-}
-
-std::string_view to_string(Status status) {
-  switch (status) {
-    case Status::kSucceeded:
-      return "succeeded";
-    case Status::kFailed:
-      return "failed";
-    case Status::kRejected:
-      return "rejected";
-    case Status::kExpired:
-      return "expired";
-  }
-  return "failed";
 }
 
 }  // namespace mgit::jobs

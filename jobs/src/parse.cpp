@@ -11,6 +11,12 @@
 #include <string_view>
 #include <utility>
 
+#include "mgit/basics/ascii.hpp"
+#include "mgit/jobs/repository_key.hpp"
+#include "mgit/jobs/target.hpp"
+#include "mgit/security/credentials.hpp"
+#include "rfc3339.hpp"
+
 namespace mgit::jobs {
 namespace {
 
@@ -19,7 +25,6 @@ using rapidjson::Value;
 constexpr std::string_view kSchema = "mgit.sync-job/v1";
 constexpr std::size_t kMaxJobIdChars = 128;
 constexpr std::size_t kMaxCorrelationIdChars = 128;
-constexpr std::size_t kMaxCredentialChars = 128;
 constexpr std::size_t kMaxRefChars = 255;
 constexpr std::size_t kMaxRequestedByChars = 256;
 constexpr std::int64_t kMaxTimeoutSeconds = 86400;
@@ -50,8 +55,7 @@ JobError invalid(std::string message) { return {ErrorCode::kInvalidJob, std::mov
 bool valid_job_id(std::string_view id) {
   if (id.empty() || id.size() > kMaxJobIdChars) return false;
   for (char c : id) {
-    const bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-                    c == '.' || c == '_' || c == ':' || c == '-';
+    const bool ok = basics::is_ascii_alnum(c) || c == '.' || c == '_' || c == ':' || c == '-';
     if (!ok) return false;
   }
   return true;
@@ -65,18 +69,12 @@ bool printable_ascii(std::string_view text, std::size_t max_chars) {
   return true;
 }
 
-bool usable_correlation_id(std::string_view id) {
-  return !id.empty() && printable_ascii(id, kMaxCorrelationIdChars);
-}
-
-bool valid_credential_name(std::string_view name) {
-  if (name.empty() || name.size() > kMaxCredentialChars || name.front() == '.') return false;
-  for (char c : name) {
-    const bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-                    c == '.' || c == '_' || c == '-';
-    if (!ok) return false;
-  }
-  return true;
+/// A job without its own `correlation_id` takes the intake header's, else its `job_id`.
+void default_correlation_id(Job& job, std::string_view header_correlation_id) {
+  if (!job.correlation_id.empty()) return;
+  const bool usable = !header_correlation_id.empty() &&
+                      printable_ascii(header_correlation_id, kMaxCorrelationIdChars);
+  job.correlation_id = usable ? std::string(header_correlation_id) : job.job_id;
 }
 
 /// The subset of git-check-ref-format rules that matter for a name passed on to libgit2
@@ -93,8 +91,7 @@ bool valid_ref(std::string_view ref) {
     return false;
   }
   for (char c : ref) {
-    const auto byte = static_cast<unsigned char>(c);
-    if (byte < 0x20 || byte == 0x7f || c == ' ') return false;
+    if (basics::is_ascii_control(c) || c == ' ') return false;
     if (std::string_view("~^:?*[\\").find(c) != std::string_view::npos) return false;
   }
   return true;
@@ -109,99 +106,6 @@ bool supported_schema(std::string_view schema) {
     if (c < '0' || c > '9') return false;
   }
   return true;
-}
-
-// --- RFC 3339 ------------------------------------------------------------------------------
-
-std::optional<int> read_digits(std::string_view text, std::size_t pos, std::size_t count) {
-  if (pos + count > text.size()) return std::nullopt;
-  int value = 0;
-  for (std::size_t i = pos; i < pos + count; ++i) {
-    if (text[i] < '0' || text[i] > '9') return std::nullopt;
-    value = value * 10 + (text[i] - '0');
-  }
-  return value;
-}
-
-bool is_leap(int year) { return (year % 4 == 0 && year % 100 != 0) || year % 400 == 0; }
-
-int days_in_month(int year, int month) {
-  static constexpr int kDays[] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
-  return month == 2 && is_leap(year) ? 29 : kDays[month - 1];
-}
-
-/// Days since 1970-01-01 of a proleptic Gregorian date (H. Hinnant's days_from_civil).
-std::int64_t days_from_civil(int year, int month, int day) {
-  year -= month <= 2 ? 1 : 0;
-  const std::int64_t era = (year >= 0 ? year : year - 399) / 400;
-  const auto yoe = static_cast<unsigned>(year - era * 400);
-  const unsigned doy = (153 * static_cast<unsigned>(month + (month > 2 ? -3 : 9)) + 2) / 5 +
-                       static_cast<unsigned>(day) - 1;
-  const unsigned doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-  return era * 146097 + static_cast<std::int64_t>(doe) - 719468;
-}
-
-tl::expected<std::chrono::system_clock::time_point, JobError> parse_timestamp(
-    std::string_view text) {
-  const auto malformed = [] {
-    return tl::unexpected(
-        invalid("not_after: must be an RFC 3339 timestamp such as 2026-11-23T10:00:00Z"));
-  };
-  // YYYY-MM-DDTHH:MM:SS
-  const auto year = read_digits(text, 0, 4);
-  const auto month = read_digits(text, 5, 2);
-  const auto day = read_digits(text, 8, 2);
-  const auto hour = read_digits(text, 11, 2);
-  const auto minute = read_digits(text, 14, 2);
-  const auto second = read_digits(text, 17, 2);
-  if (!year || !month || !day || !hour || !minute || !second || text[4] != '-' || text[7] != '-' ||
-      (text[10] != 'T' && text[10] != 't') || text[13] != ':' || text[16] != ':') {
-    return malformed();
-  }
-  // 60 is a leap second; it simply counts into the next minute.
-  if (*month < 1 || *month > 12 || *day < 1 || *day > days_in_month(*year, *month) || *hour > 23 ||
-      *minute > 59 || *second > 60) {
-    return malformed();
-  }
-  // system_clock counts nanoseconds in 64 bits on libstdc++: about 1678 to 2262.
-  if (*year < 1970 || *year > 2200) {
-    return tl::unexpected(invalid("not_after: year must be between 1970 and 2200"));
-  }
-  std::size_t pos = 19;
-  std::int64_t nanos = 0;
-  if (pos < text.size() && text[pos] == '.') {
-    ++pos;
-    const std::size_t start = pos;
-    std::int64_t scale = 100000000;
-    while (pos < text.size() && text[pos] >= '0' && text[pos] <= '9') {
-      nanos += (text[pos] - '0') * scale;  // digits past nanoseconds add 0
-      scale /= 10;
-      ++pos;
-    }
-    if (pos == start) return malformed();
-  }
-  std::int64_t offset_seconds = 0;
-  if (pos >= text.size()) return malformed();
-  if (text[pos] == 'Z' || text[pos] == 'z') {
-    ++pos;
-  } else if (text[pos] == '+' || text[pos] == '-') {
-    const auto offset_hour = read_digits(text, pos + 1, 2);
-    const auto offset_minute = read_digits(text, pos + 4, 2);
-    if (!offset_hour || !offset_minute || text[pos + 3] != ':' || *offset_hour > 23 ||
-        *offset_minute > 59) {
-      return malformed();
-    }
-    offset_seconds = (*offset_hour * 3600 + *offset_minute * 60) * (text[pos] == '+' ? 1 : -1);
-    pos += 6;
-  } else {
-    return malformed();
-  }
-  if (pos != text.size()) return malformed();
-  const std::int64_t seconds = days_from_civil(*year, *month, *day) * 86400 + *hour * 3600 +
-                               *minute * 60 + *second - offset_seconds;
-  return std::chrono::system_clock::time_point(
-      std::chrono::duration_cast<std::chrono::system_clock::duration>(
-          std::chrono::seconds(seconds) + std::chrono::nanoseconds(nanos)));
 }
 
 // --- fields ------------------------------------------------------------------------------
@@ -276,7 +180,7 @@ std::optional<JobError> read_repository(const Value& doc, Job& job) {
 
   if (const Value* credential = find_optional(*repository, "credential")) {
     if (!credential->IsString()) return invalid("repository.credential: must be a string");
-    if (!valid_credential_name(view(*credential))) {
+    if (!security::is_valid_credential_name(view(*credential))) {
       return invalid(
           "repository.credential: must be 1-128 characters of [A-Za-z0-9._-], not starting "
           "with '.'");
@@ -320,11 +224,7 @@ std::optional<JobError> read_job(const Value& doc, std::string_view header_corre
     }
     job.correlation_id = std::string(view(*correlation_id));
   }
-  if (job.correlation_id.empty()) {
-    job.correlation_id = usable_correlation_id(header_correlation_id)
-                             ? std::string(header_correlation_id)
-                             : job.job_id;
-  }
+  default_correlation_id(job, header_correlation_id);
 
   const Value* operation = find_optional(doc, "operation");
   if (operation == nullptr) return invalid("operation: is required");
@@ -348,7 +248,7 @@ std::optional<JobError> read_job(const Value& doc, std::string_view header_corre
 
   if (const Value* not_after = find_optional(doc, "not_after")) {
     if (!not_after->IsString()) return invalid("not_after: must be a string");
-    auto time = parse_timestamp(view(*not_after));
+    auto time = parse_rfc3339(view(*not_after));
     if (!time) return time.error();
     job.not_after = *time;
   }
@@ -359,8 +259,7 @@ std::optional<JobError> read_job(const Value& doc, std::string_view header_corre
       return invalid("requested_by: longer than 256 bytes");
     }
     for (char c : view(*requested_by)) {
-      const auto byte = static_cast<unsigned char>(c);
-      if (byte < 0x20 || byte == 0x7f) {
+      if (basics::is_ascii_control(c)) {
         return invalid("requested_by: must not contain control characters");
       }
     }
@@ -426,11 +325,7 @@ ParseOutcome parse_job(std::string_view payload, std::string_view header_correla
   Job job;
   job.job_id = std::string(view(*job_id));
   if (auto error = read_job(doc, header_correlation_id, job)) {
-    if (job.correlation_id.empty()) {
-      job.correlation_id = usable_correlation_id(header_correlation_id)
-                               ? std::string(header_correlation_id)
-                               : job.job_id;
-    }
+    default_correlation_id(job, header_correlation_id);
     return make_rejected(doc, job, std::move(*error));
   }
   return job;

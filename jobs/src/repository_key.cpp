@@ -1,4 +1,6 @@
-// Repository keys, default targets and target validation (see docs/job-schema.md).
+// Repository keys: URL validation and normalization (see docs/job-schema.md).
+#include "mgit/jobs/repository_key.hpp"
+
 #include <cstddef>
 #include <optional>
 #include <string>
@@ -7,16 +9,12 @@
 
 #include "mgit/basics/ascii.hpp"
 #include "mgit/jobs/error.hpp"
-#include "mgit/jobs/parse.hpp"
-#include "mgit/jobs/result_json.hpp"
+#include "path_segments.hpp"
 
 namespace mgit::jobs {
 namespace {
 
 constexpr std::size_t kMaxUrlBytes = 2048;
-constexpr std::size_t kMaxTargetBytes = 1024;
-constexpr std::size_t kMaxTargetSegmentBytes = 255;  // NAME_MAX on Linux filesystems
-constexpr std::string_view kNoPath = {};
 
 tl::unexpected<JobError> invalid_url(std::string_view why) {
   return tl::unexpected(JobError{ErrorCode::kInvalidJob, "repository.url: " + std::string(why)});
@@ -26,20 +24,6 @@ tl::unexpected<JobError> credentials_in_url() {
   return tl::unexpected(JobError{
       ErrorCode::kPolicyDenied,
       "repository.url: credentials in the URL are not allowed; use repository.credential"});
-}
-
-tl::unexpected<JobError> invalid_target(std::string_view why) {
-  return tl::unexpected(JobError{ErrorCode::kInvalidJob, "target: " + std::string(why)});
-}
-
-bool is_control(unsigned char c) { return c < 0x20 || c == 0x7f; }
-
-bool is_alnum(char c) {
-  return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9');
-}
-
-bool is_hex(char c) {
-  return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F');
 }
 
 /// Whether `text` has a ':' before any '/', ignoring the inside of a leading `[...]`:
@@ -79,7 +63,7 @@ ScpParts split_scp_userinfo(std::string_view url) {
 bool valid_reg_name(std::string_view host) {
   if (host.empty() || host.front() == '-' || host.front() == '.') return false;
   for (char c : host) {
-    if (!is_alnum(c) && c != '-' && c != '.' && c != '_') return false;
+    if (!basics::is_ascii_alnum(c) && c != '-' && c != '.' && c != '_') return false;
   }
   return true;
 }
@@ -91,7 +75,7 @@ bool valid_ipv6_literal(std::string_view bracketed) {
   for (char c : inner) {
     if (c == ':') {
       has_colon = true;
-    } else if (!is_hex(c) && c != '.') {
+    } else if (!basics::is_ascii_hex(c) && c != '.') {
       return false;
     }
   }
@@ -138,16 +122,10 @@ tl::expected<std::string, JobError> normalize_path(std::string_view path) {
   }
   if (path.empty()) return invalid_url("repository path is missing");
   if (path.front() != '/') return invalid_url("repository path must be absolute");
-  std::size_t start = 1;
-  while (start <= path.size()) {
-    auto end = path.find('/', start);
-    if (end == std::string_view::npos) end = path.size();
-    const auto segment = path.substr(start, end - start);
-    if (segment.empty()) return invalid_url("path must not contain empty segments");
-    if (segment == "." || segment == "..") {
-      return invalid_url("path must not contain '.' or '..' segments");
+  for (const std::string_view segment : split_segments(path.substr(1))) {
+    if (const auto why = refused_segment(segment)) {
+      return invalid_url("path must not contain " + std::string(*why));
     }
-    start = end + 1;
   }
   return std::string(path);
 }
@@ -257,8 +235,7 @@ tl::expected<std::string, JobError> normalize_repository_url(std::string_view ur
   if (url.empty()) return invalid_url("must not be empty");
   if (url.size() > kMaxUrlBytes) return invalid_url("longer than 2048 bytes");
   for (char c : url) {
-    const auto byte = static_cast<unsigned char>(c);
-    if (is_control(byte) || byte == ' ') {
+    if (basics::is_ascii_control(c) || c == ' ') {
       return invalid_url("must not contain whitespace or control characters");
     }
   }
@@ -267,73 +244,6 @@ tl::expected<std::string, JobError> normalize_repository_url(std::string_view ur
   }
   if (colon_before_slash(split_scp_userinfo(url).host_and_path)) return normalize_scp_like(url);
   return invalid_url("not a supported git URL; use https, http, ssh or user@host:path");
-}
-
-tl::expected<std::string, JobError> validate_target(std::string_view target) {
-  if (target.empty()) return invalid_target("must not be empty");
-  if (target.size() > kMaxTargetBytes) return invalid_target("longer than 1024 bytes");
-  for (char c : target) {
-    if (is_control(static_cast<unsigned char>(c))) {
-      return invalid_target("must not contain control characters");
-    }
-  }
-  if (target.front() == '/') return invalid_target("must be relative to the workspace");
-  std::size_t start = 0;
-  while (start <= target.size()) {
-    auto end = target.find('/', start);
-    if (end == std::string_view::npos) end = target.size();
-    const auto segment = target.substr(start, end - start);
-    if (segment.empty()) return invalid_target("must not contain empty segments");
-    if (segment == "." || segment == "..") {
-      return invalid_target("must not contain '.' or '..' segments");
-    }
-    // A target inside (or named as) a repository's git dir would let a job write hooks and
-    // config that git later executes; case-insensitive filesystems make `.GIT` the same.
-    if (basics::to_lower(segment) == ".git")
-      return invalid_target("'.git' segments are not allowed");
-    if (segment.size() > kMaxTargetSegmentBytes) {
-      return invalid_target("path segment longer than 255 bytes");
-    }
-    start = end + 1;
-  }
-  return std::string(target);
-}
-
-std::string default_target(std::string_view repository_key) {
-  auto rest = repository_key;
-  if (const auto separator = rest.find("://"); separator != std::string_view::npos) {
-    rest = rest.substr(separator + 3);
-  }
-  const auto slash = rest.find('/');
-  const auto authority = rest.substr(0, slash);
-  const auto path = slash == std::string_view::npos ? kNoPath : rest.substr(slash);
-  // ':' (port, IPv6) and brackets make awkward directory names: `[::1]:8443` -> `__1_8443`.
-  std::string out;
-  for (char c : authority) {
-    if (c == '[' || c == ']') continue;
-    out += c == ':' ? '_' : c;
-  }
-  out += path;
-  return out;
-}
-
-std::string strip_userinfo(std::string_view url) {
-  if (const auto separator = url.find("://"); separator != std::string_view::npos) {
-    const auto start = separator + 3;
-    auto authority_end = url.find_first_of("/?#", start);
-    if (authority_end == std::string_view::npos) authority_end = url.size();
-    const auto at = url.substr(start, authority_end - start).rfind('@');
-    if (at == std::string_view::npos) return std::string(url);
-    return std::string(url.substr(0, start)) + std::string(url.substr(start + at + 1));
-  }
-  // scp-like: anything before the first '@' that has no '/' in front of it is userinfo.
-  // This also drops `host:org@` from the rare `host:org@x/app`, which costs only display
-  // fidelity, whereas keeping a `user:token@` would publish a secret.
-  const auto at = url.find('@');
-  if (at != std::string_view::npos && url.substr(0, at).find('/') == std::string_view::npos) {
-    return std::string(url.substr(at + 1));
-  }
-  return std::string(url);
 }
 
 }  // namespace mgit::jobs

@@ -10,6 +10,8 @@
 #include <string>
 #include <string_view>
 
+#include "mgit/security/redaction.hpp"
+
 namespace mgit::jobs {
 namespace {
 
@@ -106,7 +108,7 @@ std::string serialize(const JobResult& result, std::size_t kept_refs, bool trunc
   write_key(writer, "repository");
   writer.StartObject();
   write_key(writer, "url");
-  write_string(writer, strip_userinfo(result.repository_url));
+  write_string(writer, security::redact_url(result.repository_url));
   writer.EndObject();
 
   write_key(writer, "target");
@@ -178,7 +180,7 @@ std::string serialize(const JobResult& result, std::size_t kept_refs, bool trunc
   write_key(writer, "finished_at");
   write_string(writer, format_timestamp(result.finished_at));
   writer.EndObject();
-  return std::string(buffer.GetString(), buffer.GetSize());
+  return {buffer.GetString(), buffer.GetSize()};
 }
 
 }  // namespace

@@ -14,8 +14,8 @@
 #include "commands.hpp"
 #include "consume.hpp"
 #include "mgit/jobs/parse.hpp"
-#include "mgit/jobs/result_json.hpp"
 #include "mgit/observability/job_context.hpp"
+#include "mgit/security/redaction.hpp"
 
 namespace mgit::mgitctl {
 namespace {
@@ -151,14 +151,14 @@ std::optional<std::string> prepare(const InputDocument& document, std::size_t ma
       out.key = rejected->repository_key;
     } else if (!rejected->repository_url.empty()) {
       // Keyed like the daemon would see it, minus any credentials the bad URL carries.
-      out.key = jobs::strip_userinfo(rejected->repository_url);
+      out.key = security::redact_url(rejected->repository_url);
     }
     out.expects_result = true;
     return fmt::format("line {}: rejected {}: {}", document.line,
                        jobs::to_string(rejected->error.code), rejected->error.message);
   }
   const auto& unparseable = std::get<jobs::Unparseable>(outcome);
-  if (auto url = raw_url(document.text)) out.key = jobs::strip_userinfo(*url);
+  if (auto url = raw_url(document.text)) out.key = security::redact_url(*url);
   return fmt::format("line {}: unparseable {}: {}", document.line, unparseable.reason,
                      unparseable.message);
 }
@@ -182,8 +182,10 @@ void produce(rd_kafka_t* producer, const std::string& topic, Outgoing& out) {
   add("traceparent",
       fmt::format("00-{}-{}-01", observability::new_trace_id(), observability::new_span_id()));
 
-  const void* key = out.key ? out.key->data() : nullptr;
-  const std::size_t key_size = out.key ? out.key->size() : 0;
+  // No key (null) is not an empty key to the partitioner.
+  const std::string* key_text = out.key ? &out.key.value() : nullptr;
+  const void* key = key_text != nullptr ? key_text->data() : nullptr;
+  const std::size_t key_size = key_text != nullptr ? key_text->size() : 0;
   while (true) {
     const rd_kafka_resp_err_t err = rd_kafka_producev(
         producer, RD_KAFKA_V_TOPIC(topic.c_str()), RD_KAFKA_V_KEY(key, key_size),

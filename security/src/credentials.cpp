@@ -15,13 +15,10 @@ namespace mgit::security {
 namespace {
 
 constexpr std::size_t kMaxNameLength = 128;
-constexpr std::uintmax_t kMaxFileBytes = 64 * 1024;
+constexpr std::uintmax_t kMaxFileBytes = std::uintmax_t{64} * 1024;
 constexpr std::string_view kTokenUser = "x-access-token";
 
-bool is_name_char(char c) {
-  return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '.' ||
-         c == '_' || c == '-';
-}
+bool is_name_char(char c) { return basics::is_ascii_alnum(c) || c == '.' || c == '_' || c == '-'; }
 
 CredentialError error(CredentialErrorCode code, std::string message) {
   return CredentialError{code, std::move(message)};

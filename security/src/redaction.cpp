@@ -2,7 +2,6 @@
 
 #include <algorithm>
 #include <array>
-#include <cctype>
 
 #include "mgit/basics/ascii.hpp"
 
@@ -11,34 +10,56 @@ namespace {
 
 constexpr std::string_view kMask = "***";
 constexpr std::size_t kShortSecret = 4;
+constexpr std::string_view kSchemeSeparator = "://";
 
-bool is_alnum(char c) { return std::isalnum(static_cast<unsigned char>(c)) != 0; }
+/// Length of the userinfo, its '@' included, at the start of `authority`: the text after a
+/// URL's `://`, or a whole scp-like URL. See the header for why only '/' ends it.
+std::size_t userinfo_length(std::string_view authority) {
+  const std::size_t at = authority.substr(0, authority.find('/')).rfind('@');
+  return at == std::string_view::npos ? 0 : at + 1;
+}
 
-bool is_scheme_char(char c) { return is_alnum(c) || c == '+' || c == '-' || c == '.'; }
+/// Whether a word without `://` reads `[userinfo@]host:path`: git's scp-like form, where a
+/// ':' follows the host before any '/'.
+bool is_scp_like(std::string_view word, std::size_t userinfo) {
+  const std::string_view rest = word.substr(userinfo);
+  const std::size_t colon = rest.find(':');
+  return userinfo > 0 && colon != std::string_view::npos && colon > 0 && colon < rest.find('/');
+}
 
-// Where an authority ends. A password may legally hold sub-delimiters, so only the
-// characters that cannot be part of an authority in any message we produce stop it.
-bool ends_authority(char c) {
+/// Appends `word` without the userinfo of any URL in it. Several URLs may be glued into one
+/// word (`https://a/?next=https://u:p@b/`), so every `://` starts an authority. `whole_url`:
+/// the word is known to be a URL, so without `://` it is scp-like whatever follows its '@'.
+void append_redacted(std::string& out, std::string_view word, bool whole_url) {
+  std::size_t copied = 0;
+  std::size_t separator = word.find(kSchemeSeparator);
+  if (separator == std::string_view::npos) {
+    const std::size_t userinfo = userinfo_length(word);
+    if (whole_url || is_scp_like(word, userinfo)) copied = userinfo;
+  }
+  while (separator != std::string_view::npos) {
+    const std::size_t authority = separator + kSchemeSeparator.size();
+    out.append(word.substr(copied, authority - copied));
+    // The dropped userinfo holds no '/', hence no `://`: the next search starts after it.
+    copied = authority + userinfo_length(word.substr(authority));
+    separator = word.find(kSchemeSeparator, copied);
+  }
+  out.append(word.substr(copied));
+}
+
+/// Where a URL ends inside free text: characters that are never part of a URL we produce
+/// and that messages put around one.
+bool ends_url_in_text(char c) {
   switch (c) {
-    case '/':
-    case '?':
-    case '#':
     case '"':
     case '\'':
     case '<':
     case '>':
     case '`':
-    case '\\':
       return true;
     default:
-      return std::isspace(static_cast<unsigned char>(c)) != 0 ||
-             std::iscntrl(static_cast<unsigned char>(c)) != 0;
+      return basics::is_ascii_space(c) || basics::is_ascii_control(c);
   }
-}
-
-bool is_ssh_scheme(std::string_view scheme) {
-  const std::string lower = basics::to_lower(scheme);
-  return lower == "ssh" || lower == "git+ssh" || lower == "ssh+git";
 }
 
 std::string percent_encode(std::string_view text, bool upper) {
@@ -47,7 +68,7 @@ std::string percent_encode(std::string_view text, bool upper) {
   const std::string_view digits = upper ? kUpper : kLower;
   std::string out;
   for (const char c : text) {
-    if (is_alnum(c) || c == '-' || c == '.' || c == '_' || c == '~') {
+    if (basics::is_ascii_alnum(c) || c == '-' || c == '.' || c == '_' || c == '~') {
       out.push_back(c);
     } else {
       const auto byte = static_cast<unsigned char>(c);
@@ -69,8 +90,10 @@ std::string replace_all(std::string_view text, std::string_view needle, bool who
     const std::size_t hit = text.find(needle, pos);
     if (hit == std::string_view::npos) break;
     const std::size_t end = hit + needle.size();
-    const bool glued_before = hit > 0 && is_alnum(text[hit - 1]) && is_alnum(needle.front());
-    const bool glued_after = end < text.size() && is_alnum(text[end]) && is_alnum(needle.back());
+    const bool glued_before =
+        hit > 0 && basics::is_ascii_alnum(text[hit - 1]) && basics::is_ascii_alnum(needle.front());
+    const bool glued_after = end < text.size() && basics::is_ascii_alnum(text[end]) &&
+                             basics::is_ascii_alnum(needle.back());
     if (whole_token && (glued_before || glued_after)) {
       out.append(text.substr(pos, hit + 1 - pos));
       pos = hit + 1;
@@ -86,37 +109,27 @@ std::string replace_all(std::string_view text, std::string_view needle, bool who
 
 }  // namespace
 
-std::string redact_userinfo(std::string_view text) {
+std::string redact_url(std::string_view url) {
+  std::string out;
+  out.reserve(url.size());
+  append_redacted(out, url, true);
+  return out;
+}
+
+std::string redact_urls_in_text(std::string_view text) {
   std::string out;
   out.reserve(text.size());
-  std::size_t copied = 0;
-  std::size_t search = 0;
-  while (true) {
-    const std::size_t sep = text.find("://", search);
-    if (sep == std::string_view::npos) break;
-    std::size_t scheme_begin = sep;
-    while (scheme_begin > 0 && is_scheme_char(text[scheme_begin - 1])) --scheme_begin;
-    while (scheme_begin < sep && !std::isalpha(static_cast<unsigned char>(text[scheme_begin]))) {
-      ++scheme_begin;
+  std::size_t pos = 0;
+  while (pos < text.size()) {
+    if (ends_url_in_text(text[pos])) {
+      out.push_back(text[pos++]);
+      continue;
     }
-    const std::size_t authority_begin = sep + 3;
-    std::size_t authority_end = authority_begin;
-    while (authority_end < text.size() && !ends_authority(text[authority_end])) ++authority_end;
-    search = authority_end > authority_begin ? authority_end : authority_begin;
-
-    const std::string_view authority =
-        text.substr(authority_begin, authority_end - authority_begin);
-    const std::size_t at = authority.rfind('@');
-    if (at == std::string_view::npos || at == 0) continue;
-    const std::string_view userinfo = authority.substr(0, at);
-    const std::string_view scheme = text.substr(scheme_begin, sep - scheme_begin);
-    if (is_ssh_scheme(scheme) && userinfo.find(':') == std::string_view::npos) continue;
-
-    out.append(text.substr(copied, authority_begin - copied));
-    out.append(kMask);
-    copied = authority_begin + at;  // keeps the '@'
+    std::size_t end = pos;
+    while (end < text.size() && !ends_url_in_text(text[end])) ++end;
+    append_redacted(out, text.substr(pos, end - pos), false);
+    pos = end;
   }
-  out.append(text.substr(copied));
   return out;
 }
 
@@ -139,7 +152,7 @@ std::string Redactor::redact(std::string_view text) const {
       out = replace_all(out, forms[i], whole_token);
     }
   }
-  return redact_userinfo(out);
+  return redact_urls_in_text(out);
 }
 
 }  // namespace mgit::security

@@ -6,7 +6,10 @@
 #include <variant>
 
 #include "mgit/jobs/parse.hpp"
+#include "mgit/jobs/repository_key.hpp"
 #include "mgit/jobs/result_json.hpp"
+#include "mgit/jobs/target.hpp"
+#include "mgit/security/redaction.hpp"
 
 namespace {
 
@@ -46,7 +49,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   // handling and URL normalization are reached without valid JSON around them.
   const std::string_view first_line = payload.substr(0, payload.find('\n'));
   (void)mgit::jobs::normalize_repository_url(first_line);
-  (void)mgit::jobs::strip_userinfo(first_line);
+  (void)mgit::security::redact_url(first_line);
+  (void)mgit::security::redact_urls_in_text(payload);
   (void)mgit::jobs::validate_target(first_line);
   (void)mgit::jobs::default_target(first_line);
   serialize_outcome(mgit::jobs::parse_job(payload, first_line, mgit::jobs::ParseLimits{}));

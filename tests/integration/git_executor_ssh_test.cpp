@@ -14,6 +14,7 @@
 
 #include "mgit/git/git_executor.hpp"
 #include "mgit/jobs/parse.hpp"
+#include "mgit/jobs/repository_key.hpp"
 #include "mgit/security/credentials.hpp"
 #include "support/test_environment.hpp"
 #include "support/test_git_server.hpp"

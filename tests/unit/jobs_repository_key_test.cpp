@@ -5,8 +5,8 @@
 #include <sstream>
 #include <string>
 
-#include "mgit/jobs/parse.hpp"
-#include "mgit/jobs/result_json.hpp"
+#include "mgit/jobs/repository_key.hpp"
+#include "mgit/jobs/target.hpp"
 
 namespace mgit::jobs {
 namespace {
@@ -164,28 +164,6 @@ TEST(ValidateTarget, RejectsEscapesAndMalformedPaths) {
   ASSERT_EQ(exactly_1024.size(), 1024u);
   EXPECT_TRUE(validate_target(exactly_1024).has_value());
   EXPECT_FALSE(validate_target(exactly_1024 + "y").has_value());
-}
-
-TEST(StripUserinfo, RemovesEveryKindOfUserinfo) {
-  EXPECT_EQ(strip_userinfo("https://user:tok@git.example.com/org/app.git"),
-            "https://git.example.com/org/app.git");
-  EXPECT_EQ(strip_userinfo("https://tok@git.example.com/org/app.git"),
-            "https://git.example.com/org/app.git");
-  EXPECT_EQ(strip_userinfo("ssh://git@git.example.com:2222/org/app"),
-            "ssh://git.example.com:2222/org/app");
-  EXPECT_EQ(strip_userinfo("git@git.example.com:org/app.git"), "git.example.com:org/app.git");
-  EXPECT_EQ(strip_userinfo("git:secret@git.example.com:org/app.git"),
-            "git.example.com:org/app.git");
-  EXPECT_EQ(strip_userinfo("https://a@b@git.example.com/x"), "https://git.example.com/x");
-}
-
-TEST(StripUserinfo, LeavesUrlsWithoutUserinfoAlone) {
-  EXPECT_EQ(strip_userinfo("https://git.example.com/org/app@v2"),
-            "https://git.example.com/org/app@v2");
-  EXPECT_EQ(strip_userinfo("https://git.example.com/org/app?x=a@b"),
-            "https://git.example.com/org/app?x=a@b");
-  EXPECT_EQ(strip_userinfo("git.example.com:org/app.git"), "git.example.com:org/app.git");
-  EXPECT_EQ(strip_userinfo(""), "");
 }
 
 }  // namespace

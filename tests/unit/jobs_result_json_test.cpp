@@ -133,6 +133,10 @@ TEST(ResultJson, UserinfoIsStrippedFromEveryUrlForm) {
   result.repository_url = "https://x-access-token:ghp_abc@git.example.com/org/app";
   EXPECT_STREQ(parse_json(result_to_json(result))["repository"]["url"].GetString(),
                "https://git.example.com/org/app");
+  // A token holding '#' must not end the userinfo early and leak.
+  result.repository_url = "https://oauth2:glpat-SECRET#x@gitlab.example.com/org/app.git";
+  EXPECT_STREQ(parse_json(result_to_json(result))["repository"]["url"].GetString(),
+               "https://gitlab.example.com/org/app.git");
 }
 
 TEST(ResultJson, StringsAreEscaped) {

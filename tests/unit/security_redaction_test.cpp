@@ -7,41 +7,82 @@
 namespace mgit::security {
 namespace {
 
-TEST(RedactUserinfo, ReplacesUserAndPassword) {
-  EXPECT_EQ(redact_userinfo("https://alice:s3cr3t@git.example.com/org/app.git"),
-            "https://***@git.example.com/org/app.git");
+TEST(RedactUrl, RemovesEveryKindOfUserinfo) {
+  EXPECT_EQ(redact_url("https://alice:s3cr3t@git.example.com/org/app.git"),
+            "https://git.example.com/org/app.git");
+  EXPECT_EQ(redact_url("https://user:tok@git.example.com/org/app.git"),
+            "https://git.example.com/org/app.git");
+  // Over http(s) a lone "user name" is how a token is passed.
+  EXPECT_EQ(redact_url("https://tok@git.example.com/org/app.git"),
+            "https://git.example.com/org/app.git");
+  EXPECT_EQ(redact_url("https://a@b@git.example.com/x"), "https://git.example.com/x");
+  EXPECT_EQ(redact_url("https://u:p@ss@host/x"), "https://host/x");
+  EXPECT_EQ(redact_url("https://@host/x"), "https://host/x");
 }
 
-TEST(RedactUserinfo, ReplacesLoneUserNameOverHttpBecauseItMayBeAToken) {
-  EXPECT_EQ(redact_userinfo("clone https://ghp_abcdef123456@github.com/org/app"),
-            "clone https://***@github.com/org/app");
+TEST(RedactUrl, DropsBareSshUsersToo) {
+  EXPECT_EQ(redact_url("ssh://git@git.example.com:2222/org/app"),
+            "ssh://git.example.com:2222/org/app");
+  EXPECT_EQ(redact_url("ssh://git:pw@host/org/app"), "ssh://host/org/app");
+  EXPECT_EQ(redact_url("git@git.example.com:org/app.git"), "git.example.com:org/app.git");
 }
 
-TEST(RedactUserinfo, KeepsBareSshUserButNotSshPassword) {
-  EXPECT_EQ(redact_userinfo("ssh://git@host/org/app"), "ssh://git@host/org/app");
-  EXPECT_EQ(redact_userinfo("ssh://git:pw@host/org/app"), "ssh://***@host/org/app");
-  EXPECT_EQ(redact_userinfo("git@host:org/app.git"), "git@host:org/app.git");
+TEST(RedactUrl, ScpLikeUserinfoGoesUpToTheLastAtSign) {
+  EXPECT_EQ(redact_url("git:secret@git.example.com:org/app.git"), "git.example.com:org/app.git");
+  EXPECT_EQ(redact_url("git:p@ss@host:org/app"), "host:org/app");
+  EXPECT_EQ(redact_url("tok@host/x"), "host/x");
 }
 
-TEST(RedactUserinfo, HandlesLibgit2StyleMessagesAndSeveralUrls) {
+TEST(RedactUrl, QueryAndFragmentCharactersDoNotEndTheUserinfo) {
+  EXPECT_EQ(redact_url("https://oauth2:glpat-SECRET#x@gitlab.example.com/org/app.git"),
+            "https://gitlab.example.com/org/app.git");
+  EXPECT_EQ(redact_url("https://tok?x@host/"), "https://host/");
+  EXPECT_EQ(redact_url("https://tok\\x@host/"), "https://host/");
+  EXPECT_EQ(redact_url("https://to ken@host/x"), "https://host/x");
+}
+
+TEST(RedactUrl, RedactsEveryUrlGluedIntoOne) {
+  EXPECT_EQ(redact_url("https://host?next=https://u:p@other/x"),
+            "https://host?next=https://other/x");
+  EXPECT_EQ(redact_url("https://a://b@host/x"), "https://a://host/x");
+}
+
+TEST(RedactUrl, LeavesUrlsWithoutUserinfoAlone) {
+  for (const std::string url :
+       {"https://git.example.com/org/app@v2", "https://git.example.com/org/app?x=a@b",
+        "git.example.com:org/app.git", "ssh://[::1]:2222/org/app", "not a url", ""}) {
+    EXPECT_EQ(redact_url(url), url);
+  }
+}
+
+TEST(RedactUrlsInText, ReadsEveryUrlAsRedactUrlDoes) {
+  for (const std::string url :
+       {"https://alice:s3cr3t@git.example.com/org/app.git", "https://tok@host/x",
+        "https://oauth2:glpat-SECRET#x@gitlab.example.com/org/app.git", "https://tok?x@host/",
+        "ssh://git@host:2222/org/app", "git@host:org/app.git", "git:p@ss@host:org/app",
+        "https://a@b@host/x", "https://host/org/app@v2", "host:org/app.git"}) {
+    SCOPED_TRACE(url);
+    EXPECT_EQ(redact_urls_in_text("fetch '" + url + "' failed: " + url),
+              "fetch '" + redact_url(url) + "' failed: " + redact_url(url));
+  }
+}
+
+TEST(RedactUrlsInText, HandlesLibgit2StyleMessagesAndSeveralUrls) {
   const std::string text =
       "unexpected http status code: 401 for https://u:s3cr3t@host/org/a.git; "
       "redirected to 'HTTP://x:y@other:8443/b?q=1' then http://z:w@third";
-  EXPECT_EQ(redact_userinfo(text),
-            "unexpected http status code: 401 for https://***@host/org/a.git; "
-            "redirected to 'HTTP://***@other:8443/b?q=1' then http://***@third");
+  EXPECT_EQ(redact_urls_in_text(text),
+            "unexpected http status code: 401 for https://host/org/a.git; "
+            "redirected to 'HTTP://other:8443/b?q=1' then http://third");
 }
 
-TEST(RedactUserinfo, PasswordHoldingAtSignIsRemovedWhole) {
-  EXPECT_EQ(redact_userinfo("https://u:p@ss@host/x"), "https://***@host/x");
-}
-
-TEST(RedactUserinfo, LeavesEverythingElseAlone) {
+TEST(RedactUrlsInText, LeavesEverythingElseAlone) {
   const std::string text =
       "fetch of https://host/org/app failed: mail admin@example.com, see ://weird and "
-      "https://@host and a://b";
-  EXPECT_EQ(redact_userinfo(text), text);
-  EXPECT_EQ(redact_userinfo(""), "");
+      "a://b, \"quoted\" <x> `y`\ttab";
+  EXPECT_EQ(redact_urls_in_text(text), text);
+  EXPECT_EQ(redact_urls_in_text("https://@host"), "https://host");
+  EXPECT_EQ(redact_urls_in_text(""), "");
 }
 
 TEST(Redactor, ReplacesEverySecretOccurrence) {
@@ -62,7 +103,7 @@ TEST(Redactor, AppliesUserinfoRedactionAfterSecrets) {
   Redactor redactor;
   redactor.add("s3cr3t");
   EXPECT_EQ(redactor.redact("unexpected http status code: 401 for https://u:s3cr3t@host/x"),
-            "unexpected http status code: 401 for https://***@host/x");
+            "unexpected http status code: 401 for https://host/x");
   EXPECT_EQ(redactor.redact("bad password s3cr3t"), "bad password ***");
 }
 
@@ -84,7 +125,7 @@ TEST(Redactor, ShortSecretsOnlyAsWholeTokens) {
   EXPECT_EQ(symbols.redact("x!#y"), "x***y");
 }
 
-TEST(Redactor, WithoutSecretsOnlyRedactsUserinfo) {
+TEST(Redactor, WithoutSecretsOnlyRedactsUrls) {
   const Redactor redactor;
   EXPECT_EQ(redactor.redact("plain text"), "plain text");
 }

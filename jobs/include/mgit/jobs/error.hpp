@@ -34,7 +34,7 @@ struct JobError {
   ErrorCode code = ErrorCode::kInternal;
   std::string message;
 
-  bool retryable() const { return is_retryable(code); }
+  [[nodiscard]] bool retryable() const { return is_retryable(code); }
 };
 
 }  // namespace mgit::jobs

@@ -1,10 +1,9 @@
 #pragma once
 
-#include <chrono>
 #include <cstddef>
+#include <optional>
 #include <string>
 #include <string_view>
-#include <tl/expected.hpp>
 #include <variant>
 
 #include "mgit/jobs/error.hpp"
@@ -41,20 +40,5 @@ struct ParseLimits {
 /// Never throws on any input.
 ParseOutcome parse_job(std::string_view payload, std::string_view header_correlation_id,
                        const ParseLimits& limits);
-
-/// Repository key: lower-cased scheme+host(+non-default port), path without trailing
-/// `.git` or `/`, no userinfo, no query. scp-like `git@host:org/app.git` becomes
-/// `ssh://host/org/app`. Fails with `invalid_job` for anything that is not a git URL
-/// mgitd can fetch (https, http, ssh, scp-like) and with `policy_denied` when the URL
-/// carries a password or token in its userinfo.
-tl::expected<std::string, JobError> normalize_repository_url(std::string_view url);
-
-/// Checks a job's `target` (or the default derived from the key) as a workspace-relative
-/// path: no absolute path, no `..`, no empty or `.` segments, no control characters.
-/// Symlinked parents are checked at execution time, on the filesystem.
-tl::expected<std::string, JobError> validate_target(std::string_view target);
-
-/// Default target for a repository key: host + path, e.g. `git.example.com/org/app`.
-std::string default_target(std::string_view repository_key);
 
 }  // namespace mgit::jobs

@@ -22,8 +22,8 @@ class Secret {
   Secret& operator=(Secret&&) noexcept = default;
   ~Secret();
 
-  const std::string& reveal() const { return value_; }
-  bool empty() const { return value_.empty(); }
+  [[nodiscard]] const std::string& reveal() const { return value_; }
+  [[nodiscard]] bool empty() const { return value_.empty(); }
 
  private:
   std::string value_;
@@ -46,18 +46,18 @@ struct Credential {
   /// `hosts` key existed keep working).
   std::vector<std::string> hosts;
 
-  bool has_userpass() const { return !password.empty(); }
-  bool has_ssh_key() const { return !ssh_private_key.empty(); }
+  [[nodiscard]] bool has_userpass() const { return !password.empty(); }
+  [[nodiscard]] bool has_ssh_key() const { return !ssh_private_key.empty(); }
 
   /// Whether this credential may be sent to `host` (compared case-insensitively; brackets
   /// around an IPv6 literal are optional) on `port` (nullopt when the URL names none). An
   /// entry without a port matches any port; an entry with a port matches only that port, so
   /// it never matches a URL without an explicit port. True for every host when `hosts` is
   /// empty.
-  bool allows_host(std::string_view host, std::optional<int> port) const;
+  [[nodiscard]] bool allows_host(std::string_view host, std::optional<int> port) const;
 
   /// Every secret string this credential holds (non-empty ones), for a `Redactor`.
-  std::vector<std::string> secrets() const;
+  [[nodiscard]] std::vector<std::string> secrets() const;
 };
 
 enum class CredentialErrorCode {
@@ -83,9 +83,9 @@ class CredentialStore {
  public:
   explicit CredentialStore(std::filesystem::path directory);
 
-  tl::expected<Credential, CredentialError> load(std::string_view name) const;
+  [[nodiscard]] tl::expected<Credential, CredentialError> load(std::string_view name) const;
 
-  const std::filesystem::path& directory() const { return directory_; }
+  [[nodiscard]] const std::filesystem::path& directory() const { return directory_; }
 
  private:
   std::filesystem::path directory_;

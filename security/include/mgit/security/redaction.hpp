@@ -6,11 +6,28 @@
 
 namespace mgit::security {
 
-/// Replaces the userinfo of every URL-looking substring (`scheme://userinfo@host`).
-/// `user:password@` becomes `***@`. A bare user name is kept only for ssh schemes
-/// (`ssh://git@host`), because for http(s) a lone "user name" is often a token
-/// (`https://ghp_xxx@github.com/`). scp-like `git@host:path` is not a URL and is kept.
-std::string redact_userinfo(std::string_view text);
+// One rule for every URL that leaves the process (results, log lines, spans, error messages,
+// Kafka keys), so a URL reads the same wherever it shows up:
+//   - all userinfo goes, not only `user:password@`: over http(s) a lone "user" is usually a
+//     token (`https://ghp_xxx@github.com/`), and a bare ssh user (`ssh://git@host`,
+//     `git@host:org/app`) is an account name that identifies nothing the repository key does
+//     not, so dropping it costs no information and spares the scheme-by-scheme exceptions;
+//   - the userinfo ends at the last '@' before the first '/' after `://` (the start of an
+//     scp-like URL); '?', '#' and '\' do not end it, because a token may hold them unencoded
+//     (`https://oauth2:glpat-x#y@host/`) and stopping there would publish the token.
+// A '/' typed unencoded inside a password still ends the authority here, as it does for git.
+
+/// `url` without the userinfo of the URL it holds (and of any other `://` glued into it). A
+/// string without `://` is taken as scp-like: everything up to the last '@' before the first
+/// '/' goes (`git:secret@host:org/app` -> `host:org/app`). Use this for one URL, e.g. a job's
+/// `repository.url` or a configured endpoint.
+std::string redact_url(std::string_view url);
+
+/// Free text (an error message, a log line) with every URL in it redacted as `redact_url`
+/// does. A URL ends at white space, a control character or one of `"'<>` and the backtick;
+/// without `://`, only a word shaped `…@host:…` counts as an scp-like URL, so a mail address
+/// stays. Text without URLs comes back unchanged.
+std::string redact_urls_in_text(std::string_view text);
 
 /// Removes known secret strings from text that may leave the process (error messages,
 /// log lines). Not thread-safe for `add`; `redact` is const and may run concurrently.
@@ -23,8 +40,8 @@ class Redactor {
   void add(std::string secret);
 
   /// Replaces every secret, and its percent-encoded form, with `***`, then applies
-  /// `redact_userinfo`.
-  std::string redact(std::string_view text) const;
+  /// `redact_urls_in_text`.
+  [[nodiscard]] std::string redact(std::string_view text) const;
 
  private:
   std::vector<std::string> secrets_;  ///< longest first, so a secret containing another wins
