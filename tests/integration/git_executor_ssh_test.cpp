@@ -33,14 +33,14 @@ using jobs::Operation;
 using jobs::parse_job;
 using jobs::ParseLimits;
 using jobs::ParseOutcome;
-using mgit::testing::random_suffix;
-using mgit::testing::required_env;
-using mgit::testing::TempDir;
+using mgit::test_support::random_suffix;
+using mgit::test_support::required_env;
+using mgit::test_support::TempDir;
 
-using mgit::testing::shell_quote;
-using mgit::testing::TestGitServer;
+using mgit::test_support::shell_quote;
+using mgit::test_support::TestGitServer;
 
-std::string run(const std::string& command) { return mgit::testing::run_trimmed(command); }
+std::string run(const std::string& command) { return mgit::test_support::run_trimmed(command); }
 
 std::string slurp(const fs::path& path) {
   std::ifstream in(path);

@@ -37,8 +37,8 @@ using jobs::JobError;
 using jobs::Operation;
 using jobs::RefUpdate;
 
-using mgit::testing::shell_quote;
-using mgit::testing::TestGitServer;
+using mgit::test_support::shell_quote;
+using mgit::test_support::TestGitServer;
 
 std::string env(const char* name) {
   const char* value = std::getenv(name);
@@ -47,7 +47,7 @@ std::string env(const char* name) {
 
 /// stdout of a shell command without trailing newlines; throws (failing the test) on a
 /// non-zero exit.
-std::string run(const std::string& command) { return mgit::testing::run_trimmed(command); }
+std::string run(const std::string& command) { return mgit::test_support::run_trimmed(command); }
 
 std::string read_file(const fs::path& path) {
   std::ifstream in(path);

@@ -8,7 +8,7 @@
 
 #include "support/pipeline_fixture.hpp"
 
-namespace mgit::testing {
+namespace mgit::test_support {
 namespace {
 
 using namespace std::chrono_literals;
@@ -119,4 +119,4 @@ TEST_F(LifecycleTest, ASecondReplicaJoiningMidStreamLosesNothing) {
 }
 
 }  // namespace
-}  // namespace mgit::testing
+}  // namespace mgit::test_support

@@ -43,7 +43,7 @@ std::string quote(const std::string& text) {
 class Mgitctl {
  public:
   Mgitctl(const std::vector<std::string>& args, const std::filesystem::path& dir)
-      : err_path_(dir / ("stderr-" + mgit::testing::random_suffix())) {
+      : err_path_(dir / ("stderr-" + mgit::test_support::random_suffix())) {
     std::string command = MGITCTL_BINARY;
     for (const auto& arg : args) command += " " + quote(arg);
     command += " 2>" + quote(err_path_.string());
@@ -75,9 +75,9 @@ class Mgitctl {
 class MgitctlTest : public ::testing::Test {
  protected:
   MgitctlTest()
-      : brokers_(mgit::testing::required_env("MGITD_TEST_BROKERS")),
+      : brokers_(mgit::test_support::required_env("MGITD_TEST_BROKERS")),
         kafka_(brokers_),
-        suffix_(mgit::testing::random_suffix()),
+        suffix_(mgit::test_support::random_suffix()),
         jobs_topic_("mgitctl-test-" + suffix_ + ".jobs"),
         results_topic_("mgitctl-test-" + suffix_ + ".results"),
         dlq_topic_("mgitctl-test-" + suffix_ + ".dlq") {}
@@ -129,12 +129,12 @@ class MgitctlTest : public ::testing::Test {
   }
 
   std::string brokers_;
-  mgit::testing::KafkaTestClient kafka_;
+  mgit::test_support::KafkaTestClient kafka_;
   std::string suffix_;
   std::string jobs_topic_;
   std::string results_topic_;
   std::string dlq_topic_;
-  mgit::testing::TempDir dir_;
+  mgit::test_support::TempDir dir_;
 };
 
 TEST_F(MgitctlTest, TopicsCreateThenCheckPassesWithReplicationFactorOne) {
@@ -245,7 +245,7 @@ TEST_F(MgitctlTest, EnqueueSendsNothingWhenALineIsInvalidUnlessAllowed) {
   const auto records = kafka_.read_until(
       jobs_topic_, [](const auto& read) { return read.size() >= 3; }, 30s);
   ASSERT_EQ(records.size(), 3u);
-  std::map<std::string, mgit::testing::TestRecord> by_value;
+  std::map<std::string, mgit::test_support::TestRecord> by_value;
   for (const auto& record : records) by_value[record.value] = record;
   const auto& bad = by_value.at(job_line("bad-2", "ftp://git.example.com/org/app"));
   EXPECT_EQ(bad.key, "ftp://git.example.com/org/app");

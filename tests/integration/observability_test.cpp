@@ -18,7 +18,7 @@
 #include "support/pipeline_fixture.hpp"
 #include "support/prometheus_text.hpp"
 
-namespace mgit::testing {
+namespace mgit::test_support {
 namespace {
 
 using namespace std::chrono_literals;
@@ -491,4 +491,4 @@ TEST_F(ObservabilityTest, FiguresExporterOverheadOnThroughput) {
 }
 
 }  // namespace
-}  // namespace mgit::testing
+}  // namespace mgit::test_support

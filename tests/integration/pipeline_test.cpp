@@ -14,7 +14,7 @@
 #include "support/http_client.hpp"
 #include "support/pipeline_fixture.hpp"
 
-namespace mgit::testing {
+namespace mgit::test_support {
 namespace {
 
 using namespace std::chrono_literals;
@@ -394,4 +394,4 @@ TEST_F(PipelineTest, IdleConsumerOutlivesMaxPollInterval) {
 }
 
 }  // namespace
-}  // namespace mgit::testing
+}  // namespace mgit::test_support

@@ -10,7 +10,7 @@
 #include <stdexcept>
 #include <thread>
 
-namespace mgit::testing {
+namespace mgit::test_support {
 
 DaemonProcess::DaemonProcess(std::string binary, std::vector<std::string> args,
                              std::filesystem::path log_path)
@@ -85,4 +85,4 @@ bool eventually(const std::function<bool()>& condition, std::chrono::millisecond
   }
 }
 
-}  // namespace mgit::testing
+}  // namespace mgit::test_support

@@ -9,7 +9,7 @@
 #include <string>
 #include <vector>
 
-namespace mgit::testing {
+namespace mgit::test_support {
 
 /// A real mgitd child process with stdout+stderr captured to a file.
 class DaemonProcess {
@@ -40,4 +40,4 @@ class DaemonProcess {
 /// Polls `condition` every 50 ms until it holds or the timeout passes.
 bool eventually(const std::function<bool()>& condition, std::chrono::milliseconds timeout);
 
-}  // namespace mgit::testing
+}  // namespace mgit::test_support

@@ -1,6 +1,6 @@
 #include "support/fake_executor.hpp"
 
-namespace mgit::testing {
+namespace mgit::test_support {
 
 void FakeExecutor::script(const std::string& job_id, Script script) {
   std::lock_guard lock(mutex_);
@@ -66,4 +66,4 @@ tl::expected<jobs::ExecutionReport, jobs::JobError> FakeExecutor::execute(
   return outcome;
 }
 
-}  // namespace mgit::testing
+}  // namespace mgit::test_support

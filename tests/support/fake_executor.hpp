@@ -10,7 +10,7 @@
 
 #include "mgit/execution/executor.hpp"
 
-namespace mgit::testing {
+namespace mgit::test_support {
 
 /// An Executor whose behaviour the test scripts per job id, recording when each call ran.
 /// Calls block until `release(job_id)` when the job is scripted to wait.
@@ -49,4 +49,4 @@ class FakeExecutor final : public execution::Executor {
   int max_running_ = 0;
 };
 
-}  // namespace mgit::testing
+}  // namespace mgit::test_support

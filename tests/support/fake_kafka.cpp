@@ -2,7 +2,7 @@
 
 #include <boost/asio/post.hpp>
 
-namespace mgit::testing {
+namespace mgit::test_support {
 
 void FakeConsumer::pause(const std::vector<transport::TopicPartition>& partitions) {
   paused.insert(partitions.begin(), partitions.end());
@@ -62,4 +62,4 @@ std::vector<transport::OutgoingRecord> FakeProducer::on_topic(const std::string&
   return out;
 }
 
-}  // namespace mgit::testing
+}  // namespace mgit::test_support

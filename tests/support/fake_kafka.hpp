@@ -10,7 +10,7 @@
 #include "mgit/transport/kafka_consumer.hpp"
 #include "mgit/transport/kafka_producer.hpp"
 
-namespace mgit::testing {
+namespace mgit::test_support {
 
 /// Records what the pipeline asks of its consumer. Offsets are "stored" in a map.
 class FakeConsumer final : public transport::IntakeConsumer {
@@ -63,4 +63,4 @@ class FakeProducer final : public transport::RecordProducer {
   std::int64_t next_offset_ = 0;
 };
 
-}  // namespace mgit::testing
+}  // namespace mgit::test_support

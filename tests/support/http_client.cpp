@@ -9,7 +9,7 @@
 
 #include "support/daemon_process.hpp"
 
-namespace mgit::testing {
+namespace mgit::test_support {
 
 namespace asio = boost::asio;
 namespace beast = boost::beast;
@@ -71,4 +71,4 @@ std::optional<std::uint16_t> wait_for_http_port(const DaemonProcess& daemon,
   return static_cast<std::uint16_t>(std::stoi(match[1]));
 }
 
-}  // namespace mgit::testing
+}  // namespace mgit::test_support

@@ -5,7 +5,7 @@
 #include <optional>
 #include <string>
 
-namespace mgit::testing {
+namespace mgit::test_support {
 
 struct HttpResult {
   unsigned status = 0;  ///< 0: no answer (refused, timeout, reset)
@@ -26,4 +26,4 @@ class DaemonProcess;
 std::optional<std::uint16_t> wait_for_http_port(const DaemonProcess& daemon,
                                                 std::chrono::milliseconds timeout);
 
-}  // namespace mgit::testing
+}  // namespace mgit::test_support

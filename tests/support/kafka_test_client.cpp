@@ -6,7 +6,7 @@
 #include <stdexcept>
 #include <thread>
 
-namespace mgit::testing {
+namespace mgit::test_support {
 namespace {
 
 rd_kafka_t* as_rk(void* p) { return static_cast<rd_kafka_t*>(p); }
@@ -275,4 +275,4 @@ void KafkaTestClient::commit_offsets(const std::string& group, const std::string
   if (rc != RD_KAFKA_RESP_ERR_NO_ERROR) throw std::runtime_error(rd_kafka_err2str(rc));
 }
 
-}  // namespace mgit::testing
+}  // namespace mgit::test_support

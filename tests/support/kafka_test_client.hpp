@@ -9,7 +9,7 @@
 #include <utility>
 #include <vector>
 
-namespace mgit::testing {
+namespace mgit::test_support {
 
 struct TestRecord {
   std::int32_t partition = -1;
@@ -60,4 +60,4 @@ class KafkaTestClient {
   void* producer_ = nullptr;  // rd_kafka_t*, kept out of the header
 };
 
-}  // namespace mgit::testing
+}  // namespace mgit::test_support

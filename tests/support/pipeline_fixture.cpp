@@ -7,7 +7,7 @@
 
 #include "support/test_git_server.hpp"
 
-namespace mgit::testing {
+namespace mgit::test_support {
 
 std::optional<ParsedResult> parse_result(const std::string& json) {
   rapidjson::Document doc;
@@ -190,4 +190,4 @@ std::string PipelineFixture::target_head(const std::string& target) const {
   return run_trimmed("git -C " + shell_quote((workspace_ / target).string()) + " rev-parse HEAD");
 }
 
-}  // namespace mgit::testing
+}  // namespace mgit::test_support

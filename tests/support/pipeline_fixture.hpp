@@ -14,7 +14,7 @@
 #include "support/kafka_test_client.hpp"
 #include "support/test_environment.hpp"
 
-namespace mgit::testing {
+namespace mgit::test_support {
 
 /// The fields of a result event the tests look at, read with RapidJSON.
 struct ParsedResult {
@@ -85,4 +85,4 @@ class PipelineFixture : public ::testing::Test {
   int daemon_count_ = 0;
 };
 
-}  // namespace mgit::testing
+}  // namespace mgit::test_support

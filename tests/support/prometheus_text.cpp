@@ -1,6 +1,6 @@
 #include "support/prometheus_text.hpp"
 
-namespace mgit::testing {
+namespace mgit::test_support {
 
 std::optional<double> metric_sample(const std::string& exposition, const std::string& series) {
   // Series lines follow a newline (the exposition starts with a # HELP comment).
@@ -9,4 +9,4 @@ std::optional<double> metric_sample(const std::string& exposition, const std::st
   return std::stod(exposition.substr(at + series.size() + 2));
 }
 
-}  // namespace mgit::testing
+}  // namespace mgit::test_support

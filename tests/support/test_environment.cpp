@@ -8,7 +8,7 @@
 #include <random>
 #include <stdexcept>
 
-namespace mgit::testing {
+namespace mgit::test_support {
 
 std::string required_env(const char* name) {
   const char* value = std::getenv(name);
@@ -67,4 +67,4 @@ std::string shell_quote(const std::string& text) {
   return out + "'";
 }
 
-}  // namespace mgit::testing
+}  // namespace mgit::test_support

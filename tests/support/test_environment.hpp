@@ -3,7 +3,7 @@
 #include <filesystem>
 #include <string>
 
-namespace mgit::testing {
+namespace mgit::test_support {
 
 /// A value the integration environment must provide (scripts/test exports it). Fails the
 /// test, rather than skipping it, when missing: a skipped real-broker test proves nothing.
@@ -33,4 +33,4 @@ std::string run_trimmed(const std::string& command);
 /// Quotes `text` as one POSIX shell word.
 std::string shell_quote(const std::string& text);
 
-}  // namespace mgit::testing
+}  // namespace mgit::test_support

@@ -2,7 +2,7 @@
 
 #include "support/test_environment.hpp"
 
-namespace mgit::testing {
+namespace mgit::test_support {
 namespace {
 
 std::string script() { return shell_quote(std::string(MGITD_SOURCE_DIR) + "/scripts/git-server"); }
@@ -30,4 +30,4 @@ std::string TestGitServer::bare_path(const std::string& name) const {
   return state_dir_ + "/repos/" + name + ".git";
 }
 
-}  // namespace mgit::testing
+}  // namespace mgit::test_support

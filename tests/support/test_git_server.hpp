@@ -2,7 +2,7 @@
 
 #include <string>
 
-namespace mgit::testing {
+namespace mgit::test_support {
 
 /// The smart-HTTP test server's repositories (scripts/git-server), driven from tests:
 /// repositories are created and advanced with the script and inspected with git itself,
@@ -23,4 +23,4 @@ class TestGitServer {
   std::string state_dir_;
 };
 
-}  // namespace mgit::testing
+}  // namespace mgit::test_support

@@ -45,10 +45,10 @@ class HttpServerTest : public ::testing::Test {
 
 TEST_F(HttpServerTest, AnswersAndKeepsHandlerStatus) {
   start();
-  auto result = testing::http_request(server_->port(), "GET", "/hello");
+  auto result = test_support::http_request(server_->port(), "GET", "/hello");
   EXPECT_EQ(result.status, 200u) << result.error;
   EXPECT_EQ(result.body, "hello GET");
-  result = testing::http_request(server_->port(), "GET", "/missing");
+  result = test_support::http_request(server_->port(), "GET", "/missing");
   EXPECT_EQ(result.status, 404u);
   // HEAD over a raw socket: the client library would not notice a body sent anyway.
   auto head = stalled_client("HEAD /hello HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
@@ -73,9 +73,9 @@ TEST_F(HttpServerTest, OversizedRequestsAreRefused) {
   settings.max_header_bytes = 1024;
   start(settings);
   auto result =
-      testing::http_request(server_->port(), "POST", "/hello", 5s, std::string(4096, 'x'));
+      test_support::http_request(server_->port(), "POST", "/hello", 5s, std::string(4096, 'x'));
   EXPECT_EQ(result.status, 413u) << result.error;
-  result = testing::http_request(server_->port(), "GET", "/hello?" + std::string(4096, 'q'));
+  result = test_support::http_request(server_->port(), "GET", "/hello?" + std::string(4096, 'q'));
   EXPECT_EQ(result.status, 431u) << result.error;
   // Garbage is a 400, and the server goes on serving.
   auto garbage = stalled_client("NOT HTTP AT ALL\r\n\r\n");
@@ -83,7 +83,7 @@ TEST_F(HttpServerTest, OversizedRequestsAreRefused) {
   boost::system::error_code ec;
   asio::read(*garbage, asio::buffer(reply), ec);
   EXPECT_EQ(reply.substr(0, 12), "HTTP/1.1 400");
-  EXPECT_EQ(testing::http_request(server_->port(), "GET", "/hello").status, 200u);
+  EXPECT_EQ(test_support::http_request(server_->port(), "GET", "/hello").status, 200u);
 }
 
 TEST_F(HttpServerTest, StalledClientsNeitherBlockOthersNorStayForever) {
@@ -94,11 +94,11 @@ TEST_F(HttpServerTest, StalledClientsNeitherBlockOthersNorStayForever) {
   std::vector<std::unique_ptr<tcp::socket>> stalled;
   for (int i = 0; i < 20; ++i) stalled.push_back(stalled_client("GET /hello HTTP/1.1\r\nHo"));
   stalled.push_back(stalled_client(""));  // connected, never sends a byte
-  ASSERT_TRUE(testing::eventually([&] { return server_->connections() == 21; }, 5s));
-  const auto answer = testing::http_request(server_->port(), "GET", "/hello", 2s);
+  ASSERT_TRUE(test_support::eventually([&] { return server_->connections() == 21; }, 5s));
+  const auto answer = test_support::http_request(server_->port(), "GET", "/hello", 2s);
   EXPECT_EQ(answer.status, 200u) << "stalled clients must not block others: " << answer.error;
   // The read deadline closes every stalled connection.
-  EXPECT_TRUE(testing::eventually([&] { return server_->connections() == 0; }, 5s))
+  EXPECT_TRUE(test_support::eventually([&] { return server_->connections() == 0; }, 5s))
       << server_->connections() << " still open";
   std::array<char, 1> byte{};
   boost::system::error_code ec;
@@ -112,13 +112,13 @@ TEST_F(HttpServerTest, ConnectionLimitRefusesExtraConnections) {
   start(settings);
   auto first = stalled_client("");
   auto second = stalled_client("");
-  ASSERT_TRUE(testing::eventually([&] { return server_->connections() == 2; }, 5s));
-  const auto refused = testing::http_request(server_->port(), "GET", "/hello", 2s);
+  ASSERT_TRUE(test_support::eventually([&] { return server_->connections() == 2; }, 5s));
+  const auto refused = test_support::http_request(server_->port(), "GET", "/hello", 2s);
   EXPECT_EQ(refused.status, 0u) << "over the limit: closed at once";
   first.reset();
   second.reset();
-  ASSERT_TRUE(testing::eventually([&] { return server_->connections() == 0; }, 15s));
-  EXPECT_EQ(testing::http_request(server_->port(), "GET", "/hello").status, 200u);
+  ASSERT_TRUE(test_support::eventually([&] { return server_->connections() == 0; }, 15s));
+  EXPECT_EQ(test_support::http_request(server_->port(), "GET", "/hello").status, 200u);
 }
 
 TEST(HttpServerStart, RefusesABadListenAddress) {

@@ -19,9 +19,9 @@ namespace mgit::daemon {
 namespace {
 
 using namespace std::chrono_literals;
-using testing::FakeConsumer;
-using testing::FakeExecutor;
-using testing::FakeProducer;
+using test_support::FakeConsumer;
+using test_support::FakeExecutor;
+using test_support::FakeProducer;
 using transport::TopicPartition;
 
 const TopicPartition kP0{"mgit.sync.jobs", 0};
@@ -404,27 +404,27 @@ TEST_F(PipelineTest, EveryAnswerPathIsCountedAndTraced) {
   ASSERT_TRUE(run_until([&] { return spans.named("mgitd.job").size() == 4; }));
 
   const auto text = metrics.serialize();
-  EXPECT_EQ(testing::metric_sample(text, R"(mgitd_jobs_received_total{topic="mgit.sync.jobs"})"),
-            4);
   EXPECT_EQ(
-      testing::metric_sample(
+      test_support::metric_sample(text, R"(mgitd_jobs_received_total{topic="mgit.sync.jobs"})"), 4);
+  EXPECT_EQ(
+      test_support::metric_sample(
           text,
           R"(mgitd_jobs_completed_total{error_code="none",operation="sync",status="succeeded"})"),
       1);
   EXPECT_EQ(
-      testing::metric_sample(
+      test_support::metric_sample(
           text,
           R"(mgitd_jobs_completed_total{error_code="invalid_job",operation="unknown",status="rejected"})"),
       1);
   EXPECT_EQ(
-      testing::metric_sample(
+      test_support::metric_sample(
           text,
           R"(mgitd_jobs_completed_total{error_code="internal",operation="sync",status="failed"})"),
       1)
       << "the minimal result is what was published for 'refused'";
-  EXPECT_EQ(testing::metric_sample(text, R"(mgitd_dlq_records_total{reason="not_json"})"), 1);
-  EXPECT_EQ(testing::metric_sample(text, R"(mgitd_retries_total{error_code="network"})"), 1);
-  EXPECT_EQ(testing::metric_sample(
+  EXPECT_EQ(test_support::metric_sample(text, R"(mgitd_dlq_records_total{reason="not_json"})"), 1);
+  EXPECT_EQ(test_support::metric_sample(text, R"(mgitd_retries_total{error_code="network"})"), 1);
+  EXPECT_EQ(test_support::metric_sample(
                 text, R"(mgitd_job_duration_seconds_count{operation="sync",status="succeeded"})"),
             2);
 

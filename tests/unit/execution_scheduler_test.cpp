@@ -11,7 +11,7 @@ namespace mgit::execution {
 namespace {
 
 using namespace std::chrono_literals;
-using testing::FakeExecutor;
+using test_support::FakeExecutor;
 
 jobs::Job make_job(const std::string& id, const std::string& target) {
   jobs::Job job;
@@ -153,7 +153,8 @@ TEST_F(SchedulerTest, OverrunAndAgeOfRunningJobsAreVisible) {
   ASSERT_TRUE(scheduler.oldest_running_age());
   EXPECT_FALSE(scheduler.longest_overrun()) << "inside its 1 s deadline";
   // Held past the deadline: the executor never looks (as a stalled libgit2 call would not).
-  ASSERT_TRUE(testing::eventually([&] { return scheduler.longest_overrun().has_value(); }, 10s));
+  ASSERT_TRUE(
+      test_support::eventually([&] { return scheduler.longest_overrun().has_value(); }, 10s));
   EXPECT_GT(*scheduler.longest_overrun(), 0ms);
   EXPECT_GE(*scheduler.oldest_running_age(), 1s) << "the deadline counts from the start";
   executor_.release("slow");

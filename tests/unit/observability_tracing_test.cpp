@@ -155,14 +155,14 @@ TEST(OtlpExporter, BatchesSpansToTheCollectorAndCountsThem) {
   auto exporter = OtlpHttpExporter::create(settings, TraceResource{}, &metrics);
   ASSERT_TRUE(exporter);
   for (int i = 0; i < 10; ++i) (*exporter)->submit(make_span("s" + std::to_string(i)));
-  ASSERT_TRUE(testing::eventually(
+  ASSERT_TRUE(test_support::eventually(
       [&] {
-        return testing::metric_sample(metrics.serialize(), "mgitd_spans_exported_total") == 10;
+        return test_support::metric_sample(metrics.serialize(), "mgitd_spans_exported_total") == 10;
       },
       10s));
   EXPECT_GE(collector.requests(), 3u) << "10 spans in batches of at most 4";
-  EXPECT_EQ(testing::metric_sample(metrics.serialize(),
-                                   R"(mgitd_spans_dropped_total{reason="export_failed"})"),
+  EXPECT_EQ(test_support::metric_sample(metrics.serialize(),
+                                        R"(mgitd_spans_dropped_total{reason="export_failed"})"),
             0);
 }
 
@@ -180,10 +180,11 @@ TEST(OtlpExporter, CollectorDownOrRefusingDropsAndCounts) {
   auto exporter = OtlpHttpExporter::create(settings, TraceResource{}, &metrics);
   ASSERT_TRUE(exporter);
   for (int i = 0; i < 3; ++i) (*exporter)->submit(make_span("s"));
-  EXPECT_TRUE(testing::eventually(
+  EXPECT_TRUE(test_support::eventually(
       [&] {
-        return testing::metric_sample(metrics.serialize(),
-                                      R"(mgitd_spans_dropped_total{reason="export_failed"})") == 3;
+        return test_support::metric_sample(
+                   metrics.serialize(), R"(mgitd_spans_dropped_total{reason="export_failed"})") ==
+               3;
       },
       10s));
 
@@ -193,13 +194,15 @@ TEST(OtlpExporter, CollectorDownOrRefusingDropsAndCounts) {
   auto refused = OtlpHttpExporter::create(settings, TraceResource{}, &refused_metrics);
   ASSERT_TRUE(refused);
   (*refused)->submit(make_span("s"));
-  EXPECT_TRUE(testing::eventually(
+  EXPECT_TRUE(test_support::eventually(
       [&] {
-        return testing::metric_sample(refused_metrics.serialize(),
-                                      R"(mgitd_spans_dropped_total{reason="export_failed"})") == 1;
+        return test_support::metric_sample(
+                   refused_metrics.serialize(),
+                   R"(mgitd_spans_dropped_total{reason="export_failed"})") == 1;
       },
       10s));
-  EXPECT_EQ(testing::metric_sample(refused_metrics.serialize(), "mgitd_spans_exported_total"), 0);
+  EXPECT_EQ(test_support::metric_sample(refused_metrics.serialize(), "mgitd_spans_exported_total"),
+            0);
 }
 
 TEST(OtlpExporter, AStalledCollectorNeverBlocksSubmitters) {
@@ -217,11 +220,11 @@ TEST(OtlpExporter, AStalledCollectorNeverBlocksSubmitters) {
   ASSERT_TRUE(exporter);
   for (int i = 0; i < 100; ++i) (*exporter)->submit(make_span("s"));
   // At most one batch in flight plus a full queue; everything else dropped at submit.
-  const auto dropped = testing::metric_sample(metrics.serialize(),
-                                              R"(mgitd_spans_dropped_total{reason="queue_full"})");
+  const auto dropped = test_support::metric_sample(
+      metrics.serialize(), R"(mgitd_spans_dropped_total{reason="queue_full"})");
   ASSERT_TRUE(dropped);
   EXPECT_GE(*dropped, 100 - 10 - 5);
-  EXPECT_EQ(testing::metric_sample(metrics.serialize(), "mgitd_spans_exported_total"), 0);
+  EXPECT_EQ(test_support::metric_sample(metrics.serialize(), "mgitd_spans_exported_total"), 0);
   // Not waiting 30 s for the exporter: closing the listener resets the hung request.
   stalled.close();
   exporter->reset();
