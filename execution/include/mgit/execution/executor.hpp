@@ -16,7 +16,7 @@ struct ExecutionControl {
   std::chrono::steady_clock::time_point deadline = std::chrono::steady_clock::time_point::max();
   const std::atomic<bool>* cancelled = nullptr;
 
-  bool should_stop() const {
+  [[nodiscard]] bool should_stop() const {
     return std::chrono::steady_clock::now() >= deadline ||
            (cancelled != nullptr && cancelled->load(std::memory_order_relaxed));
   }

@@ -37,8 +37,8 @@ class HttpClient {
   tl::expected<HttpResponse, std::string> send(const HttpRequest& request,
                                                std::chrono::milliseconds deadline);
 
-  const std::string& host() const { return host_; }
-  const std::string& port() const { return port_; }
+  [[nodiscard]] const std::string& host() const { return host_; }
+  [[nodiscard]] const std::string& port() const { return port_; }
 
  private:
   std::string host_;

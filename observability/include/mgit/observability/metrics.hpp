@@ -46,7 +46,7 @@ class Metrics {
   void spans_dropped(std::string_view reason, std::size_t count);
 
   /// Prometheus text exposition format 0.0.4.
-  std::string serialize() const;
+  [[nodiscard]] std::string serialize() const;
 
  private:
   struct Impl;
