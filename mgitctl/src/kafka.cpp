@@ -139,7 +139,7 @@ std::string header_value(const rd_kafka_message_t* message, const char* name) {
       value == nullptr) {
     return {};
   }
-  return std::string(static_cast<const char*>(value), size);
+  return {static_cast<const char*>(value), size};
 }
 
 std::string random_hex(std::size_t bytes) {

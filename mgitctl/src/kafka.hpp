@@ -41,7 +41,7 @@ class CtlError : public std::runtime_error {
  public:
   CtlError(const std::string& what, int exit_code = kExitUsage)
       : std::runtime_error(what), exit_code_(exit_code) {}
-  int exit_code() const { return exit_code_; }
+  [[nodiscard]] int exit_code() const { return exit_code_; }
 
  private:
   int exit_code_;

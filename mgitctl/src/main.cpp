@@ -3,8 +3,11 @@
 #include <fmt/format.h>
 
 #include <CLI/CLI.hpp>
+#include <cstdio>
 #include <cstdlib>
+#include <exception>
 #include <iostream>
+#include <utility>
 
 #include "commands.hpp"
 
@@ -18,7 +21,7 @@ using namespace mgit::mgitctl;
 
 std::string env_or(const char* name, std::string fallback) {
   const char* value = std::getenv(name);
-  return value != nullptr && *value != '\0' ? std::string(value) : fallback;
+  return value != nullptr && *value != '\0' ? std::string(value) : std::move(fallback);
 }
 
 void add_consume_options(CLI::App& command, ConsumeOptions& options) {
@@ -30,9 +33,7 @@ void add_consume_options(CLI::App& command, ConsumeOptions& options) {
       ->check(CLI::NonNegativeNumber);
 }
 
-}  // namespace
-
-int main(int argc, char** argv) {
+int run(int argc, char** argv) {
   CLI::App app{"mgitctl: create and check mgitd's topics, enqueue jobs, read results", "mgitctl"};
   app.set_version_flag("--version", fmt::format("mgitctl {}", MGITD_VERSION));
   app.require_subcommand(1);
@@ -144,4 +145,17 @@ int main(int argc, char** argv) {
     return e.exit_code();
   }
   return kExitUsage;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  // What else escapes (std::bad_alloc, a CLI11 construction error) is one line and a non-zero
+  // exit, not std::terminate's abort.
+  try {
+    return run(argc, argv);
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "mgitctl: %s\n", e.what());
+    return kExitUsage;
+  }
 }

@@ -199,7 +199,7 @@ int run_topics_check(const KafkaOptions& kafka, const TopicsCheckOptions& option
         warnings.push_back(fmt::format("min.insync.replicas {} is below the recommended {}",
                                        isr_it->second, kRecommendedMinInsyncReplicas));
       } else if (replication > 1 && isr_it->second == replication) {
-        warnings.push_back(
+        warnings.emplace_back(
             "min.insync.replicas equals the replication factor: one broker down "
             "stops all produces");
       }

@@ -2,6 +2,7 @@
 #include <rapidjson/document.h>
 
 #include <algorithm>
+#include <cstddef>
 #include <fstream>
 #include <iostream>
 #include <iterator>
@@ -29,7 +30,9 @@ std::vector<InputDocument> read_documents(const std::string& path) {
     rapidjson::Document whole;
     whole.Parse(text.data(), text.size());
     if (!whole.HasParseError() && whole.IsObject()) {
-      const int line = 1 + static_cast<int>(std::count(text.begin(), text.begin() + first, '\n'));
+      const int line =
+          1 + static_cast<int>(std::count(text.begin(),
+                                          text.begin() + static_cast<std::ptrdiff_t>(first), '\n'));
       const auto last = text.find_last_not_of(" \t\r\n");
       return {InputDocument{line, text.substr(first, last - first + 1)}};
     }

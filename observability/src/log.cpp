@@ -78,7 +78,7 @@ void emit(LogLevel level, const JobContext* ctx, std::string_view msg, LogFields
       std::chrono::time_point_cast<std::chrono::milliseconds>(std::chrono::system_clock::now());
   std::string line;
   line.reserve(256);
-  line += fmt::format("{{\"ts\":\"{:%Y-%m-%dT%H:%M:%S}Z\"", now);
+  line += fmt::format(R"({{"ts":"{:%Y-%m-%dT%H:%M:%S}Z")", now);
   append_string_field(line, "level", level_name(level));
   append_string_field(line, "msg", msg);
   if (ctx != nullptr) {

@@ -3,7 +3,9 @@
 #include <array>
 #include <atomic>
 #include <boost/asio/post.hpp>
+#include <cstdio>
 #include <cstring>
+#include <exception>
 
 #include "kafka_common.hpp"
 #include "mgit/observability/log.hpp"
@@ -72,7 +74,17 @@ class KafkaIntakeConsumer final : public IntakeConsumer {
         events_(events),
         wakeup_(io, settings_.idle_poll_interval) {}
 
-  ~KafkaIntakeConsumer() override { close(); }
+  ~KafkaIntakeConsumer() override {
+    try {
+      close();
+    } catch (const std::exception& e) {
+      // A destructor must not throw (that is std::terminate). stderr, because the logger may
+      // be what failed.
+      std::fprintf(stderr, "mgitd: consumer shutdown: %s\n", e.what());
+    }
+    queue_.reset();  // no-ops after a complete close(); else the queue before its handle
+    rk_.reset();
+  }
 
   tl::expected<void, TransportError> init() {
     KafkaProperties defaults = {
@@ -190,7 +202,7 @@ class KafkaIntakeConsumer final : public IntakeConsumer {
     rk_.reset();
   }
 
-  std::vector<TopicPartition> assignment() const override {
+  [[nodiscard]] std::vector<TopicPartition> assignment() const override {
     if (closed_ || !rk_) return {};
     rd_kafka_topic_partition_list_t* raw = nullptr;
     if (rd_kafka_assignment(rk_.get(), &raw) != RD_KAFKA_RESP_ERR_NO_ERROR) return {};

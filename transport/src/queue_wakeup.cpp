@@ -5,6 +5,8 @@
 
 #include <array>
 #include <cerrno>
+#include <cstdio>
+#include <exception>
 
 namespace mgit::transport {
 
@@ -13,7 +15,15 @@ namespace asio = boost::asio;
 QueueWakeup::QueueWakeup(asio::io_context& io, std::chrono::milliseconds fallback_interval)
     : descriptor_(io), timer_(io), fallback_interval_(fallback_interval) {}
 
-QueueWakeup::~QueueWakeup() { stop(); }
+QueueWakeup::~QueueWakeup() {
+  try {
+    stop();
+  } catch (const std::exception& e) {
+    // A destructor must not throw. Only the timer's cancel can (Asio reports a failed cancel
+    // as system_error), and stop() does that last, after the pipe is closed.
+    std::fprintf(stderr, "mgitd: queue wakeup stop: %s\n", e.what());
+  }
+}
 
 tl::expected<void, TransportError> QueueWakeup::start(rd_kafka_queue_t* queue,
                                                       std::function<void()> serve) {
@@ -36,11 +46,11 @@ void QueueWakeup::stop() {
   stopped_ = true;
   if (queue_ != nullptr) rd_kafka_queue_io_event_enable(queue_, -1, nullptr, 0);
   queue_ = nullptr;
-  timer_.cancel();
   boost::system::error_code ignored;
   descriptor_.close(ignored);
   if (write_fd_ >= 0) ::close(write_fd_);
   write_fd_ = -1;
+  timer_.cancel();  // last: the one call here that can throw
 }
 
 void QueueWakeup::arm_descriptor() {

@@ -17,13 +17,13 @@ struct ExecutionControl {
   std::chrono::steady_clock::time_point deadline = std::chrono::steady_clock::time_point::max();
   const std::atomic<bool>* cancelled = nullptr;
 
-  bool should_stop() const {
+  [[nodiscard]] bool should_stop() const {
     return std::chrono::steady_clock::now() >= deadline || cancel_requested();
   }
 
   /// Whether the owner asked the execution to stop (shutdown, revoke), as opposed to its
   /// deadline passing.
-  bool cancel_requested() const {
+  [[nodiscard]] bool cancel_requested() const {
     return cancelled != nullptr && cancelled->load(std::memory_order_relaxed);
   }
 
@@ -31,7 +31,7 @@ struct ExecutionControl {
   /// words it alike: cancelled → `internal` "cancelled <when>" (a stop the job did not
   /// cause), else `timeout` "deadline passed <when>". `when` completes the sentence:
   /// "during fetch", "while waiting for the target lock".
-  jobs::JobError stop_error(std::string_view when) const;
+  [[nodiscard]] jobs::JobError stop_error(std::string_view when) const;
 };
 
 /// Runs one job against its target. The scheduler guarantees that no two calls for the

@@ -20,7 +20,7 @@ struct HealthReport {
   std::vector<HealthCheck> checks;
 
   /// `{"status":"ok"|"fail","checks":[{"name":…,"ok":…,"detail":…}]}`
-  std::string to_json() const;
+  [[nodiscard]] std::string to_json() const;
 };
 
 struct HealthSettings {

@@ -36,7 +36,7 @@ struct JobContext {
                           const std::optional<TraceParent>& incoming, std::string tracestate);
 
   /// `traceparent` header value naming this job's span.
-  std::string traceparent() const;
+  [[nodiscard]] std::string traceparent() const;
 };
 
 }  // namespace mgit::observability

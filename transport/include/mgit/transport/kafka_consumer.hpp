@@ -74,7 +74,7 @@ class IntakeConsumer {
   virtual void close() = 0;
 
   /// Current assignment as seen by librdkafka.
-  virtual std::vector<TopicPartition> assignment() const = 0;
+  [[nodiscard]] virtual std::vector<TopicPartition> assignment() const = 0;
 };
 
 }  // namespace mgit::transport

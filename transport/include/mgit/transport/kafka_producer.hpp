@@ -33,7 +33,7 @@ class RecordProducer {
   virtual void produce(OutgoingRecord record, DeliveryHandler on_delivery) = 0;
 
   /// Records produced but not yet reported.
-  virtual std::size_t outstanding() const = 0;
+  [[nodiscard]] virtual std::size_t outstanding() const = 0;
 
   /// Blocks until every record is reported or the timeout passes, serving delivery
   /// handlers meanwhile. Returns the number still outstanding.

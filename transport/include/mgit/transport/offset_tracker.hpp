@@ -27,13 +27,13 @@ class OffsetTracker {
   std::optional<std::int64_t> finish(const TopicPartition& partition, std::int64_t offset);
 
   /// Consumed records of this partition not yet finished or not yet committable.
-  std::size_t pending(const TopicPartition& partition) const;
-  std::size_t total_pending() const;
+  [[nodiscard]] std::size_t pending(const TopicPartition& partition) const;
+  [[nodiscard]] std::size_t total_pending() const;
 
   /// Forgets a partition (revoked or lost): its in-flight offsets no longer commit.
   void revoke(const TopicPartition& partition);
 
-  bool tracks(const TopicPartition& partition) const;
+  [[nodiscard]] bool tracks(const TopicPartition& partition) const;
 
  private:
   // offset -> finished; the front is the oldest unfinished-or-uncommitted offset.
