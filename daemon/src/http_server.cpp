@@ -175,8 +175,8 @@ class BeastHttpServer final : public HttpServer {
     return {};
   }
 
-  std::uint16_t port() const override { return port_; }
-  std::size_t connections() const override { return open_.load(); }
+  [[nodiscard]] std::uint16_t port() const override { return port_; }
+  [[nodiscard]] std::size_t connections() const override { return open_.load(); }
 
  private:
   void accept() {

@@ -22,7 +22,7 @@ struct Buffer {
   Buffer(const Buffer&) = delete;
   Buffer& operator=(const Buffer&) = delete;
   ~Buffer() { git_buf_dispose(&buf); }
-  std::string str() const {
+  [[nodiscard]] std::string str() const {
     return buf.ptr == nullptr ? std::string() : std::string(buf.ptr, buf.size);
   }
 };

@@ -38,7 +38,7 @@ class RepositorySync {
   /// `kMirror` requested of a target that is not one → `conflict`.
   tl::expected<jobs::ExecutionReport, jobs::JobError> update(Layout requested, bool checkout_ref);
   /// Whether the failure came from a git lock file held by someone else.
-  bool lock_held() const { return lock_held_; }
+  [[nodiscard]] bool lock_held() const { return lock_held_; }
 
  private:
   tl::expected<void, jobs::JobError> check(int rc, std::string_view action);

@@ -30,7 +30,7 @@ struct TargetRecord {
   std::string repository_key;     ///< the repository that first created the target
   std::vector<ServedJob> served;  ///< oldest first, at most `TargetStore::kMaxServed`
 
-  const ServedJob* find(std::string_view job_id) const;
+  [[nodiscard]] const ServedJob* find(std::string_view job_id) const;
   /// Appends (replacing an earlier entry with the same id) and drops the oldest beyond the cap.
   void add(ServedJob job);
 };
@@ -59,21 +59,22 @@ class TargetStore {
   /// fields) is renamed to `<file>.corrupt-<unix-seconds>`, logged, and answered with an
   /// empty record (no repository key, nothing served) so the target is not stuck; only I/O
   /// failures are errors. Messages name files relative to the workspace.
-  tl::expected<std::optional<TargetRecord>, jobs::JobError> load(std::string_view target) const;
+  [[nodiscard]] tl::expected<std::optional<TargetRecord>, jobs::JobError> load(
+      std::string_view target) const;
 
   /// Replaces the record atomically (temp file, fsync, rename, fsync of the directory).
-  tl::expected<void, jobs::JobError> save(const TargetRecord& record) const;
+  [[nodiscard]] tl::expected<void, jobs::JobError> save(const TargetRecord& record) const;
 
   /// Blocks until the target's lock is held, polling so that `control` can end the wait:
   /// `timeout` when the deadline passes, `internal` when cancelled.
-  tl::expected<TargetLock, jobs::JobError> lock(std::string_view target,
-                                                const execution::ExecutionControl& control) const;
+  [[nodiscard]] tl::expected<TargetLock, jobs::JobError> lock(
+      std::string_view target, const execution::ExecutionControl& control) const;
 
   /// The directory holding records and lock files.
-  const std::filesystem::path& directory() const { return directory_; }
+  [[nodiscard]] const std::filesystem::path& directory() const { return directory_; }
 
  private:
-  std::filesystem::path file_stem(std::string_view target) const;
+  [[nodiscard]] std::filesystem::path file_stem(std::string_view target) const;
 
   std::filesystem::path directory_;
 };
