@@ -15,6 +15,7 @@
 #include "mgit/jobs/repository_key.hpp"
 #include "mgit/jobs/target.hpp"
 #include "mgit/security/credentials.hpp"
+#include "mgit/security/redaction.hpp"
 #include "rfc3339.hpp"
 
 namespace mgit::jobs {
@@ -280,8 +281,13 @@ Rejected make_rejected(const Value& doc, const Job& partial, JobError error) {
   if (const Value* repository = find_optional(doc, "repository");
       repository != nullptr && repository->IsObject()) {
     if (const Value* url = find_optional(*repository, "url"); url != nullptr && url->IsString()) {
-      rejected.repository_url = std::string(view(*url));
-      if (auto key = normalize_repository_url(view(*url))) rejected.repository_key = *key;
+      const auto key = normalize_repository_url(view(*url));
+      if (key) rejected.repository_key = *key;
+      // The result redacts a URL by its structure. `policy_denied` means it parsed and its
+      // userinfo is where redaction looks; any other failure leaves no structure to trust.
+      rejected.repository_url = key || key.error().code == ErrorCode::kPolicyDenied
+                                    ? std::string(view(*url))
+                                    : security::redact_unparsed_url(view(*url));
     }
   }
   // Only a valid target is echoed: an invalid one may be anything up to the message size.

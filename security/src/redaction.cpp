@@ -19,7 +19,8 @@ std::size_t userinfo_length(std::string_view authority) {
   return at == std::string_view::npos ? 0 : at + 1;
 }
 
-/// Whether a word without `://` reads `[userinfo@]host:path`: git's scp-like form, where a
+/// Whether a word (or the part of it before a `://`) reads `[userinfo@]host:path`: git's scp-like
+/// form, where a
 /// ':' follows the host before any '/'.
 bool is_scp_like(std::string_view word, std::size_t userinfo) {
   const std::string_view rest = word.substr(userinfo);
@@ -33,10 +34,11 @@ bool is_scp_like(std::string_view word, std::size_t userinfo) {
 void append_redacted(std::string& out, std::string_view word, bool whole_url) {
   std::size_t copied = 0;
   std::size_t separator = word.find(kSchemeSeparator);
-  if (separator == std::string_view::npos) {
-    const std::size_t userinfo = userinfo_length(word);
-    if (whole_url || is_scp_like(word, userinfo)) copied = userinfo;
-  }
+  // What stands before the first `://` (the whole word when there is none) may itself be an
+  // scp-like URL: `git:secret@host:org/app?next=https://x` must lose `git:secret@` too.
+  const std::string_view head = word.substr(0, separator);
+  const std::size_t userinfo = userinfo_length(head);
+  if (whole_url || is_scp_like(head, userinfo)) copied = userinfo;
   while (separator != std::string_view::npos) {
     const std::size_t authority = separator + kSchemeSeparator.size();
     out.append(word.substr(copied, authority - copied));
@@ -108,6 +110,11 @@ std::string replace_all(std::string_view text, std::string_view needle, bool who
 }
 
 }  // namespace
+
+std::string redact_unparsed_url(std::string_view url) {
+  const std::size_t at = url.rfind('@');
+  return std::string(at == std::string_view::npos ? url : url.substr(at + 1));
+}
 
 std::string redact_url(std::string_view url) {
   std::string out;

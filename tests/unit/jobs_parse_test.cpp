@@ -438,6 +438,19 @@ TEST(ParseJob, RejectedCarriesWhatCouldBeRead) {
   EXPECT_FALSE(bad_operation.operation.has_value());
 }
 
+TEST(ParseJob, RejectedUrlThatDoesNotParseKeepsNothingBeforeItsLastAt) {
+  // Where the URL does not parse, its structure cannot say where a password ends: a '/' in
+  // it or a missing slash would otherwise leave the secret in the rejected result.
+  for (const std::string_view url :
+       {R"("https://user:pa/ss@host.example/x")", R"("https:/user:pass@host.example/x")",
+        R"("git:tok3n@host:org/app?next=https://x")"}) {
+    const Rejected rejected = expect_rejected(parse(with("/repository/url", url)));
+    EXPECT_EQ(rejected.repository_key, "") << url;
+    EXPECT_EQ(rejected.repository_url.find("pa"), std::string::npos) << rejected.repository_url;
+    EXPECT_EQ(rejected.repository_url.find("tok3n"), std::string::npos) << rejected.repository_url;
+  }
+}
+
 // --- rejected: options ----------------------------------------------------------------------
 
 TEST(ParseJob, Options) {

@@ -47,6 +47,25 @@ TEST(RedactUrl, RedactsEveryUrlGluedIntoOne) {
   EXPECT_EQ(redact_url("https://a://b@host/x"), "https://a://host/x");
 }
 
+TEST(RedactUrl, ScpLikeHeadBeforeALaterSchemeLosesItsUserinfo) {
+  // A `://` later in the word (a query naming another URL) must not shield the scp-like
+  // userinfo in front of it.
+  EXPECT_EQ(redact_url("git:tok3n@host:org/app?next=https://x"), "host:org/app?next=https://x");
+  EXPECT_EQ(redact_url("git:tok3n@host:org/app?next=https://u:p@x/"),
+            "host:org/app?next=https://x/");
+  EXPECT_EQ(redact_urls_in_text("rejected git:tok3n@host:org/app?next=https://x here"),
+            "rejected host:org/app?next=https://x here");
+}
+
+TEST(RedactUnparsedUrl, DropsEverythingUpToTheLastAtSign) {
+  // Without a parse, a '/' in a password or a missing slash hides where the userinfo ends.
+  EXPECT_EQ(redact_unparsed_url("https://user:ab/cd@host/x"), "host/x");
+  EXPECT_EQ(redact_unparsed_url("https:/u:p@host/x"), "host/x");
+  EXPECT_EQ(redact_unparsed_url("a@b@c:d/e@f"), "f");
+  EXPECT_EQ(redact_unparsed_url("ftp://host/x"), "ftp://host/x");
+  EXPECT_EQ(redact_unparsed_url(""), "");
+}
+
 TEST(RedactUrl, LeavesUrlsWithoutUserinfoAlone) {
   for (const std::string url :
        {"https://git.example.com/org/app@v2", "https://git.example.com/org/app?x=a@b",

@@ -23,7 +23,9 @@ struct Rejected {
   std::string job_id;
   std::string correlation_id;
   std::optional<Operation> operation;
-  std::string repository_url;  ///< as given (the result strips userinfo)
+  /// As given (the result strips its userinfo); for a URL that does not parse at all, only
+  /// what follows its last '@' (see `security::redact_unparsed_url`).
+  std::string repository_url;
   std::string repository_key;  ///< empty when the URL did not normalize
   std::string target;
   JobError error;  ///< code `invalid_job` (or `policy_denied` for secrets in the URL)

@@ -23,6 +23,12 @@ namespace mgit::security {
 /// `repository.url` or a configured endpoint.
 std::string redact_url(std::string_view url);
 
+/// For a URL that did not parse as one mgitd accepts (a rejected job's `repository.url`):
+/// everything up to its last '@' goes, wherever that '@' stands. Without a parse there is no
+/// telling where the userinfo ends (`https://u:pa/ss@host/`, `https:/u:p@host/`), so this
+/// over-redacts rather than guess.
+std::string redact_unparsed_url(std::string_view url);
+
 /// Free text (an error message, a log line) with every URL in it redacted as `redact_url`
 /// does. A URL ends at white space, a control character or one of `"'<>` and the backtick;
 /// without `://`, only a word shaped `…@host:…` counts as an scp-like URL, so a mail address
