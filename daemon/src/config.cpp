@@ -33,8 +33,6 @@ using detail::flag_name;
 constexpr std::string_view kConfigOption = "config";
 constexpr std::string_view kKafkaPropertyOption = "kafka_property";
 
-std::string trim(std::string_view text) { return std::string(basics::trim(text, " \t\r\n")); }
-
 /// Parses `--x-y=value` arguments of one source into `config`; a bad value is reported with
 /// `source` so the operator knows which of flag, environment or file to fix.
 void apply(Config& config, const std::vector<std::string>& args, const std::string& source) {
@@ -74,7 +72,7 @@ std::vector<std::string> split_kafka_property_env(const std::string& text) {
     if (piece.find('=') == std::string::npos && !out.empty()) {
       out.back() += ',' + piece;
     } else {
-      out.push_back(trim(piece));
+      out.emplace_back(basics::trim(piece, detail::kBlanks));
     }
   }
   return out;

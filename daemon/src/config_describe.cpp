@@ -30,14 +30,17 @@ void add_raw(std::string& out, std::string_view key, const std::string& value) {
 
 std::string describe_config(const Config& config) {
   std::string out = "{";
-  add_string(out, "brokers", config.brokers);
+  // Bootstrap servers and property values may carry URLs with userinfo (`SASL_SSL://u:p@h`,
+  // an OAuth token endpoint): they go out as every other URL does.
+  add_string(out, "brokers", security::redact_urls_in_text(config.brokers));
   add_string(out, "group_id", config.group_id);
   add_string(out, "jobs_topic", config.jobs_topic);
   add_string(out, "results_topic", config.results_topic);
   add_string(out, "dlq_topic", config.dlq_topic);
   std::string properties = "{";
   for (const auto& [key, value] : config.kafka_properties) {
-    add_string(properties, key, transport::is_secret_kafka_key(key) ? "***" : value);
+    add_string(properties, key,
+               transport::is_secret_kafka_key(key) ? "***" : security::redact_urls_in_text(value));
   }
   if (properties.size() > 1) properties.pop_back();
   properties += '}';

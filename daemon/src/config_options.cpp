@@ -20,7 +20,7 @@ constexpr std::string_view kTextType = "TEXT";
 constexpr std::string_view kIntegerType = "INT";
 constexpr std::string_view kKeyValueType = "KEY=VALUE";
 
-std::string trim(std::string_view text) { return std::string(basics::trim(text, " \t\r\n")); }
+std::string trim(std::string_view text) { return std::string(basics::trim(text, kBlanks)); }
 
 std::string key_name(std::string_view flag) {
   std::string out(flag);
@@ -34,7 +34,8 @@ std::string key_name(std::string_view flag) {
 std::string check_kafka_property(const std::string& value) {
   const auto eq = value.find('=');
   if (eq == std::string::npos || eq == 0) {
-    return fmt::format("'{}' is not key=value", value.substr(0, value.find('=')));
+    // Not echoed: an item without '=' may be a secret typed in the wrong place.
+    return "an item is not key=value";
   }
   const std::string key = trim(value.substr(0, eq));
   if (key.empty()) return "kafka_property needs a key before '='";

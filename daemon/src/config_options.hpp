@@ -12,6 +12,9 @@
 
 namespace mgit::daemon::detail {
 
+/// What the config sources trim around keys and values.
+inline constexpr std::string_view kBlanks = " \t\r\n";
+
 /// A configuration problem found while loading; caught once in load_config.
 class ConfigError : public std::runtime_error {
  public:

@@ -203,6 +203,14 @@ TEST_F(ConfigTest, KafkaPropertyMustBeKeyValue) {
   EXPECT_THAT(err_, HasSubstr("key=value"));
 }
 
+TEST_F(ConfigTest, KafkaPropertyWithoutEqualsIsNotEchoed) {
+  // A password typed where `key=value` belongs must not reach stderr (or a CI log).
+  const auto result = load({"--kafka-property", "sasl.password hunter2secret"});
+  EXPECT_EQ(result.exit_code, 2);
+  EXPECT_THAT(err_, HasSubstr("key=value"));
+  EXPECT_THAT(err_, Not(HasSubstr("hunter2secret")));
+}
+
 TEST_F(ConfigTest, SecretsComeFromTheEnvironmentAndTheSecretsFile) {
   const auto secrets = write_file("kafka.secrets",
                                   "# mounted from a Secret\n"
@@ -237,6 +245,18 @@ TEST_F(ConfigTest, UnreadableSecretsFileThrows) {
   } catch (const std::runtime_error& e) {
     EXPECT_THAT(e.what(), HasSubstr("line 1"));
   }
+}
+
+TEST_F(ConfigTest, DescribeConfigRedactsUrlsInBrokersAndPropertyValues) {
+  Config config;
+  config.brokers = "SASL_SSL://svc:brokerpass1@kafka-0:9093,kafka-1:9093";
+  config.kafka_properties = {
+      {"sasl.oauthbearer.token.endpoint.url", "https://client:idpsecret9@idp.example/token"}};
+  const auto description = describe_config(config);
+  EXPECT_THAT(description, Not(HasSubstr("brokerpass1")));
+  EXPECT_THAT(description, Not(HasSubstr("idpsecret9")));
+  EXPECT_THAT(description, HasSubstr("SASL_SSL://kafka-0:9093,kafka-1:9093"));
+  EXPECT_THAT(description, HasSubstr("https://idp.example/token"));
 }
 
 TEST_F(ConfigTest, DescribeConfigMasksUserinfoAndEscapes) {
