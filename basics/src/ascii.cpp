@@ -10,18 +10,6 @@ std::string to_lower(std::string_view text) {
   return out;
 }
 
-std::string to_upper(std::string_view text) {
-  std::string out(text);
-  std::transform(out.begin(), out.end(), out.begin(), ascii_upper);
-  return out;
-}
-
-bool equals_ignoring_case(std::string_view a, std::string_view b) {
-  return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
-           return ascii_lower(x) == ascii_lower(y);
-         });
-}
-
 std::string_view trim(std::string_view text, std::string_view strip) {
   const auto first = text.find_first_not_of(strip);
   if (first == std::string_view::npos) return {};

@@ -31,6 +31,10 @@ class RepositorySync {
   RepositorySync(const jobs::Job& job, std::filesystem::path path,
                  const execution::ExecutionControl& control, const security::Credential* credential,
                  const security::Redactor& redactor, const observability::JobContext& ctx);
+  // libgit2's callbacks hold the address of `transfer_`: a copy would leave them pointing at
+  // the original.
+  RepositorySync(const RepositorySync&) = delete;
+  RepositorySync& operator=(const RepositorySync&) = delete;
 
   /// Initializes a new repository at the target (its directory exists and is empty).
   tl::expected<jobs::ExecutionReport, jobs::JobError> create(Layout layout);

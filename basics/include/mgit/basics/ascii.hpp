@@ -31,8 +31,6 @@ constexpr bool is_ascii_space(char c) {
 }
 
 std::string to_lower(std::string_view text);
-std::string to_upper(std::string_view text);
-bool equals_ignoring_case(std::string_view a, std::string_view b);
 
 /// `text` without leading and trailing characters of `strip` (by default ASCII white space;
 /// formats that allow only blanks pass " \t").
