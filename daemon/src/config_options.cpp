@@ -3,7 +3,6 @@
 #include <fmt/format.h>
 
 #include <algorithm>
-#include <cctype>
 #include <cstdint>
 #include <sstream>
 
@@ -109,7 +108,7 @@ ValueKind kind_of(const CLI::Option& option) {
 
 std::string env_name(std::string_view key) {
   std::string out(kEnvPrefix);
-  for (char c : key) out += static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+  for (const char c : key) out += basics::ascii_upper(c);
   return out;
 }
 
