@@ -52,7 +52,7 @@ std::string check_topic(const std::string& value) {
   if (value.empty() || value.size() > 249) return "a topic name has 1 to 249 characters";
   if (value == "." || value == "..") return "'.' and '..' are not topic names";
   for (char c : value) {
-    if (!(std::isalnum(static_cast<unsigned char>(c)) || c == '.' || c == '_' || c == '-')) {
+    if (!(basics::is_ascii_alnum(c) || c == '.' || c == '_' || c == '-')) {
       return fmt::format("topic '{}' may only contain [A-Za-z0-9._-]", value);
     }
   }
