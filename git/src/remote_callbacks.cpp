@@ -78,8 +78,8 @@ int on_certificate(git_cert* cert, int /*valid*/, const char* host, void* payloa
   return problem.empty() ? 0 : GIT_ECERTIFICATE;
 }
 
-int on_transfer(const git_indexer_progress* /*stats*/, void* payload) {
-  auto& t = *static_cast<Transfer*>(payload);
+int checked(Transfer& t) {
+  t.control->report(t.progress);
   if (t.control->should_stop()) {
     t.stopped = true;
     return GIT_EUSER;
@@ -87,8 +87,19 @@ int on_transfer(const git_indexer_progress* /*stats*/, void* payload) {
   return 0;
 }
 
+int on_transfer(const git_indexer_progress* stats, void* payload) {
+  auto& t = *static_cast<Transfer*>(payload);
+  t.progress.received_bytes = stats->received_bytes;
+  t.progress.received_objects = stats->received_objects;
+  t.progress.indexed_objects = stats->indexed_objects;
+  t.progress.indexed_deltas = stats->indexed_deltas;
+  return checked(t);
+}
+
 int on_sideband(const char* /*text*/, int /*length*/, void* payload) {
-  return on_transfer(nullptr, payload);
+  auto& t = *static_cast<Transfer*>(payload);
+  ++t.progress.sideband_messages;
+  return checked(t);
 }
 
 int on_update_tips(const char* refname, const git_oid* old_oid, const git_oid* new_oid,

@@ -21,7 +21,8 @@ struct Transfer {
   const execution::ExecutionControl* control = nullptr;
   const security::Credential* credential = nullptr;  ///< null when the job names none
   int auth_attempts = 0;
-  bool stopped = false;  ///< a callback saw `control->should_stop()` and aborted libgit2
+  bool stopped = false;          ///< a callback saw `control->should_stop()` and aborted libgit2
+  execution::Progress progress;  ///< what libgit2 reported so far, for `control->report`
   CallbackFindings findings;
   std::vector<jobs::RefUpdate> updates;
 };

@@ -145,6 +145,14 @@ tl::expected<void, JobError> RepositorySync::checkout(git_repository* repo,
   git_checkout_options options;
   git_checkout_options_init(&options, GIT_CHECKOUT_OPTIONS_VERSION);
   options.checkout_strategy = GIT_CHECKOUT_FORCE;
+  // A large checkout is progress too: without it a supervisor would take it for a stall.
+  options.progress_cb = [](const char* /*path*/, size_t completed, size_t /*total*/,
+                           void* payload) {
+    auto& t = *static_cast<Transfer*>(payload);
+    t.progress.checkout_steps = completed;
+    t.control->report(t.progress);
+  };
+  options.progress_payload = &transfer_;
   if (auto ok = check(git_checkout_tree(repo, commit.get(), &options), "checkout"); !ok) return ok;
   const git_oid* oid = git_object_id(commit.get());
   if (branch.empty()) {

@@ -2,6 +2,7 @@
 
 #include <atomic>
 #include <chrono>
+#include <cstdint>
 #include <string_view>
 #include <tl/expected.hpp>
 
@@ -12,10 +13,36 @@
 
 namespace mgit::execution {
 
+/// Counters a running execution reports, so a supervisor can tell a slow job from a stalled
+/// one: any counter that grows is progress.
+struct Progress {
+  std::uint64_t received_bytes = 0;
+  std::uint64_t received_objects = 0;
+  std::uint64_t indexed_objects = 0;
+  std::uint64_t indexed_deltas = 0;
+  std::uint64_t sideband_messages = 0;  ///< remote's progress text ("Counting objects …")
+  std::uint64_t checkout_steps = 0;
+
+  friend bool operator==(const Progress&, const Progress&) = default;
+};
+
+/// Receives an execution's progress reports. Called on the executing thread, from inside
+/// libgit2 callbacks, possibly thousands of times a second: implementations throttle.
+class ProgressSink {
+ public:
+  virtual ~ProgressSink() = default;
+  virtual void report(const Progress& progress) = 0;
+};
+
 /// Lets a running execution notice that it should stop (deadline passed, shutdown).
 struct ExecutionControl {
   std::chrono::steady_clock::time_point deadline = std::chrono::steady_clock::time_point::max();
   const std::atomic<bool>* cancelled = nullptr;
+  ProgressSink* progress = nullptr;  ///< null: nobody watches
+
+  void report(const Progress& counters) const {
+    if (progress != nullptr) progress->report(counters);
+  }
 
   [[nodiscard]] bool should_stop() const {
     return std::chrono::steady_clock::now() >= deadline || cancel_requested();
