@@ -46,10 +46,9 @@ bool host_matches(std::string_view patterns, std::string_view host) {
 
 }  // namespace
 
-std::string check_known_hosts(const std::filesystem::path& file, std::string_view host,
-                              const char* key, std::size_t key_length) {
-  std::ifstream in(file);
-  if (!in) return "known_hosts file cannot be read";
+std::string check_known_hosts(std::string_view known_hosts, std::string_view host, const char* key,
+                              std::size_t key_length) {
+  std::istringstream in{std::string(known_hosts)};
   const std::vector<unsigned char> wanted(key, key + key_length);
   std::string line;
   while (std::getline(in, line)) {

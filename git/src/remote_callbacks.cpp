@@ -47,10 +47,11 @@ int on_credentials(git_credential** out, const char* url, const char* username_f
   // A key is preferred over a password where the server takes both (ssh): it never crosses
   // the wire.
   if ((allowed & GIT_CREDENTIAL_SSH_KEY) != 0 && cred.has_ssh_key()) {
-    const std::string pub = cred.ssh_public_key.string();
-    const std::string priv = cred.ssh_private_key.string();
-    return git_credential_ssh_key_new(
-        out, ssh_user.c_str(), pub.empty() ? nullptr : pub.c_str(), priv.c_str(),
+    // From memory: the worker running this may not open the credentials directory.
+    const std::string& pub = cred.ssh_public_key_text;
+    return git_credential_ssh_key_memory_new(
+        out, ssh_user.c_str(), pub.empty() ? nullptr : pub.c_str(),
+        cred.ssh_private_key_pem.reveal().c_str(),
         cred.ssh_passphrase.empty() ? nullptr : cred.ssh_passphrase.reveal().c_str());
   }
   if ((allowed & GIT_CREDENTIAL_USERPASS_PLAINTEXT) != 0 && cred.has_userpass()) {
@@ -72,7 +73,7 @@ int on_certificate(git_cert* cert, int /*valid*/, const char* host, void* payloa
   } else if ((hostkey->type & GIT_CERT_SSH_RAW) == 0) {
     problem = "ssh server offered no raw host key to verify";
   } else {
-    problem = check_known_hosts(t.credential->known_hosts, host == nullptr ? "" : host,
+    problem = check_known_hosts(t.credential->known_hosts_text, host == nullptr ? "" : host,
                                 hostkey->hostkey, hostkey->hostkey_len);
   }
   return problem.empty() ? 0 : GIT_ECERTIFICATE;

@@ -8,6 +8,7 @@
 #include <map>
 #include <sstream>
 #include <system_error>
+#include <tuple>
 
 #include "mgit/basics/ascii.hpp"
 
@@ -93,6 +94,7 @@ std::vector<std::string> Credential::secrets() const {
   std::vector<std::string> out;
   if (!password.empty()) out.push_back(password.reveal());
   if (!ssh_passphrase.empty()) out.push_back(ssh_passphrase.reveal());
+  if (!ssh_private_key_pem.empty()) out.push_back(ssh_private_key_pem.reveal());
   return out;
 }
 
@@ -116,6 +118,22 @@ bool is_valid_credential_name(std::string_view name) {
   }
   return true;
 }
+
+namespace {
+
+/// A key or known_hosts file: small, read whole. The message never quotes the content.
+tl::expected<std::string, std::string> read_small_file(const std::filesystem::path& path) {
+  std::error_code ec;
+  const auto size = std::filesystem::file_size(path, ec);
+  if (ec || size > kMaxFileBytes) return tl::make_unexpected("is unreadable or larger than 64 KiB");
+  std::ifstream in(path, std::ios::binary);
+  std::stringstream content;
+  content << in.rdbuf();
+  if (!in) return tl::make_unexpected("could not be read");
+  return content.str();
+}
+
+}  // namespace
 
 CredentialStore::CredentialStore(std::filesystem::path directory)
     : directory_(std::move(directory)) {}
@@ -260,6 +278,25 @@ tl::expected<Credential, CredentialError> CredentialStore::load(std::string_view
       if (comma == std::string_view::npos) break;
       list.remove_prefix(comma + 1);
     }
+  }
+  // Read now, while the store is reachable: the worker running the job may not open it.
+  for (const auto& [key, path, out] :
+       {std::tuple<std::string_view, const fs::path*, std::string*>{
+            "ssh_public_key", &credential.ssh_public_key, &credential.ssh_public_key_text},
+        {"known_hosts", &credential.known_hosts, &credential.known_hosts_text}}) {
+    if (path->empty()) continue;
+    auto text = read_small_file(*path);
+    if (!text)
+      return tl::make_unexpected(error(CredentialErrorCode::kUnreadable,
+                                       fmt::format("{}: {} {}", quoted, key, text.error())));
+    *out = std::move(*text);
+  }
+  if (credential.has_ssh_key()) {
+    auto pem = read_small_file(credential.ssh_private_key);
+    if (!pem)
+      return tl::make_unexpected(error(CredentialErrorCode::kUnreadable,
+                                       fmt::format("{}: ssh_private_key {}", quoted, pem.error())));
+    credential.ssh_private_key_pem = Secret(std::move(*pem));
   }
   return credential;
 }

@@ -72,7 +72,11 @@ TEST_F(CredentialStoreTest, SshKeyPathsResolveInsideTheDirectory) {
   EXPECT_EQ(fs::canonical(credential->ssh_private_key), fs::canonical(dir_ / "deploy.key"));
   EXPECT_EQ(fs::canonical(credential->known_hosts), fs::canonical(dir_ / "known_hosts"));
   EXPECT_EQ(credential->ssh_passphrase.reveal(), "phrase-1");
-  EXPECT_EQ(credential->secrets(), std::vector<std::string>{"phrase-1"});
+  // Read into memory at load time, for a worker that may not open the directory.
+  EXPECT_EQ(credential->ssh_private_key_pem.reveal(), "KEY");
+  EXPECT_EQ(credential->ssh_public_key_text, "PUB");
+  EXPECT_EQ(credential->known_hosts_text, "host ssh-ed25519 AAAA\n");
+  EXPECT_EQ(credential->secrets(), (std::vector<std::string>{"phrase-1", "KEY"}));
 }
 
 TEST_F(CredentialStoreTest, MissingCredentialIsNotFound) {

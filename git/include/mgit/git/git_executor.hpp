@@ -13,7 +13,7 @@ namespace mgit::git {
 struct GitExecutorSettings {
   std::filesystem::path workspace;
   /// Must outlive the executor; null means no job may name a credential.
-  const security::CredentialStore* credentials = nullptr;
+  const security::CredentialSource* credentials = nullptr;
   /// Clones and mirrors of new targets are refused with `disk_full` below this.
   int min_free_disk_percent = 10;
 };

@@ -41,6 +41,11 @@ struct Credential {
   std::filesystem::path ssh_public_key;   ///< absolute, empty when none
   Secret ssh_passphrase;
   std::filesystem::path known_hosts;  ///< absolute, empty when none
+  /// The files' contents, read when the credential is loaded: a sandboxed worker that may
+  /// not open the credentials directory gets them in memory.
+  Secret ssh_private_key_pem;
+  std::string ssh_public_key_text;
+  std::string known_hosts_text;
   /// Hosts this credential may be sent to, lower-case, each `host` or `host:port` (an IPv6
   /// literal in brackets: `[::1]:8443`). Empty means any host (files written before the
   /// `hosts` key existed keep working).
@@ -76,14 +81,24 @@ struct CredentialError {
 /// Whether `name` is a valid credential name: 1–128 of `[A-Za-z0-9._-]`, no leading dot.
 bool is_valid_credential_name(std::string_view name);
 
+/// Where an executor gets the credential a job names.
+class CredentialSource {
+ public:
+  virtual ~CredentialSource() = default;
+  [[nodiscard]] virtual tl::expected<Credential, CredentialError> load(
+      std::string_view name) const = 0;
+};
+
 /// Reads credentials from a directory holding one file per credential (typically a mounted
 /// Kubernetes Secret). Files are read on every `load`, so a rotated secret takes effect on
 /// the next job without a restart. Thread-safe: `load` only reads the filesystem.
-class CredentialStore {
+class CredentialStore final : public CredentialSource {
  public:
   explicit CredentialStore(std::filesystem::path directory);
 
-  [[nodiscard]] tl::expected<Credential, CredentialError> load(std::string_view name) const;
+  /// The credential with its key and known_hosts files read into memory.
+  [[nodiscard]] tl::expected<Credential, CredentialError> load(
+      std::string_view name) const override;
 
   [[nodiscard]] const std::filesystem::path& directory() const { return directory_; }
 
