@@ -72,6 +72,14 @@ std::string describe_config(const Config& config) {
   add_raw(out, "max_message_bytes", std::to_string(config.max_message_bytes));
   add_raw(out, "job_timeout_seconds", std::to_string(config.job_timeout_seconds));
   add_raw(out, "shutdown_grace_seconds", std::to_string(config.shutdown_grace_seconds));
+  add_raw(out, "stall_timeout_seconds", std::to_string(config.stall_timeout_seconds));
+  add_raw(out, "max_job_timeout_seconds", std::to_string(config.max_job_timeout_seconds));
+  add_raw(out, "worker_max_jobs", std::to_string(config.worker_max_jobs));
+  add_raw(out, "worker_memory_limit_mb", std::to_string(config.worker_memory_limit_mb));
+  add_raw(out, "max_file_size_mb", std::to_string(config.max_file_size_mb));
+  add_raw(out, "max_fetch_size_mb", std::to_string(config.max_fetch_size_mb));
+  add_raw(out, "max_checkout_size_mb", std::to_string(config.max_checkout_size_mb));
+  add_raw(out, "max_pack_objects", std::to_string(config.max_pack_objects));
   add_string(out, "http_listen", config.http_listen);
   add_string(out, "otlp_endpoint", security::redact_url(config.otlp_endpoint));
   add_string(out, "log_level", config.log_level);

@@ -185,6 +185,22 @@ void declare_options(CLI::App& app, Config& config) {
          "Default deadline when a job sets none");
   number("--shutdown-grace-seconds", config.shutdown_grace_seconds, 0, kDay,
          "Drain time on SIGTERM");
+  number("--stall-timeout-seconds", config.stall_timeout_seconds, 1, kDay,
+         "A git worker without progress this long is killed; the job ends timeout");
+  number("--max-job-timeout-seconds", config.max_job_timeout_seconds, 1, kDay,
+         "Caps every job's deadline, options.timeout_seconds included");
+  number("--worker-max-jobs", config.worker_max_jobs, 1, 1000000,
+         "A git worker process is replaced after this many jobs");
+  number("--worker-memory-limit-mb", config.worker_memory_limit_mb, 0, 1048576,
+         "RLIMIT_DATA of a git worker in MiB (0: none)");
+  number("--max-file-size-mb", config.max_file_size_mb, 0, 1048576,
+         "Largest file a git worker may write, in MiB (0: none); over it: disk_full");
+  number("--max-fetch-size-mb", config.max_fetch_size_mb, 0, 1048576,
+         "Most a job may receive from its remote, in MiB (0: none); over it: disk_full");
+  number("--max-checkout-size-mb", config.max_checkout_size_mb, 0, 1048576,
+         "Largest work tree a checkout may write, in MiB (0: none); over it: disk_full");
+  number("--max-pack-objects", config.max_pack_objects, 0, 2000000000,
+         "Most objects a received pack may hold (0: libgit2's default, no limit)");
   text("--http-listen", config.http_listen, "HOST:PORT for metrics, health and webhooks")
       ->check(CLI::Validator(check_listen, "", ""));
   text("--otlp-endpoint", config.otlp_endpoint, "OTLP/HTTP traces URL (empty: tracing off)")

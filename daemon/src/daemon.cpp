@@ -15,10 +15,11 @@
 #include "mgit/daemon/http_server.hpp"
 #include "mgit/daemon/pipeline.hpp"
 #include "mgit/daemon/pipeline_settings.hpp"
-#include "mgit/git/git_executor.hpp"
+#include "mgit/isolation/worker_pool.hpp"
 #include "mgit/observability/log.hpp"
 #include "mgit/security/credentials.hpp"
 #include "mgit/transport/kafka_admin.hpp"
+#include "worker_mode.hpp"
 #include "workspace_probe.hpp"
 
 // The process bootstrap: startup checks, the objects that live as long as the process,
@@ -46,9 +47,10 @@ int startup_failure(const std::string& message) {
 int run_daemon(const Config& config, const ConfigReloader& reload) {
   return run_daemon(
       config,
-      [](const Config& effective, security::CredentialStore& credentials) {
-        return std::make_unique<git::GitExecutor>(git::GitExecutorSettings{
-            effective.workspace, &credentials, effective.min_free_disk_percent});
+      [](const Config& effective, security::CredentialStore& credentials,
+         observability::Metrics& metrics) -> std::unique_ptr<execution::Executor> {
+        return std::make_unique<isolation::WorkerPool>(
+            worker_pool_settings(effective, credentials, metrics));
       },
       reload);
 }
@@ -102,10 +104,9 @@ int run_daemon(const Config& input, const ExecutorFactory& make_executor,
     return startup_failure("cannot create workspace " + config.workspace + ": " +
                            fs_error.message());
   }
-  security::CredentialStore credentials(config.credentials_dir);
-  const auto executor = make_executor(config, credentials);
-
   observability::Metrics metrics(observability::BuildInfo{MGITD_VERSION, MGITD_REVISION});
+  security::CredentialStore credentials(config.credentials_dir);
+  const auto executor = make_executor(config, credentials, metrics);
   observability::HealthSettings health_settings;
   health_settings.broker_unready_grace = std::chrono::seconds(config.broker_unready_grace_seconds);
   health_settings.stuck_grace = std::chrono::seconds(config.stuck_grace_seconds);

@@ -8,6 +8,9 @@
 
 int main(int argc, char** argv) {
   try {
+    if (argc > 1 && std::string(argv[1]) == "worker-process") {
+      return mgit::daemon::run_worker_process();
+    }
     if (argc > 1 && std::string(argv[1]) == "healthcheck") {
       return mgit::daemon::run_healthcheck(std::vector<std::string>(argv + 2, argv + argc));
     }

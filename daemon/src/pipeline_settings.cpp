@@ -28,6 +28,7 @@ PipelineSettings pipeline_settings(const Config& config) {
   settings.scheduler.workers = config.workers;
   settings.scheduler.max_attempts = config.max_attempts;
   settings.scheduler.default_timeout = std::chrono::seconds(config.job_timeout_seconds);
+  settings.scheduler.max_timeout = std::chrono::seconds(config.max_job_timeout_seconds);
   settings.max_message_bytes = static_cast<std::size_t>(config.max_message_bytes);
   settings.results_topic = config.results_topic;
   settings.dlq_topic = config.dlq_topic;

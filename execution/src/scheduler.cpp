@@ -110,9 +110,10 @@ void Scheduler::start(const EntryPtr& entry) {
   const auto now = Clock::now();
   if (!entry->first_started_at) {
     entry->first_started_at = now;
-    const auto timeout = entry->job.options.timeout_seconds
-                             ? std::chrono::seconds(*entry->job.options.timeout_seconds)
-                             : settings_.default_timeout;
+    const auto timeout = std::min(entry->job.options.timeout_seconds
+                                      ? std::chrono::seconds(*entry->job.options.timeout_seconds)
+                                      : settings_.default_timeout,
+                                  settings_.max_timeout);
     entry->deadline = now + timeout;
   }
   if (entry->job.not_after && std::chrono::system_clock::now() > *entry->job.not_after) {
@@ -170,6 +171,20 @@ void Scheduler::finish_attempt(const EntryPtr& entry,
                                tl::expected<jobs::ExecutionReport, jobs::JobError> outcome,
                                std::chrono::system_clock::time_point finished) {
   running_.erase(entry);
+  if (!outcome && cancelled_.load()) {
+    // Stopped by shutdown, not by anything the job did: it belongs to the next owner of its
+    // partition, so it gets no answer here.
+    entry->withdrawn = true;
+    complete(entry, JobRun{std::move(outcome),
+                           jobs::Status::kFailed,
+                           entry->attempts,
+                           {},
+                           {},
+                           true,
+                           std::move(entry->attempt_log)});
+    release_target(entry->job.target);
+    return;
+  }
   entry->attempt_log.push_back(
       AttemptRecord{entry->attempt_wall_start, finished,
                     outcome ? std::nullopt : std::optional<jobs::JobError>(outcome.error())});

@@ -104,6 +104,11 @@ struct Metrics::Impl {
           .Name("mgitd_dlq_records_total")
           .Help("Records published to the dead-letter topic, by reason.")
           .Register(*registry);
+  prometheus::Family<prometheus::Counter>& worker_restarts =
+      BuildCounter()
+          .Name("mgitd_worker_restarts_total")
+          .Help("Git worker processes replaced, by reason (deadline, stall, crash, ...).")
+          .Register(*registry);
   prometheus::Family<prometheus::Counter>& retries =
       BuildCounter()
           .Name("mgitd_retries_total")
@@ -179,6 +184,10 @@ void Metrics::git_received(std::uint64_t bytes, std::uint64_t objects) {
 
 void Metrics::retry(std::string_view error_code) {
   impl_->retries.Add({{"error_code", std::string(error_code)}}).Increment();
+}
+
+void Metrics::worker_restart(std::string_view reason) {
+  impl_->worker_restarts.Add({{"reason", std::string(reason)}}).Increment();
 }
 
 void Metrics::dlq_record(std::string_view reason) {

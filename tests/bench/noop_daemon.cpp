@@ -27,9 +27,9 @@ int main(int argc, char** argv) {
     const auto loaded = mgit::daemon::load_config(argc, argv, &mgit::daemon::process_env);
     if (!loaded.config) return loaded.exit_code;
     return mgit::daemon::run_daemon(
-        *loaded.config, [](const mgit::daemon::Config&, mgit::security::CredentialStore&) {
-          return std::make_unique<NoopExecutor>();
-        });
+        *loaded.config,
+        [](const mgit::daemon::Config&, mgit::security::CredentialStore&,
+           mgit::observability::Metrics&) { return std::make_unique<NoopExecutor>(); });
   } catch (const std::exception& e) {
     std::cerr << "mgitd-bench-noop: " << e.what() << "\n";
     return 1;

@@ -38,6 +38,14 @@ struct Config {
   std::int64_t max_message_bytes = 65536;
   int job_timeout_seconds = 600;
   int shutdown_grace_seconds = 30;
+  int stall_timeout_seconds = 60;
+  int max_job_timeout_seconds = 3600;
+  int worker_max_jobs = 1000;
+  int worker_memory_limit_mb = 4096;
+  int max_file_size_mb = 8192;
+  int max_fetch_size_mb = 16384;
+  int max_checkout_size_mb = 32768;
+  int max_pack_objects = 0;
   std::string http_listen = "0.0.0.0:8080";
   std::string otlp_endpoint;
   std::string log_level = "info";

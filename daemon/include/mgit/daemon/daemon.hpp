@@ -8,6 +8,7 @@
 
 #include "mgit/daemon/config.hpp"
 #include "mgit/execution/executor.hpp"
+#include "mgit/observability/metrics.hpp"
 #include "mgit/security/credentials.hpp"
 
 namespace mgit::daemon {
@@ -25,10 +26,15 @@ int run_daemon(const Config& config, const ConfigReloader& reload = {});
 /// Builds the executor jobs run on. The shipped daemon always uses the libgit2 executor;
 /// only benchmark binaries pass another one (see tests/bench), so no configuration can make
 /// mgitd report success without syncing.
-using ExecutorFactory =
-    std::function<std::unique_ptr<execution::Executor>(const Config&, security::CredentialStore&)>;
+using ExecutorFactory = std::function<std::unique_ptr<execution::Executor>(
+    const Config&, security::CredentialStore&, observability::Metrics&)>;
 int run_daemon(const Config& config, const ExecutorFactory& make_executor,
                const ConfigReloader& reload = {});
+
+/// `mgitd worker-process` (hidden; started by the daemon itself): runs git jobs in a
+/// sandboxed worker process, talking to its supervisor over descriptor 3. See
+/// docs/reliability.md.
+int run_worker_process();
 
 /// `mgitd healthcheck [--ready] [--http-listen HOST:PORT]`: exit 0 when the local daemon's
 /// /health/live (or /health/ready) answers 200. For container HEALTHCHECKs (no curl there).

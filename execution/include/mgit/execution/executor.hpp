@@ -22,6 +22,7 @@ struct Progress {
   std::uint64_t indexed_deltas = 0;
   std::uint64_t sideband_messages = 0;  ///< remote's progress text ("Counting objects …")
   std::uint64_t checkout_steps = 0;
+  std::uint64_t waiting_polls = 0;  ///< waiting for a lock another process holds is not a stall
 
   friend bool operator==(const Progress&, const Progress&) = default;
 };

@@ -26,6 +26,8 @@ struct SchedulerSettings {
   int workers = 4;
   int max_attempts = 3;
   std::chrono::seconds default_timeout{600};
+  /// Caps every job's deadline, whatever its `timeout_seconds` asks.
+  std::chrono::seconds max_timeout{3600};
   std::chrono::milliseconds backoff_base{500};
   std::chrono::milliseconds backoff_max{30000};
 };
@@ -69,7 +71,8 @@ class Scheduler {
   void withdraw(std::uint64_t tag);
   /// Withdraws everything not running and stops starting jobs (shutdown).
   void stop_accepting();
-  /// Asks running executions to stop at their next progress callback.
+  /// Asks running executions to stop (a worker process is killed). A run that then ends in
+  /// an error completes as withdrawn: no result, so its record is redelivered.
   void cancel_running();
 
   std::size_t running() const { return running_.size(); }

@@ -32,6 +32,8 @@ class Metrics {
   void git_received(std::uint64_t bytes, std::uint64_t objects);
   void retry(std::string_view error_code);
   void dlq_record(std::string_view reason);
+  /// A git worker process was replaced; `reason` is one of WorkerPool's fixed set.
+  void worker_restart(std::string_view reason);
   void offset_resets(std::uint64_t count);
 
   void set_jobs_in_flight(std::size_t count);

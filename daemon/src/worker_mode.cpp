@@ -1,0 +1,49 @@
+#include "worker_mode.hpp"
+
+#include <memory>
+
+#include "mgit/daemon/daemon.hpp"
+#include "mgit/git/git_executor.hpp"
+#include "mgit/isolation/worker.hpp"
+
+namespace mgit::daemon {
+namespace {
+
+std::uint64_t mebibytes(int value) { return static_cast<std::uint64_t>(value) << 20; }
+
+}  // namespace
+
+isolation::WorkerPoolSettings worker_pool_settings(const Config& config,
+                                                   const security::CredentialStore& credentials,
+                                                   observability::Metrics& metrics) {
+  isolation::WorkerPoolSettings settings;
+  auto& setup = settings.setup;
+  setup.workspace = config.workspace;
+  setup.min_free_disk_percent = config.min_free_disk_percent;
+  setup.memory_limit_bytes = mebibytes(config.worker_memory_limit_mb);
+  setup.file_size_limit_bytes = mebibytes(config.max_file_size_mb);
+  setup.max_received_bytes = mebibytes(config.max_fetch_size_mb);
+  setup.max_checkout_bytes = mebibytes(config.max_checkout_size_mb);
+  setup.max_pack_objects = static_cast<std::uint64_t>(config.max_pack_objects);
+  setup.log_level = config.log_level;
+  settings.home = std::filesystem::path(config.workspace) / ".mgitd" / "worker-home";
+  settings.credentials = &credentials;
+  settings.stall_timeout = std::chrono::seconds(config.stall_timeout_seconds);
+  settings.max_jobs_per_worker = config.worker_max_jobs;
+  settings.on_worker_replaced = [&metrics](std::string_view reason) {
+    metrics.worker_restart(reason);
+  };
+  return settings;
+}
+
+int run_worker_process() {
+  return isolation::run_worker(
+      isolation::kWorkerSocketFd,
+      [](const isolation::WorkerSetup& setup,
+         const security::CredentialSource& credentials) -> std::unique_ptr<execution::Executor> {
+        return std::make_unique<git::GitExecutor>(
+            git::GitExecutorSettings{setup.workspace, &credentials, setup.min_free_disk_percent});
+      });
+}
+
+}  // namespace mgit::daemon

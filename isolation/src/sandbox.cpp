@@ -1,0 +1,152 @@
+#include "sandbox.hpp"
+
+#include <fcntl.h>
+#include <fmt/format.h>
+#include <linux/landlock.h>
+#include <signal.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include <array>
+#include <cerrno>
+#include <cstdint>
+#include <cstdlib>
+#include <cstring>
+
+#include "mgit/basics/file_descriptor.hpp"
+
+namespace mgit::isolation {
+namespace {
+
+// Rights newer than bookworm's kernel headers (ABI 2); the kernel reports which it knows.
+constexpr std::uint64_t kAccessTruncate = 1ULL << 14;  // ABI 3
+constexpr std::uint64_t kAccessIoctlDev = 1ULL << 15;  // ABI 5
+
+constexpr std::uint64_t kReadOnly = LANDLOCK_ACCESS_FS_READ_FILE | LANDLOCK_ACCESS_FS_READ_DIR;
+constexpr std::uint64_t kAbi1All =
+    LANDLOCK_ACCESS_FS_EXECUTE | LANDLOCK_ACCESS_FS_WRITE_FILE | LANDLOCK_ACCESS_FS_READ_FILE |
+    LANDLOCK_ACCESS_FS_READ_DIR | LANDLOCK_ACCESS_FS_REMOVE_DIR | LANDLOCK_ACCESS_FS_REMOVE_FILE |
+    LANDLOCK_ACCESS_FS_MAKE_CHAR | LANDLOCK_ACCESS_FS_MAKE_DIR | LANDLOCK_ACCESS_FS_MAKE_REG |
+    LANDLOCK_ACCESS_FS_MAKE_SOCK | LANDLOCK_ACCESS_FS_MAKE_FIFO | LANDLOCK_ACCESS_FS_MAKE_BLOCK |
+    LANDLOCK_ACCESS_FS_MAKE_SYM;
+
+// What git needs to run: shared libraries, CA certificates, name resolution.
+constexpr std::array kSystemReadPaths = {"/usr",
+                                         "/lib",
+                                         "/lib64",
+                                         "/etc/ssl",
+                                         "/etc/pki",
+                                         "/etc/ca-certificates",
+                                         "/etc/resolv.conf",
+                                         "/etc/hosts",
+                                         "/etc/nsswitch.conf",
+                                         "/etc/host.conf",
+                                         "/etc/gai.conf",
+                                         "/etc/services",
+                                         "/etc/localtime",
+                                         "/etc/gitconfig",
+                                         "/proc/self",
+                                         "/dev/null",
+                                         "/dev/urandom"};
+
+int landlock_abi() {
+  const long abi =
+      ::syscall(SYS_landlock_create_ruleset, nullptr, 0, LANDLOCK_CREATE_RULESET_VERSION);
+  return abi < 0 ? 0 : static_cast<int>(abi);
+}
+
+bool allow(int ruleset, const char* path, std::uint64_t access) {
+  basics::FileDescriptor fd(::open(path, O_PATH | O_CLOEXEC));
+  if (!fd) return errno == ENOENT;  // an absent system path needs no rule
+  landlock_path_beneath_attr rule{};
+  rule.parent_fd = fd.get();
+  rule.allowed_access = access;
+  struct stat info {};
+  // Directory-only rights on a file are refused by the kernel: keep the file ones.
+  if (::fstat(fd.get(), &info) == 0 && !S_ISDIR(info.st_mode)) {
+    rule.allowed_access &= LANDLOCK_ACCESS_FS_EXECUTE | LANDLOCK_ACCESS_FS_WRITE_FILE |
+                           LANDLOCK_ACCESS_FS_READ_FILE | kAccessTruncate | kAccessIoctlDev;
+  }
+  return ::syscall(SYS_landlock_add_rule, ruleset, LANDLOCK_RULE_PATH_BENEATH, &rule, 0) == 0;
+}
+
+std::string apply_landlock(const WorkerSetup& setup) {
+  const int abi = landlock_abi();
+  if (abi <= 0) return "landlock unavailable";
+  std::uint64_t handled = kAbi1All;
+  if (abi >= 2) handled |= LANDLOCK_ACCESS_FS_REFER;
+  if (abi >= 3) handled |= kAccessTruncate;
+  if (abi >= 5) handled |= kAccessIoctlDev;
+  landlock_ruleset_attr attributes{};
+  attributes.handled_access_fs = handled;
+  basics::FileDescriptor ruleset(
+      static_cast<int>(::syscall(SYS_landlock_create_ruleset, &attributes, sizeof attributes, 0)));
+  if (!ruleset)
+    return fmt::format("landlock abi {} refused a ruleset: {}", abi, std::strerror(errno));
+  const std::uint64_t read_write = handled & ~LANDLOCK_ACCESS_FS_EXECUTE;
+  bool ok = allow(ruleset.get(), setup.workspace.c_str(), read_write);
+  if (const char* home = std::getenv("HOME"); home != nullptr && *home != '\0') {
+    ok = allow(ruleset.get(), home, read_write) && ok;
+  }
+#ifdef MGITD_PROFILE_DIR
+  // Coverage builds write their counters next to the objects when a worker exits.
+  ok = allow(ruleset.get(), MGITD_PROFILE_DIR, read_write) && ok;
+#endif
+  for (const char* path : kSystemReadPaths) ok = allow(ruleset.get(), path, kReadOnly) && ok;
+  if (!ok) return fmt::format("landlock abi {} not applied: a rule was refused", abi);
+  if (::syscall(SYS_landlock_restrict_self, ruleset.get(), 0) != 0) {
+    return fmt::format("landlock abi {} not applied: {}", abi, std::strerror(errno));
+  }
+  return fmt::format("landlock abi {} enforced", abi);
+}
+
+bool set_limit(int resource, std::uint64_t bytes) {
+  const rlimit limit{static_cast<rlim_t>(bytes), static_cast<rlim_t>(bytes)};
+  return ::setrlimit(resource, &limit) == 0;
+}
+
+bool under_sanitizer() {
+#if defined(__SANITIZE_ADDRESS__)
+  return true;
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer) || __has_feature(memory_sanitizer)
+  return true;
+#else
+  return false;
+#endif
+#else
+  return false;
+#endif
+}
+
+}  // namespace
+
+void harden_process() {
+  ::prctl(PR_SET_PDEATHSIG, SIGKILL);
+  ::prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0);
+  ::prctl(PR_SET_DUMPABLE, 0);
+  ::signal(SIGXFSZ, SIG_IGN);
+  ::signal(SIGPIPE, SIG_IGN);
+  set_limit(RLIMIT_CORE, 0);
+}
+
+std::string apply_sandbox(const WorkerSetup& setup) {
+  std::string applied;
+  if (setup.file_size_limit_bytes > 0) {
+    applied += set_limit(RLIMIT_FSIZE, setup.file_size_limit_bytes) ? "rlimit fsize; "
+                                                                    : "rlimit fsize refused; ";
+  }
+  // RLIMIT_DATA, not RLIMIT_AS: libgit2 maps pack windows of up to 1 GiB, which count against
+  // the address space but not against data. Sanitizers reserve terabytes of shadow memory.
+  if (setup.memory_limit_bytes > 0 && !under_sanitizer()) {
+    applied += set_limit(RLIMIT_DATA, setup.memory_limit_bytes) ? "rlimit data; "
+                                                                : "rlimit data refused; ";
+  }
+  applied += setup.landlock ? apply_landlock(setup) : "landlock off";
+  return applied;
+}
+
+}  // namespace mgit::isolation
