@@ -38,7 +38,7 @@ int FakeExecutor::max_concurrency() const {
 tl::expected<jobs::ExecutionReport, jobs::JobError> FakeExecutor::execute(
     const jobs::Job& job, const observability::JobContext& /*ctx*/,
     const execution::ExecutionControl& control) {
-  Call call{job.job_id, job.target, std::chrono::steady_clock::now(), {}};
+  Call call{job.job_id, job.target, std::chrono::steady_clock::now(), {}, control.deadline};
   Script script;
   int attempt = 0;
   {
@@ -55,7 +55,11 @@ tl::expected<jobs::ExecutionReport, jobs::JobError> FakeExecutor::execute(
     }
   }
   tl::expected<jobs::ExecutionReport, jobs::JobError> outcome = jobs::ExecutionReport{};
-  if (script) outcome = script(attempt);
+  if (control.cancel_requested()) {
+    outcome = tl::make_unexpected(control.stop_error("while held"));  // as a killed worker
+  } else if (script) {
+    outcome = script(attempt);
+  }
   call.finished = std::chrono::steady_clock::now();
   {
     std::lock_guard lock(mutex_);

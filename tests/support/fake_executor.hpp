@@ -21,6 +21,7 @@ class FakeExecutor final : public execution::Executor {
     std::string target;
     std::chrono::steady_clock::time_point started;
     std::chrono::steady_clock::time_point finished;
+    std::chrono::steady_clock::time_point deadline;  ///< the one the scheduler gave
   };
   using Script = std::function<tl::expected<jobs::ExecutionReport, jobs::JobError>(int attempt)>;
 

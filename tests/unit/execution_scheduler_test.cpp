@@ -162,6 +162,37 @@ TEST_F(SchedulerTest, OverrunAndAgeOfRunningJobsAreVisible) {
   EXPECT_FALSE(scheduler.longest_overrun());
 }
 
+TEST_F(SchedulerTest, EveryDeadlineIsCappedByMaxTimeout) {
+  auto s = settings();
+  s.default_timeout = 7200s;
+  s.max_timeout = 5s;
+  Scheduler scheduler(io_, executor_, s);
+  auto day_long = make_job("day", "org/day");
+  day_long.options.timeout_seconds = 86400;
+  scheduler.submit(day_long, observability::JobContext{"day", "day", "t", "s", "", "", true}, 1,
+                   [this](JobRun run) { runs_.emplace("day", std::move(run)); });
+  submit(scheduler, "default", "org/default");
+  run_until_completed(2);
+  ASSERT_EQ(executor_.calls().size(), 2u);
+  for (const auto& call : executor_.calls()) {
+    EXPECT_LE(call.deadline - call.started, 5s) << call.job_id;
+    EXPECT_GT(call.deadline - call.started, 4s) << call.job_id;
+  }
+}
+
+TEST_F(SchedulerTest, ARunStoppedByCancellationIsWithdrawnNotAnswered) {
+  Scheduler scheduler(io_, executor_, settings());
+  executor_.hold("running");
+  submit(scheduler, "running", "org/running");
+  ASSERT_TRUE(executor_.wait_for_started(1, 5s));
+  scheduler.stop_accepting();
+  scheduler.cancel_running();
+  run_until_completed(1);
+  ASSERT_EQ(runs_.count("running"), 1u);
+  EXPECT_TRUE(runs_.at("running").withdrawn) << "its partition's next owner runs it again";
+  EXPECT_EQ(runs_.at("running").attempts, 1);
+}
+
 TEST_F(SchedulerTest, RetriesStopAtMaxAttempts) {
   Scheduler scheduler(io_, executor_, settings());
   executor_.script("down", [](int) -> tl::expected<jobs::ExecutionReport, jobs::JobError> {
