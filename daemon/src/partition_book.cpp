@@ -147,6 +147,8 @@ void PartitionBook::revoke(const std::vector<TopicPartition>& partitions, bool l
     for (const auto& tp : partitions) {
       forget_partition(tp);
       scheduler_.withdraw(tag_of(tp));
+      // Another replica owns these records now and runs them again: stop ours.
+      scheduler_.cancel_running(tag_of(tp));
     }
     release();
     on_released_();
@@ -192,9 +194,10 @@ void PartitionBook::maybe_finish_revoke(const TopicPartition& tp, bool deadline_
   if (outstanding > 0) {
     observability::log(LogLevel::kWarn, "revoke grace passed; released with jobs unfinished",
                        {{"partition", tp.partition}, {"outstanding", outstanding}});
-    // Queued jobs are withdrawn (redelivered to the next owner); running ones finish and
-    // publish, but their offsets are no longer ours to commit.
+    // Queued jobs are withdrawn and running ones stopped (their workers killed, no answer):
+    // the next owner of the partition runs them again.
     scheduler_.withdraw(tag_of(tp));
+    scheduler_.cancel_running(tag_of(tp));
   }
   on_released_();
 }

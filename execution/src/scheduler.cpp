@@ -26,6 +26,8 @@ struct Scheduler::Entry {
   Clock::time_point deadline = Clock::time_point::max();
   int attempts = 0;
   bool withdrawn = false;
+  /// Read by the executing thread (ExecutionControl::cancelled), set on the io_context.
+  std::atomic<bool> cancelled{false};
   std::unique_ptr<asio::steady_timer> backoff_timer;
 };
 
@@ -57,7 +59,7 @@ Scheduler::Scheduler(asio::io_context& io, Executor& executor, SchedulerSettings
 Scheduler::~Scheduler() { join(); }
 
 void Scheduler::join() {
-  cancelled_.store(true);
+  cancel_running();
   pool_.join();
 }
 
@@ -137,13 +139,14 @@ void Scheduler::start(const EntryPtr& entry) {
   entry->attempt_started_at = now;
   entry->attempt_wall_start = std::chrono::system_clock::now();
   running_.insert(entry);
+  if (cancelled_.load()) entry->cancelled = true;
   observability::log(LogLevel::kInfo, entry->ctx, "job started",
                      {{"target", entry->job.target},
                       {"operation", jobs::to_string(entry->job.operation)},
                       {"attempt", entry->attempts},
                       {"started_at_us", epoch_micros()}});
   asio::post(pool_, [this, entry] {
-    const ExecutionControl control{entry->deadline, &cancelled_};
+    const ExecutionControl control{entry->deadline, &entry->cancelled};
     tl::expected<jobs::ExecutionReport, jobs::JobError> outcome = tl::make_unexpected(
         jobs::JobError{jobs::ErrorCode::kInternal, "execution did not complete"});
     try {
@@ -171,7 +174,7 @@ void Scheduler::finish_attempt(const EntryPtr& entry,
                                tl::expected<jobs::ExecutionReport, jobs::JobError> outcome,
                                std::chrono::system_clock::time_point finished) {
   running_.erase(entry);
-  if (!outcome && cancelled_.load()) {
+  if (!outcome && entry->cancelled.load()) {
     // Stopped by shutdown, not by anything the job did: it belongs to the next owner of its
     // partition, so it gets no answer here.
     entry->withdrawn = true;
@@ -285,7 +288,16 @@ void Scheduler::stop_accepting() {
   for (const auto tag : tags) withdraw(tag);
 }
 
-void Scheduler::cancel_running() { cancelled_.store(true); }
+void Scheduler::cancel_running() {
+  cancelled_.store(true);
+  for (const auto& entry : running_) entry->cancelled = true;
+}
+
+void Scheduler::cancel_running(std::uint64_t tag) {
+  for (const auto& entry : running_) {
+    if (entry->tag == tag) entry->cancelled = true;
+  }
+}
 
 std::optional<Clock::duration> Scheduler::oldest_running_age() const {
   std::optional<Clock::time_point> oldest;

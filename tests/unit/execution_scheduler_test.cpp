@@ -193,6 +193,24 @@ TEST_F(SchedulerTest, ARunStoppedByCancellationIsWithdrawnNotAnswered) {
   EXPECT_EQ(runs_.at("running").attempts, 1);
 }
 
+TEST_F(SchedulerTest, CancellingOneTagStopsOnlyItsRunningJobs) {
+  Scheduler scheduler(io_, executor_, settings());
+  executor_.hold("revoked");
+  executor_.hold("kept");
+  submit(scheduler, "revoked", "org/revoked", 1);
+  submit(scheduler, "kept", "org/kept", 2);
+  ASSERT_TRUE(executor_.wait_for_started(2, 5s));
+  scheduler.cancel_running(1);
+  run_until_completed(1);
+  ASSERT_EQ(runs_.count("revoked"), 1u);
+  EXPECT_TRUE(runs_.at("revoked").withdrawn);
+  EXPECT_EQ(runs_.count("kept"), 0u) << "the other partition's job still runs";
+  executor_.release("kept");
+  run_until_completed(2);
+  EXPECT_FALSE(runs_.at("kept").withdrawn);
+  EXPECT_EQ(runs_.at("kept").status, jobs::Status::kSucceeded);
+}
+
 TEST_F(SchedulerTest, RetriesStopAtMaxAttempts) {
   Scheduler scheduler(io_, executor_, settings());
   executor_.script("down", [](int) -> tl::expected<jobs::ExecutionReport, jobs::JobError> {

@@ -74,6 +74,8 @@ class Scheduler {
   /// Asks running executions to stop (a worker process is killed). A run that then ends in
   /// an error completes as withdrawn: no result, so its record is redelivered.
   void cancel_running();
+  /// The same for the running jobs of one tag (a partition revoked past its grace, or lost).
+  void cancel_running(std::uint64_t tag);
 
   std::size_t running() const { return running_.size(); }
   /// Time since the oldest running job first started (its deadline counts from then).
