@@ -67,6 +67,7 @@ class FrameBuffer {
   /// returns nothing) for a length over `kMaxFrameBytes` or an unknown type.
   std::optional<Frame> next();
   [[nodiscard]] bool corrupt() const { return corrupt_; }
+  [[nodiscard]] bool empty() const { return buffer_.empty(); }
 
  private:
   std::string buffer_;

@@ -144,6 +144,7 @@ tl::expected<WorkerPool::WorkerPtr, JobError> WorkerPool::acquire(
           LogLevel::kWarn, "idle git worker died",
           {{"pid", static_cast<std::int64_t>(worker->pid())}, {"how", worker->reap()}});
       replaced("crash");
+      ++spawn_failures_;  // the lock is held: died() would take it again
     }
   }
   std::string problem;
@@ -179,7 +180,16 @@ tl::expected<WorkerPool::WorkerPtr, JobError> WorkerPool::acquire(
       JobError{ErrorCode::kInternal, "cannot start a git worker: " + problem});
 }
 
+void WorkerPool::died() {
+  const std::lock_guard lock(mutex_);
+  ++spawn_failures_;
+}
+
 void WorkerPool::release(WorkerPtr worker) {
+  {
+    const std::lock_guard lock(mutex_);
+    spawn_failures_ = 0;
+  }
   if (++worker->jobs_served >= settings_.max_jobs_per_worker) {
     worker->retire(settings_.retire_wait);
     replaced("recycle");
@@ -212,6 +222,7 @@ tl::expected<jobs::ExecutionReport, JobError> WorkerPool::execute(
   if (!write_frame(fd, encode_run(request))) {
     const auto how = worker->reap();
     replaced("crash");
+    died();
     return tl::make_unexpected(
         JobError{ErrorCode::kInternal, fmt::format("git worker exited ({}) before the job", how)});
   }
@@ -260,6 +271,7 @@ tl::expected<jobs::ExecutionReport, JobError> WorkerPool::execute(
       observability::log(LogLevel::kError, ctx, "git worker died during a job",
                          {{"how", how}, {"target", job.target}});
       replaced("crash");
+      died();
       return tl::make_unexpected(
           JobError{ErrorCode::kInternal, fmt::format("worker exited, {}", how)});
     }
@@ -280,7 +292,8 @@ tl::expected<jobs::ExecutionReport, JobError> WorkerPool::execute(
         continue;
       }
       auto outcome = frame->type == MessageType::kDone ? decode_done(frame->payload) : std::nullopt;
-      if (!outcome) {
+      // Nothing may follow the answer: bytes left over would be read as the next job's.
+      if (!outcome || !buffer.empty()) {
         malformed = true;
         break;
       }

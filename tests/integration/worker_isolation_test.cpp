@@ -261,6 +261,29 @@ TEST_F(WorkerIsolationTest, CloneKilledHalfWayIsClonedCleanlyNextTime) {
   EXPECT_EQ(whole->head_oid, head);
 }
 
+TEST_F(WorkerIsolationTest, AFileOverTheSizeLimitIsDiskFullNotACrash) {
+  // Three commits of 400 KB of random bytes: their pack is over 1 MiB, so writing it passes
+  // RLIMIT_FSIZE, as a huge file's checkout would.
+  const std::string big = "fsize-" + suffix_;
+  create_repo(big, 1);
+  for (int i = 0; i < 3; ++i) add_big_commit(big);
+  const std::string small = "fsize-ok-" + suffix_;
+  const auto head = create_repo(small, 2);
+  auto daemon = start_daemon({"--max-file-size-mb", "1", "--max-attempts", "1"});
+  enqueue({{big, job_json("too-big", "sync", big, R"("target":"fsize/big")")},
+           {small, job_json("fits", "sync", small, R"("target":"fsize/small")")}});
+  const auto results = wait_for_results(2, 60s);
+  const auto* too_big = find(results, "too-big");
+  ASSERT_NE(too_big, nullptr) << daemon->log_text();
+  EXPECT_EQ(too_big->error_code, "disk_full") << too_big->raw;
+  const auto* fits = find(results, "fits");
+  ASSERT_NE(fits, nullptr);
+  EXPECT_EQ(fits->status, "succeeded") << fits->raw;
+  EXPECT_EQ(fits->head_oid, head);
+  EXPECT_FALSE(daemon->wait_for_log(R"("msg":"git worker died during a job")", 1s))
+      << "SIGXFSZ must be ignored: EFBIG, not a killed worker";
+}
+
 TEST_F(WorkerIsolationTest, SigtermWithEveryWorkerStalledExitsWithinGraceAndAnswersNothing) {
   StallingRemote silent(StallingRemote::Mode::kSilent);
   constexpr int kGraceSeconds = 3;

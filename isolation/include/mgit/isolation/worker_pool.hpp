@@ -43,7 +43,9 @@ struct WorkerPoolSettings {
 /// when the job passes its deadline or reports no progress for `stall_timeout` (the job ends
 /// `timeout`, retryable), when the owner cancels (shutdown: the job ends as cancelled, and
 /// the scheduler gives no result), and answers `internal` when the worker dies on its own.
-/// A killed or dead worker is replaced on the next job; spawning backs off after failures.
+/// A killed or dead worker is replaced on the next job. Spawning backs off while spawns fail
+/// or workers keep dying on their own (a broken binary or library must not become a tight
+/// respawn loop); a worker that answers a job resets that.
 /// Thread-safe: the scheduler calls `execute` from several threads.
 class WorkerPool final : public execution::Executor {
  public:
@@ -65,11 +67,12 @@ class WorkerPool final : public execution::Executor {
   tl::expected<WorkerPtr, std::string> start_worker();
   void release(WorkerPtr worker);
   void replaced(std::string_view reason) const;
+  void died();
 
   WorkerPoolSettings settings_;
   std::mutex mutex_;
   std::vector<WorkerPtr> idle_;
-  int spawn_failures_ = 0;  ///< consecutive; guarded by mutex_
+  int spawn_failures_ = 0;  ///< consecutive failed spawns and deaths; guarded by mutex_
   bool sandbox_logged_ = false;
 };
 
