@@ -155,7 +155,7 @@ tl::expected<void, JobError> CreatedDirectories::create(const fs::path& workspac
     if (errno != EEXIST || ::lstat(current.c_str(), &info) != 0 || !S_ISDIR(info.st_mode)) {
       const int err = errno;
       return tl::make_unexpected(JobError{
-          err == ENOSPC ? ErrorCode::kDiskFull : ErrorCode::kInvalidJob,
+          err == ENOSPC || err == EDQUOT ? ErrorCode::kDiskFull : ErrorCode::kInvalidJob,
           fmt::format("cannot create target '{}': a component is not a plain directory", target)});
     }
   }

@@ -265,7 +265,7 @@ tl::expected<void, jobs::JobError> TargetStore::save(const TargetRecord& record)
   if (err == 0 && ::rename(temp.c_str(), path.c_str()) != 0) err = errno;
   if (err != 0) {
     ::unlink(temp.c_str());
-    if (err == ENOSPC || err == EDQUOT) {
+    if (err == ENOSPC || err == EDQUOT || err == EFBIG) {
       return tl::make_unexpected(
           jobs::JobError{jobs::ErrorCode::kDiskFull, "no space to write target record"});
     }
