@@ -32,18 +32,36 @@ bool worth_recording(const JobError& error) {
 
 class GitExecutor::Libgit2Runtime {
  public:
-  Libgit2Runtime() {
+  explicit Libgit2Runtime(std::size_t max_pack_objects) {
     // Reference-counted by libgit2, so several executors (and tests) may coexist.
     if (git_libgit2_init() < 0) throw std::runtime_error("libgit2 initialization failed");
+    if (max_pack_objects == 0) return;
+    // A process-wide option: the previous value comes back on destruction so an executor
+    // with a limit (a test's) does not leave it behind for the others.
+    if (git_libgit2_opts(GIT_OPT_GET_PACK_MAX_OBJECTS, &previous_max_pack_objects_) < 0 ||
+        git_libgit2_opts(GIT_OPT_SET_PACK_MAX_OBJECTS, max_pack_objects) < 0) {
+      git_libgit2_shutdown();
+      throw std::runtime_error("cannot set libgit2's maximum of objects per pack");
+    }
+    restore_max_pack_objects_ = true;
   }
-  ~Libgit2Runtime() { git_libgit2_shutdown(); }
+  ~Libgit2Runtime() {
+    if (restore_max_pack_objects_) {
+      git_libgit2_opts(GIT_OPT_SET_PACK_MAX_OBJECTS, previous_max_pack_objects_);
+    }
+    git_libgit2_shutdown();
+  }
   Libgit2Runtime(const Libgit2Runtime&) = delete;
   Libgit2Runtime& operator=(const Libgit2Runtime&) = delete;
+
+ private:
+  std::size_t previous_max_pack_objects_ = 0;
+  bool restore_max_pack_objects_ = false;
 };
 
 GitExecutor::GitExecutor(GitExecutorSettings settings)
     : settings_(std::move(settings)),
-      runtime_(std::make_unique<Libgit2Runtime>()),
+      runtime_(std::make_unique<Libgit2Runtime>(settings_.max_pack_objects)),
       store_(settings_.workspace) {}
 
 GitExecutor::~GitExecutor() = default;
@@ -106,7 +124,8 @@ tl::expected<ExecutionReport, JobError> GitExecutor::execute(
       credential = std::move(*loaded_credential);
       for (auto& secret : credential->secrets()) redactor.add(std::move(secret));
     }
-    RepositorySync run(job, path, control, credential ? &*credential : nullptr, redactor, ctx);
+    RepositorySync run(job, path, control, credential ? &*credential : nullptr, redactor, ctx,
+                       SyncLimits{settings_.max_received_bytes, settings_.max_checkout_bytes});
     const auto create = [&](Layout layout) -> tl::expected<ExecutionReport, JobError> {
       if (auto ok = check_free_disk(settings_.workspace, settings_.min_free_disk_percent); !ok) {
         return tl::make_unexpected(ok.error());
@@ -118,6 +137,15 @@ tl::expected<ExecutionReport, JobError> GitExecutor::execute(
       auto report = run.create(layout);
       if (report) directories.keep();
       return report;
+    };
+    // A fetch writes a pack too: one into a full disk fails half-way (and leaves a
+    // temporary pack) instead of being refused cleanly.
+    const auto update = [&](Layout layout,
+                            bool checkout_ref) -> tl::expected<ExecutionReport, JobError> {
+      if (auto ok = check_free_disk(settings_.workspace, settings_.min_free_disk_percent); !ok) {
+        return tl::make_unexpected(ok.error());
+      }
+      return run.update(layout, checkout_ref);
     };
     const Layout requested = job.options.bare ? Layout::kBare : Layout::kWorkTree;
     const auto operate = [&]() -> tl::expected<ExecutionReport, JobError> {
@@ -133,11 +161,11 @@ tl::expected<ExecutionReport, JobError> GitExecutor::execute(
             return tl::make_unexpected(JobError{
                 ErrorCode::kNotFound, fmt::format("target '{}' does not exist", job.target)});
           }
-          return run.update(requested, false);
+          return update(requested, false);
         case jobs::Operation::kSync:
-          return *exists ? run.update(requested, true) : create(requested);
+          return *exists ? update(requested, true) : create(requested);
         case jobs::Operation::kMirror:
-          return *exists ? run.update(Layout::kMirror, true) : create(Layout::kMirror);
+          return *exists ? update(Layout::kMirror, true) : create(Layout::kMirror);
       }
       return tl::make_unexpected(JobError{ErrorCode::kInternal, "unknown operation"});
     };
