@@ -13,9 +13,6 @@ namespace fs = std::filesystem;
 using jobs::ErrorCode;
 using jobs::JobError;
 
-// Bounds the walk through `refs/`, which a huge repository may fill with loose refs.
-constexpr std::size_t kMaxLockScanEntries = 100000;
-
 }  // namespace
 
 tl::expected<RepositoryPtr, JobError> open_target(const fs::path& path, std::string_view target) {
@@ -43,31 +40,6 @@ tl::expected<RepositoryPtr, JobError> open_target(const fs::path& path, std::str
                  fmt::format("target '{}' is not a repository mgitd created", target)});
   }
   return repo;
-}
-
-std::size_t remove_stale_locks(const fs::path& git_dir) {
-  std::size_t removed = 0;
-  const auto remove_if_lock = [&](const fs::directory_entry& entry) {
-    std::error_code ec;
-    if (entry.path().extension() == ".lock" &&
-        entry.symlink_status(ec).type() == fs::file_type::regular && fs::remove(entry.path(), ec)) {
-      ++removed;
-    }
-  };
-  std::error_code ec;
-  for (auto it = fs::directory_iterator(git_dir, ec); !ec && it != fs::directory_iterator();
-       it.increment(ec)) {
-    remove_if_lock(*it);
-  }
-  ec.clear();
-  if (fs::symlink_status(git_dir / "refs", ec).type() != fs::file_type::directory) return removed;
-  std::size_t visited = 0;
-  for (auto it = fs::recursive_directory_iterator(git_dir / "refs", ec);
-       !ec && it != fs::recursive_directory_iterator() && ++visited <= kMaxLockScanEntries;
-       it.increment(ec)) {
-    remove_if_lock(*it);
-  }
-  return removed;
 }
 
 // The config is read directly: `git_remote_lookup` leaks in libgit2 1.5 (see

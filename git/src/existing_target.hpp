@@ -1,6 +1,5 @@
 #pragma once
 
-#include <cstddef>
 #include <filesystem>
 #include <string>
 #include <string_view>
@@ -17,12 +16,6 @@ namespace mgit::git {
 /// another target's content) could point a forced checkout outside the target → `conflict`.
 tl::expected<RepositoryPtr, jobs::JobError> open_target(const std::filesystem::path& path,
                                                         std::string_view target);
-
-/// Removes `*.lock` files from the git dir's root and `refs/` (bounded walk, symlinks not
-/// followed); returns how many. Only while holding the target's flock: then no other mgitd
-/// can own them, they are left by a process killed mid-write, and libgit2 would refuse the
-/// target (`GIT_ELOCKED`) forever.
-std::size_t remove_stale_locks(const std::filesystem::path& git_dir);
 
 /// The repository key an existing target was cloned from, read from `remote.origin.url`;
 /// `conflict` when there is none to adopt.

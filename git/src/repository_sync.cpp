@@ -8,6 +8,7 @@
 #include "checkout_size.hpp"
 #include "error_classification.hpp"
 #include "existing_target.hpp"
+#include "git_dir_sweep.hpp"
 #include "mgit/basics/ascii.hpp"
 #include "mgit/observability/log.hpp"
 
@@ -340,11 +341,13 @@ tl::expected<ExecutionReport, JobError> RepositorySync::update(Layout requested,
   auto opened = open_target(path_, job_.target);
   if (!opened) return tl::make_unexpected(opened.error());
   RepositoryPtr repo = std::move(*opened);
-  if (const std::size_t removed = remove_stale_locks(git_repository_path(repo.get()));
-      removed > 0) {
+  if (const SweptFiles swept = sweep_git_dir(git_repository_path(repo.get()));
+      swept.locks + swept.temporaries > 0) {
     observability::log(observability::LogLevel::kWarn, ctx_,
-                       "removed stale git lock files from the target",
-                       {{"target", job_.target}, {"count", removed}});
+                       "removed what an interrupted git operation left in the target",
+                       {{"target", job_.target},
+                        {"lock_files", swept.locks},
+                        {"temporary_files", swept.temporaries}});
   }
   const bool bare = git_repository_is_bare(repo.get()) == 1;
   Layout layout = bare ? Layout::kBare : Layout::kWorkTree;

@@ -5,8 +5,11 @@
 #include <dlfcn.h>
 #include <gtest/gtest.h>
 #include <sys/statvfs.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include <atomic>
+#include <csignal>
 #include <cstdint>
 #include <filesystem>
 #include <fstream>
@@ -57,8 +60,49 @@ using mgit::test_support::shell_quote;
 
 std::string run(const std::string& command) { return mgit::test_support::run_trimmed(command); }
 
+/// Kills its own process once a transfer has received more than `after_bytes`: a worker
+/// SIGKILLed by its supervisor in the middle of a fetch.
+class KillOnProgress final : public execution::ProgressSink {
+ public:
+  explicit KillOnProgress(std::uint64_t after_bytes) : after_bytes_(after_bytes) {}
+  void report(const execution::Progress& progress) override {
+    if (progress.received_bytes > after_bytes_) ::kill(::getpid(), SIGKILL);
+  }
+
+ private:
+  std::uint64_t after_bytes_;
+};
+
+/// Files of `dir` whose name starts with `prefix`.
+std::vector<std::string> files_starting_with(const fs::path& dir, const std::string& prefix) {
+  std::vector<std::string> names;
+  for (const auto& entry : fs::directory_iterator(dir)) {
+    const std::string name = entry.path().filename().string();
+    if (name.rfind(prefix, 0) == 0) names.push_back(name);
+  }
+  return names;
+}
+
 class GitExecutorDiskTest : public mgit::test_support::GitExecutorFixture {
  protected:
+  /// Runs `job` in a child process that SIGKILLs itself once the fetch has received more
+  /// than `after_bytes`; fails the test unless the child died that way.
+  void execute_killed_mid_transfer(const jobs::Job& job, std::uint64_t after_bytes) {
+    const pid_t child = ::fork();
+    ASSERT_GE(child, 0);
+    if (child == 0) {
+      KillOnProgress kill(after_bytes);
+      execution::ExecutionControl control;
+      control.progress = &kill;
+      const auto report = make_executor()->execute(job, {}, control);
+      ::_exit(report ? 0 : 1);  // not killed: the test fails below
+    }
+    int status = 0;
+    ASSERT_EQ(::waitpid(child, &status, 0), child);
+    ASSERT_TRUE(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL)
+        << "the job was not killed mid-transfer, status " << status;
+  }
+
   /// Commits a file of `bytes` random (incompressible) bytes to the server repository's main.
   void add_random_file(const std::string& repo, const std::string& name, std::size_t bytes) {
     const std::string index = (root_ / "server-index").string();
@@ -136,6 +180,7 @@ TEST_F(GitExecutorDiskTest, FetchOverMaxReceivedBytesIsDiskFull) {
   const auto fetch = executor->execute(make_job(Operation::kFetch, small, "small"), {}, {});
   ASSERT_FALSE(fetch);
   EXPECT_EQ(fetch.error().code, ErrorCode::kDiskFull);
+  EXPECT_TRUE(files_starting_with(workspace_ / "small/.git/objects/pack", "pack_git2_").empty());
 
   limited.max_received_bytes = 2 * kFileBytes;
   const auto allowed =
@@ -238,6 +283,67 @@ TEST_F(GitExecutorDiskTest, CheckoutLargerThanTheFreeSpaceIsDiskFull) {
     ASSERT_FALSE(refused);
     EXPECT_EQ(refused.error().code, ErrorCode::kDiskFull);
   }
+}
+
+TEST_F(GitExecutorDiskTest, LeftoversOfAKillInTheGitDirAreSwept) {
+  const std::string repo = create_repo("sweep", 1);
+  ASSERT_TRUE(execute(make_job(Operation::kSync, repo, "t")));
+  const fs::path git_dir = workspace_ / "t/.git";
+  const std::vector<std::string> leftovers = {
+      "index.lock",
+      "HEAD.lock",
+      "config.lock",
+      "packed-refs.lock",
+      "refs/heads/main.lock",
+      "refs/remotes/origin/main.lock",
+      "logs/HEAD.lock",
+      "logs/refs/heads/main.lock",
+      "objects/tmp_object_git2_0f1e2d3c4b5a6978",
+      "objects/pack/pack_git2_0f1e2d3c4b5a6978",
+      "objects/pack/pack_git2_0f1e2d3c4bidx.lock",
+      "objects/pack/pack-0123456789abcdef0123456789abcdef01234567.idx",  // its .pack is missing
+  };
+  for (const std::string& name : leftovers) {
+    fs::create_directories((git_dir / name).parent_path());
+    std::ofstream(git_dir / name) << "left by a killed process";
+  }
+  // Look-alikes outside what libgit2 writes stay: a work tree file, an object directory entry.
+  std::ofstream(workspace_ / "t/notes.lock") << "mine";
+  const std::vector<std::string> packs_before =
+      files_starting_with(git_dir / "objects/pack", "pack-");
+
+  add_commits(repo, 1);
+  const auto report = execute(make_job(Operation::kSync, repo, "t"));
+  ASSERT_TRUE(report) << report.error().message;
+  EXPECT_EQ(report->head_oid, rev_parse(repo, "main"));
+  for (const std::string& name : leftovers) EXPECT_FALSE(fs::exists(git_dir / name)) << name;
+  EXPECT_TRUE(fs::exists(workspace_ / "t/notes.lock"));
+  // The real packs are intact (one more from this fetch) and the repository is whole.
+  for (const std::string& pack : packs_before) {
+    if (pack.find("0123456789abcdef") == std::string::npos) {
+      EXPECT_TRUE(fs::exists(git_dir / "objects/pack" / pack)) << pack;
+    }
+  }
+  run("git -C " + shell_quote((workspace_ / "t").string()) + " fsck --no-progress 2>&1");
+}
+
+TEST_F(GitExecutorDiskTest, FetchKilledHalfWayLeavesNothingInTheWay) {
+  const std::string repo = create_repo("killed-fetch", 1);
+  ASSERT_TRUE(execute(make_job(Operation::kSync, repo, "t")));
+  const std::string before = rev_parse(repo, "main");
+  add_random_file(repo, "big.bin", 2 * 1024 * 1024);
+
+  execute_killed_mid_transfer(make_job(Operation::kSync, repo, "t"), 64 * 1024);
+  const fs::path pack_dir = workspace_ / "t/.git/objects/pack";
+  // What the kill left: libgit2's temporary pack, the target's lock file, no new commit.
+  EXPECT_FALSE(files_starting_with(pack_dir, "pack_git2_").empty());
+  EXPECT_EQ(run("git -C " + shell_quote((workspace_ / "t").string()) + " rev-parse HEAD"), before);
+
+  const auto report = execute(make_job(Operation::kSync, repo, "t"));
+  ASSERT_TRUE(report) << report.error().message;
+  EXPECT_EQ(report->head_oid, rev_parse(repo, "main"));
+  EXPECT_TRUE(files_starting_with(pack_dir, "pack_git2_").empty());
+  EXPECT_TRUE(fs::exists(workspace_ / "t/big.bin"));
 }
 
 }  // namespace
