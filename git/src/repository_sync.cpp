@@ -336,11 +336,8 @@ tl::expected<ExecutionReport, JobError> RepositorySync::create(Layout layout) {
   return finish(repo.get(), layout, true, *default_branch);
 }
 
-tl::expected<ExecutionReport, JobError> RepositorySync::update(Layout requested,
+tl::expected<ExecutionReport, JobError> RepositorySync::update(RepositoryPtr repo, Layout requested,
                                                                bool checkout_ref) {
-  auto opened = open_target(path_, job_.target);
-  if (!opened) return tl::make_unexpected(opened.error());
-  RepositoryPtr repo = std::move(*opened);
   if (const SweptFiles swept = sweep_git_dir(git_repository_path(repo.get()));
       swept.locks + swept.temporaries > 0) {
     observability::log(observability::LogLevel::kWarn, ctx_,
@@ -349,12 +346,8 @@ tl::expected<ExecutionReport, JobError> RepositorySync::update(Layout requested,
                         {"lock_files", swept.locks},
                         {"temporary_files", swept.temporaries}});
   }
-  const bool bare = git_repository_is_bare(repo.get()) == 1;
-  Layout layout = bare ? Layout::kBare : Layout::kWorkTree;
-  if (bare) {
-    // A target created as a mirror stays one whatever operation updates it.
-    if (is_mirror(repo.get())) layout = Layout::kMirror;
-  }
+  // A target created as a mirror stays one whatever operation updates it.
+  const Layout layout = layout_of(repo.get());
   if (requested == Layout::kMirror) {
     if (layout != Layout::kMirror) {
       return tl::make_unexpected(

@@ -8,6 +8,7 @@
 #include <tl/expected.hpp>
 #include <utility>
 
+#include "existing_target.hpp"
 #include "libgit2_handles.hpp"
 #include "mgit/execution/executor.hpp"
 #include "mgit/jobs/error.hpp"
@@ -19,9 +20,6 @@
 #include "remote_callbacks.hpp"
 
 namespace mgit::git {
-
-/// How a target's repository is laid out; each has its own refspec (docs/git-executor.md).
-enum class Layout { kWorkTree, kBare, kMirror };
 
 /// The executor's size limits for one job; 0 = unlimited (GitExecutorSettings).
 struct SyncLimits {
@@ -46,9 +44,11 @@ class RepositorySync {
 
   /// Initializes a new repository at the target (its directory exists and is empty).
   tl::expected<jobs::ExecutionReport, jobs::JobError> create(Layout layout);
-  /// Fetches into the existing target, which keeps its own layout (a mirror stays one);
-  /// `kMirror` requested of a target that is not one → `conflict`.
-  tl::expected<jobs::ExecutionReport, jobs::JobError> update(Layout requested, bool checkout_ref);
+  /// Fetches into the existing target `repo` (opened and checked by `inspect_target`), which
+  /// keeps its own layout (a mirror stays one); `kMirror` requested of a target that is not
+  /// one → `conflict`.
+  tl::expected<jobs::ExecutionReport, jobs::JobError> update(RepositoryPtr repo, Layout requested,
+                                                             bool checkout_ref);
   /// Whether the failure came from a git lock file held by someone else.
   [[nodiscard]] bool lock_held() const { return lock_held_; }
 

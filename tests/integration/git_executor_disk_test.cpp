@@ -13,6 +13,7 @@
 #include <cstdint>
 #include <filesystem>
 #include <fstream>
+#include <ostream>
 #include <string>
 #include <vector>
 
@@ -342,8 +343,233 @@ TEST_F(GitExecutorDiskTest, FetchKilledHalfWayLeavesNothingInTheWay) {
   const auto report = execute(make_job(Operation::kSync, repo, "t"));
   ASSERT_TRUE(report) << report.error().message;
   EXPECT_EQ(report->head_oid, rev_parse(repo, "main"));
+  EXPECT_FALSE(report->recloned);
   EXPECT_TRUE(files_starting_with(pack_dir, "pack_git2_").empty());
   EXPECT_TRUE(fs::exists(workspace_ / "t/big.bin"));
+}
+
+TEST_F(GitExecutorDiskTest, CloneKilledHalfWayIsClonedAgainCleanly) {
+  const std::string repo = create_repo("killed-clone", 1);
+  add_random_file(repo, "big.bin", 2 * 1024 * 1024);
+
+  execute_killed_mid_transfer(make_job(Operation::kClone, repo, "deep/nested/t"), 64 * 1024);
+  // What the kill left: a partial repository and the creation marker.
+  ASSERT_TRUE(fs::exists(workspace_ / "deep/nested/t/.git"));
+  EXPECT_EQ(files_starting_with(TargetStore(workspace_).directory(), "").size(), 2u)
+      << "the target's lock file and creation marker";
+
+  // A clone (not `conflict`: the target never came into existence) starts from scratch.
+  const auto report = execute(make_job(Operation::kClone, repo, "deep/nested/t"));
+  ASSERT_TRUE(report) << report.error().message;
+  EXPECT_EQ(report->head_oid, rev_parse(repo, "main"));
+  EXPECT_FALSE(report->recloned);
+  const std::string worktree = shell_quote((workspace_ / "deep/nested/t").string());
+  EXPECT_EQ(run("git -C " + worktree + " status --porcelain"), "");
+  run("git -C " + worktree + " fsck --no-progress 2>&1");
+  // The marker is gone, the record and lock file of a real target stay.
+  const auto state = state_files();
+  EXPECT_EQ(state.size(), 2u);
+  for (const std::string& name : state) EXPECT_EQ(name.find(".creating"), std::string::npos);
+}
+
+TEST_F(GitExecutorDiskTest, LeftoversOfAnInterruptedCloneAreRemovedFirst) {
+  const std::string repo = create_repo("marker", 1);
+  // As a kill leaves it: `a/b` created by the clone (two directories), a partial repository,
+  // the marker saying how many directories the clone made.
+  fs::create_directories(workspace_ / "a/b/.git/objects/pack");
+  std::ofstream(workspace_ / "a/b/.git/HEAD") << "ref: refs/heads/main\n";
+  std::ofstream(workspace_ / "a/b/.git/objects/pack/pack_git2_0f1e2d3c4b5a6978") << "partial";
+  std::ofstream(workspace_ / "a/b/README.md") << "half";
+  const TargetStore store(workspace_);
+  ASSERT_TRUE(store.mark_creating("a/b", 2));
+
+  // A fetch finds the target missing, and nothing of it is left: not the directories the
+  // clone made, not the marker, not the files of a target that does not exist.
+  const auto fetch = execute(make_job(Operation::kFetch, repo, "a/b"));
+  ASSERT_FALSE(fetch);
+  EXPECT_EQ(fetch.error().code, ErrorCode::kNotFound) << fetch.error().message;
+  EXPECT_FALSE(fs::exists(workspace_ / "a"));
+  EXPECT_TRUE(state_files().empty());
+
+  // Only what the clone made goes: a parent that existed before stays, and a sync clones.
+  fs::create_directories(workspace_ / "a/b/.git");
+  std::ofstream(workspace_ / "a/b/.git/HEAD") << "ref: refs/heads/main\n";
+  std::ofstream(workspace_ / "a/sibling") << "not the clone's";
+  ASSERT_TRUE(store.mark_creating("a/b", 1));
+  const auto sync = execute(make_job(Operation::kSync, repo, "a/b"));
+  ASSERT_TRUE(sync) << sync.error().message;
+  EXPECT_EQ(sync->head_oid, rev_parse(repo, "main"));
+  EXPECT_TRUE(fs::exists(workspace_ / "a/sibling"));
+  EXPECT_FALSE(store.creating("a/b")->has_value());
+}
+
+TEST_F(GitExecutorDiskTest, AThousandFailingTargetsLeaveNoFilesBehind) {
+  const std::string missing_repo = prefix_ + "-never-created";  // the server answers 404
+  fs::create_directories(root_ / "elsewhere");
+  fs::create_symlink(root_ / "elsewhere", workspace_ / "link");
+  int not_found = 0;
+  int invalid = 0;
+  for (int i = 0; i < 1000; ++i) {
+    const std::string target = "gone/t" + std::to_string(i);
+    jobs::Job job;
+    if (i % 50 == 0) {
+      job = make_job(Operation::kClone, missing_repo, target);  // creates, then removes again
+    } else if (i % 50 == 1) {
+      job = make_job(Operation::kSync, missing_repo, "link/t" + std::to_string(i));
+    } else {
+      job = make_job(Operation::kFetch, missing_repo, target);
+    }
+    const auto report = execute(job);
+    ASSERT_FALSE(report) << job.target;
+    not_found += report.error().code == ErrorCode::kNotFound ? 1 : 0;
+    invalid += report.error().code == ErrorCode::kInvalidJob ? 1 : 0;
+  }
+  EXPECT_EQ(not_found, 980);
+  EXPECT_EQ(invalid, 20);
+  EXPECT_TRUE(state_files().empty())
+      << state_files().size() << " files, e.g. " << state_files().front();
+  EXPECT_FALSE(fs::exists(workspace_ / "gone"));
+
+  // A target that exists keeps its record: a redelivered clone is still replayed.
+  const std::string repo = create_repo("kept", 1);
+  const jobs::Job clone = make_job(Operation::kClone, repo, "kept");
+  ASSERT_TRUE(execute(clone));
+  EXPECT_EQ(state_files().size(), 2u);
+  const auto again = execute(clone);
+  ASSERT_TRUE(again) << again.error().message;
+  EXPECT_TRUE(again->replayed);
+}
+
+/// The directories in `.mgitd/quarantine`.
+std::vector<fs::path> quarantined(const fs::path& workspace) {
+  std::vector<fs::path> found;
+  const fs::path dir = workspace / ".mgitd/quarantine";
+  if (!fs::exists(dir)) return found;
+  for (const auto& entry : fs::directory_iterator(dir)) found.push_back(entry.path());
+  return found;
+}
+
+/// Ways a target's repository gets corrupt, each applied to a synced work tree `t`.
+struct Corruption {
+  const char* name;
+  const char* shell;  ///< run in the target's git dir
+};
+
+void PrintTo(const Corruption& corruption, std::ostream* out) { *out << corruption.name; }
+
+class GitExecutorCorruptTargetTest : public GitExecutorDiskTest,
+                                     public ::testing::WithParamInterface<Corruption> {};
+
+TEST_P(GitExecutorCorruptTargetTest, IsMovedAsideAndClonedAgain) {
+  const std::string repo = create_repo("corrupt", 2);
+  ASSERT_TRUE(execute(make_job(Operation::kSync, repo, "org/t")));
+  const fs::path git_dir = workspace_ / "org/t/.git";
+  run("cd " + shell_quote(git_dir.string()) + " && " + GetParam().shell);
+  add_commits(repo, 1);
+
+  for (const Operation operation : {Operation::kSync, Operation::kFetch}) {
+    const auto report = execute(make_job(operation, repo, "org/t"));
+    ASSERT_TRUE(report) << report.error().message;
+    EXPECT_TRUE(report->recloned);
+    EXPECT_EQ(report->head_oid, rev_parse(repo, "main"));
+    const std::string worktree = shell_quote((workspace_ / "org/t").string());
+    EXPECT_EQ(run("git -C " + worktree + " rev-parse HEAD"), rev_parse(repo, "main"));
+    run("git -C " + worktree + " fsck --no-progress 2>&1");
+    // Corrupt it again for the fetch.
+    run("cd " + shell_quote(git_dir.string()) + " && " + GetParam().shell);
+  }
+  // Both corrupt copies are kept for inspection under their target's name.
+  const auto aside = quarantined(workspace_);
+  ASSERT_EQ(aside.size(), 2u);
+  for (const fs::path& dir : aside) {
+    EXPECT_EQ(dir.filename().string().rfind("org+t-", 0), 0u) << dir;
+    EXPECT_TRUE(fs::exists(dir / ".git")) << dir;
+  }
+  // A sound target is not re-cloned.
+  ASSERT_TRUE(execute(make_job(Operation::kSync, repo, "org/t")));  // heals the last one
+  const auto sound = execute(make_job(Operation::kSync, repo, "org/t"));
+  ASSERT_TRUE(sound) << sound.error().message;
+  EXPECT_FALSE(sound->recloned);
+  EXPECT_EQ(quarantined(workspace_).size(), 3u);
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    Corruptions, GitExecutorCorruptTargetTest,
+    ::testing::Values(
+        // A ref naming an object that does not exist (a stray write, a lost object).
+        Corruption{"ref_to_missing_object",
+                   "echo 0123456789abcdef0123456789abcdef01234567 > refs/remotes/origin/main"},
+        // Every pack gone: all refs name missing objects.
+        Corruption{"packs_removed", "rm -f objects/pack/*.pack"},
+        // A pack cut short: its index still lists the objects, the pack no longer matches it.
+        Corruption{"pack_truncated",
+                   "for p in objects/pack/*.pack; do truncate -s 100 \"$p\"; done"},
+        // libgit2 cannot open it at all.
+        // Ref files that cannot be parsed (a write cut short, a stray editor).
+        Corruption{"loose_ref_garbage", "echo garbage > refs/remotes/origin/main"},
+        Corruption{"packed_refs_garbage", "git pack-refs --all && echo zzzz >> packed-refs"},
+        Corruption{"head_garbage", "echo garbage > HEAD"},
+        // libgit2 cannot open it at all.
+        Corruption{"head_removed", "rm HEAD"}, Corruption{"objects_removed", "rm -rf objects"},
+        Corruption{"config_garbage", "printf '[core\\n\\tbare = = =\\n' > config"}),
+    [](const auto& info) { return std::string(info.param.name); });
+
+TEST_F(GitExecutorDiskTest, CorruptMirrorIsClonedAgainAsAMirror) {
+  const std::string repo = create_repo("corrupt-mirror", 1);
+  run(server_git(repo) + " branch other main");
+  ASSERT_TRUE(execute(make_job(Operation::kMirror, repo, "m")));
+  const fs::path git_dir = workspace_ / "m";
+  // Unreadable refs and an unreadable HEAD: only the config still says it is a mirror.
+  run("rm -f " + shell_quote((git_dir / "HEAD").string()));
+
+  // Even a fetch job (which asks for a work tree) gets the mirror back.
+  const auto report = execute(make_job(Operation::kFetch, repo, "m"));
+  ASSERT_TRUE(report) << report.error().message;
+  EXPECT_TRUE(report->recloned);
+  const std::string mirror = "git --git-dir=" + shell_quote(git_dir.string());
+  EXPECT_EQ(run(mirror + " config remote.origin.mirror"), "true");
+  EXPECT_EQ(run(mirror + " rev-parse refs/heads/other"), rev_parse(repo, "main"));
+  EXPECT_EQ(run(mirror + " rev-parse --is-bare-repository"), "true");
+}
+
+TEST_F(GitExecutorDiskTest, OnlyATargetBoundToTheJobsRepositoryIsReCloned) {
+  const std::string repo = create_repo("bound", 1);
+  const std::string other = create_repo("other", 1);
+  ASSERT_TRUE(execute(make_job(Operation::kSync, repo, "t")));
+  run("rm -rf " + shell_quote((workspace_ / "t/.git/objects").string()));
+
+  // Bound to another repository: still `conflict`, and the target stays where it is.
+  const auto foreign = execute(make_job(Operation::kSync, other, "t"));
+  ASSERT_FALSE(foreign);
+  EXPECT_EQ(foreign.error().code, ErrorCode::kConflict);
+  EXPECT_NE(foreign.error().message.find("is bound to repository"), std::string::npos);
+  EXPECT_TRUE(quarantined(workspace_).empty());
+  // `clone` never touches an existing target.
+  const auto clone = execute(make_job(Operation::kClone, repo, "t"));
+  ASSERT_FALSE(clone);
+  EXPECT_EQ(clone.error().code, ErrorCode::kConflict);
+  EXPECT_TRUE(quarantined(workspace_).empty());
+
+  // A directory mgitd did not create (no binding, no repository) is not taken for corrupt.
+  fs::create_directories(workspace_ / "plain");
+  std::ofstream(workspace_ / "plain/file") << "someone's data";
+  const auto plain = execute(make_job(Operation::kSync, repo, "plain"));
+  ASSERT_FALSE(plain);
+  EXPECT_EQ(plain.error().code, ErrorCode::kConflict);
+  EXPECT_TRUE(fs::exists(workspace_ / "plain/file"));
+  EXPECT_TRUE(quarantined(workspace_).empty());
+
+  // A repository laid out as mgitd never makes them stays `conflict` too.
+  ASSERT_TRUE(execute(make_job(Operation::kSync, repo, "w")));
+  const fs::path anywhere = root_ / "anywhere";
+  fs::create_directories(anywhere);
+  run("git config -f " + shell_quote((workspace_ / "w/.git/config").string()) + " core.worktree " +
+      shell_quote(anywhere.string()));
+  run("rm -rf " + shell_quote((workspace_ / "w/.git/objects/pack").string()));
+  const auto redirected = execute(make_job(Operation::kSync, repo, "w"));
+  ASSERT_FALSE(redirected);
+  EXPECT_EQ(redirected.error().code, ErrorCode::kConflict);
+  EXPECT_TRUE(quarantined(workspace_).empty());
 }
 
 }  // namespace

@@ -35,7 +35,9 @@ struct GitExecutorSettings {
 /// each operation does to the target and how libgit2 errors map to error codes.
 ///
 /// Per job: take the target's file lock, answer a job id the target already served from its
-/// record, refuse a target bound to another repository, run, record the outcome.
+/// record, remove what a killed creation left, refuse a target bound to another repository,
+/// run (re-cloning a corrupt target), record the outcome — or, when the target does not exist
+/// and is bound to nothing, remove its record and lock file.
 /// Thread-safe across different targets; calls for one target must not overlap within the
 /// process (the scheduler guarantees it; the file lock covers other processes).
 /// A stalled remote blocks until libgit2 itself gives up: libgit2 1.5 has no server timeout
