@@ -2,7 +2,9 @@
 
 #include <fmt/format.h>
 
+#include <string>
 #include <system_error>
+#include <unordered_set>
 
 #include "mgit/jobs/repository_key.hpp"
 
@@ -54,9 +56,11 @@ tl::expected<void, JobError> check_layout(git_repository* repo, const fs::path& 
 }
 
 /// A loose ref file under `refs/` that libgit2 cannot parse: its iterator skips those
-/// silently, but a fetch or checkout touching the ref fails. Empty when there is none.
-/// Names git would not accept as refs (an editor's backup file) are not refs and are ignored.
-std::string find_unreadable_loose_ref(git_repository* repo) {
+/// silently (so they are not in `listed`), but a fetch or checkout touching the ref fails.
+/// Empty when there is none. Names git would not accept as refs (an editor's backup file)
+/// are not refs and are ignored.
+std::string find_unreadable_loose_ref(git_repository* repo,
+                                      const std::unordered_set<std::string>& listed) {
   const fs::path git_dir = git_repository_path(repo);
   std::error_code ec;
   std::size_t visited = 0;
@@ -66,6 +70,7 @@ std::string find_unreadable_loose_ref(git_repository* repo) {
     std::error_code type_ec;
     if (it->symlink_status(type_ec).type() != fs::file_type::regular) continue;
     const std::string name = it->path().lexically_relative(git_dir).generic_string();
+    if (listed.contains(name)) continue;
     int valid = 0;
     if (git_reference_name_is_valid(&valid, name.c_str()) != 0 || valid == 0) continue;
     git_reference* raw_ref = nullptr;
@@ -106,6 +111,7 @@ std::string find_corruption(git_repository* repo) {
     return "its refs cannot be read: " + last_error_text();
   }
   const ReferenceIteratorPtr iterator(raw_iterator);
+  std::unordered_set<std::string> listed;
   while (true) {
     git_reference* raw_ref = nullptr;
     const int rc = git_reference_next(&raw_ref, iterator.get());
@@ -113,8 +119,9 @@ std::string find_corruption(git_repository* repo) {
     if (rc != 0) return "its refs cannot be read: " + last_error_text();
     const ReferencePtr ref(raw_ref);
     if (std::string problem = missing(ref.get()); !problem.empty()) return problem;
+    listed.emplace(git_reference_name(ref.get()));
   }
-  return find_unreadable_loose_ref(repo);
+  return find_unreadable_loose_ref(repo, listed);
 }
 
 }  // namespace
