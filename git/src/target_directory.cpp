@@ -170,11 +170,16 @@ tl::expected<void, JobError> CreatedDirectories::create(const fs::path& workspac
       created_.push_back(current);
       continue;
     }
+    const int err = errno;
+    if (err == ENOSPC || err == EDQUOT) {
+      return tl::make_unexpected(
+          JobError{ErrorCode::kDiskFull,
+                   fmt::format("cannot create target '{}': {}", target, std::strerror(err))});
+    }
     struct stat info {};
-    if (errno != EEXIST || ::lstat(current.c_str(), &info) != 0 || !S_ISDIR(info.st_mode)) {
-      const int err = errno;
+    if (err != EEXIST || ::lstat(current.c_str(), &info) != 0 || !S_ISDIR(info.st_mode)) {
       return tl::make_unexpected(JobError{
-          err == ENOSPC || err == EDQUOT ? ErrorCode::kDiskFull : ErrorCode::kInvalidJob,
+          ErrorCode::kInvalidJob,
           fmt::format("cannot create target '{}': a component is not a plain directory", target)});
     }
   }
