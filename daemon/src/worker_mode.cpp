@@ -41,8 +41,14 @@ int run_worker_process() {
       isolation::kWorkerSocketFd,
       [](const isolation::WorkerSetup& setup,
          const security::CredentialSource& credentials) -> std::unique_ptr<execution::Executor> {
-        return std::make_unique<git::GitExecutor>(
-            git::GitExecutorSettings{setup.workspace, &credentials, setup.min_free_disk_percent});
+        git::GitExecutorSettings settings;
+        settings.workspace = setup.workspace;
+        settings.credentials = &credentials;
+        settings.min_free_disk_percent = setup.min_free_disk_percent;
+        settings.max_received_bytes = setup.max_received_bytes;
+        settings.max_checkout_bytes = setup.max_checkout_bytes;
+        settings.max_pack_objects = static_cast<std::size_t>(setup.max_pack_objects);
+        return std::make_unique<git::GitExecutor>(std::move(settings));
       });
 }
 

@@ -67,8 +67,13 @@ ErrorCode code_for(const GitFailure& failure) {
       contains(text, "does not appear to be a git repository")) {
     return ErrorCode::kNotFound;
   }
-  if (contains(text, "no space left") ||
-      (klass == GitErrorClass::kOs && failure.os_error == ENOSPC)) {
+  // EFBIG is what a write past RLIMIT_FSIZE gets once SIGXFSZ is ignored: a size limit of the
+  // worker, as final for this job as a full disk. "too many objects" is the indexer refusing
+  // a pack over max_pack_objects.
+  if (contains(text, "no space left") || contains(text, "disk quota exceeded") ||
+      contains(text, "file too large") || contains(text, "too many objects") ||
+      (klass == GitErrorClass::kOs &&
+       (failure.os_error == ENOSPC || failure.os_error == EDQUOT || failure.os_error == EFBIG))) {
     return ErrorCode::kDiskFull;
   }
   if (rc == GitReturnCode::kLocked || rc == GitReturnCode::kConflict ||
@@ -106,6 +111,9 @@ ClassifiedError classify_git_error(const GitFailure& failure, const CallbackFind
   if (!findings.host_key_problem.empty()) {
     return {JobError{ErrorCode::kAuthFailed, redactor.redact(findings.host_key_problem)}};
   }
+  if (!findings.limit_exceeded.empty()) {
+    return {JobError{ErrorCode::kDiskFull, redactor.redact(findings.limit_exceeded)}};
+  }
   const std::string_view raw =
       failure.message.empty() ? std::string_view("unknown error") : failure.message;
   const ErrorCode code = code_for(failure);
@@ -115,6 +123,12 @@ ClassifiedError classify_git_error(const GitFailure& failure, const CallbackFind
     return {JobError{code, redactor.redact(fmt::format("{} failed: a git lock file is held: {}",
                                                        context.action, raw))},
             true};
+  }
+  if (code == ErrorCode::kDiskFull && contains(basics::to_lower(raw), "too many objects")) {
+    // libgit2 says only "too many objects"; the operator needs the setting's name.
+    return {JobError{code, fmt::format("{} failed: the pack has more objects than "
+                                       "max_pack_objects allows",
+                                       context.action)}};
   }
   return {JobError{code, redactor.redact(fmt::format("{} failed: {}", context.action, raw))}};
 }

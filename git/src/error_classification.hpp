@@ -38,6 +38,7 @@ struct CallbackFindings {
   std::string host_not_allowed;          ///< the credential's `hosts` does not list this host
   bool auth_exhausted = false;   ///< credential rejected twice, or of a kind the server refuses
   std::string host_key_problem;  ///< the ssh host key could not be verified
+  std::string limit_exceeded;    ///< a size limit of the executor stopped the transfer (why)
 };
 
 /// What a failure happened during and whose secrets its message must not show.

@@ -14,6 +14,10 @@ using RemotePtr = basics::Handle<git_remote, &git_remote_free>;
 using ReferencePtr = basics::Handle<git_reference, &git_reference_free>;
 using ObjectPtr = basics::Handle<git_object, &git_object_free>;
 using ConfigPtr = basics::Handle<git_config, &git_config_free>;
+using TreePtr = basics::Handle<git_tree, &git_tree_free>;
+using OdbPtr = basics::Handle<git_odb, &git_odb_free>;
+using DiffPtr = basics::Handle<git_diff, &git_diff_free>;
+using ReferenceIteratorPtr = basics::Handle<git_reference_iterator, &git_reference_iterator_free>;
 
 /// git_buf is a value type with its own dispose function, so it gets its own owner.
 struct Buffer {

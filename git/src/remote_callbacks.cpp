@@ -1,5 +1,7 @@
 #include "remote_callbacks.hpp"
 
+#include <fmt/format.h>
+
 #include <algorithm>
 
 #include "known_hosts.hpp"
@@ -94,6 +96,14 @@ int on_transfer(const git_indexer_progress* stats, void* payload) {
   t.progress.received_objects = stats->received_objects;
   t.progress.indexed_objects = stats->indexed_objects;
   t.progress.indexed_deltas = stats->indexed_deltas;
+  // Checked as the bytes arrive, so a remote sending an endless or huge pack is stopped
+  // before the pack fills the disk.
+  if (t.max_received_bytes != 0 && stats->received_bytes > t.max_received_bytes) {
+    t.findings.limit_exceeded =
+        fmt::format("fetch exceeded the limit of {} received bytes per job (max_fetch_size_mb)",
+                    t.max_received_bytes);
+    return GIT_EUSER;
+  }
   return checked(t);
 }
 

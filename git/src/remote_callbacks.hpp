@@ -2,6 +2,7 @@
 
 #include <git2.h>
 
+#include <cstdint>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -20,6 +21,7 @@ namespace mgit::git {
 struct Transfer {
   const execution::ExecutionControl* control = nullptr;
   const security::Credential* credential = nullptr;  ///< null when the job names none
+  std::uint64_t max_received_bytes = 0;              ///< 0: unlimited
   int auth_attempts = 0;
   bool stopped = false;          ///< a callback saw `control->should_stop()` and aborted libgit2
   execution::Progress progress;  ///< what libgit2 reported so far, for `control->report`
@@ -28,8 +30,9 @@ struct Transfer {
 };
 
 /// Callbacks for connect and fetch: credentials (bound to the credential's hosts, at most two
-/// tries), ssh host key verification against the credential's known_hosts, the deadline and
-/// cancellation checked on every progress report, and the refs the fetch updated.
+/// tries), ssh host key verification against the credential's known_hosts, the deadline,
+/// cancellation and `max_received_bytes` checked on every progress report, and the refs the
+/// fetch updated.
 /// `transfer` must outlive every libgit2 call given the result.
 git_remote_callbacks make_callbacks(Transfer& transfer);
 

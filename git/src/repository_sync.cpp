@@ -2,8 +2,13 @@
 
 #include <fmt/format.h>
 
+#include <cstdint>
+#include <optional>
+
+#include "checkout_size.hpp"
 #include "error_classification.hpp"
 #include "existing_target.hpp"
+#include "git_dir_sweep.hpp"
 #include "mgit/basics/ascii.hpp"
 #include "mgit/observability/log.hpp"
 
@@ -35,10 +40,16 @@ RepositorySync::RepositorySync(const jobs::Job& job, std::filesystem::path path,
                                const execution::ExecutionControl& control,
                                const security::Credential* credential,
                                const security::Redactor& redactor,
-                               const observability::JobContext& ctx)
-    : job_(job), path_(std::move(path)), control_(control), redactor_(redactor), ctx_(ctx) {
+                               const observability::JobContext& ctx, SyncLimits limits)
+    : job_(job),
+      path_(std::move(path)),
+      control_(control),
+      redactor_(redactor),
+      ctx_(ctx),
+      limits_(limits) {
   transfer_.control = &control;
   transfer_.credential = credential;
+  transfer_.max_received_bytes = limits.max_received_bytes;
 }
 
 tl::expected<void, JobError> RepositorySync::check(int rc, std::string_view action) {
@@ -142,6 +153,8 @@ tl::expected<void, JobError> RepositorySync::checkout(git_repository* repo,
                  redactor_.redact(fmt::format("ref '{}' not found on the remote", name))});
   }
 
+  if (auto ok = check_checkout_size(repo, commit.get()); !ok) return ok;
+
   git_checkout_options options;
   git_checkout_options_init(&options, GIT_CHECKOUT_OPTIONS_VERSION);
   options.checkout_strategy = GIT_CHECKOUT_FORCE;
@@ -173,6 +186,45 @@ tl::expected<void, JobError> RepositorySync::checkout(git_repository* repo,
     return ok;
   }
   return check(git_repository_set_head(repo, local.c_str()), "checkout");
+}
+
+/// Refuses (`disk_full`) a checkout that would make the work tree larger than
+/// `max_checkout_bytes` or write more than the file system has free, before it writes a
+/// file: a checkout that fills the disk half-way leaves a work tree matching no commit.
+tl::expected<void, JobError> RepositorySync::check_checkout_size(git_repository* repo,
+                                                                 git_object* commit) {
+  git_object* object = nullptr;
+  if (auto ok = check(git_object_peel(&object, commit, GIT_OBJECT_TREE), "checkout"); !ok) {
+    return ok;
+  }
+  const TreePtr to(reinterpret_cast<git_tree*>(object));
+  TreePtr from;  // none before the first checkout: every file is written
+  if (git_revparse_single(&object, repo, "HEAD^{tree}") == 0) {
+    from.reset(reinterpret_cast<git_tree*>(object));
+  }
+  if (from && git_oid_equal(git_tree_id(from.get()), git_tree_id(to.get())) != 0) return {};
+
+  const std::uint64_t available = free_bytes(path_).value_or(UINT64_MAX);
+  const std::uint64_t limit = limits_.max_checkout_bytes;
+  auto bytes =
+      checkout_bytes(repo, from.get(), to.get(),
+                     limit == 0 ? std::nullopt : std::optional<std::uint64_t>(limit), available);
+  if (!bytes) return tl::make_unexpected(classify(bytes.error(), "checkout"));
+  if (limit != 0 && bytes->tree > limit) {
+    return tl::make_unexpected(JobError{
+        ErrorCode::kDiskFull,
+        fmt::format("checkout refused: the tree's files add up to more than max_checkout_bytes "
+                    "({} bytes)",
+                    limit)});
+  }
+  if (bytes->written > available) {
+    return tl::make_unexpected(
+        JobError{ErrorCode::kDiskFull,
+                 fmt::format("checkout refused: it would write more than the {} bytes free on the "
+                             "workspace's file system",
+                             available)});
+  }
+  return {};
 }
 
 /// Bare targets have no work tree: HEAD names the job's branch when it exists, else the
@@ -284,23 +336,18 @@ tl::expected<ExecutionReport, JobError> RepositorySync::create(Layout layout) {
   return finish(repo.get(), layout, true, *default_branch);
 }
 
-tl::expected<ExecutionReport, JobError> RepositorySync::update(Layout requested,
+tl::expected<ExecutionReport, JobError> RepositorySync::update(RepositoryPtr repo, Layout requested,
                                                                bool checkout_ref) {
-  auto opened = open_target(path_, job_.target);
-  if (!opened) return tl::make_unexpected(opened.error());
-  RepositoryPtr repo = std::move(*opened);
-  if (const std::size_t removed = remove_stale_locks(git_repository_path(repo.get()));
-      removed > 0) {
+  if (const SweptFiles swept = sweep_git_dir(git_repository_path(repo.get()));
+      swept.locks + swept.temporaries > 0) {
     observability::log(observability::LogLevel::kWarn, ctx_,
-                       "removed stale git lock files from the target",
-                       {{"target", job_.target}, {"count", removed}});
+                       "removed what an interrupted git operation left in the target",
+                       {{"target", job_.target},
+                        {"lock_files", swept.locks},
+                        {"temporary_files", swept.temporaries}});
   }
-  const bool bare = git_repository_is_bare(repo.get()) == 1;
-  Layout layout = bare ? Layout::kBare : Layout::kWorkTree;
-  if (bare) {
-    // A target created as a mirror stays one whatever operation updates it.
-    if (is_mirror(repo.get())) layout = Layout::kMirror;
-  }
+  // A target created as a mirror stays one whatever operation updates it.
+  const Layout layout = layout_of(repo.get());
   if (requested == Layout::kMirror) {
     if (layout != Layout::kMirror) {
       return tl::make_unexpected(

@@ -1,5 +1,6 @@
 #pragma once
 
+#include <cstdint>
 #include <filesystem>
 #include <initializer_list>
 #include <string>
@@ -7,6 +8,7 @@
 #include <tl/expected.hpp>
 #include <utility>
 
+#include "existing_target.hpp"
 #include "libgit2_handles.hpp"
 #include "mgit/execution/executor.hpp"
 #include "mgit/jobs/error.hpp"
@@ -19,8 +21,11 @@
 
 namespace mgit::git {
 
-/// How a target's repository is laid out; each has its own refspec (docs/git-executor.md).
-enum class Layout { kWorkTree, kBare, kMirror };
+/// The executor's size limits for one job; 0 = unlimited (GitExecutorSettings).
+struct SyncLimits {
+  std::uint64_t max_received_bytes = 0;
+  std::uint64_t max_checkout_bytes = 0;
+};
 
 /// One job's libgit2 work on its target directory: create a repository and fetch into it,
 /// or fetch into an existing one, then check out (work tree) or point HEAD (bare).
@@ -30,7 +35,8 @@ class RepositorySync {
  public:
   RepositorySync(const jobs::Job& job, std::filesystem::path path,
                  const execution::ExecutionControl& control, const security::Credential* credential,
-                 const security::Redactor& redactor, const observability::JobContext& ctx);
+                 const security::Redactor& redactor, const observability::JobContext& ctx,
+                 SyncLimits limits);
   // libgit2's callbacks hold the address of `transfer_`: a copy would leave them pointing at
   // the original.
   RepositorySync(const RepositorySync&) = delete;
@@ -38,9 +44,11 @@ class RepositorySync {
 
   /// Initializes a new repository at the target (its directory exists and is empty).
   tl::expected<jobs::ExecutionReport, jobs::JobError> create(Layout layout);
-  /// Fetches into the existing target, which keeps its own layout (a mirror stays one);
-  /// `kMirror` requested of a target that is not one → `conflict`.
-  tl::expected<jobs::ExecutionReport, jobs::JobError> update(Layout requested, bool checkout_ref);
+  /// Fetches into the existing target `repo` (opened and checked by `inspect_target`), which
+  /// keeps its own layout (a mirror stays one); `kMirror` requested of a target that is not
+  /// one → `conflict`.
+  tl::expected<jobs::ExecutionReport, jobs::JobError> update(RepositoryPtr repo, Layout requested,
+                                                             bool checkout_ref);
   /// Whether the failure came from a git lock file held by someone else.
   [[nodiscard]] bool lock_held() const { return lock_held_; }
 
@@ -50,6 +58,7 @@ class RepositorySync {
   tl::expected<std::string, jobs::JobError> fetch(git_remote* remote, Layout layout);
   tl::expected<void, jobs::JobError> checkout(git_repository* repo,
                                               const std::string& default_branch);
+  tl::expected<void, jobs::JobError> check_checkout_size(git_repository* repo, git_object* commit);
   tl::expected<void, jobs::JobError> point_head(git_repository* repo,
                                                 const std::string& default_branch);
   tl::expected<RemotePtr, jobs::JobError> in_memory_remote(git_repository* repo, Layout layout);
@@ -64,6 +73,7 @@ class RepositorySync {
   const execution::ExecutionControl& control_;
   const security::Redactor& redactor_;
   const observability::JobContext& ctx_;
+  SyncLimits limits_;
   Transfer transfer_;
   bool lock_held_ = false;
   jobs::ExecutionReport report_;

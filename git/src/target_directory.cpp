@@ -117,13 +117,15 @@ tl::expected<void, JobError> check_free_disk(const fs::path& workspace, int min_
   return {};
 }
 
-CreatedDirectories::~CreatedDirectories() {
+bool CreatedDirectories::undo() {
+  bool clean = true;
   std::error_code ec;
   // Deepest first, so a parent is empty by the time it comes up.
   std::for_each(created_.rbegin(), created_.rend(), [&](const fs::path& dir) {
     if (dir == leaf_) {
       fs::remove_all(dir, ec);
       if (ec) {
+        clean = false;
         observability::log(observability::LogLevel::kWarn, "cannot remove a failed target",
                            {{"path", dir.string()}, {"error", ec.message()}});
       }
@@ -133,13 +135,30 @@ CreatedDirectories::~CreatedDirectories() {
     // under their own locks. A parent that is not empty stays, which is harmless.
     fs::remove(dir, ec);
   });
-  if (clear_contents_of_.empty()) return;
-  // Never throws: this runs in a destructor.
-  for (auto it = fs::directory_iterator(clear_contents_of_, ec);
-       !ec && it != fs::directory_iterator(); it.increment(ec)) {
-    std::error_code remove_ec;
-    fs::remove_all(it->path(), remove_ec);
+  if (!clear_contents_of_.empty()) {
+    // Never throws: this runs in a destructor.
+    for (auto it = fs::directory_iterator(clear_contents_of_, ec);
+         !ec && it != fs::directory_iterator(); it.increment(ec)) {
+      std::error_code remove_ec;
+      fs::remove_all(it->path(), remove_ec);
+      if (remove_ec) clean = false;
+    }
+    if (ec && ec != std::errc::no_such_file_or_directory) clean = false;
   }
+  keep();
+  return clean;
+}
+
+void CreatedDirectories::adopt(const fs::path& workspace, std::string_view target,
+                               std::size_t created) {
+  undo();
+  std::vector<fs::path> prefixes;
+  fs::path current = workspace;
+  for (const auto& part : fs::path(target)) prefixes.push_back(current /= part);
+  leaf_ = current;
+  created = std::min(created, prefixes.size());
+  created_.assign(prefixes.end() - static_cast<std::ptrdiff_t>(created), prefixes.end());
+  if (created == 0) clear_contents_of_ = leaf_;
 }
 
 tl::expected<void, JobError> CreatedDirectories::create(const fs::path& workspace,
@@ -151,11 +170,16 @@ tl::expected<void, JobError> CreatedDirectories::create(const fs::path& workspac
       created_.push_back(current);
       continue;
     }
+    const int err = errno;
+    if (err == ENOSPC || err == EDQUOT) {
+      return tl::make_unexpected(
+          JobError{ErrorCode::kDiskFull,
+                   fmt::format("cannot create target '{}': {}", target, std::strerror(err))});
+    }
     struct stat info {};
-    if (errno != EEXIST || ::lstat(current.c_str(), &info) != 0 || !S_ISDIR(info.st_mode)) {
-      const int err = errno;
+    if (err != EEXIST || ::lstat(current.c_str(), &info) != 0 || !S_ISDIR(info.st_mode)) {
       return tl::make_unexpected(JobError{
-          err == ENOSPC ? ErrorCode::kDiskFull : ErrorCode::kInvalidJob,
+          ErrorCode::kInvalidJob,
           fmt::format("cannot create target '{}': a component is not a plain directory", target)});
     }
   }

@@ -1,5 +1,6 @@
 #pragma once
 
+#include <cstddef>
 #include <filesystem>
 #include <string_view>
 #include <tl/expected.hpp>
@@ -34,12 +35,21 @@ class CreatedDirectories {
   CreatedDirectories() = default;
   CreatedDirectories(const CreatedDirectories&) = delete;
   CreatedDirectories& operator=(const CreatedDirectories&) = delete;
-  ~CreatedDirectories();
+  ~CreatedDirectories() { undo(); }
 
   tl::expected<void, jobs::JobError> create(const std::filesystem::path& workspace,
                                             std::string_view target);
+  /// Takes over what an earlier, interrupted creation made: the last `created` components of
+  /// the target's path (0: the target existed, empty). The caller has checked the path has
+  /// no symlinked component.
+  void adopt(const std::filesystem::path& workspace, std::string_view target, std::size_t created);
+  /// How many of the target's trailing path components `create` made (the target included).
+  [[nodiscard]] std::size_t created() const { return created_.size(); }
   /// The creation succeeded: leave everything in place.
   void keep();
+  /// Undoes the creation now; whether nothing of it is left (a parent another target still
+  /// uses staying is fine). Afterwards the object holds nothing.
+  bool undo();
 
  private:
   std::vector<std::filesystem::path> created_;

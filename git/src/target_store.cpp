@@ -3,10 +3,8 @@
 #include <fcntl.h>
 #include <fmt/format.h>
 #include <openssl/evp.h>
-#include <rapidjson/document.h>
-#include <rapidjson/stringbuffer.h>
-#include <rapidjson/writer.h>
 #include <sys/file.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -17,12 +15,12 @@
 
 #include "mgit/basics/file_descriptor.hpp"
 #include "mgit/observability/log.hpp"
+#include "target_record_json.hpp"
 
 namespace mgit::git {
 namespace {
 
 constexpr auto kLockPoll = std::chrono::milliseconds(20);
-constexpr std::string_view kSchema = "mgit.target/v1";
 
 jobs::JobError internal(std::string message) {
   return jobs::JobError{jobs::ErrorCode::kInternal, std::move(message)};
@@ -37,67 +35,10 @@ std::string sha256_hex(std::string_view text) {
   return hex;
 }
 
-std::optional<jobs::ErrorCode> parse_error_code(std::string_view text) {
-  for (const jobs::ErrorCode code :
-       {jobs::ErrorCode::kInvalidJob, jobs::ErrorCode::kPolicyDenied, jobs::ErrorCode::kAuthFailed,
-        jobs::ErrorCode::kNotFound, jobs::ErrorCode::kNetwork, jobs::ErrorCode::kTimeout,
-        jobs::ErrorCode::kConflict, jobs::ErrorCode::kDiskFull, jobs::ErrorCode::kRateLimited,
-        jobs::ErrorCode::kInternal}) {
-    if (jobs::to_string(code) == text) return code;
-  }
-  return std::nullopt;
-}
-
-// Member lookups go through HasMember: comparing RapidJSON's member iterators is ambiguous
-// under C++20's reversed operators (clang rejects it).
-std::string string_member(const rapidjson::Value& object, const char* name) {
-  if (!object.HasMember(name)) return {};
-  const rapidjson::Value& value = object[name];
-  if (!value.IsString()) return {};
-  return {value.GetString(), value.GetStringLength()};
-}
-
 /// Where a record file lives, relative to the workspace: messages reach job results, which
 /// must not reveal the daemon's filesystem layout.
 std::string relative_name(const std::filesystem::path& file) {
   return ".mgitd/targets/" + file.filename().string();
-}
-
-bool is_string_member(const rapidjson::Value& object, const char* name) {
-  return object.HasMember(name) && object[name].IsString();
-}
-
-/// The record in `document`, or nothing when it does not have the shape `serialize` writes
-/// (a truncated write, a hand edit, another program's file).
-std::optional<TargetRecord> parse_record(const rapidjson::Document& document,
-                                         std::string_view target) {
-  if (!document.IsObject() || string_member(document, "schema") != kSchema ||
-      !is_string_member(document, "target") || !is_string_member(document, "repository_key")) {
-    return std::nullopt;
-  }
-  TargetRecord record;
-  record.target = string_member(document, "target");
-  record.repository_key = string_member(document, "repository_key");
-  if (record.target != target) return std::nullopt;
-  if (document.HasMember("served")) {
-    if (!document["served"].IsArray()) return std::nullopt;
-    for (const auto& entry : document["served"].GetArray()) {
-      if (!entry.IsObject() || !is_string_member(entry, "job_id")) return std::nullopt;
-      const std::string status = string_member(entry, "status");
-      if (status != "succeeded" && status != "failed") return std::nullopt;
-      ServedJob job;
-      job.job_id = string_member(entry, "job_id");
-      job.head_ref = string_member(entry, "head_ref");
-      job.head_oid = string_member(entry, "head_oid");
-      if (status == "failed") {
-        job.error = jobs::JobError{parse_error_code(string_member(entry, "error_code"))
-                                       .value_or(jobs::ErrorCode::kInternal),
-                                   string_member(entry, "error_message")};
-      }
-      record.served.push_back(std::move(job));
-    }
-  }
-  return record;
 }
 
 /// The file's bytes, nothing when it does not exist, or the errno of the failure.
@@ -119,50 +60,84 @@ tl::expected<std::optional<std::string>, int> read_whole_file(const std::filesys
   return std::optional<std::string>(std::move(content));
 }
 
-std::string serialize(const TargetRecord& record) {
-  rapidjson::StringBuffer buffer;
-  rapidjson::Writer<rapidjson::StringBuffer> writer(buffer);
-  const auto string = [&](std::string_view text) {
-    writer.String(text.data(), static_cast<rapidjson::SizeType>(text.size()));
-  };
-  writer.StartObject();
-  writer.Key("schema");
-  string(kSchema);
-  writer.Key("target");
-  string(record.target);
-  writer.Key("repository_key");
-  string(record.repository_key);
-  writer.Key("served");
-  writer.StartArray();
-  for (const ServedJob& job : record.served) {
-    writer.StartObject();
-    writer.Key("job_id");
-    string(job.job_id);
-    writer.Key("status");
-    string(job.error ? "failed" : "succeeded");
-    if (job.error) {
-      writer.Key("error_code");
-      string(jobs::to_string(job.error->code));
-      writer.Key("error_message");
-      string(job.error->message);
-    }
-    writer.Key("head_ref");
-    string(job.head_ref);
-    writer.Key("head_oid");
-    string(job.head_oid);
-    writer.EndObject();
-  }
-  writer.EndArray();
-  writer.EndObject();
-  return {buffer.GetString(), buffer.GetSize()};
-}
-
 tl::expected<void, jobs::JobError> sync_directory(const std::filesystem::path& directory) {
   const basics::FileDescriptor fd(::open(directory.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
   if (!fd) return tl::make_unexpected(internal("cannot open target record directory"));
   if (::fsync(fd.get()) != 0)
     return tl::make_unexpected(internal("cannot sync target record directory"));
   return {};
+}
+
+tl::expected<void, jobs::JobError> create_state_directory(const std::filesystem::path& directory) {
+  std::error_code ec;
+  std::filesystem::create_directories(directory, ec);
+  if (ec) {
+    return tl::make_unexpected(
+        internal(fmt::format("cannot create .mgitd/targets: {}", ec.message())));
+  }
+  return {};
+}
+
+/// Replaces `path` with `content` atomically: temp file, fsync, rename, fsync of the directory.
+tl::expected<void, jobs::JobError> write_atomically(const std::filesystem::path& path,
+                                                    std::string_view content) {
+  std::filesystem::path temp = path;
+  temp += fmt::format(".tmp.{}.{}", ::getpid(), std::random_device{}());
+  basics::FileDescriptor fd(::open(temp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0640));
+  if (!fd) {
+    return tl::make_unexpected(
+        internal(fmt::format("cannot create {}: {}", relative_name(temp), std::strerror(errno))));
+  }
+  // Each failing call's errno is taken right after it: close() and unlink() may change it.
+  int err = 0;
+  std::size_t written = 0;
+  while (err == 0 && written < content.size()) {
+    const ssize_t n = ::write(fd.get(), content.data() + written, content.size() - written);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) {
+      err = errno;
+    } else if (n == 0) {
+      err = EIO;  // write(2) returns 0 for a non-empty buffer only on a broken device
+    } else {
+      written += static_cast<std::size_t>(n);
+    }
+  }
+  if (err == 0 && ::fsync(fd.get()) != 0) err = errno;
+  // Closed here, not by the owner, because a failing close() can report a lost write.
+  if (::close(fd.release()) != 0 && err == 0) err = errno;
+  if (err == 0 && ::rename(temp.c_str(), path.c_str()) != 0) err = errno;
+  if (err != 0) {
+    ::unlink(temp.c_str());
+    if (err == ENOSPC || err == EDQUOT || err == EFBIG) {
+      return tl::make_unexpected(jobs::JobError{
+          jobs::ErrorCode::kDiskFull, fmt::format("no space to write {}", relative_name(path))});
+    }
+    return tl::make_unexpected(
+        internal(fmt::format("cannot write {}: {}", relative_name(path), std::strerror(err))));
+  }
+  return sync_directory(path.parent_path());
+}
+
+/// Unlinks `path`; one that is already gone counts as removed.
+tl::expected<void, jobs::JobError> remove_state_file(const std::filesystem::path& path) {
+  if (::unlink(path.c_str()) != 0 && errno != ENOENT) {
+    return tl::make_unexpected(
+        internal(fmt::format("cannot remove {}: {}", relative_name(path), std::strerror(errno))));
+  }
+  return {};
+}
+
+/// Whether `fd` is still the file at `path`: a lock file unlinked (by `forget`) while a
+/// waiter was blocked on it locks nothing anybody else will ever look at.
+tl::expected<bool, int> is_file_at(int fd, const std::filesystem::path& path) {
+  struct stat held {};
+  struct stat current {};
+  if (::fstat(fd, &held) != 0) return tl::make_unexpected(errno);
+  if (::stat(path.c_str(), &current) != 0) {
+    if (errno == ENOENT) return false;
+    return tl::make_unexpected(errno);
+  }
+  return held.st_ino == current.st_ino && held.st_dev == current.st_dev;
 }
 
 }  // namespace
@@ -200,12 +175,7 @@ tl::expected<std::optional<TargetRecord>, jobs::JobError> TargetStore::load(
         "cannot read target record {}: {}", relative_name(path), std::strerror(content.error()))));
   }
   if (!content->has_value()) return std::optional<TargetRecord>();
-  const std::string& text = **content;
-  rapidjson::Document document;
-  document.Parse(text.data(), text.size());
-  if (!document.HasParseError()) {
-    if (auto record = parse_record(document, target)) return record;
-  }
+  if (auto record = parse_record(**content, target)) return record;
 
   // A corrupt record must not fail every later job on the target until someone intervenes:
   // it is kept for inspection and the target starts over. The executor re-derives the
@@ -228,79 +198,98 @@ tl::expected<std::optional<TargetRecord>, jobs::JobError> TargetStore::load(
 }
 
 tl::expected<void, jobs::JobError> TargetStore::save(const TargetRecord& record) const {
-  std::error_code ec;
-  std::filesystem::create_directories(directory_, ec);
-  if (ec) {
-    return tl::make_unexpected(
-        internal(fmt::format("cannot create .mgitd/targets: {}", ec.message())));
-  }
+  if (auto ok = create_state_directory(directory_); !ok) return ok;
   std::filesystem::path path = file_stem(record.target);
   path += ".json";
-  std::filesystem::path temp = path;
-  temp += fmt::format(".tmp.{}.{}", ::getpid(), std::random_device{}());
-
-  const std::string content = serialize(record);
-  basics::FileDescriptor fd(::open(temp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0640));
-  if (!fd) {
-    return tl::make_unexpected(
-        internal(fmt::format("cannot create {}: {}", relative_name(temp), std::strerror(errno))));
-  }
-  // Each failing call's errno is taken right after it: close() and unlink() may change it.
-  int err = 0;
-  std::size_t written = 0;
-  while (err == 0 && written < content.size()) {
-    const ssize_t n = ::write(fd.get(), content.data() + written, content.size() - written);
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0) {
-      err = errno;
-    } else if (n == 0) {
-      err = EIO;  // write(2) returns 0 for a non-empty buffer only on a broken device
-    } else {
-      written += static_cast<std::size_t>(n);
-    }
-  }
-  if (err == 0 && ::fsync(fd.get()) != 0) err = errno;
-  // Closed here, not by the owner, because a failing close() can report a lost write.
-  if (::close(fd.release()) != 0 && err == 0) err = errno;
-  if (err == 0 && ::rename(temp.c_str(), path.c_str()) != 0) err = errno;
-  if (err != 0) {
-    ::unlink(temp.c_str());
-    if (err == ENOSPC || err == EDQUOT) {
-      return tl::make_unexpected(
-          jobs::JobError{jobs::ErrorCode::kDiskFull, "no space to write target record"});
-    }
-    return tl::make_unexpected(
-        internal(fmt::format("cannot write {}: {}", relative_name(path), std::strerror(err))));
-  }
-  return sync_directory(directory_);
+  return write_atomically(path, serialize_record(record));
 }
 
 tl::expected<TargetLock, jobs::JobError> TargetStore::lock(
     std::string_view target, const execution::ExecutionControl& control) const {
-  std::error_code ec;
-  std::filesystem::create_directories(directory_, ec);
-  if (ec) {
-    return tl::make_unexpected(
-        internal(fmt::format("cannot create .mgitd/targets: {}", ec.message())));
-  }
+  if (auto ok = create_state_directory(directory_); !ok) return tl::make_unexpected(ok.error());
   std::filesystem::path path = file_stem(target);
   path += ".lock";
-  basics::FileDescriptor fd(::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0640));
-  if (!fd) {
-    return tl::make_unexpected(internal(
-        fmt::format("cannot open lock {}: {}", relative_name(path), std::strerror(errno))));
-  }
-  while (::flock(fd.get(), LOCK_EX | LOCK_NB) != 0) {
-    if (errno != EWOULDBLOCK && errno != EINTR) {
-      return tl::make_unexpected(
-          internal(fmt::format("cannot lock {}: {}", relative_name(path), std::strerror(errno))));
+  // Waiting for a lock another replica holds is not a stall: the wait reports progress.
+  execution::Progress waiting;
+  while (true) {
+    basics::FileDescriptor fd(::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0640));
+    if (!fd) {
+      return tl::make_unexpected(internal(
+          fmt::format("cannot open lock {}: {}", relative_name(path), std::strerror(errno))));
     }
-    if (control.should_stop()) {
-      return tl::make_unexpected(control.stop_error("while waiting for the target lock"));
+    while (::flock(fd.get(), LOCK_EX | LOCK_NB) != 0) {
+      if (errno != EWOULDBLOCK && errno != EINTR) {
+        return tl::make_unexpected(
+            internal(fmt::format("cannot lock {}: {}", relative_name(path), std::strerror(errno))));
+      }
+      if (control.should_stop()) {
+        return tl::make_unexpected(control.stop_error("while waiting for the target lock"));
+      }
+      ++waiting.waiting_polls;
+      control.report(waiting);
+      std::this_thread::sleep_for(kLockPoll);
     }
-    std::this_thread::sleep_for(kLockPoll);
+    auto current = is_file_at(fd.get(), path);
+    if (!current) {
+      return tl::make_unexpected(internal(fmt::format(
+          "cannot check lock {}: {}", relative_name(path), std::strerror(current.error()))));
+    }
+    if (*current) return TargetLock(std::move(fd));
+    // The holder removed the file before releasing it: take the lock on the one at the path
+    // now (a new one, or one another waiter created first).
   }
-  return TargetLock(std::move(fd));
+}
+
+tl::expected<void, jobs::JobError> TargetStore::forget(std::string_view target,
+                                                       const TargetLock& /*held*/) const {
+  const std::filesystem::path stem = file_stem(target);
+  for (const char* suffix : {".json", ".creating", ".lock"}) {
+    std::filesystem::path path = stem;
+    path += suffix;
+    // The lock file goes last: once it is gone, a waiter may lock a new one and start.
+    if (auto ok = remove_state_file(path); !ok) return ok;
+  }
+  return {};
+}
+
+tl::expected<void, jobs::JobError> TargetStore::mark_creating(std::string_view target,
+                                                              std::size_t created) const {
+  if (auto ok = create_state_directory(directory_); !ok) return ok;
+  std::filesystem::path path = file_stem(target);
+  path += ".creating";
+  return write_atomically(path, fmt::format("created_directories={}\n", created));
+}
+
+tl::expected<std::optional<std::size_t>, jobs::JobError> TargetStore::creating(
+    std::string_view target) const {
+  std::filesystem::path path = file_stem(target);
+  path += ".creating";
+  auto content = read_whole_file(path);
+  if (!content) {
+    return tl::make_unexpected(internal(fmt::format(
+        "cannot read marker {}: {}", relative_name(path), std::strerror(content.error()))));
+  }
+  if (!content->has_value()) return std::optional<std::size_t>();
+  // Written atomically, so anything else is a hand edit: creating nothing is the safe reading
+  // (the target directory is emptied, no directory removed).
+  std::size_t created = 0;
+  const std::string_view text = **content;
+  constexpr std::string_view kKey = "created_directories=";
+  if (text.substr(0, kKey.size()) == kKey) {
+    for (const char c : text.substr(kKey.size())) {
+      if (c < '0' || c > '9' || created > 1000) break;
+      created = created * 10 + static_cast<std::size_t>(c - '0');
+    }
+  }
+  return std::optional<std::size_t>(created);
+}
+
+tl::expected<void, jobs::JobError> TargetStore::clear_creating(std::string_view target) const {
+  std::filesystem::path path = file_stem(target);
+  path += ".creating";
+  if (auto ok = remove_state_file(path); !ok) return ok;
+  // Durable: a marker back after a crash would have the finished target removed again.
+  return sync_directory(directory_);
 }
 
 }  // namespace mgit::git

@@ -228,6 +228,7 @@ std::string encode_done(const Outcome& outcome) {
   w.u64(report.received_objects);
   w.u64(report.received_bytes);
   w.boolean(report.replayed);
+  w.boolean(report.recloned);
   return std::move(w).finish();
 }
 
@@ -254,6 +255,7 @@ std::optional<Outcome> decode_done(std::string_view payload) {
   report.received_objects = r.u64();
   report.received_bytes = r.u64();
   report.replayed = r.boolean();
+  report.recloned = r.boolean();
   if (!r.ok()) return std::nullopt;
   return Outcome(std::move(report));
 }

@@ -145,6 +145,11 @@ std::string serialize(const JobResult& result, std::size_t kept_refs, bool trunc
     write_key(writer, "refs_updated_total");
     writer.Uint64(report.refs_updated.size());
   }
+  // Only when set: an optional field consumers of v1 may not know.
+  if (report.recloned) {
+    write_key(writer, "recloned");
+    writer.Bool(true);
+  }
 
   write_key(writer, "stats");
   writer.StartObject();

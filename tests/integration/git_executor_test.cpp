@@ -22,8 +22,8 @@
 
 #include "mgit/git/target_store.hpp"
 #include "mgit/security/credentials.hpp"
+#include "support/git_executor_fixture.hpp"
 #include "support/test_environment.hpp"
-#include "support/test_git_server.hpp"
 
 namespace mgit::git {
 namespace {
@@ -37,122 +37,14 @@ using jobs::JobError;
 using jobs::Operation;
 using jobs::RefUpdate;
 
+using mgit::test_support::find_update;
 using mgit::test_support::shell_quote;
-using mgit::test_support::TestGitServer;
-
-std::string env(const char* name) {
-  const char* value = std::getenv(name);
-  return value == nullptr ? std::string() : std::string(value);
-}
 
 /// stdout of a shell command without trailing newlines; throws (failing the test) on a
 /// non-zero exit.
 std::string run(const std::string& command) { return mgit::test_support::run_trimmed(command); }
 
-std::string read_file(const fs::path& path) {
-  std::ifstream in(path);
-  std::string text;
-  std::getline(in, text);
-  return text;
-}
-
-const RefUpdate* find_update(const ExecutionReport& report, std::string_view ref) {
-  for (const RefUpdate& update : report.refs_updated) {
-    if (update.ref == ref) return &update;
-  }
-  return nullptr;
-}
-
-class GitExecutorTest : public ::testing::Test {
- protected:
-  void SetUp() override {
-    url_ = env("MGITD_TEST_GIT_URL");
-    server_dir_ = env("MGITD_TEST_GIT_DIR");
-    ASSERT_FALSE(url_.empty()) << "MGITD_TEST_GIT_URL is not set (run through scripts/test)";
-    ASSERT_FALSE(server_dir_.empty()) << "MGITD_TEST_GIT_DIR is not set";
-    password_ = read_file(fs::path(server_dir_) / "password");
-    ASSERT_FALSE(password_.empty());
-
-    char pattern[] = "/tmp/mgit-exec-XXXXXX";
-    ASSERT_NE(::mkdtemp(pattern), nullptr);
-    root_ = pattern;
-    workspace_ = root_ / "workspace";
-    fs::create_directories(workspace_);
-    fs::create_directories(root_ / "credentials");
-    std::ofstream(root_ / "credentials" / "server")
-        << "username=mgit\npassword=" << password_ << "\n";
-    std::ofstream(root_ / "credentials" / "wrong")
-        << "username=mgit\npassword=" << kWrongPassword << "\n";
-    credentials_ = std::make_unique<security::CredentialStore>(root_ / "credentials");
-    executor_ = make_executor();
-    const auto* info = ::testing::UnitTest::GetInstance()->current_test_info();
-    prefix_ = fmt_name(info->name());
-  }
-
-  void TearDown() override {
-    executor_.reset();
-    if (!root_.empty()) fs::remove_all(root_);
-  }
-
-  std::unique_ptr<GitExecutor> make_executor(int min_free_disk_percent = 0) {
-    return std::make_unique<GitExecutor>(
-        GitExecutorSettings{workspace_, credentials_.get(), min_free_disk_percent});
-  }
-
-  static std::string fmt_name(std::string name) {
-    std::transform(name.begin(), name.end(), name.begin(),
-                   [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
-    return name + "-" + std::to_string(::getpid());
-  }
-
-  /// A fresh server repository with `commits` commits on main; returns its name.
-  std::string create_repo(const std::string& suffix, int commits = 1) {
-    const std::string name = prefix_ + "-" + suffix;
-    TestGitServer(server_dir_).create_repo(name, commits);
-    return name;
-  }
-
-  void add_commits(const std::string& name, int n) {
-    TestGitServer(server_dir_).add_commits(name, n);
-  }
-
-  std::string server_git(const std::string& name) const {
-    return "git --git-dir=" + shell_quote(TestGitServer(server_dir_).bare_path(name));
-  }
-
-  std::string rev_parse(const std::string& name, const std::string& rev) {
-    return TestGitServer(server_dir_).rev_parse(name, rev);
-  }
-
-  Job make_job(Operation operation, const std::string& repo, const std::string& target) {
-    Job job;
-    job.job_id = "job-" + std::to_string(++job_counter_) + "-" + prefix_;
-    job.correlation_id = job.job_id;
-    job.operation = operation;
-    job.repository_url = url_ + "/" + repo + ".git";
-    job.repository_key = url_ + "/" + repo;
-    job.credential = "server";
-    job.target = target;
-    return job;
-  }
-
-  tl::expected<ExecutionReport, JobError> execute(const Job& job,
-                                                  const ExecutionControl& control = {}) {
-    return executor_->execute(job, observability::JobContext{}, control);
-  }
-
-  static constexpr const char* kWrongPassword = "wrong-Passw0rd-4711";
-
-  std::string url_;
-  std::string server_dir_;
-  std::string password_;
-  std::string prefix_;
-  fs::path root_;
-  fs::path workspace_;
-  std::unique_ptr<security::CredentialStore> credentials_;
-  std::unique_ptr<GitExecutor> executor_;
-  int job_counter_ = 0;
-};
+using GitExecutorTest = mgit::test_support::GitExecutorFixture;
 
 TEST_F(GitExecutorTest, CloneChecksOutTheDefaultBranch) {
   const std::string repo = create_repo("app", 3);
@@ -422,7 +314,10 @@ TEST_F(GitExecutorTest, SymlinkedParentIsRefused) {
 
 TEST_F(GitExecutorTest, LowFreeDiskRefusesClones) {
   const std::string repo = create_repo("disk");
-  const auto report = make_executor(101)->execute(make_job(Operation::kClone, repo, "d"), {}, {});
+  auto low_disk = settings();
+  low_disk.min_free_disk_percent = 101;
+  const auto report =
+      make_executor(low_disk)->execute(make_job(Operation::kClone, repo, "d"), {}, {});
   ASSERT_FALSE(report);
   EXPECT_EQ(report.error().code, ErrorCode::kDiskFull);
   EXPECT_FALSE(fs::exists(workspace_ / "d"));

@@ -51,6 +51,9 @@ std::vector<Row> rows() {
   CallbackFindings unknown_host_key;
   unknown_host_key.host_key_problem =
       "ssh host key of 'git.example.com' is not in the credential's known_hosts";
+  CallbackFindings received_too_much;
+  received_too_much.limit_exceeded =
+      "fetch exceeded the limit of 1048576 received bytes per job (max_fetch_size_mb)";
   const GitFailure user_error = failure(GitReturnCode::kOther, GitErrorClass::kOther,
                                         "credential callback returned an error");
   return {
@@ -93,6 +96,30 @@ std::vector<Row> rows() {
       {"disk_full_errno",
        failure(GitReturnCode::kOther, GitErrorClass::kOs, "could not write packfile", ENOSPC),
        none(), ErrorCode::kDiskFull, false, "could not write packfile"},
+      {"disk_quota_errno",
+       failure(GitReturnCode::kOther, GitErrorClass::kOs, "could not write packfile", EDQUOT),
+       none(), ErrorCode::kDiskFull, false, "could not write packfile"},
+      {"disk_quota_text",
+       failure(GitReturnCode::kOther, GitErrorClass::kOs,
+               "failed to write to '/w/t/.git/objects/pack/x.pack': Disk quota exceeded"),
+       none(), ErrorCode::kDiskFull, false, "Disk quota exceeded"},
+      // A write past RLIMIT_FSIZE with SIGXFSZ ignored fails with EFBIG.
+      {"file_size_limit_errno",
+       failure(GitReturnCode::kOther, GitErrorClass::kOs, "could not write packfile", EFBIG),
+       none(), ErrorCode::kDiskFull, false, "could not write packfile"},
+      {"file_size_limit_text",
+       failure(GitReturnCode::kOther, GitErrorClass::kOs,
+               "failed to write to '/w/t/.git/objects/pack/pack_git2_1f': File too large"),
+       none(), ErrorCode::kDiskFull, false, "File too large"},
+      // The indexer's refusal of a pack over GIT_OPT_SET_PACK_MAX_OBJECTS.
+      {"pack_max_objects",
+       failure(GitReturnCode::kOther, GitErrorClass::kOther, "too many objects"), none(),
+       ErrorCode::kDiskFull, false, "more objects than max_pack_objects allows"},
+      {"received_bytes_limit",
+       failure(GitReturnCode::kOther, GitErrorClass::kOther,
+               "indexer progress callback returned -7"),
+       received_too_much, ErrorCode::kDiskFull, false,
+       "fetch exceeded the limit of 1048576 received bytes"},
       {"other_os_error_is_internal",
        failure(GitReturnCode::kOther, GitErrorClass::kOs, "could not open file", EACCES), none(),
        ErrorCode::kInternal, false, "could not open file"},

@@ -1,5 +1,7 @@
 #include <dlfcn.h>
+#include <fcntl.h>
 #include <gtest/gtest.h>
+#include <sys/file.h>
 #include <unistd.h>
 
 #include <atomic>
@@ -9,6 +11,7 @@
 #include <filesystem>
 #include <fstream>
 #include <future>
+#include <iterator>
 #include <sstream>
 #include <string>
 #include <thread>
@@ -332,6 +335,89 @@ TEST_F(TargetStoreTest, LockWaitEndsAtTheDeadline) {
   const auto stopped = store.lock("t", cancel);
   ASSERT_FALSE(stopped);
   EXPECT_EQ(stopped.error().code, jobs::ErrorCode::kInternal);
+}
+
+/// Whether someone holds the flock on the file now at `path` (creating it when missing).
+bool lock_file_is_held(const fs::path& path) {
+  const int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0640);
+  EXPECT_GE(fd, 0);
+  const bool held = ::flock(fd, LOCK_EX | LOCK_NB) != 0 && errno == EWOULDBLOCK;
+  ::close(fd);
+  return held;
+}
+
+fs::path only_lock_file(const TargetStore& store) {
+  std::vector<fs::path> found;
+  for (const auto& entry : fs::directory_iterator(store.directory())) {
+    if (entry.path().extension() == ".lock") found.push_back(entry.path());
+  }
+  EXPECT_EQ(found.size(), 1u);
+  return found.empty() ? fs::path() : found.front();
+}
+
+TEST_F(TargetStoreTest, ForgetRemovesRecordMarkerAndLockFile) {
+  const TargetStore store(workspace_);
+  auto held = store.lock("org/app", execution::ExecutionControl{});
+  ASSERT_TRUE(held) << held.error().message;
+  ASSERT_TRUE(store.save(TargetRecord{"org/app", "", {ServedJob{"j", {}, "", ""}}}));
+  ASSERT_TRUE(store.mark_creating("org/app", 1));
+  ASSERT_EQ(std::distance(fs::directory_iterator(store.directory()), fs::directory_iterator()), 3);
+
+  const auto forgotten = store.forget("org/app", *held);
+  ASSERT_TRUE(forgotten) << forgotten.error().message;
+  EXPECT_TRUE(fs::is_empty(store.directory()));
+  // Forgetting what is already gone is not an error.
+  EXPECT_TRUE(store.forget("org/app", *held));
+}
+
+TEST_F(TargetStoreTest, WaiterOnARemovedLockFileLocksTheCurrentOne) {
+  const TargetStore store(workspace_);
+  auto held = store.lock("t", execution::ExecutionControl{});
+  ASSERT_TRUE(held);
+  const fs::path lock_file = only_lock_file(store);
+
+  // The waiter has opened the lock file and blocks in flock on it.
+  auto waiter = std::async(std::launch::async, [&] {
+    return TargetStore(workspace_).lock("t", execution::ExecutionControl{});
+  });
+  EXPECT_EQ(waiter.wait_for(std::chrono::milliseconds(300)), std::future_status::timeout);
+
+  // The holder removes the file, then releases its lock on the now nameless file.
+  ASSERT_TRUE(store.forget("t", *held));
+  *held = TargetLock();
+  ASSERT_EQ(waiter.wait_for(std::chrono::seconds(10)), std::future_status::ready);
+  auto second = waiter.get();
+  ASSERT_TRUE(second) << second.error().message;
+  // The waiter's lock is on the file at the path, so a third party is excluded.
+  EXPECT_TRUE(lock_file_is_held(lock_file));
+  *second = TargetLock();
+  EXPECT_FALSE(lock_file_is_held(lock_file));
+}
+
+TEST_F(TargetStoreTest, CreationMarkerSaysHowManyDirectoriesWereCreated) {
+  const TargetStore store(workspace_);
+  const auto none = store.creating("a/b/c");
+  ASSERT_TRUE(none) << none.error().message;
+  EXPECT_FALSE(none->has_value());
+
+  ASSERT_TRUE(store.mark_creating("a/b/c", 2));
+  const auto marked = store.creating("a/b/c");
+  ASSERT_TRUE(marked && marked->has_value());
+  EXPECT_EQ(**marked, 2u);
+  EXPECT_FALSE(store.creating("a/b")->has_value());  // per target
+
+  ASSERT_TRUE(store.clear_creating("a/b/c"));
+  EXPECT_FALSE(store.creating("a/b/c")->has_value());
+  EXPECT_TRUE(store.clear_creating("a/b/c"));  // already gone
+
+  // A marker that does not say how many (a hand edit) removes nothing above the target.
+  ASSERT_TRUE(store.mark_creating("a/b/c", 3));
+  for (const auto& entry : fs::directory_iterator(store.directory())) {
+    std::ofstream(entry.path(), std::ios::trunc) << "garbage";
+  }
+  const auto garbled = store.creating("a/b/c");
+  ASSERT_TRUE(garbled && garbled->has_value());
+  EXPECT_EQ(**garbled, 0u);
 }
 
 }  // namespace

@@ -63,12 +63,14 @@ TEST(IsolationMessages, OutcomesRoundTrip) {
   report.refs_updated = {{"refs/heads/main", "", "abc"}, {"refs/tags/v1", "def", ""}};
   report.received_bytes = 1u << 30;
   report.replayed = true;
+  report.recloned = true;
   const auto done = decode_done(frame_of(encode_done(Outcome(report))).payload);
   ASSERT_TRUE(done && *done);
   EXPECT_EQ((*done)->refs_updated.size(), 2u);
   EXPECT_EQ((*done)->refs_updated[1].old_oid, "def");
   EXPECT_EQ((*done)->received_bytes, 1u << 30);
   EXPECT_TRUE((*done)->replayed);
+  EXPECT_TRUE((*done)->recloned);
 
   const auto failed = decode_done(frame_of(encode_done(Outcome(tl::make_unexpected(jobs::JobError{
                                                jobs::ErrorCode::kDiskFull, "no space"}))))

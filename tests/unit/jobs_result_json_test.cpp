@@ -87,6 +87,17 @@ TEST(ResultJson, SucceededResultHasEveryField) {
   EXPECT_EQ(doc["source"]["partition"].GetInt(), 3);
   EXPECT_EQ(doc["source"]["offset"].GetInt64(), 1207);
   EXPECT_STREQ(doc["finished_at"].GetString(), "2026-11-23T09:41:07.512Z");
+  EXPECT_FALSE(doc.HasMember("recloned"));  // only present when the target was re-cloned
+}
+
+TEST(ResultJson, RecloneOfACorruptTargetIsSaid) {
+  JobResult result = succeeded_sync();
+  result.report.recloned = true;
+  const rapidjson::Document doc = parse_json(result_to_json(result));
+  ASSERT_TRUE(doc.HasMember("recloned"));
+  EXPECT_TRUE(doc["recloned"].IsBool());
+  EXPECT_TRUE(doc["recloned"].GetBool());
+  EXPECT_STREQ(doc["status"].GetString(), "succeeded");
 }
 
 TEST(ResultJson, RejectedResultBeforeTheJobWasKnown) {

@@ -1,5 +1,7 @@
 #pragma once
 
+#include <cstddef>
+#include <cstdint>
 #include <filesystem>
 #include <memory>
 #include <tl/expected.hpp>
@@ -14,15 +16,28 @@ struct GitExecutorSettings {
   std::filesystem::path workspace;
   /// Must outlive the executor; null means no job may name a credential.
   const security::CredentialSource* credentials = nullptr;
-  /// Clones and mirrors of new targets are refused with `disk_full` below this.
+  /// Creations and fetches are refused with `disk_full` when the workspace's free space is
+  /// below this percentage.
   int min_free_disk_percent = 10;
+  /// Per job: a fetch that has received more than this many bytes is aborted with
+  /// `disk_full`. 0 = unlimited.
+  std::uint64_t max_received_bytes = 0;
+  /// A checkout whose tree's blobs add up to more than this many bytes is refused with
+  /// `disk_full` before anything is written. 0 = unlimited (the free space is still checked).
+  std::uint64_t max_checkout_bytes = 0;
+  /// libgit2's `GIT_OPT_SET_PACK_MAX_OBJECTS`: a received pack with more objects is refused
+  /// (`disk_full`). Process-wide, set when the executor is constructed and restored when it
+  /// is destroyed; 0 leaves libgit2's default (no practical limit).
+  std::size_t max_pack_objects = 0;
 };
 
 /// Runs jobs with libgit2 against `<workspace>/<target>`. See docs/git-executor.md for what
 /// each operation does to the target and how libgit2 errors map to error codes.
 ///
 /// Per job: take the target's file lock, answer a job id the target already served from its
-/// record, refuse a target bound to another repository, run, record the outcome.
+/// record, remove what a killed creation left, refuse a target bound to another repository,
+/// run (re-cloning a corrupt target), record the outcome — or, when the target does not exist
+/// and is bound to nothing, remove its record and lock file.
 /// Thread-safe across different targets; calls for one target must not overlap within the
 /// process (the scheduler guarantees it; the file lock covers other processes).
 /// A stalled remote blocks until libgit2 itself gives up: libgit2 1.5 has no server timeout

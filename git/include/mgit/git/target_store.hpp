@@ -36,7 +36,7 @@ struct TargetRecord {
 };
 
 /// Holds a target's cross-process lock (`flock` on its lock file) until destroyed: closing
-/// the descriptor releases the lock. Move-only.
+/// the descriptor releases the lock. Move-only. Default-constructed: holds nothing.
 class TargetLock {
  public:
   TargetLock() = default;
@@ -46,9 +46,9 @@ class TargetLock {
   basics::FileDescriptor fd_;
 };
 
-/// Per-target metadata under `<workspace>/.mgitd/targets/<sha256(target)>.{json,lock}`.
+/// Per-target metadata under `<workspace>/.mgitd/targets/<sha256(target)>.{json,lock,creating}`.
 /// Stateless apart from the paths: thread-safe; callers serialize access to one target with
-/// `lock`.
+/// `lock` and hold it for every other call about that target.
 class TargetStore {
  public:
   static constexpr std::size_t kMaxServed = 256;
@@ -66,9 +66,30 @@ class TargetStore {
   [[nodiscard]] tl::expected<void, jobs::JobError> save(const TargetRecord& record) const;
 
   /// Blocks until the target's lock is held, polling so that `control` can end the wait:
-  /// `timeout` when the deadline passes, `internal` when cancelled.
+  /// `timeout` when the deadline passes, `internal` when cancelled. A lock file may be
+  /// removed (`forget`) while others wait on it, so a lock is only returned once the locked
+  /// file is still the one at the path; otherwise it is taken again on the current file.
   [[nodiscard]] tl::expected<TargetLock, jobs::JobError> lock(
       std::string_view target, const execution::ExecutionControl& control) const;
+
+  /// Removes the target's record, creation marker and lock file (in that order): for a
+  /// target that does not exist and is bound to nothing, none of them is worth keeping.
+  /// `held` is the caller's lock on this target; release it right after.
+  [[nodiscard]] tl::expected<void, jobs::JobError> forget(std::string_view target,
+                                                          const TargetLock& held) const;
+
+  /// Marks the target as being created, before anything is written into it: `<…>.creating`
+  /// holds how many of the target's trailing path components the creation made (written
+  /// and fsync'd atomically). A marker still there later means the creation was killed
+  /// half-way and what it left must be removed before the target is used.
+  [[nodiscard]] tl::expected<void, jobs::JobError> mark_creating(std::string_view target,
+                                                                 std::size_t created) const;
+  /// The count `mark_creating` wrote; nothing when the target is not marked. An unreadable
+  /// count reads as 0 (the safe answer: nothing above the target is removed).
+  [[nodiscard]] tl::expected<std::optional<std::size_t>, jobs::JobError> creating(
+      std::string_view target) const;
+  /// Removes the marker, durably (the directory is fsync'd).
+  [[nodiscard]] tl::expected<void, jobs::JobError> clear_creating(std::string_view target) const;
 
   /// The directory holding records and lock files.
   [[nodiscard]] const std::filesystem::path& directory() const { return directory_; }

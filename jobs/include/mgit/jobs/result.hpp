@@ -29,6 +29,8 @@ struct ExecutionReport {
   std::uint64_t received_objects = 0;
   std::uint64_t received_bytes = 0;
   bool replayed = false;  ///< answered from the target's record of jobs it already served
+  /// The target was corrupt: it was moved aside and cloned again by this job.
+  bool recloned = false;
 };
 
 /// Where the job came from; plain values so `jobs` knows nothing about Kafka.
