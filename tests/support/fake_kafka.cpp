@@ -32,10 +32,17 @@ void FakeProducer::produce(transport::OutgoingRecord record,
   if (auto found = failures_.find(record.topic); found != failures_.end() && found->second > 0) {
     --found->second;
     const auto kind = failure_kind_[record.topic];
-    outcome = tl::make_unexpected(transport::TransportError{
-        kind, kind == transport::TransportErrorKind::kTransient ? -192 : 10,
-        kind == transport::TransportErrorKind::kTransient ? "Local: Message timed out"
-                                                          : "Broker: Message size too large"});
+    // librdkafka's codes and wording for a timeout, a refused ACL and an oversized record.
+    if (kind == transport::TransportErrorKind::kTransient) {
+      outcome = tl::make_unexpected(
+          transport::TransportError{kind, -192, "Local: Message timed out", false});
+    } else if (failure_too_large_[record.topic]) {
+      outcome = tl::make_unexpected(
+          transport::TransportError{kind, 10, "Broker: Message size too large", true});
+    } else {
+      outcome = tl::make_unexpected(
+          transport::TransportError{kind, 29, "Broker: Topic authorization failed", false});
+    }
   }
   auto deliver = [this, on_delivery = std::move(on_delivery), outcome]() {
     --outstanding_;

@@ -41,11 +41,14 @@ class FakeProducer final : public transport::RecordProducer {
   std::size_t outstanding() const override { return outstanding_; }
   std::size_t flush(std::chrono::milliseconds) override { return outstanding_; }
 
-  /// The next `count` produces to `topic` fail with an error of this kind.
+  /// The next `count` produces to `topic` fail with an error of this kind: permanent ones are
+  /// "not authorized", or "too large" when `too_large`.
   void fail_next(const std::string& topic, int count,
-                 transport::TransportErrorKind kind = transport::TransportErrorKind::kPermanent) {
+                 transport::TransportErrorKind kind = transport::TransportErrorKind::kPermanent,
+                 bool too_large = false) {
     failures_[topic] += count;
     failure_kind_[topic] = kind;
+    failure_too_large_[topic] = too_large;
   }
   void hold_deliveries(bool hold) { hold_ = hold; }
   void acknowledge_held();
@@ -57,6 +60,7 @@ class FakeProducer final : public transport::RecordProducer {
   boost::asio::io_context& io_;
   std::map<std::string, int> failures_;
   std::map<std::string, transport::TransportErrorKind> failure_kind_;
+  std::map<std::string, bool> failure_too_large_;
   bool hold_ = false;
   std::vector<std::function<void()>> held_;
   std::size_t outstanding_ = 0;

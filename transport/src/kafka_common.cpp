@@ -74,9 +74,24 @@ TransportErrorKind classify(rd_kafka_resp_err_t err) {
   }
 }
 
+bool is_record_too_large(rd_kafka_resp_err_t err) {
+  switch (err) {
+    // MSG_SIZE_TOO_LARGE comes from librdkafka's own check (message.max.bytes) and from the
+    // broker (the topic's max.message.bytes); RECORD_LIST_TOO_LARGE and INVALID_RECORD are
+    // how brokers refuse a batch that a single oversized record or header made invalid.
+    case RD_KAFKA_RESP_ERR_MSG_SIZE_TOO_LARGE:
+    case RD_KAFKA_RESP_ERR_RECORD_LIST_TOO_LARGE:
+    case RD_KAFKA_RESP_ERR_INVALID_RECORD:
+      return true;
+    default:
+      return false;
+  }
+}
+
 TransportError to_transport_error(rd_kafka_resp_err_t err, std::string context) {
   return TransportError{classify(err), static_cast<int>(err),
-                        fmt::format("{}: {}", context, rd_kafka_err2str(err))};
+                        fmt::format("{}: {}", context, rd_kafka_err2str(err)),
+                        is_record_too_large(err)};
 }
 
 }  // namespace mgit::transport

@@ -43,4 +43,7 @@ TransportError to_transport_error(rd_kafka_resp_err_t err, std::string context);
 /// Classifies a delivery/produce error code.
 TransportErrorKind classify(rd_kafka_resp_err_t err);
 
+/// Whether a (permanent) produce error is about the record's size.
+bool is_record_too_large(rd_kafka_resp_err_t err);
+
 }  // namespace mgit::transport

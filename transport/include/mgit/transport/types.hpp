@@ -55,6 +55,9 @@ struct TransportError {
   TransportErrorKind kind = TransportErrorKind::kTransient;
   int code = 0;  ///< librdkafka error code, for logs and tests
   std::string message;
+  /// A permanent failure caused by the record's size (refused locally or by the broker):
+  /// a smaller record to the same topic may still be accepted.
+  bool record_too_large = false;
 };
 
 /// librdkafka settings shared by every client of one daemon.
