@@ -6,6 +6,7 @@
 #include <memory>
 #include <utility>
 
+#include "dead_letter.hpp"
 #include "mgit/observability/log.hpp"
 
 namespace mgit::daemon {
@@ -105,19 +106,52 @@ void AnswerPublisher::publish_dead_letter(const InFlightJobPtr& job, std::string
                                           std::string message, bool last_resort) {
   job->answer.dead_letter_reason = code;
   job->answer.error_message = message;
-  auto make_record = [topic = settings_.dlq_topic, job, code = std::move(code),
-                      message = std::move(message)] {
+  auto make_record = [topic = settings_.dlq_topic, job, code, message] {
     return dead_letter_record(topic, job->record, code, message);
   };
   publish(job, std::move(make_record),
-          [this, job, last_resort](const transport::TransportError& error) {
-            observability::log(LogLevel::kError, "DLQ record could not be published",
-                               {{"error", error.message},
-                                {"last_resort", last_resort},
-                                {"partition", job->record.source.partition},
-                                {"offset", job->record.offset}});
-            hooks_.unanswerable(*job);
+          [this, job, last_resort, code = std::move(code),
+           message = std::move(message)](const transport::TransportError& error) mutable {
+            if (error.record_too_large) {
+              publish_reduced_dead_letter(job, std::move(code), std::move(message), error,
+                                          last_resort);
+              return;
+            }
+            dead_letter_refused(*job, error, last_resort);
           });
+}
+
+void AnswerPublisher::publish_reduced_dead_letter(const InFlightJobPtr& job, std::string code,
+                                                  std::string message,
+                                                  const transport::TransportError& refusal,
+                                                  bool last_resort) {
+  // A record the broker delivered to us can be too large to copy: the DLQ topic may allow
+  // less than the jobs topic, and the copy adds headers. Describing it instead keeps one
+  // oversized record from stopping intake.
+  observability::log(LogLevel::kWarn, job->ctx, "DLQ copy too large; publishing a reduced record",
+                     {{"error", refusal.message},
+                      {"value_bytes", job->record.payload.size()},
+                      {"partition", job->record.source.partition},
+                      {"offset", job->record.offset}});
+  auto make_record = [topic = settings_.dlq_topic, job, code = std::move(code),
+                      message = std::move(message)] {
+    return reduced_dead_letter_record(topic, job->record, code, message);
+  };
+  publish(job, std::move(make_record),
+          [this, job, last_resort](const transport::TransportError& error) {
+            dead_letter_refused(*job, error, last_resort);
+          });
+}
+
+void AnswerPublisher::dead_letter_refused(const InFlightJob& job,
+                                          const transport::TransportError& error,
+                                          bool last_resort) {
+  observability::log(LogLevel::kError, "DLQ record could not be published",
+                     {{"error", error.message},
+                      {"last_resort", last_resort},
+                      {"partition", job.record.source.partition},
+                      {"offset", job.record.offset}});
+  hooks_.unanswerable(job);
 }
 
 }  // namespace mgit::daemon

@@ -29,7 +29,8 @@ struct AnswerHooks {
 
 /// Publishes every job's one answer and owns the fallback ladder: the result; if the broker
 /// refuses it for good, a minimal `failed`/`internal` result; then the untouched record to
-/// the DLQ; then `unanswerable`. Transient failures retry the same record with backoff for as
+/// the DLQ; if that is refused for its size, a reduced DLQ record describing it; then
+/// `unanswerable`. Transient failures retry the same record with backoff for as
 /// long as it takes. Runs on the io_context thread (delivery reports arrive there).
 class AnswerPublisher {
  public:
@@ -60,6 +61,11 @@ class AnswerPublisher {
                PermanentFailure on_permanent_failure, int attempt = 0);
   void publish_minimal_failure(const InFlightJobPtr& job, const jobs::JobResult& original,
                                const std::string& why);
+  void publish_reduced_dead_letter(const InFlightJobPtr& job, std::string code, std::string message,
+                                   const transport::TransportError& refusal, bool last_resort);
+  /// Not even the DLQ takes the record: the job is unanswerable.
+  void dead_letter_refused(const InFlightJob& job, const transport::TransportError& error,
+                           bool last_resort);
   [[nodiscard]] RecordFactory result_factory(const InFlightJobPtr& job, jobs::JobResult result,
                                              std::size_t max_bytes) const;
 

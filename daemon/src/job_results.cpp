@@ -96,17 +96,4 @@ transport::OutgoingRecord result_record(const std::string& topic, const InFlight
                                    output_headers(job.ctx)};
 }
 
-transport::OutgoingRecord dead_letter_record(const std::string& topic,
-                                             const transport::ConsumedRecord& record,
-                                             const std::string& code, const std::string& message) {
-  auto headers = record.headers;
-  headers.emplace_back("mgit-error-code", code);
-  headers.emplace_back("mgit-error-message", message);
-  headers.emplace_back("mgit-source-topic", record.source.topic);
-  headers.emplace_back("mgit-source-partition", std::to_string(record.source.partition));
-  headers.emplace_back("mgit-source-offset", std::to_string(record.offset));
-  // The original key and bytes, untouched.
-  return transport::OutgoingRecord{topic, record.key, record.payload, std::move(headers)};
-}
-
 }  // namespace mgit::daemon

@@ -43,10 +43,4 @@ class ResultBuilder {
 transport::OutgoingRecord result_record(const std::string& topic, const InFlightJob& job,
                                         const jobs::JobResult& result, std::size_t max_bytes);
 
-/// The untouched intake record (key, bytes, headers) plus the `mgit-error-*` and
-/// `mgit-source-*` headers.
-transport::OutgoingRecord dead_letter_record(const std::string& topic,
-                                             const transport::ConsumedRecord& record,
-                                             const std::string& code, const std::string& message);
-
 }  // namespace mgit::daemon

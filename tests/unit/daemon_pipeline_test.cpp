@@ -262,6 +262,36 @@ TEST_F(PipelineTest, WhenEvenTheDlqFailsIntakeStopsAndNothingIsCommitted) {
   EXPECT_EQ(executor_.calls().size(), 1u);
 }
 
+TEST_F(PipelineTest, ADlqCopyRefusedForItsSizeIsReplacedByAReducedRecord) {
+  producer_.fail_next(config_.dlq_topic, 1, transport::TransportErrorKind::kPermanent, true);
+  pipeline().on_record(record(kP0, 7, "not json", {{"correlation-id", "req-7"}}));
+  ASSERT_TRUE(run_until([&] { return consumer_.stored.count(kP0) == 1; }));
+  const auto dlq = producer_.on_topic(config_.dlq_topic);
+  ASSERT_EQ(dlq.size(), 2u) << "the refused full copy, then the reduced record";
+  EXPECT_EQ(dlq[0].payload, "not json");
+  const auto& reduced = dlq[1];
+  EXPECT_TRUE(reduced.payload.empty());
+  EXPECT_EQ(reduced.key, "https://git.example.com/org/key");
+  const auto header = [&](const std::string& name) {
+    return transport::find_header(reduced.headers, name).value_or("<none>");
+  };
+  EXPECT_EQ(header("correlation-id"), "req-7");
+  EXPECT_EQ(header("mgit-error-code"), "not_json");
+  EXPECT_EQ(header("mgit-source-offset"), "7");
+  EXPECT_EQ(header("mgit-original-size"), "8");
+  EXPECT_EQ(header("mgit-original-sha256").size(), 64u);
+  EXPECT_EQ(consumer_.stored.at(kP0), 8);
+  EXPECT_TRUE(pipeline().ready());
+}
+
+TEST_F(PipelineTest, WhenEvenTheReducedDlqRecordIsRefusedIntakeStops) {
+  producer_.fail_next(config_.dlq_topic, 2, transport::TransportErrorKind::kPermanent, true);
+  pipeline().on_record(record(kP0, 0, "not json"));
+  ASSERT_TRUE(run_until([&] { return !pipeline().ready(); }));
+  EXPECT_EQ(producer_.on_topic(config_.dlq_topic).size(), 2u);
+  EXPECT_TRUE(consumer_.stored.empty());
+}
+
 TEST_F(PipelineTest, RevokeWaitsForInFlightJobsAndStoresTheirOffsetsFirst) {
   executor_.hold("running");
   pipeline().on_record(record(kP0, 5, job("running", "a")));
