@@ -54,6 +54,8 @@ KafkaTestClient::KafkaTestClient(std::string brokers) : brokers_(std::move(broke
   std::array<char, 512> err{};
   rd_kafka_conf_set(conf, "enable.idempotence", "true", err.data(), err.size());
   rd_kafka_conf_set(conf, "linger.ms", "5", err.data(), err.size());
+  // The broker, not this client, decides what is too large: tests send records up to its limit.
+  rd_kafka_conf_set(conf, "message.max.bytes", "8388608", err.data(), err.size());
   rd_kafka_conf_set_dr_msg_cb(conf, &on_delivery);
   producer_ = rd_kafka_new(RD_KAFKA_PRODUCER, conf, err.data(), err.size());
   if (producer_ == nullptr) throw std::runtime_error(std::string("test producer: ") + err.data());
@@ -66,10 +68,14 @@ KafkaTestClient::~KafkaTestClient() {
   }
 }
 
-void KafkaTestClient::create_topic(const std::string& topic, int partitions) {
+void KafkaTestClient::create_topic(const std::string& topic, int partitions,
+                                   const std::map<std::string, std::string>& configs) {
   std::array<char, 512> err{};
   rd_kafka_NewTopic_t* new_topic =
       rd_kafka_NewTopic_new(topic.c_str(), partitions, 1, err.data(), err.size());
+  for (const auto& [name, value] : configs) {
+    rd_kafka_NewTopic_set_config(new_topic, name.c_str(), value.c_str());
+  }
   rd_kafka_queue_t* queue = rd_kafka_queue_new(as_rk(producer_));
   rd_kafka_CreateTopics(as_rk(producer_), &new_topic, 1, nullptr, queue);
   rd_kafka_event_t* event = rd_kafka_queue_poll(queue, 30000);
@@ -99,6 +105,33 @@ void KafkaTestClient::create_topic(const std::string& topic, int partitions) {
     }
     std::this_thread::sleep_for(std::chrono::milliseconds(100));
   }
+}
+
+std::optional<std::string> KafkaTestClient::topic_config(const std::string& topic,
+                                                         const std::string& name) {
+  rd_kafka_ConfigResource_t* resource =
+      rd_kafka_ConfigResource_new(RD_KAFKA_RESOURCE_TOPIC, topic.c_str());
+  rd_kafka_queue_t* queue = rd_kafka_queue_new(as_rk(producer_));
+  rd_kafka_DescribeConfigs(as_rk(producer_), &resource, 1, nullptr, queue);
+  rd_kafka_event_t* event = rd_kafka_queue_poll(queue, 30000);
+  std::optional<std::string> out;
+  if (event != nullptr && rd_kafka_event_error(event) == RD_KAFKA_RESP_ERR_NO_ERROR) {
+    std::size_t count = 0;
+    const auto** described = rd_kafka_DescribeConfigs_result_resources(
+        rd_kafka_event_DescribeConfigs_result(event), &count);
+    for (std::size_t i = 0; i < count; ++i) {
+      std::size_t entries = 0;
+      const auto** configs = rd_kafka_ConfigResource_configs(described[i], &entries);
+      for (std::size_t j = 0; j < entries; ++j) {
+        const char* value = rd_kafka_ConfigEntry_value(configs[j]);
+        if (name == rd_kafka_ConfigEntry_name(configs[j]) && value != nullptr) out = value;
+      }
+    }
+  }
+  if (event != nullptr) rd_kafka_event_destroy(event);
+  rd_kafka_queue_destroy(queue);
+  rd_kafka_ConfigResource_destroy(resource);
+  return out;
 }
 
 int KafkaTestClient::partition_count(const std::string& topic) {

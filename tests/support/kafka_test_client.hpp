@@ -33,7 +33,11 @@ class KafkaTestClient {
 
   const std::string& brokers() const { return brokers_; }
 
-  void create_topic(const std::string& topic, int partitions);
+  /// Creates a topic with replication factor 1 and these topic configs (unless it exists).
+  void create_topic(const std::string& topic, int partitions,
+                    const std::map<std::string, std::string>& configs = {});
+  /// A topic's effective config value (broker defaults included); nothing if not described.
+  std::optional<std::string> topic_config(const std::string& topic, const std::string& name);
 
   /// Produces and waits for every delivery report. Returns (partition, offset) per record.
   std::vector<std::pair<std::int32_t, std::int64_t>> produce(
