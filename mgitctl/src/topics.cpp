@@ -5,7 +5,12 @@
 #include <iostream>
 #include <map>
 #include <optional>
+#include <stdexcept>
+#include <string>
+#include <string_view>
 #include <thread>
+#include <utility>
+#include <vector>
 
 #include "commands.hpp"
 
@@ -14,6 +19,12 @@ namespace {
 
 constexpr int kRecommendedReplicationFactor = 3;
 constexpr int kRecommendedMinInsyncReplicas = 2;
+constexpr std::string_view kMinInsyncReplicas = "min.insync.replicas";
+constexpr std::string_view kMaxMessageBytes = "max.message.bytes";
+// What a topic accepts when neither it nor the broker says otherwise (Kafka's default).
+constexpr long long kBrokerDefaultMaxMessageBytes = 1048588;
+// Room on the DLQ for the headers mgitd adds to a copy of the largest jobs record.
+constexpr long long kDlqHeaderHeadroomBytes = 65536;
 
 /// Waits for the one admin result event posted to `queue`.
 EventPtr await_admin_result(rd_kafka_queue_t* queue, int timeout_ms, const char* what) {
@@ -33,10 +44,11 @@ AdminOptionsPtr admin_options(rd_kafka_t* client, rd_kafka_admin_op_t op, int ti
   return options;
 }
 
-/// `min.insync.replicas` of each topic; absent for topics the cluster did not describe.
-std::map<std::string, int> describe_min_insync_replicas(rd_kafka_t* client,
-                                                        const std::vector<std::string>& topics,
-                                                        int timeout_ms) {
+/// The values of `names` in each topic's effective configuration (broker defaults included);
+/// topics the cluster did not describe are absent.
+std::map<std::string, std::map<std::string, std::string>> describe_topic_configs(
+    rd_kafka_t* client, const std::vector<std::string>& topics,
+    const std::vector<std::string_view>& names, int timeout_ms) {
   std::vector<ConfigResourcePtr> owned;
   std::vector<rd_kafka_ConfigResource_t*> resources;
   for (const auto& topic : topics) {
@@ -51,21 +63,91 @@ std::map<std::string, int> describe_min_insync_replicas(rd_kafka_t* client,
   size_t count = 0;
   const rd_kafka_ConfigResource_t** described =
       rd_kafka_DescribeConfigs_result_resources(result, &count);
-  std::map<std::string, int> out;
+  std::map<std::string, std::map<std::string, std::string>> out;
   for (size_t i = 0; i < count; ++i) {
     if (rd_kafka_ConfigResource_error(described[i]) != RD_KAFKA_RESP_ERR_NO_ERROR) continue;
     size_t entry_count = 0;
     const rd_kafka_ConfigEntry_t** entries =
         rd_kafka_ConfigResource_configs(described[i], &entry_count);
     for (size_t j = 0; j < entry_count; ++j) {
+      const std::string_view name = rd_kafka_ConfigEntry_name(entries[j]);
       const char* value = rd_kafka_ConfigEntry_value(entries[j]);
-      if (std::string_view(rd_kafka_ConfigEntry_name(entries[j])) == "min.insync.replicas" &&
-          value != nullptr) {
-        out[rd_kafka_ConfigResource_name(described[i])] = std::atoi(value);
+      if (value != nullptr && std::find(names.begin(), names.end(), name) != names.end()) {
+        out[rd_kafka_ConfigResource_name(described[i])][std::string(name)] = value;
       }
     }
   }
   return out;
+}
+
+/// A numeric config value, if the topic was described and the value is a number.
+std::optional<long long> config_number(
+    const std::map<std::string, std::map<std::string, std::string>>& configs,
+    const std::string& topic, const std::string& name) {
+  const auto found = configs.find(topic);
+  if (found == configs.end()) return std::nullopt;
+  const auto value = found->second.find(name);
+  if (value == found->second.end()) return std::nullopt;
+  try {
+    return std::stoll(value->second);
+  } catch (const std::logic_error&) {
+    return std::nullopt;
+  }
+}
+
+/// Creates `names` with the given settings and prints one line per topic; returns whether
+/// all of them exist now.
+bool create_topics(rd_kafka_t* client, const std::vector<std::string>& names,
+                   const TopicsCreateOptions& options,
+                   const std::vector<std::pair<std::string, std::string>>& configs,
+                   int timeout_ms) {
+  std::vector<NewTopicPtr> owned;
+  std::vector<rd_kafka_NewTopic_t*> topics;
+  std::string described;
+  for (const auto& [key, value] : configs) described += fmt::format(" {}={}", key, value);
+  for (const auto& name : names) {
+    char errstr[512];
+    NewTopicPtr topic(rd_kafka_NewTopic_new(name.c_str(), options.partitions,
+                                            options.replication_factor, errstr, sizeof errstr));
+    if (!topic) throw CtlError(fmt::format("topic {}: {}", name, errstr));
+    for (const auto& [key, value] : configs) {
+      if (rd_kafka_NewTopic_set_config(topic.get(), key.c_str(), value.c_str()) !=
+          RD_KAFKA_RESP_ERR_NO_ERROR) {
+        throw CtlError(fmt::format("topic {}: cannot set {}", name, key));
+      }
+    }
+    topics.push_back(topic.get());
+    owned.push_back(std::move(topic));
+  }
+
+  QueuePtr queue(rd_kafka_queue_new(client));
+  const auto admin = admin_options(client, RD_KAFKA_ADMIN_OP_CREATETOPICS, timeout_ms);
+  rd_kafka_CreateTopics(client, topics.data(), topics.size(), admin.get(), queue.get());
+  const EventPtr event = await_admin_result(queue.get(), timeout_ms, "create topics");
+  size_t count = 0;
+  const rd_kafka_topic_result_t** results =
+      rd_kafka_CreateTopics_result_topics(rd_kafka_event_CreateTopics_result(event.get()), &count);
+  bool ok = true;
+  for (size_t i = 0; i < count; ++i) {
+    const char* name = rd_kafka_topic_result_name(results[i]);
+    switch (const rd_kafka_resp_err_t err = rd_kafka_topic_result_error(results[i]); err) {
+      case RD_KAFKA_RESP_ERR_NO_ERROR:
+        fmt::print("created {} partitions={} replication-factor={}{}\n", name, options.partitions,
+                   options.replication_factor, described);
+        break;
+      case RD_KAFKA_RESP_ERR_TOPIC_ALREADY_EXISTS:
+        fmt::print("exists {}\n", name);
+        break;
+      default: {
+        const char* message = rd_kafka_topic_result_error_string(results[i]);
+        fmt::print(stderr, "error {}: {}\n", name,
+                   message != nullptr ? message : rd_kafka_err2str(err));
+        ok = false;
+      }
+    }
+  }
+  std::fflush(stdout);
+  return ok;
 }
 
 /// Waits until every partition of `names` has a leader, so a script can produce right after
@@ -102,54 +184,35 @@ int run_topics_create(const KafkaOptions& kafka, const TopicsCreateOptions& opti
   }
   // More in-sync replicas than replicas would make every acks=all produce fail.
   const int min_isr = std::min(options.min_insync_replicas, options.replication_factor);
-  const std::string min_isr_text = std::to_string(min_isr);
   const KafkaPtr client = make_client(RD_KAFKA_PRODUCER, make_conf(kafka));
+  const std::vector<std::pair<std::string, std::string>> configs = {
+      {std::string(kMinInsyncReplicas), std::to_string(min_isr)}};
 
-  const std::vector<std::string> names{kafka.jobs_topic, kafka.results_topic, kafka.dlq_topic};
-  std::vector<NewTopicPtr> owned;
-  std::vector<rd_kafka_NewTopic_t*> topics;
-  for (const auto& name : names) {
-    char errstr[512];
-    NewTopicPtr topic(rd_kafka_NewTopic_new(name.c_str(), options.partitions,
-                                            options.replication_factor, errstr, sizeof errstr));
-    if (!topic) throw CtlError(fmt::format("topic {}: {}", name, errstr));
-    if (rd_kafka_NewTopic_set_config(topic.get(), "min.insync.replicas", min_isr_text.c_str()) !=
-        RD_KAFKA_RESP_ERR_NO_ERROR) {
-      throw CtlError(fmt::format("topic {}: cannot set min.insync.replicas", name));
+  // The jobs topic first: the DLQ is sized from the largest record it accepts.
+  bool ok = create_topics(client.get(), {kafka.jobs_topic, kafka.results_topic}, options, configs,
+                          kafka.timeout_ms);
+  if (ok) {
+    // A broker that does not know the new topic yet could not describe it.
+    await_leaders(client.get(), {kafka.jobs_topic}, kafka.timeout_ms);
+    const auto jobs_limit =
+        config_number(describe_topic_configs(client.get(), {kafka.jobs_topic}, {kMaxMessageBytes},
+                                             kafka.timeout_ms),
+                      kafka.jobs_topic, std::string(kMaxMessageBytes));
+    if (!jobs_limit) {
+      fmt::print(stderr, "mgitctl: {} of {} unknown; sizing the DLQ for Kafka's default {}\n",
+                 kMaxMessageBytes, kafka.jobs_topic, kBrokerDefaultMaxMessageBytes);
     }
-    topics.push_back(topic.get());
-    owned.push_back(std::move(topic));
+    auto dlq_configs = configs;
+    dlq_configs.emplace_back(std::string(kMaxMessageBytes),
+                             std::to_string(jobs_limit.value_or(kBrokerDefaultMaxMessageBytes) +
+                                            kDlqHeaderHeadroomBytes));
+    ok = create_topics(client.get(), {kafka.dlq_topic}, options, dlq_configs, kafka.timeout_ms);
   }
-
-  QueuePtr queue(rd_kafka_queue_new(client.get()));
-  const auto admin = admin_options(client.get(), RD_KAFKA_ADMIN_OP_CREATETOPICS, kafka.timeout_ms);
-  rd_kafka_CreateTopics(client.get(), topics.data(), topics.size(), admin.get(), queue.get());
-  const EventPtr event = await_admin_result(queue.get(), kafka.timeout_ms, "create topics");
-  size_t count = 0;
-  const rd_kafka_topic_result_t** results =
-      rd_kafka_CreateTopics_result_topics(rd_kafka_event_CreateTopics_result(event.get()), &count);
-  int exit_code = kExitOk;
-  for (size_t i = 0; i < count; ++i) {
-    const char* name = rd_kafka_topic_result_name(results[i]);
-    switch (const rd_kafka_resp_err_t err = rd_kafka_topic_result_error(results[i]); err) {
-      case RD_KAFKA_RESP_ERR_NO_ERROR:
-        fmt::print("created {} partitions={} replication-factor={} min.insync.replicas={}\n", name,
-                   options.partitions, options.replication_factor, min_isr);
-        break;
-      case RD_KAFKA_RESP_ERR_TOPIC_ALREADY_EXISTS:
-        fmt::print("exists {}\n", name);
-        break;
-      default: {
-        const char* message = rd_kafka_topic_result_error_string(results[i]);
-        fmt::print(stderr, "error {}: {}\n", name,
-                   message != nullptr ? message : rd_kafka_err2str(err));
-        exit_code = kExitFailed;
-      }
-    }
+  if (ok) {
+    await_leaders(client.get(), {kafka.jobs_topic, kafka.results_topic, kafka.dlq_topic},
+                  kafka.timeout_ms);
   }
-  std::fflush(stdout);
-  if (exit_code == kExitOk) await_leaders(client.get(), names, kafka.timeout_ms);
-  return exit_code;
+  return ok ? kExitOk : kExitFailed;
 }
 
 int run_topics_check(const KafkaOptions& kafka, const TopicsCheckOptions& options) {
@@ -167,9 +230,12 @@ int run_topics_check(const KafkaOptions& kafka, const TopicsCheckOptions& option
       missing = true;
     }
   }
-  const auto min_isr = present.empty()
-                           ? std::map<std::string, int>{}
-                           : describe_min_insync_replicas(client.get(), present, kafka.timeout_ms);
+  const auto configs =
+      present.empty()
+          ? std::map<std::string, std::map<std::string, std::string>>{}
+          : describe_topic_configs(client.get(), present, {kMinInsyncReplicas, kMaxMessageBytes},
+                                   kafka.timeout_ms);
+  const auto jobs_limit = config_number(configs, kafka.jobs_topic, std::string(kMaxMessageBytes));
 
   bool warned = false;
   for (const auto& name : present) {
@@ -180,25 +246,27 @@ int run_topics_check(const KafkaOptions& kafka, const TopicsCheckOptions& option
       replication = std::min(replication, topic->partitions[p].replica_cnt);
       insync = std::min(insync, topic->partitions[p].isr_cnt);
     }
-    const auto isr_it = min_isr.find(name);
-    const std::string min_isr_text =
-        isr_it == min_isr.end() ? std::string("unknown") : std::to_string(isr_it->second);
+    const auto min_isr = config_number(configs, name, std::string(kMinInsyncReplicas));
+    const auto max_bytes = config_number(configs, name, std::string(kMaxMessageBytes));
+    const auto known = [](const std::optional<long long>& value) {
+      return value ? std::to_string(*value) : std::string("unknown");
+    };
 
     std::vector<std::string> warnings;
     if (replication < kRecommendedReplicationFactor) {
       warnings.push_back(fmt::format("replication factor {} is below the recommended {}",
                                      replication, kRecommendedReplicationFactor));
     }
-    if (isr_it != min_isr.end()) {
-      if (isr_it->second > replication) {
+    if (min_isr) {
+      if (*min_isr > replication) {
         warnings.push_back(fmt::format(
             "min.insync.replicas {} exceeds the replication factor: acks=all produces fail",
-            isr_it->second));
+            *min_isr));
       } else if (replication >= kRecommendedReplicationFactor &&
-                 isr_it->second < kRecommendedMinInsyncReplicas) {
+                 *min_isr < kRecommendedMinInsyncReplicas) {
         warnings.push_back(fmt::format("min.insync.replicas {} is below the recommended {}",
-                                       isr_it->second, kRecommendedMinInsyncReplicas));
-      } else if (replication > 1 && isr_it->second == replication) {
+                                       *min_isr, kRecommendedMinInsyncReplicas));
+      } else if (replication > 1 && *min_isr == replication) {
         warnings.emplace_back(
             "min.insync.replicas equals the replication factor: one broker down "
             "stops all produces");
@@ -208,9 +276,18 @@ int run_topics_check(const KafkaOptions& kafka, const TopicsCheckOptions& option
       warnings.push_back(
           fmt::format("a partition has only {} of {} replicas in sync", insync, replication));
     }
-    fmt::print("{} {} partitions={} replication-factor={} min.insync.replicas={}\n",
-               warnings.empty() ? "ok" : "warn", name, topic->partition_cnt, replication,
-               min_isr_text);
+    if (name == kafka.dlq_topic && jobs_limit && max_bytes &&
+        *max_bytes < *jobs_limit + kDlqHeaderHeadroomBytes) {
+      warnings.push_back(fmt::format(
+          "max.message.bytes {} is below the jobs topic's {} plus {} for mgitd's headers: DLQ "
+          "copies of the largest jobs records are reduced to their headers",
+          *max_bytes, *jobs_limit, kDlqHeaderHeadroomBytes));
+    }
+    fmt::print(
+        "{} {} partitions={} replication-factor={} min.insync.replicas={} "
+        "max.message.bytes={}\n",
+        warnings.empty() ? "ok" : "warn", name, topic->partition_cnt, replication, known(min_isr),
+        known(max_bytes));
     for (const auto& warning : warnings) fmt::print("  warning: {}\n", warning);
     warned = warned || !warnings.empty();
   }

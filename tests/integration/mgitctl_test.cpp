@@ -162,6 +162,39 @@ TEST_F(MgitctlTest, TopicsCreateThenCheckPassesWithReplicationFactorOne) {
   EXPECT_EQ(result.exit_code, 1) << result.out << result.err;
 }
 
+TEST_F(MgitctlTest, TopicsCreateSizesTheDlqForACopyOfTheLargestJobsRecord) {
+  // A jobs topic that exists already, with its own limit: the DLQ follows it.
+  kafka_.create_topic(jobs_topic_, 2, {{"max.message.bytes", "2000000"}});
+  auto result = run({"topics", "create", "--partitions", "2", "--replication-factor", "1"});
+  ASSERT_EQ(result.exit_code, 0) << result.out << result.err;
+  EXPECT_THAT(result.out, HasSubstr("exists " + jobs_topic_));
+  EXPECT_THAT(result.out, HasSubstr("created " + dlq_topic_ +
+                                    " partitions=2 replication-factor=1 min.insync.replicas=1"
+                                    " max.message.bytes=2065536\n"));
+  EXPECT_EQ(kafka_.topic_config(dlq_topic_, "max.message.bytes"), "2065536");
+  EXPECT_EQ(kafka_.topic_config(jobs_topic_, "max.message.bytes"), "2000000") << "left alone";
+
+  result = run({"topics", "check"});
+  EXPECT_EQ(result.exit_code, 0) << result.out << result.err;
+  EXPECT_THAT(result.out,
+              HasSubstr(dlq_topic_ + " partitions=2 replication-factor=1 "
+                                     "min.insync.replicas=1 max.message.bytes=2065536"));
+  EXPECT_THAT(result.out, Not(HasSubstr("for mgitd's headers"))) << "the DLQ is large enough";
+}
+
+TEST_F(MgitctlTest, TopicsCheckWarnsWhenTheDlqCannotHoldACopyOfTheLargestJobsRecord) {
+  // All three with the broker's default limit, as a plain `kafka-topics --create` makes them.
+  for (const auto& topic : {jobs_topic_, results_topic_, dlq_topic_}) kafka_.create_topic(topic, 1);
+  const auto limit = kafka_.topic_config(jobs_topic_, "max.message.bytes");
+  ASSERT_TRUE(limit.has_value());
+  const auto result = run({"topics", "check"});
+  EXPECT_EQ(result.exit_code, 0) << result.out << result.err;
+  EXPECT_THAT(result.out, HasSubstr("warn " + dlq_topic_));
+  EXPECT_THAT(result.out,
+              HasSubstr("warning: max.message.bytes " + *limit + " is below the jobs topic's " +
+                        *limit + " plus 65536 for mgitd's headers"));
+}
+
 TEST_F(MgitctlTest, TopicsCheckFailsOnAMissingTopic) {
   create_topics();
   const std::string absent = "mgitctl-test-" + suffix_ + ".absent";
