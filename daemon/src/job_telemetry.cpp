@@ -38,6 +38,14 @@ void JobTelemetry::unparseable(const InFlightJob& job, const jobs::Unparseable& 
                       {"offset", job.record.offset}});
 }
 
+void JobTelemetry::poisoned(const InFlightJob& job, const std::string& message) {
+  observability::log(LogLevel::kError, job.ctx, "message sent to the DLQ",
+                     {{"reason", "poison"},
+                      {"error", message},
+                      {"partition", job.record.source.partition},
+                      {"offset", job.record.offset}});
+}
+
 void JobTelemetry::rejected(const InFlightJob& job, const jobs::Rejected& rejected) {
   observability::log(LogLevel::kWarn, job.ctx, "job rejected",
                      {{"error_code", to_string(rejected.error.code)},

@@ -25,6 +25,8 @@ class JobTelemetry {
   void received(const transport::ConsumedRecord& record);
   /// The record is no job at all; its DLQ copy is about to be published.
   void unparseable(const InFlightJob& job, const jobs::Unparseable& unparseable);
+  /// The record was running at too many unclean exits; its DLQ copy is about to be published.
+  void poisoned(const InFlightJob& job, const std::string& message);
   /// The job is invalid; its `rejected` result is about to be published.
   void rejected(const InFlightJob& job, const jobs::Rejected& rejected);
   /// The job goes to the scheduler.

@@ -1,11 +1,14 @@
 #include "mgit/daemon/pipeline.hpp"
 
+#include <fmt/format.h>
+
 #include <boost/asio/post.hpp>
 #include <utility>
 #include <variant>
 
 #include "answer_publisher.hpp"
 #include "in_flight_job.hpp"
+#include "in_flight_ledger.hpp"
 #include "job_results.hpp"
 #include "job_telemetry.hpp"
 #include "mgit/jobs/parse.hpp"
@@ -22,7 +25,9 @@ Pipeline::Pipeline(asio::io_context& io, PipelineSettings settings, execution::E
                    transport::RecordProducer& producer, PipelineTelemetry telemetry)
     : io_(io),
       settings_(std::move(settings)),
-      scheduler_(io, executor, settings_.scheduler),
+      ledger_(std::make_unique<InFlightLedger>(settings_.in_flight_file)),
+      in_flight_executor_(std::make_unique<InFlightExecutor>(executor, *ledger_)),
+      scheduler_(io, *in_flight_executor_, settings_.scheduler),
       producer_(producer),
       sinks_(telemetry),
       book_(std::make_unique<PartitionBook>(
@@ -52,18 +57,30 @@ void Pipeline::on_record(transport::ConsumedRecord record) {
   const auto generation = book_->admit(record);
   if (!generation) return;
   telemetry_->received(record);
+  const auto unclean_exits = ledger_->consumed(RecordId{record.source, record.offset});
 
   auto job = std::make_shared<InFlightJob>();
   job->generation = *generation;
   job->consumed_at = std::chrono::system_clock::now();
   const auto correlation_header = transport::find_header(record.headers, "correlation-id");
-  auto parsed = jobs::parse_job(record.payload, correlation_header.value_or(""),
-                                jobs::ParseLimits{settings_.max_message_bytes});
   const auto traceparent = transport::find_header(record.headers, "traceparent");
   const auto incoming = traceparent ? observability::parse_traceparent(*traceparent) : std::nullopt;
   const auto tracestate = transport::find_header(record.headers, "tracestate").value_or("");
   job->key = record.key.value_or("");
   job->record = std::move(record);
+
+  if (unclean_exits >= kPoisonUncleanExits) {
+    // Not parsed, not run: the record goes on exactly as it came.
+    job->ctx =
+        observability::JobContext::start("", correlation_header.value_or(""), incoming, tracestate);
+    auto message =
+        fmt::format("mgitd exited uncleanly {} times while running this record", unclean_exits);
+    telemetry_->poisoned(*job, message);
+    answers_->publish_dead_letter(job, "poison", std::move(message), false);
+    return;
+  }
+  auto parsed = jobs::parse_job(job->record.payload, correlation_header.value_or(""),
+                                jobs::ParseLimits{settings_.max_message_bytes});
 
   if (auto* unparseable = std::get_if<jobs::Unparseable>(&parsed)) {
     job->ctx =
@@ -93,6 +110,7 @@ void Pipeline::on_record(transport::ConsumedRecord record) {
 
 // Schedule: the scheduler runs it (one at a time per target) and calls back on the io_context.
 void Pipeline::schedule(const std::shared_ptr<InFlightJob>& job, jobs::Job parsed) {
+  ledger_->expect(job->ctx.span_id, RecordId{job->record.source, job->record.offset});
   auto ctx = job->ctx;
   auto kept = parsed;
   scheduler_.submit(std::move(parsed), std::move(ctx), book_->tag_of(job->record.source),
@@ -103,6 +121,7 @@ void Pipeline::schedule(const std::shared_ptr<InFlightJob>& job, jobs::Job parse
 
 void Pipeline::completed(const std::shared_ptr<InFlightJob>& job, const jobs::Job& parsed,
                          execution::JobRun run) {
+  ledger_->forget(job->ctx.span_id);
   if (run.withdrawn) {
     withdrawn(*job);
     return;
@@ -115,6 +134,7 @@ void Pipeline::completed(const std::shared_ptr<InFlightJob>& job, const jobs::Jo
 // Answer: the broker acknowledged the job's answer; its offset may now be committed.
 void Pipeline::answered(const InFlightJob& job) {
   const auto& record = job.record;
+  ledger_->answered(RecordId{record.source, record.offset});
   if (!book_->answered(record.source, record.offset, job.generation)) {
     // Answered after its partition was released (lost, or revoke grace passed) and perhaps
     // assigned again: its offset and counts belong to nobody here any more.

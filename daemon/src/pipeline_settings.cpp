@@ -1,8 +1,10 @@
 #include "mgit/daemon/pipeline_settings.hpp"
 
+#include <filesystem>
 #include <string>
 
 #include "host_name.hpp"
+#include "mgit/basics/ascii.hpp"
 #include "mgit/daemon/config.hpp"
 
 namespace mgit::daemon {
@@ -19,6 +21,18 @@ std::size_t max_result_bytes(const Config& config) {
     if (key == "message.max.bytes") limit = static_cast<std::size_t>(std::stoull(value));
   }
   return limit > 2 * kHeadroom ? limit - kHeadroom : limit / 2;
+}
+
+// One file per replica: replicas may share the workspace volume. Names are made safe for a
+// file name; Kafka allows almost anything in a group id.
+std::string in_flight_file(const Config& config) {
+  std::string name = config.group_id + "-" +
+                     (config.group_instance_id.empty() ? host_name() : config.group_instance_id);
+  for (auto& c : name) {
+    if (!basics::is_ascii_alnum(c) && c != '.' && c != '_' && c != '-') c = '_';
+  }
+  return (std::filesystem::path(config.workspace) / ".mgitd" / "in-flight" / (name + ".json"))
+      .string();
 }
 
 }  // namespace
@@ -39,6 +53,7 @@ PipelineSettings pipeline_settings(const Config& config) {
   settings.shutdown_grace = std::chrono::seconds(config.shutdown_grace_seconds);
   settings.max_result_bytes = max_result_bytes(config);
   settings.worker = host_name();
+  settings.in_flight_file = in_flight_file(config);
   return settings;
 }
 

@@ -146,7 +146,7 @@ Metrics::Metrics(const BuildInfo& build) : impl_(std::make_unique<Impl>()) {
   // Every bounded series exists from the start, so rate() and alerts see a 0 before the
   // first event rather than no series at all.
   for (const auto* reason :
-       {"oversize", "not_json", "not_object", "no_job_id", "result_unpublishable"}) {
+       {"oversize", "not_json", "not_object", "no_job_id", "result_unpublishable", "poison"}) {
     impl_->dlq.Add({{"reason", reason}});
   }
   for (const auto* reason : {"queue_full", "export_failed"}) {

@@ -46,6 +46,22 @@ TEST(PipelineSettingsTest, TheWorkerIsTheHostName) {
   EXPECT_EQ(pipeline_settings(Config{}).worker, std::string(host.data()));
 }
 
+TEST(PipelineSettingsTest, TheInFlightFileIsPerReplicaUnderTheWorkspace) {
+  Config config;
+  config.workspace = "/srv/ws";
+  config.group_id = "mgitd";
+  config.group_instance_id = "mgitd-0";
+  EXPECT_EQ(pipeline_settings(config).in_flight_file,
+            "/srv/ws/.mgitd/in-flight/mgitd-mgitd-0.json");
+  std::array<char, 256> host{};
+  ASSERT_EQ(gethostname(host.data(), host.size() - 1), 0);
+  config.group_instance_id.clear();
+  config.group_id = "team/a b";
+  EXPECT_EQ(pipeline_settings(config).in_flight_file,
+            "/srv/ws/.mgitd/in-flight/team_a_b-" + std::string(host.data()) + ".json")
+      << "the host name without a static instance id; unsafe characters replaced";
+}
+
 TEST(PipelineSettingsTest, AResultLeavesRoomUnderTheBrokersRecordLimit) {
   Config config;
   EXPECT_EQ(pipeline_settings(config).max_result_bytes, 1000000u - 16 * 1024)

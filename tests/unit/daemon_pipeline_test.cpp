@@ -5,6 +5,8 @@
 #include <rapidjson/document.h>
 
 #include <boost/asio/io_context.hpp>
+#include <filesystem>
+#include <fstream>
 #include <map>
 
 #include "mgit/daemon/config.hpp"
@@ -14,6 +16,7 @@
 #include "support/fake_executor.hpp"
 #include "support/fake_kafka.hpp"
 #include "support/prometheus_text.hpp"
+#include "support/test_environment.hpp"
 
 namespace mgit::daemon {
 namespace {
@@ -61,6 +64,7 @@ class PipelineTest : public ::testing::Test {
     config_.max_in_flight = 100;
     config_.revoke_grace_seconds = 1;
     config_.shutdown_grace_seconds = 1;
+    config_.workspace = workspace_.path().string();  // the pipeline keeps its in-flight file there
     consumer_.assigned = {kP0, kP1};
   }
 
@@ -90,6 +94,7 @@ class PipelineTest : public ::testing::Test {
     return out;
   }
 
+  test_support::TempDir workspace_;
   boost::asio::io_context io_;
   Config config_;
   FakeExecutor executor_;
@@ -290,6 +295,57 @@ TEST_F(PipelineTest, WhenEvenTheReducedDlqRecordIsRefusedIntakeStops) {
   ASSERT_TRUE(run_until([&] { return !pipeline().ready(); }));
   EXPECT_EQ(producer_.on_topic(config_.dlq_topic).size(), 2u);
   EXPECT_TRUE(consumer_.stored.empty());
+}
+
+TEST_F(PipelineTest, ARecordRunningAtThreeUncleanExitsGoesToTheDlqAsPoison) {
+  // What a daemon killed while running kP0@5 (for the third time) and kP0@6 (for the
+  // first) leaves behind.
+  const std::filesystem::path file = pipeline_settings(config_).in_flight_file;
+  std::filesystem::create_directories(file.parent_path());
+  std::ofstream(file)
+      << R"({"version":1,"clean":false,"records":[)"
+      << R"({"topic":"mgit.sync.jobs","partition":0,"offset":5,"unclean_exits":2,"running":true},)"
+      << R"({"topic":"mgit.sync.jobs","partition":0,"offset":6,"unclean_exits":0,"running":true}]})";
+  observability::Metrics metrics(observability::BuildInfo{"v", "r"});
+  pipeline_ = std::make_unique<Pipeline>(io_, pipeline_settings(config_), executor_, producer_,
+                                         PipelineTelemetry{&metrics, nullptr, nullptr});
+  pipeline_->attach(consumer_);
+  pipeline().on_record(record(kP0, 5, job("poison", "a"), {{"correlation-id", "req-5"}}));
+  pipeline().on_record(record(kP0, 6, job("once", "b")));
+  ASSERT_TRUE(run_until([&] { return consumer_.stored[kP0] == 7; }));
+
+  const auto dlq = producer_.on_topic(config_.dlq_topic);
+  ASSERT_EQ(dlq.size(), 1u);
+  EXPECT_EQ(dlq[0].payload, job("poison", "a")) << "the record, untouched";
+  EXPECT_EQ(transport::find_header(dlq[0].headers, "mgit-error-code"), "poison");
+  EXPECT_EQ(transport::find_header(dlq[0].headers, "mgit-source-offset"), "5");
+  EXPECT_EQ(transport::find_header(dlq[0].headers, "correlation-id"), "req-5");
+  ASSERT_EQ(executor_.calls().size(), 1u) << "the poison record is not run";
+  EXPECT_EQ(executor_.calls()[0].job_id, "once") << "one unclean exit is not enough";
+  EXPECT_EQ(result_statuses(), std::vector<std::string>{"succeeded"});
+  EXPECT_EQ(test_support::metric_sample(metrics.serialize(),
+                                        R"(mgitd_dlq_records_total{reason="poison"})"),
+            1);
+}
+
+TEST_F(PipelineTest, TheInFlightFileNamesWhatIsRunningAndIsGoneAfterACleanExit) {
+  const std::filesystem::path file = pipeline_settings(config_).in_flight_file;
+  const auto read = [&] {
+    std::ifstream in(file);
+    return std::string(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+  };
+  executor_.hold("slow");
+  pipeline().on_record(record(kP1, 12, job("slow", "a")));
+  ASSERT_TRUE(executor_.wait_for_started(1, 5s));
+  // Written before the execution started: a crash from here on counts against kP1@12.
+  EXPECT_NE(read().find(R"("partition":1,"offset":12,"unclean_exits":0,"running":true)"),
+            std::string::npos)
+      << read();
+  executor_.release("slow");
+  ASSERT_TRUE(run_until([&] { return consumer_.stored.count(kP1) == 1; }));
+  EXPECT_EQ(read().find("\"offset\":12"), std::string::npos) << read();
+  pipeline_.reset();
+  EXPECT_FALSE(std::filesystem::exists(file)) << "nothing is counted after a clean exit";
 }
 
 TEST_F(PipelineTest, RevokeWaitsForInFlightJobsAndStoresTheirOffsetsFirst) {

@@ -32,6 +32,7 @@ class PartitionBook;
 class JobTelemetry;
 class ResultBuilder;
 class AnswerPublisher;
+class InFlightLedger;
 
 /// Intake -> schedule -> answer: takes consumed records in (through the partition book),
 /// hands jobs to the scheduler, publishes each one's answer and counts it answered once the
@@ -79,6 +80,10 @@ class Pipeline final : public transport::ConsumerEvents {
 
   boost::asio::io_context& io_;
   PipelineSettings settings_;
+  /// Before the scheduler: its executions report to them, and the ledger's clean exit is
+  /// written only once the scheduler has joined its workers.
+  std::unique_ptr<InFlightLedger> ledger_;
+  std::unique_ptr<execution::Executor> in_flight_executor_;
   execution::Scheduler scheduler_;
   transport::RecordProducer& producer_;
   transport::IntakeConsumer* consumer_ = nullptr;

@@ -24,10 +24,14 @@ struct PipelineSettings {
   /// The largest result event: what the brokers accept, less room for headers and overhead.
   std::size_t max_result_bytes = 1000000 - 16 * 1024;
   std::string worker = "mgitd";  ///< the results' `worker`
+  /// This replica's record of what it is running, for poison detection; empty: off.
+  std::string in_flight_file;
 };
 
-/// The pipeline's part of `config`; `worker` is the host name. Throws std::invalid_argument
-/// or std::out_of_range when a `message.max.bytes` kafka property is not a number (startup).
+/// The pipeline's part of `config`; `worker` is the host name; `in_flight_file` is
+/// `<workspace>/.mgitd/in-flight/<group_id>-<group_instance_id or host name>.json`. Throws
+/// std::invalid_argument or std::out_of_range when a `message.max.bytes` kafka property is not a
+/// number (startup).
 PipelineSettings pipeline_settings(const Config& config);
 
 }  // namespace mgit::daemon

@@ -1,0 +1,241 @@
+#include "in_flight_ledger.hpp"
+
+#include <rapidjson/document.h>
+
+#include <cstdio>
+#include <exception>
+#include <fstream>
+#include <iterator>
+#include <limits>
+#include <system_error>
+#include <utility>
+#include <vector>
+
+#include "mgit/basics/json_escape.hpp"
+#include "mgit/observability/log.hpp"
+
+namespace mgit::daemon {
+
+using observability::LogLevel;
+
+namespace {
+
+constexpr int kFormatVersion = 1;
+
+std::string describe(const RecordId& id, int unclean_exits) {
+  return id.source.topic + "[" + std::to_string(id.source.partition) + "]@" +
+         std::to_string(id.offset) + " x" + std::to_string(unclean_exits);
+}
+
+}  // namespace
+
+InFlightLedger::InFlightLedger(std::filesystem::path file) : file_(std::move(file)) {
+  if (file_.empty()) return;
+  std::error_code ec;
+  std::filesystem::create_directories(file_.parent_path(), ec);
+  // A failure shows again, and is logged, when the file is written below.
+  load();
+  std::string content;
+  std::uint64_t version = 0;
+  {
+    std::lock_guard lock(state_mutex_);
+    version = ++version_;
+    content = snapshot(false);
+  }
+  write(content, version);
+}
+
+InFlightLedger::~InFlightLedger() {
+  if (file_.empty()) return;
+  try {
+    std::string content;
+    std::uint64_t version = 0;
+    {
+      std::lock_guard lock(state_mutex_);
+      std::erase_if(entries_, [](const auto& entry) { return entry.second.unclean_exits == 0; });
+      for (auto& [id, entry] : entries_) entry.running = false;
+      version = ++version_;
+      if (!entries_.empty()) content = snapshot(true);
+    }
+    if (!content.empty()) {
+      write(content, version);
+      return;
+    }
+    std::lock_guard lock(write_mutex_);
+    std::error_code ec;
+    std::filesystem::remove(file_, ec);
+    if (ec) {
+      observability::log(LogLevel::kWarn, "cannot remove the in-flight file",
+                         {{"file", file_.string()}, {"error", ec.message()}});
+    }
+  } catch (const std::exception& e) {
+    // A destructor must not throw; the next start then counts this exit as unclean.
+    std::fprintf(stderr, "mgitd: in-flight file at exit: %s\n", e.what());
+  }
+}
+
+void InFlightLedger::load() {
+  std::ifstream in(file_, std::ios::binary);
+  if (!in) return;  // the first start, or the last exit was clean with nothing counted
+  const std::string text{std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
+  rapidjson::Document doc;
+  doc.Parse(text.c_str(), text.size());
+  const auto damaged = [&](const char* why) {
+    observability::log(LogLevel::kWarn, "in-flight file unreadable; starting without counts",
+                       {{"file", file_.string()}, {"error", why}});
+    entries_.clear();
+  };
+  if (doc.HasParseError() || !doc.IsObject()) return damaged("not a JSON object");
+  if (!doc.HasMember("version") || !doc["version"].IsInt() ||
+      doc["version"].GetInt() != kFormatVersion) {
+    return damaged("unknown version");
+  }
+  if (!doc.HasMember("clean") || !doc["clean"].IsBool() || !doc.HasMember("records") ||
+      !doc["records"].IsArray()) {
+    return damaged("missing clean or records");
+  }
+  const bool clean = doc["clean"].GetBool();
+  std::vector<std::string> blamed;
+  for (const auto& record : doc["records"].GetArray()) {
+    if (!record.IsObject() || !record.HasMember("topic") || !record["topic"].IsString() ||
+        !record.HasMember("partition") || !record["partition"].IsInt() ||
+        !record.HasMember("offset") || !record["offset"].IsInt64() ||
+        !record.HasMember("unclean_exits") || !record["unclean_exits"].IsInt() ||
+        !record.HasMember("running") || !record["running"].IsBool()) {
+      return damaged("malformed record");
+    }
+    const RecordId id{{record["topic"].GetString(), record["partition"].GetInt()},
+                      record["offset"].GetInt64()};
+    Entry entry;
+    entry.unclean_exits = record["unclean_exits"].GetInt();
+    if (!clean && record["running"].GetBool()) {
+      ++entry.unclean_exits;
+      blamed.push_back(describe(id, entry.unclean_exits));
+    }
+    if (entry.unclean_exits > 0) entries_[id] = entry;
+  }
+  if (!blamed.empty()) {
+    std::string list;
+    for (const auto& item : blamed) list += (list.empty() ? "" : ", ") + item;
+    observability::log(LogLevel::kWarn,
+                       "the previous mgitd exited uncleanly while running records; counted",
+                       {{"records", list}, {"poison_at", kPoisonUncleanExits}});
+  }
+}
+
+std::string InFlightLedger::snapshot(bool clean) const {
+  std::string out = "{\"version\":" + std::to_string(kFormatVersion) +
+                    ",\"clean\":" + (clean ? "true" : "false") + ",\"records\":[";
+  bool first = true;
+  for (const auto& [id, entry] : entries_) {
+    if (!entry.running && entry.unclean_exits == 0) continue;
+    out += first ? R"({"topic":")" : R"(,{"topic":")";
+    first = false;
+    basics::append_json_escaped(out, id.source.topic);
+    out += R"(","partition":)" + std::to_string(id.source.partition) +
+           ",\"offset\":" + std::to_string(id.offset) +
+           ",\"unclean_exits\":" + std::to_string(entry.unclean_exits) +
+           ",\"running\":" + (entry.running ? "true" : "false") + "}";
+  }
+  out += "]}\n";
+  return out;
+}
+
+void InFlightLedger::write(const std::string& content, std::uint64_t version) {
+  std::lock_guard lock(write_mutex_);
+  // A later snapshot holds every change this one does.
+  if (version <= written_version_) return;
+  const auto temp = std::filesystem::path(file_.string() + ".tmp");
+  std::error_code ec;
+  {
+    std::ofstream out(temp, std::ios::binary | std::ios::trunc);
+    out << content;
+    out.close();
+    if (!out) ec = std::make_error_code(std::errc::io_error);
+  }
+  if (!ec) std::filesystem::rename(temp, file_, ec);
+  if (ec) {
+    // Poison detection is off until the disk takes writes again; one line per change.
+    if (!write_failing_) {
+      observability::log(LogLevel::kWarn,
+                         "cannot write the in-flight file; poison records go undetected",
+                         {{"file", file_.string()}, {"error", ec.message()}});
+    }
+    write_failing_ = true;
+    return;
+  }
+  if (write_failing_) {
+    observability::log(LogLevel::kInfo, "in-flight file written again", {{"file", file_.string()}});
+  }
+  write_failing_ = false;
+  written_version_ = version;
+}
+
+int InFlightLedger::consumed(const RecordId& id) {
+  if (file_.empty()) return 0;
+  std::lock_guard lock(state_mutex_);
+  if (entries_.empty()) return 0;
+  auto it = entries_.lower_bound(RecordId{id.source, std::numeric_limits<std::int64_t>::min()});
+  while (it != entries_.end() && it->first.source == id.source && it->first.offset < id.offset) {
+    if (!it->second.consumed && !it->second.running) {
+      it = entries_.erase(it);
+      ++version_;
+    } else {
+      ++it;
+    }
+  }
+  const auto found = entries_.find(id);
+  if (found == entries_.end()) return 0;
+  found->second.consumed = true;
+  return found->second.unclean_exits;
+}
+
+void InFlightLedger::answered(const RecordId& id) {
+  if (file_.empty()) return;
+  std::lock_guard lock(state_mutex_);
+  if (entries_.erase(id) > 0) ++version_;
+}
+
+void InFlightLedger::expect(const std::string& run_id, const RecordId& id) {
+  if (file_.empty()) return;
+  std::lock_guard lock(state_mutex_);
+  runs_.insert_or_assign(run_id, id);
+}
+
+void InFlightLedger::forget(const std::string& run_id) {
+  if (file_.empty()) return;
+  std::lock_guard lock(state_mutex_);
+  runs_.erase(run_id);
+}
+
+void InFlightLedger::started(const std::string& run_id) {
+  if (file_.empty()) return;
+  std::string content;
+  std::uint64_t version = 0;
+  {
+    std::lock_guard lock(state_mutex_);
+    const auto run = runs_.find(run_id);
+    if (run == runs_.end()) return;
+    entries_[run->second].running = true;
+    version = ++version_;
+    content = snapshot(false);
+  }
+  write(content, version);
+}
+
+void InFlightLedger::finished(const std::string& run_id) {
+  if (file_.empty()) return;
+  std::string content;
+  std::uint64_t version = 0;
+  {
+    std::lock_guard lock(state_mutex_);
+    const auto run = runs_.find(run_id);
+    if (run == runs_.end()) return;
+    entries_.erase(run->second);
+    version = ++version_;
+    content = snapshot(false);
+  }
+  write(content, version);
+}
+
+}  // namespace mgit::daemon
