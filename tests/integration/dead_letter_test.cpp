@@ -1,13 +1,21 @@
 // Records that could stop intake, against the real broker: DLQ copies too large for the DLQ
-// topic (they become reduced records).
+// topic (they become reduced records) and poison records (running at three unclean exits).
 #include <gtest/gtest.h>
+#include <netinet/in.h>
+#include <poll.h>
 #include <signal.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
+#include <atomic>
 #include <filesystem>
 #include <fstream>
 #include <random>
+#include <thread>
 
+#include "support/http_client.hpp"
 #include "support/pipeline_fixture.hpp"
+#include "support/prometheus_text.hpp"
 
 namespace mgit::test_support {
 namespace {
@@ -88,6 +96,54 @@ std::string encoded_headers(const Headers& headers) {
   }
   return out;
 }
+
+/// A git "server" that accepts connections and never answers: a job against it stays
+/// in flight until the process running it dies.
+class SilentServer {
+ public:
+  SilentServer() {
+    fd_ = ::socket(AF_INET, SOCK_STREAM, 0);
+    sockaddr_in address{};
+    address.sin_family = AF_INET;
+    address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    socklen_t length = sizeof address;
+    if (fd_ < 0 || ::bind(fd_, reinterpret_cast<sockaddr*>(&address), length) != 0 ||
+        ::listen(fd_, 16) != 0 ||
+        ::getsockname(fd_, reinterpret_cast<sockaddr*>(&address), &length) != 0) {
+      throw std::runtime_error("silent server: cannot listen");
+    }
+    port_ = ntohs(address.sin_port);
+    thread_ = std::thread([this] {
+      while (!stop_) {
+        pollfd ready{fd_, POLLIN, 0};
+        if (::poll(&ready, 1, 50) <= 0) continue;
+        const int client = ::accept(fd_, nullptr, nullptr);
+        if (client < 0) continue;
+        accepted_fds_.push_back(client);  // held open, never read nor written
+        ++accepted_;
+      }
+    });
+  }
+  ~SilentServer() {
+    stop_ = true;
+    thread_.join();
+    for (const int fd : accepted_fds_) ::close(fd);
+    ::close(fd_);
+  }
+  SilentServer(const SilentServer&) = delete;
+  SilentServer& operator=(const SilentServer&) = delete;
+
+  [[nodiscard]] std::uint16_t port() const { return port_; }
+  [[nodiscard]] int accepted() const { return accepted_; }
+
+ private:
+  int fd_ = -1;
+  std::uint16_t port_ = 0;
+  std::atomic<bool> stop_{false};
+  std::atomic<int> accepted_{0};
+  std::vector<int> accepted_fds_;  // the accept thread's only
+  std::thread thread_;
+};
 
 class DeadLetterTest : public PipelineFixture {
  protected:
@@ -176,6 +232,61 @@ TEST_F(DeadLetterTest, AMegabyteHeaderBecomesItsDigestInAReducedDlqRecordAndInta
   EXPECT_EQ(record.header("mgit-source-offset"), std::to_string(offset));
   EXPECT_EQ(record.header("mgit-original-size"), std::to_string(value.size()));
   EXPECT_EQ(record.header("mgit-original-sha256"), sha256_of(dir_->path(), value));
+}
+
+TEST_F(DeadLetterTest, ARecordRunningAtThreeUncleanExitsGoesToTheDlqAsPoison) {
+  SilentServer silent;
+  const auto hang_url = "http://127.0.0.1:" + std::to_string(silent.port()) + "/hang.git";
+  const auto key = "http://127.0.0.1:" + std::to_string(silent.port()) + "/hang";
+  const auto hang_job =
+      R"({"schema":"mgit.sync-job/v1","job_id":"hang","operation":"sync","repository":{"url":")" +
+      hang_url + R"("},"target":"hang/)" + suffix_ + "\"}";
+  const auto [partition, offset] = produce_alone(key, hang_job, {{"correlation-id", "req-hang"}});
+  // Static membership: each restart takes the partitions back at once.
+  const std::vector<std::string> args = {"--group-instance-id", "poison-" + suffix_};
+
+  for (int exits = 1; exits <= 3; ++exits) {
+    auto daemon = start_daemon(args);
+    // Connected: the execution started, and the ledger wrote that before it did.
+    ASSERT_TRUE(eventually([&] { return silent.accepted() == exits; }, 60s))
+        << "run " << exits << "\n"
+        << daemon->log_text();
+    daemon->signal(SIGKILL);
+    ASSERT_TRUE(daemon->wait_exit(30s).has_value());
+  }
+
+  const auto repo = "after-poison-" + suffix_;
+  const auto head = create_repo(repo, 1);
+  enqueue({{key, job_json("after-poison", "sync", repo, "\"target\":\"t/" + repo + "\"")}});
+  auto daemon = start_daemon(args);
+  const auto dlq = wait_for_dlq(1, 60s);
+  ASSERT_EQ(dlq.size(), 1u) << daemon->log_text();
+  const auto& record = dlq.front();
+  EXPECT_EQ(record.header("mgit-error-code"), "poison");
+  EXPECT_NE(record.header("mgit-error-message").value_or("").find("3 times"), std::string::npos);
+  EXPECT_EQ(record.header("mgit-source-partition"), std::to_string(partition));
+  EXPECT_EQ(record.header("mgit-source-offset"), std::to_string(offset));
+  EXPECT_EQ(record.header("correlation-id"), "req-hang");
+  EXPECT_EQ(record.key, key);
+  EXPECT_EQ(record.value, hang_job) << "the record, untouched";
+
+  const auto results = wait_for_results(1, 60s);
+  ASSERT_EQ(results.size(), 1u);
+  EXPECT_EQ(results.front().job_id, "after-poison");
+  EXPECT_EQ(results.front().status, "succeeded") << results.front().raw;
+  EXPECT_EQ(results.front().head_oid, head);
+  EXPECT_TRUE(wait_for_committed_to_reach_end(30s));
+  EXPECT_EQ(silent.accepted(), 3) << "the poison record did not run a fourth time";
+
+  const auto port = wait_for_http_port(*daemon, 30s);
+  ASSERT_TRUE(port);
+  const auto metrics = http_request(*port, "GET", "/metrics");
+  EXPECT_EQ(metric_sample(metrics.body, R"(mgitd_dlq_records_total{reason="poison"})"), 1);
+  daemon->signal(SIGTERM);
+  EXPECT_EQ(daemon->wait_exit(60s), 0);
+  EXPECT_FALSE(std::filesystem::exists(workspace_ / ".mgitd" / "in-flight" /
+                                       (group_ + "-poison-" + suffix_ + ".json")))
+      << "answered, nothing left counted: the clean exit removes the file";
 }
 
 }  // namespace
