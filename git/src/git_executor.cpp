@@ -44,6 +44,16 @@ class GitExecutor::Libgit2Runtime {
   explicit Libgit2Runtime(std::size_t max_pack_objects) {
     // Reference-counted by libgit2, so several executors (and tests) may coexist.
     if (git_libgit2_init() < 0) throw std::runtime_error("libgit2 initialization failed");
+    // No system, XDG or global git config: a ~/.gitconfig or /etc/gitconfig (one a hostile
+    // job's worker could have written into the shared HOME, say) must not change how later
+    // jobs fetch. Every setting mgitd relies on is in the target's own config.
+    for (const auto level : {GIT_CONFIG_LEVEL_SYSTEM, GIT_CONFIG_LEVEL_XDG, GIT_CONFIG_LEVEL_GLOBAL,
+                             GIT_CONFIG_LEVEL_PROGRAMDATA}) {
+      if (git_libgit2_opts(GIT_OPT_SET_SEARCH_PATH, level, "") < 0) {
+        git_libgit2_shutdown();
+        throw std::runtime_error("cannot clear libgit2's config search path");
+      }
+    }
     if (max_pack_objects == 0) return;
     // A process-wide option: the previous value comes back on destruction so an executor
     // with a limit (a test's) does not leave it behind for the others.

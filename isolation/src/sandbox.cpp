@@ -3,6 +3,7 @@
 #include <fcntl.h>
 #include <fmt/format.h>
 #include <linux/landlock.h>
+#include <linux/openat2.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
@@ -15,6 +16,7 @@
 #include <cstdint>
 #include <cstdlib>
 #include <cstring>
+#include <string_view>
 
 #include "mgit/basics/file_descriptor.hpp"
 
@@ -22,8 +24,10 @@ namespace mgit::isolation {
 namespace {
 
 // Rights newer than bookworm's kernel headers (ABI 2); the kernel reports which it knows.
-constexpr std::uint64_t kAccessTruncate = 1ULL << 14;  // ABI 3
-constexpr std::uint64_t kAccessIoctlDev = 1ULL << 15;  // ABI 5
+constexpr std::uint64_t kAccessTruncate = 1ULL << 14;          // ABI 3
+constexpr std::uint64_t kAccessIoctlDev = 1ULL << 15;          // ABI 5
+constexpr std::uint64_t kScopeAbstractUnixSocket = 1ULL << 0;  // ABI 6
+constexpr std::uint64_t kScopeSignal = 1ULL << 1;              // ABI 6
 
 constexpr std::uint64_t kReadOnly = LANDLOCK_ACCESS_FS_READ_FILE | LANDLOCK_ACCESS_FS_READ_DIR;
 constexpr std::uint64_t kAbi1All =
@@ -73,6 +77,25 @@ bool allow(int ruleset, const char* path, std::uint64_t access) {
   return ::syscall(SYS_landlock_add_rule, ruleset, LANDLOCK_RULE_PATH_BENEATH, &rule, 0) == 0;
 }
 
+bool beneath(std::string_view path, std::string_view directory) {
+  if (directory.empty() || path.substr(0, directory.size()) != directory) return false;
+  return path.size() == directory.size() || directory.back() == '/' ||
+         path[directory.size()] == '/';
+}
+
+bool allow_without_symlinks(int ruleset, const char* path, std::uint64_t access) {
+  open_how how{};
+  how.flags = O_PATH | O_DIRECTORY | O_CLOEXEC;
+  how.resolve = RESOLVE_NO_SYMLINKS;
+  basics::FileDescriptor fd(
+      static_cast<int>(::syscall(SYS_openat2, AT_FDCWD, path, &how, sizeof how)));
+  if (!fd) return false;
+  landlock_path_beneath_attr rule{};
+  rule.parent_fd = fd.get();
+  rule.allowed_access = access;
+  return ::syscall(SYS_landlock_add_rule, ruleset, LANDLOCK_RULE_PATH_BENEATH, &rule, 0) == 0;
+}
+
 std::string apply_landlock(const WorkerSetup& setup) {
   const int abi = landlock_abi();
   if (abi <= 0) return "landlock unavailable";
@@ -80,16 +103,29 @@ std::string apply_landlock(const WorkerSetup& setup) {
   if (abi >= 2) handled |= LANDLOCK_ACCESS_FS_REFER;
   if (abi >= 3) handled |= kAccessTruncate;
   if (abi >= 5) handled |= kAccessIoctlDev;
-  landlock_ruleset_attr attributes{};
-  attributes.handled_access_fs = handled;
+  // The ABI 6 layout (bookworm's header knows only the first field); an older kernel accepts
+  // the longer struct as long as the fields it does not know are zero.
+  struct {
+    std::uint64_t handled_access_fs;
+    std::uint64_t handled_access_net;
+    std::uint64_t scoped;
+  } attributes{handled, 0, 0};
+  // ABI 6: no signal to a process outside the sandbox (a worker taken over by a hostile pack
+  // cannot kill its daemon) and no abstract unix socket outside it.
+  if (abi >= 6) attributes.scoped = kScopeAbstractUnixSocket | kScopeSignal;
   basics::FileDescriptor ruleset(
       static_cast<int>(::syscall(SYS_landlock_create_ruleset, &attributes, sizeof attributes, 0)));
   if (!ruleset)
     return fmt::format("landlock abi {} refused a ruleset: {}", abi, std::strerror(errno));
   const std::uint64_t read_write = handled & ~LANDLOCK_ACCESS_FS_EXECUTE;
   bool ok = allow(ruleset.get(), setup.workspace.c_str(), read_write);
-  if (const char* home = std::getenv("HOME"); home != nullptr && *home != '\0') {
-    ok = allow(ruleset.get(), home, read_write) && ok;
+  // A HOME beneath the workspace is covered by the workspace's rule, and must not get a rule
+  // of its own: any worker may write there, and a HOME replaced by a symlink to `/` would
+  // hand the next worker the whole file system. Elsewhere it gets a rule only when no
+  // component of its path is a symlink.
+  if (const char* home = std::getenv("HOME");
+      home != nullptr && *home != '\0' && !beneath(home, setup.workspace)) {
+    ok = allow_without_symlinks(ruleset.get(), home, read_write) && ok;
   }
 #ifdef MGITD_PROFILE_DIR
   // Coverage builds write their counters next to the objects when a worker exits.
@@ -100,7 +136,7 @@ std::string apply_landlock(const WorkerSetup& setup) {
   if (::syscall(SYS_landlock_restrict_self, ruleset.get(), 0) != 0) {
     return fmt::format("landlock abi {} not applied: {}", abi, std::strerror(errno));
   }
-  return fmt::format("landlock abi {} enforced", abi);
+  return fmt::format("landlock abi {} enforced{}", abi, abi >= 6 ? ", signals scoped" : "");
 }
 
 bool set_limit(int resource, std::uint64_t bytes) {
@@ -131,6 +167,12 @@ void harden_process() {
   ::signal(SIGXFSZ, SIG_IGN);
   ::signal(SIGPIPE, SIG_IGN);
   set_limit(RLIMIT_CORE, 0);
+  // If memory runs out, the kernel kills a worker (its job answers `internal`) before it
+  // kills the daemon, whose death would cost every running job.
+  if (const int fd = ::open("/proc/self/oom_score_adj", O_WRONLY | O_CLOEXEC); fd >= 0) {
+    (void)!::write(fd, "1000", 4);
+    ::close(fd);
+  }
 }
 
 std::string apply_sandbox(const WorkerSetup& setup) {

@@ -8,6 +8,7 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <cstring>
 #include <thread>
 
 #include "messages.hpp"
@@ -85,6 +86,11 @@ std::string seconds_text(std::chrono::milliseconds duration) {
 WorkerPool::WorkerPool(WorkerPoolSettings settings) : settings_(std::move(settings)) {
   settings_.setup.supervisor_pid = ::getpid();
   if (!settings_.home.empty()) {
+    // Workers may write beneath the workspace: what an earlier run's worker left at this path
+    // (a symlink to `/`, say) is replaced by a real directory before anything follows it.
+    std::error_code ec;
+    const auto status = fs::symlink_status(settings_.home, ec);
+    if (!ec && status.type() != fs::file_type::directory) fs::remove(settings_.home);
     fs::create_directories(settings_.home);
     fs::permissions(settings_.home, fs::perms::owner_all, fs::perm_options::replace);
   }
@@ -219,14 +225,19 @@ tl::expected<jobs::ExecutionReport, JobError> WorkerPool::execute(
   if (!acquired) return tl::make_unexpected(acquired.error());
   WorkerPtr worker = std::move(*acquired);
   const int fd = worker->socket();
-  if (!write_frame(fd, encode_run(request))) {
+  std::string run_frame = encode_run(request);
+  const bool sent = write_frame(fd, run_frame);
+  // The frame and the request hold the credential: the worker has it now, the supervisor
+  // keeps no copy.
+  ::explicit_bzero(run_frame.data(), run_frame.size());
+  request.credential.reset();
+  if (!sent) {
     const auto how = worker->reap();
     replaced("crash");
     died();
     return tl::make_unexpected(
         JobError{ErrorCode::kInternal, fmt::format("git worker exited ({}) before the job", how)});
   }
-  request.credential.reset();  // the worker has it; the supervisor keeps no copy
 
   const auto kill_for = [&](std::string_view reason, JobError error) {
     observability::log(LogLevel::kWarn, ctx, "git worker stopped",
@@ -242,9 +253,62 @@ tl::expected<jobs::ExecutionReport, JobError> WorkerPool::execute(
   auto last_progress = Clock::now();
   char chunk[65536];
   while (true) {
+    // What the worker sent is read before the clocks are judged: an answer that arrived at
+    // the deadline is the job's answer (the worker has already recorded it on the target).
+    const auto before = Clock::now();
+    const auto wake = std::min(
+        {control.deadline, last_progress + settings_.stall_timeout, before + kCancelCheck});
+    pollfd entry{fd, POLLIN, 0};
+    const int ready = ::poll(&entry, 1, millis_until(wake, before));
+    if (ready < 0 && errno != EINTR) {
+      return kill_for("protocol", JobError{ErrorCode::kInternal, "cannot watch the git worker"});
+    }
+    if (ready > 0) {
+      const ssize_t got = ::read(fd, chunk, sizeof chunk);
+      if (got == 0 || (got < 0 && errno != EINTR)) {
+        const auto how = worker->reap();
+        observability::log(LogLevel::kError, ctx, "git worker died during a job",
+                           {{"how", how}, {"target", job.target}});
+        replaced("crash");
+        died();
+        return tl::make_unexpected(
+            JobError{ErrorCode::kInternal, fmt::format("worker exited, {}", how)});
+      }
+      if (got > 0) buffer.append(chunk, static_cast<std::size_t>(got));
+      // The worker parses what the remote sends: a frame it should not send ends it.
+      bool malformed = false;
+      while (auto frame = buffer.next()) {
+        if (frame->type == MessageType::kProgress) {
+          const auto progress = decode_progress(frame->payload);
+          if (!progress) {
+            malformed = true;
+            break;
+          }
+          if (*progress != seen) {
+            seen = *progress;
+            last_progress = Clock::now();
+          }
+          continue;
+        }
+        auto outcome =
+            frame->type == MessageType::kDone ? decode_done(frame->payload) : std::nullopt;
+        // Nothing may follow the answer: bytes left over would be read as the next job's.
+        if (!outcome || !buffer.empty()) {
+          malformed = true;
+          break;
+        }
+        release(std::move(worker));
+        return std::move(*outcome);
+      }
+      if (malformed || buffer.corrupt()) {
+        return kill_for("protocol",
+                        JobError{ErrorCode::kInternal, "git worker sent a malformed message"});
+      }
+    }
     const auto now = Clock::now();
     if (control.cancel_requested()) {
-      return kill_for("shutdown", control.stop_error("while its worker ran"));
+      // Shutdown, or the job's partition was revoked or lost: no answer from here.
+      return kill_for("cancel", control.stop_error("while its worker ran"));
     }
     if (now >= control.deadline) {
       return kill_for("deadline",
@@ -255,54 +319,6 @@ tl::expected<jobs::ExecutionReport, JobError> WorkerPool::execute(
       return kill_for("stall", JobError{ErrorCode::kTimeout,
                                         fmt::format("no progress for {}; its worker was stopped",
                                                     seconds_text(settings_.stall_timeout))});
-    }
-    const auto wake =
-        std::min({control.deadline, last_progress + settings_.stall_timeout, now + kCancelCheck});
-    pollfd entry{fd, POLLIN, 0};
-    const int ready = ::poll(&entry, 1, millis_until(wake, now));
-    if (ready < 0 && errno != EINTR) {
-      return kill_for("protocol", JobError{ErrorCode::kInternal, "cannot watch the git worker"});
-    }
-    if (ready <= 0) continue;
-    const ssize_t got = ::read(fd, chunk, sizeof chunk);
-    if (got < 0 && errno == EINTR) continue;
-    if (got <= 0) {
-      const auto how = worker->reap();
-      observability::log(LogLevel::kError, ctx, "git worker died during a job",
-                         {{"how", how}, {"target", job.target}});
-      replaced("crash");
-      died();
-      return tl::make_unexpected(
-          JobError{ErrorCode::kInternal, fmt::format("worker exited, {}", how)});
-    }
-    buffer.append(chunk, static_cast<std::size_t>(got));
-    // The worker parses what the remote sends: a frame it should not send ends it.
-    bool malformed = false;
-    while (auto frame = buffer.next()) {
-      if (frame->type == MessageType::kProgress) {
-        const auto progress = decode_progress(frame->payload);
-        if (!progress) {
-          malformed = true;
-          break;
-        }
-        if (*progress != seen) {
-          seen = *progress;
-          last_progress = Clock::now();
-        }
-        continue;
-      }
-      auto outcome = frame->type == MessageType::kDone ? decode_done(frame->payload) : std::nullopt;
-      // Nothing may follow the answer: bytes left over would be read as the next job's.
-      if (!outcome || !buffer.empty()) {
-        malformed = true;
-        break;
-      }
-      release(std::move(worker));
-      return std::move(*outcome);
-    }
-    if (malformed || buffer.corrupt()) {
-      return kill_for("protocol",
-                      JobError{ErrorCode::kInternal, "git worker sent a malformed message"});
     }
   }
 }

@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <csignal>
 #include <cstdlib>
 #include <string>
 #include <thread>
@@ -28,6 +29,16 @@ int open_descriptors() {
   while (dir != nullptr && ::readdir(dir) != nullptr) ++count;
   if (dir != nullptr) ::closedir(dir);
   return count - 3;  // ".", ".." and the directory's own descriptor
+}
+
+std::string oom_score_adj() {
+  char text[16] = {};
+  const int fd = ::open("/proc/self/oom_score_adj", O_RDONLY | O_CLOEXEC);
+  const ssize_t got = fd >= 0 ? ::read(fd, text, sizeof text - 1) : -1;
+  if (fd >= 0) ::close(fd);
+  std::string value(text, got > 0 ? static_cast<std::size_t>(got) : 0);
+  while (!value.empty() && value.back() == '\n') value.pop_back();
+  return value;
 }
 
 class ScriptedExecutor final : public mgit::execution::Executor {
@@ -91,13 +102,18 @@ class ScriptedExecutor final : public mgit::execution::Executor {
       if (fd >= 0) ::close(fd);
       return say(fd >= 0 ? "write allowed" : "write denied");
     }
+    if (what == "signal") {
+      return say(::kill(::getppid(), 0) == 0 ? "may signal its parent"
+                                             : "may not signal its parent");
+    }
     if (what == "process") {
       rlimit fsize{};
       ::getrlimit(RLIMIT_FSIZE, &fsize);
       return say("fsize=" + std::to_string(fsize.rlim_cur) +
                  " dumpable=" + std::to_string(::prctl(PR_GET_DUMPABLE)) +
                  " no_new_privs=" + std::to_string(::prctl(PR_GET_NO_NEW_PRIVS, 0, 0, 0, 0)) +
-                 " own_group=" + (::getpgrp() == ::getpid() ? "yes" : "no"));
+                 " own_group=" + (::getpgrp() == ::getpid() ? "yes" : "no") +
+                 " oom_score_adj=" + oom_score_adj());
     }
     return say("unknown script " + what);
   }
