@@ -14,6 +14,7 @@ namespace {
 // The error message is ours (parse errors, librdkafka's error strings) and short, but the
 // reduced record must stay small whatever it says.
 constexpr std::size_t kReducedMessageBytes = 1024;
+constexpr std::size_t kHeaderOverheadBytes = 8;
 
 void append_length(std::string& out, std::size_t length) {
   const auto n = static_cast<std::uint32_t>(length);
@@ -85,8 +86,10 @@ transport::OutgoingRecord reduced_dead_letter_record(const std::string& topic,
   // Then each header that still fits, so a huge one does not take the small correlation and
   // trace headers with it; their order is kept.
   bool headers_complete = true;
+  // Each header is charged its wire overhead too (two varint lengths and attributes, under
+  // 8 bytes): a flood of empty headers must not fill the reduced record for free.
   for (const auto& header : record.headers) {
-    const auto size = header.first.size() + header.second.size();
+    const auto size = header.first.size() + header.second.size() + kHeaderOverheadBytes;
     if (size <= left) {
       reduced.headers.push_back(header);
       left -= size;

@@ -1,16 +1,21 @@
 #include "in_flight_ledger.hpp"
 
+#include <fcntl.h>
 #include <rapidjson/document.h>
+#include <unistd.h>
 
+#include <cerrno>
 #include <cstdio>
 #include <exception>
 #include <fstream>
 #include <iterator>
 #include <limits>
+#include <string_view>
 #include <system_error>
 #include <utility>
 #include <vector>
 
+#include "mgit/basics/file_descriptor.hpp"
 #include "mgit/basics/json_escape.hpp"
 #include "mgit/observability/log.hpp"
 
@@ -148,10 +153,18 @@ void InFlightLedger::write(const std::string& content, std::uint64_t version) {
   const auto temp = std::filesystem::path(file_.string() + ".tmp");
   std::error_code ec;
   {
-    std::ofstream out(temp, std::ios::binary | std::ios::trunc);
-    out << content;
-    out.close();
-    if (!out) ec = std::make_error_code(std::errc::io_error);
+    // Workers may write beneath the workspace: O_NOFOLLOW, so a symlink planted at the temp
+    // name cannot make the daemon write through it.
+    basics::FileDescriptor out(
+        ::open(temp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0600));
+    std::string_view left = content;
+    while (out && !left.empty()) {
+      const ssize_t written = ::write(out.get(), left.data(), left.size());
+      if (written < 0 && errno == EINTR) continue;
+      if (written <= 0) break;
+      left.remove_prefix(static_cast<std::size_t>(written));
+    }
+    if (!out || !left.empty()) ec = std::make_error_code(std::errc::io_error);
   }
   if (!ec) std::filesystem::rename(temp, file_, ec);
   if (ec) {

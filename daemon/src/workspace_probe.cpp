@@ -43,7 +43,7 @@ void WorkspaceProbe::check_now() {
   std::string detail;
   std::error_code ec;
   std::filesystem::create_directories(probe.parent_path(), ec);
-  const int fd = ::open(probe.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+  const int fd = ::open(probe.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0600);
   if (fd < 0) {
     detail = "cannot create " + probe.string() + ": " + std::strerror(errno);
   } else {

@@ -7,15 +7,10 @@
 #include "messages.hpp"
 #include "wire.hpp"
 
-extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
+namespace {
+
+void decode_every_frame(mgit::isolation::FrameBuffer& buffer) {
   using namespace mgit::isolation;
-  FrameBuffer buffer;
-  // Fed in two pieces, as a stream socket may deliver it.
-  const std::size_t half = size / 2;
-  buffer.append(reinterpret_cast<const char*>(data), half);
-  while (buffer.next()) {
-  }
-  buffer.append(reinterpret_cast<const char*>(data) + half, size - half);
   while (auto frame = buffer.next()) {
     (void)decode_progress(frame->payload);
     (void)decode_done(frame->payload);
@@ -24,5 +19,17 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     (void)decode_run(frame->payload);
     (void)decode_setup(frame->payload);
   }
+}
+
+}  // namespace
+
+extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
+  mgit::isolation::FrameBuffer buffer;
+  // Fed in two pieces, as a stream socket may deliver it.
+  const std::size_t half = size / 2;
+  buffer.append(reinterpret_cast<const char*>(data), half);
+  decode_every_frame(buffer);
+  buffer.append(reinterpret_cast<const char*>(data) + half, size - half);
+  decode_every_frame(buffer);
   return 0;
 }

@@ -121,8 +121,8 @@ TEST(DeadLetterTest, AKeylessRecordStaysKeylessWithoutAKeyDigest) {
 }
 
 TEST(DeadLetterTest, KeyAndHeadersShareTheBudgetUpToItsLastByte) {
-  // Key 10 bytes + header name 4 + value 86 = exactly 100.
-  const auto record = consumed(std::string(10, 'k'), "abc", {{"name", std::string(86, 'v')}});
+  // Key 10 bytes + header name 4 + value 78 + 8 bytes of wire overhead = exactly 100.
+  const auto record = consumed(std::string(10, 'k'), "abc", {{"name", std::string(78, 'v')}});
   const auto fits = reduced_dead_letter_record("t", record, "oversize", "m", 100);
   EXPECT_EQ(fits.key, record.key);
   EXPECT_EQ(count(fits, "name"), 1u);
@@ -132,6 +132,15 @@ TEST(DeadLetterTest, KeyAndHeadersShareTheBudgetUpToItsLastByte) {
   EXPECT_EQ(one_short.key, record.key) << "the key comes first";
   EXPECT_EQ(count(one_short, "name"), 0u);
   EXPECT_EQ(count(one_short, "mgit-original-headers-sha256"), 1u);
+}
+
+TEST(DeadLetterTest, AFloodOfEmptyHeadersDoesNotFillTheReducedRecord) {
+  // 300,000 empty headers: nearly free in bytes, but each costs its wire overhead.
+  std::vector<std::pair<std::string, std::string>> flood(300000, {"", ""});
+  const auto record = consumed(std::nullopt, "abc", flood);
+  const auto reduced = reduced_dead_letter_record("t", record, "oversize", "m", 4096);
+  EXPECT_LE(reduced.headers.size(), 4096u / 8 + 16) << "kept headers are bounded by the budget";
+  EXPECT_EQ(count(reduced, "mgit-original-headers-sha256"), 1u);
 }
 
 TEST(DeadLetterTest, ALongErrorMessageIsCutSoTheReducedRecordStaysSmall) {
