@@ -21,13 +21,14 @@ import logging
 import os
 import random
 import signal
+import socket
 import subprocess
 import sys
 import threading
 import time
 import urllib.request
 
-from confluent_kafka import Consumer, KafkaError, Producer, TopicPartition
+from confluent_kafka import Consumer, Producer, TopicPartition
 from confluent_kafka.admin import (AdminClient, AlterConfigOpType, ConfigEntry, ConfigResource,
                                    NewTopic)
 
@@ -40,7 +41,6 @@ def log(*parts):
 
 
 def free_port():
-    import socket
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
@@ -48,20 +48,24 @@ def free_port():
 
 # ---- processes ------------------------------------------------------------------------------
 
+def stat_fields(pid):
+    """/proc/PID/stat from the state on (state, ppid, ...), or None once PID is gone."""
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as f:
+            stat = f.read()
+    except OSError:
+        return None
+    # The command name may hold spaces and parentheses: the fields start after the last ')'.
+    return stat[stat.rindex(b")") + 2:].split()
+
+
 def process_tree(root):
     """Pids of ROOT and all its descendants (from /proc), ROOT first."""
     children = {}
     for entry in os.listdir("/proc"):
-        if not entry.isdigit():
-            continue
-        try:
-            with open(f"/proc/{entry}/stat", "rb") as f:
-                stat = f.read()
-        except OSError:
-            continue
-        # The command name may hold spaces and parentheses: fields start after the last ')'.
-        fields = stat[stat.rindex(b")") + 2:].split()
-        children.setdefault(int(fields[1]), []).append(int(entry))
+        fields = stat_fields(entry) if entry.isdigit() else None
+        if fields:
+            children.setdefault(int(fields[1]), []).append(int(entry))
     tree, todo = [], [root]
     while todo:
         pid = todo.pop()
@@ -82,19 +86,14 @@ def rss_bytes(pids):
 
 
 def alive(pid):
-    try:
-        with open(f"/proc/{pid}/stat", "rb") as f:
-            stat = f.read()
-    except OSError:
-        return False
-    return stat[stat.rindex(b")") + 2:stat.rindex(b")") + 3] != b"Z"
+    fields = stat_fields(pid)
+    return fields is not None and fields[0] != b"Z"
 
 
 @dataclasses.dataclass
 class Replica:
     index: int
     proc: subprocess.Popen = None
-    incarnations: int = 0
     signalled: bool = False  # an exit we caused, not a crash
     terminating: bool = False  # SIGTERMed and not yet restarted: not for SIGKILL
     max_rss: int = 0
@@ -102,14 +101,15 @@ class Replica:
 
 
 class Replicas:
-    def __init__(self, args, failures):
+    """Starts, signals and samples the replicas; records what happened for the checks."""
+
+    def __init__(self, args):
         self.args = args
-        self.failures = failures
         self.lock = threading.RLock()
         self.replicas = [Replica(i) for i in range(args.replicas)]
-        self.sigterm_exits = []  # (replica, seconds)
-        self.crashes = []
-        self.orphans = []
+        self.sigterm_exits = []  # (replica, seconds, exit status)
+        self.crashes = []  # (replica, exit status)
+        self.orphans = []  # (replica, pids)
         os.makedirs(os.path.join(args.run_dir, "replicas"), exist_ok=True)
 
     def log_path(self, replica):
@@ -134,7 +134,6 @@ class Replicas:
             replica.proc = subprocess.Popen(command, stdin=subprocess.DEVNULL, stdout=out,
                                             stderr=subprocess.STDOUT, start_new_session=True)
         replica.signalled = False
-        replica.incarnations += 1
         with open(os.path.join(a.run_dir, "replicas", f"{replica.index}.pid"), "w") as f:
             f.write(f"{replica.proc.pid}\n")
 
@@ -161,7 +160,6 @@ class Replicas:
                 if code is not None:
                     if not r.signalled:
                         self.crashes.append((r.index, code))
-                        self.failures.append(f"replica {r.index} exited by itself (status {code})")
                         log(f"replica {r.index} exited by itself (status {code}); restarting it")
                         self.start(r)
                     continue
@@ -190,9 +188,9 @@ class Replicas:
             time.sleep(0.5)
         raise RuntimeError(f"the group did not settle in {timeout} s: partitions owned {owned}")
 
-    def sigkill(self, rng):
+    def sigkill(self, r):
+        """SIGKILL, check that the process tree went with it, restart."""
         with self.lock:
-            r = rng.choice([r for r in self.replicas if not r.terminating])
             tree = process_tree(r.proc.pid)
             r.signalled = True
             os.kill(r.proc.pid, signal.SIGKILL)
@@ -205,7 +203,6 @@ class Replicas:
             left = [p for p in left if alive(p)]
         if left:
             self.orphans.append((r.index, left))
-            self.failures.append(f"processes {left} of SIGKILLed replica {r.index} outlived it by 10 s")
             for pid in left:
                 try:
                     os.kill(pid, signal.SIGKILL)
@@ -215,10 +212,9 @@ class Replicas:
         with self.lock:
             self.start(r)
         self.wait_live(r)
-        return r.index
 
     def sigterm(self, r):
-        """SIGTERM, time until exit, restart. Returns the exit time in seconds."""
+        """SIGTERM and the time until exit, in seconds."""
         limit = self.args.shutdown_grace + self.args.sigterm_slack
         with self.lock:
             r.signalled = r.terminating = True
@@ -230,9 +226,7 @@ class Replicas:
             os.kill(r.proc.pid, signal.SIGKILL)
             code = r.proc.wait()
         seconds = time.monotonic() - started
-        self.sigterm_exits.append((r.index, seconds))
-        if code not in (0, None):
-            self.failures.append(f"replica {r.index} exited with status {code} after SIGTERM")
+        self.sigterm_exits.append((r.index, seconds, code))
         return seconds
 
     def stop_all(self):
@@ -462,7 +456,10 @@ def committed_and_end(args):
 class Run:
     def __init__(self, args):
         self.args = args
-        self.rng = random.Random(args.seed)
+        # One generator per thread that draws, so a seed gives the same choices each run.
+        self.rng_jobs = random.Random(f"{args.seed}-jobs")
+        self.rng_pushes = random.Random(f"{args.seed}-pushes")
+        self.rng_faults = random.Random(f"{args.seed}-faults")
         self.failures = []
         self.checks = []  # (name, passed, detail)
         self.events = []  # (kind, wall time s, detail)
@@ -471,7 +468,7 @@ class Run:
         self.stop_pushing = threading.Event()
         self.sigterm_thread = None
         self.toxi = Toxiproxy(args.toxiproxy)
-        self.replicas = Replicas(args, self.failures)
+        self.replicas = Replicas(args)
         self.repos = {}
         self.pushes = 0
 
@@ -509,10 +506,10 @@ class Run:
         """New commits on random repositories while jobs run."""
         names = sorted(self.repos)
         while not self.stop_pushing.wait(self.args.push_interval):
-            repo = self.rng.choice(names)
+            repo = self.rng_pushes.choice(names)
             subprocess.run([os.path.join(self.args.repo_root, "scripts", "git-server"),
                             "add-commits", self.args.git_dir, f"chaos/{repo}",
-                            str(self.rng.randint(1, 3))],
+                            str(self.rng_pushes.randint(1, 3))],
                            check=True, stdout=subprocess.DEVNULL)
             self.pushes += 1
 
@@ -530,7 +527,7 @@ class Run:
             if delay > 0:
                 time.sleep(delay)
             kind = "garbage" if i % 100 == 99 else "invalid" if i % 100 == 49 else "valid"
-            jobs.produce(self.rng.choice(names), kind)
+            jobs.produce(self.rng_jobs.choice(names), kind)
         jobs.flush(300)
 
     # -- faults --
@@ -611,33 +608,38 @@ class Run:
         log(f"broker back after {self.notes['broker_restart_s']:.1f} s")
 
     def stalled_replica(self, stall_repos):
-        """The replica that most recently started a job on a stalled remote, if any."""
-        targets = {f"chaos/{r}" for r in stall_repos}
-        best = None
+        """A replica running a job on a stalled remote (from the logs: started, not finished),
+        with the job's id; (None, None) if there is none."""
+        targets = {f"chaos/{r}".encode() for r in stall_repos}
         for r in self.replicas.replicas:
-            try:
-                with open(self.replicas.log_path(r), "rb") as f:
-                    lines = f.readlines()[-5000:]
-            except OSError:
-                continue
-            for line in lines:
-                if b'"job started"' not in line:
-                    continue
-                try:
-                    entry = json.loads(line)
-                except ValueError:
-                    continue
-                if entry.get("target") in targets and (best is None or entry["ts"] > best[0]):
-                    best = (entry["ts"], r)
-        return best[1] if best else None
+            running = {}
+            with open(self.replicas.log_path(r), "rb") as f:
+                for line in f:
+                    if b'"msg":"mgitd starting"' in line:
+                        running.clear()
+                    elif b'"msg":"job started"' in line or b'"msg":"job attempt finished"' in line:
+                        entry = json.loads(line)
+                        if entry.get("target", "").encode() not in targets:
+                            continue
+                        if entry["msg"] == "job started":
+                            running[entry["job_id"]] = entry["ts"]
+                        else:
+                            running.pop(entry["job_id"], None)
+            if running:
+                return r, min(running, key=running.get)
+        return None, None
 
     def sigterm_one(self, stall_repos):
         """SIGTERM in a thread of its own (the replica may take the whole grace period to
         exit); SIGKILLs meanwhile spare it."""
-        r = self.stalled_replica(stall_repos)
-        why = "it runs a job on a stalled remote"
+        deadline = time.monotonic() + 10
+        r, job_id = self.stalled_replica(stall_repos)
+        while r is None and time.monotonic() < deadline:
+            time.sleep(0.5)
+            r, job_id = self.stalled_replica(stall_repos)
+        why = f"it runs {job_id}, which hangs on a stalled remote"
         if r is None:
-            r, why = self.rng.choice(self.replicas.replicas), "random"
+            r, why = self.rng_faults.choice(self.replicas.replicas), "random: no job hangs"
         self.event("SIGTERM", f"replica {r.index} ({why})")
 
         def run():
@@ -651,10 +653,11 @@ class Run:
         self.sigterm_thread.start()
 
     def sigkill_one(self):
-        self.event("SIGKILL")
-        index = self.replicas.sigkill(self.rng)
-        self.events[-1] = ("SIGKILL", self.events[-1][1], f"replica {index}")
-        log(f"SIGKILLed replica {index}, restarted it")
+        with self.replicas.lock:
+            r = self.rng_faults.choice([r for r in self.replicas.replicas if not r.terminating])
+        self.event("SIGKILL", f"replica {r.index}")
+        self.replicas.sigkill(r)
+        log(f"replica {r.index} restarted")
 
     # -- waiting --
 
@@ -748,8 +751,6 @@ class Run:
         producing.join()
         self.toxi.remove("git-latency", "latency")
         self.event("toxic latency off", "git-latency")
-        if jobs.errors:
-            self.failures.append(f"{len(jobs.errors)} jobs could not be produced: {jobs.errors[:3]}")
         fault_ids = list(jobs.jobs)
         log(f"fault phase over after {time.monotonic() - self.t0:.0f} s; "
             f"waiting for the answers to {len(fault_ids)} messages")
@@ -790,7 +791,7 @@ class Run:
     def check(self, name, passed, detail=""):
         self.checks.append((name, passed, detail))
         if not passed:
-            self.failures.append(f"{name}: {detail}" if detail else name)
+            self.failures.append(f"{name}: {detail}")
 
     def verify(self, jobs, fault_ids, final_ids, heads, missing):
         a = self.args
@@ -801,9 +802,14 @@ class Run:
         for answers in by_job.values():
             answers.sort(key=lambda r: (r["ts"], r["partition"], r["offset"]))
 
+        self.check("every job was produced (acknowledged by the broker)", not jobs.errors,
+                   f"{len(jobs.errors)} were not, e.g. {jobs.errors[:3]}")
         unknown = sorted(j for j in by_job if j not in jobs.jobs)
-        self.check("every result answers a job that was produced", not unknown,
-                   f"{len(unknown)} unknown job ids, e.g. {unknown[:3]}")
+        unreadable = self.collector.unreadable
+        self.check("every result is a result of a job that was produced",
+                   not unknown and not unreadable,
+                   f"{len(unknown)} unknown job ids, e.g. {unknown[:3]}; {len(unreadable)} "
+                   f"records without a job_id, e.g. {unreadable[:1]}")
         self.check("every job has a final answer (a result, or a DLQ record for non-jobs)",
                    not missing, f"{len(missing)} unanswered, e.g. {missing[:5]}")
 
@@ -819,11 +825,12 @@ class Run:
 
         garbage_answered = [j for j, info in jobs.jobs.items()
                             if info["kind"] == "garbage" and j in by_job]
-        dlq_known = [v for v, _ in dlq if v in jobs.garbage]
-        dlq_other = len(dlq) - len(dlq_known)
-        self.check("non-jobs go to the DLQ, untouched, and get no result",
-                   not garbage_answered and dlq_other == 0,
-                   f"{len(garbage_answered)} got a result, {dlq_other} other DLQ records")
+        dlq_other = [v for v, _ in dlq if v not in jobs.garbage]
+        dlq_bare = [v for v, headers in dlq if "mgit-error-code" not in headers]
+        self.check("non-jobs go to the DLQ, untouched and with mgit-error-code, and get no "
+                   "result", not garbage_answered and not dlq_other and not dlq_bare,
+                   f"{len(garbage_answered)} got a result; {len(dlq_other)} other DLQ records, "
+                   f"e.g. {dlq_other[:1]}; {len(dlq_bare)} without mgit-error-code")
 
         statuses, codes, bad_status = {}, {}, []
         for job_id, answers in by_job.items():
@@ -916,13 +923,15 @@ class Run:
         self.check(f"each replica's process tree stays under {a.rss_limit_mib} MiB RSS",
                    max_rss <= a.rss_limit_mib << 20, f"max {max_rss / 2**20:.0f} MiB")
         self.check("no replica exited by itself", not self.replicas.crashes,
-                   str(self.replicas.crashes))
-        self.check("no process of a SIGKILLed replica outlived it", not self.replicas.orphans,
-                   str(self.replicas.orphans))
+                   f"(replica, exit status): {self.replicas.crashes}")
+        self.check("no process of a SIGKILLed replica outlived it by 10 s",
+                   not self.replicas.orphans, f"(replica, pids): {self.replicas.orphans}")
         sigterm_limit = a.shutdown_grace + a.sigterm_slack
-        slow = [(i, round(s, 1)) for i, s in self.replicas.sigterm_exits if s > sigterm_limit]
-        self.check(f"every SIGTERM exits within shutdown_grace_seconds + {a.sigterm_slack} s "
-                   f"({sigterm_limit} s)", not slow, f"slow exits (replica, s): {slow}")
+        slow = [(i, round(s, 1), code) for i, s, code in self.replicas.sigterm_exits
+                if s > sigterm_limit or code != 0]
+        self.check(f"every SIGTERM exits with status 0 within shutdown_grace_seconds + "
+                   f"{a.sigterm_slack} s ({sigterm_limit} s)", not slow,
+                   f"(replica, seconds, exit status): {slow}")
 
         self.report(jobs, results, dlq, fault_ids, final_ids)
 
@@ -953,7 +962,7 @@ class Run:
             while times[j] < t - 5000:
                 j += 1
             peak = max(peak, i - j + 1)
-        sigterms = ", ".join(f"{s:.1f}" for _, s in self.replicas.sigterm_exits)
+        sigterms = ", ".join(f"{s:.1f}" for _, s, _ in self.replicas.sigterm_exits)
         rss = " / ".join(f"{r.max_rss / 2**20:.0f}" for r in self.replicas.replicas)
         codes = ", ".join(f"{k} {v}" for k, v in sorted(self.codes.items())) or "none"
         statuses = ", ".join(f"{k} {v}" for k, v in sorted(self.statuses.items(),
@@ -978,7 +987,7 @@ class Run:
             ("max deadline overrun", f"{self.max_overrun[0] / 1000:.1f} s "
              f"(timeout_seconds {a.timeout_seconds}, limit {a.overrun_limit} s)"),
             ("SIGTERM exit times", f"{sigterms} s (max "
-             f"{max((s for _, s in self.replicas.sigterm_exits), default=0):.1f} s; "
+             f"{max((s for _, s, _ in self.replicas.sigterm_exits), default=0):.1f} s; "
              f"grace {a.shutdown_grace} s)"),
             ("results outage", f"{self.outage.get('error')} for ~{a.outage_seconds} s; "
              f"idempotent probe {self.outage.get('retried')}"),
@@ -997,9 +1006,8 @@ class Run:
         print()
         for name, passed, detail in self.checks:
             print(f"{'PASS' if passed else 'FAIL'}: {name}" + ("" if passed else f" — {detail}"))
-        for failure in self.failures:
-            if not any(failure.startswith(name) for name, _, _ in self.checks):
-                print(f"FAIL: {failure}")
+        print(f"{sum(p for _, p, _ in self.checks)} passed, "
+              f"{sum(not p for _, p, _ in self.checks)} failed")
         sys.stdout.flush()
 
 
