@@ -351,7 +351,7 @@ class Jobs:
         self.lock = threading.Lock()
         self.jobs = {}  # job_id -> {"repo", "timeout", "kind": valid|invalid|garbage, "round"}
         self.placed = {}  # job_id -> (partition, offset)
-        self.garbage = {}  # value bytes -> job id
+        self.by_value = {}  # value bytes -> job id (DLQ records carry the original value)
         self.errors = []
         self.seq = 0
 
@@ -382,8 +382,7 @@ class Jobs:
         with self.lock:
             self.jobs[job_id] = {"repo": repo, "timeout": a.timeout_seconds, "kind": kind,
                                  "round": round_name}
-            if kind == "garbage":
-                self.garbage[value] = job_id
+            self.by_value[value] = job_id
         while True:
             try:
                 self.producer.produce(a.jobs_topic, value, key=info["key"].encode(),
@@ -672,10 +671,21 @@ class Run:
                 return missing
             time.sleep(1)
 
+    @staticmethod
+    def dlq_answer(jobs, value, headers):
+        """The job a DLQ record answers under the contract: a message that is not a job, or a
+        job that was running at three unclean exits of a replica (poison); else None."""
+        job_id = jobs.by_value.get(value)
+        if job_id is None:
+            return None
+        if jobs.jobs[job_id]["kind"] == "garbage" or headers.get("mgit-error-code") == b"poison":
+            return job_id
+        return None
+
     def unanswered(self, jobs, job_ids):
         results, dlq = self.collector.snapshot()
         answered = {r["job_id"] for r in results}
-        answered |= {jobs.garbage[v] for v, _ in dlq if v in jobs.garbage}
+        answered |= {self.dlq_answer(jobs, v, h) for v, h in dlq}
         return [j for j in job_ids if j not in answered]
 
     # -- main --
@@ -825,10 +835,13 @@ class Run:
 
         garbage_answered = [j for j, info in jobs.jobs.items()
                             if info["kind"] == "garbage" and j in by_job]
-        dlq_other = [v for v, _ in dlq if v not in jobs.garbage]
+        dlq_other = [v for v, h in dlq if self.dlq_answer(jobs, v, h) is None]
         dlq_bare = [v for v, headers in dlq if "mgit-error-code" not in headers]
+        self.poison = sorted({jobs.by_value[v] for v, h in dlq
+                              if h.get("mgit-error-code") == b"poison" and v in jobs.by_value})
         self.check("non-jobs go to the DLQ, untouched and with mgit-error-code, and get no "
-                   "result", not garbage_answered and not dlq_other and not dlq_bare,
+                   "result; no other DLQ record but poison ones", not garbage_answered
+                   and not dlq_other and not dlq_bare,
                    f"{len(garbage_answered)} got a result; {len(dlq_other)} other DLQ records, "
                    f"e.g. {dlq_other[:1]}; {len(dlq_bare)} without mgit-error-code")
 
@@ -983,7 +996,8 @@ class Run:
              f"{d['unattributed']}; "
              f"{self.dup_jobs} jobs answered more than once, never under another job_id"),
             ("DLQ records", f"{len(dlq)} for {kinds.get('garbage', 0)} non-jobs "
-             f"({len(dlq) - len(set(v for v, _ in dlq))} sent again after a fault)"),
+             f"({len(dlq) - len(set(v for v, _ in dlq))} sent again after a fault); "
+             f"poison: {len(self.poison)} jobs {self.poison[:3]}"),
             ("max deadline overrun", f"{self.max_overrun[0] / 1000:.1f} s "
              f"(timeout_seconds {a.timeout_seconds}, limit {a.overrun_limit} s)"),
             ("SIGTERM exit times", f"{sigterms} s (max "
