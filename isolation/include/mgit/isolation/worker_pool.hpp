@@ -33,8 +33,8 @@ struct WorkerPoolSettings {
   int max_jobs_per_worker = 1000;
   /// How long a retiring worker may take to exit before it is killed.
   std::chrono::milliseconds retire_wait{std::chrono::seconds(2)};
-  /// Told why a worker was replaced: deadline, stall, crash, protocol, cancel (shutdown, revoke), recycle,
-  /// spawn_failure. Called on the executing thread.
+  /// Told why a worker was replaced: deadline, stall, crash, protocol, cancel (shutdown, revoke),
+  /// recycle, spawn_failure. Called on the executing thread.
   std::function<void(std::string_view reason)> on_worker_replaced;
 };
 
