@@ -1,7 +1,10 @@
 #include "messages.hpp"
 
+#include <cstdint>
+#include <filesystem>
 #include <limits>
 #include <utility>
+#include <vector>
 
 #include "wire.hpp"
 
@@ -18,124 +21,119 @@ std::optional<ErrorCode> error_code_from(std::uint64_t raw) {
   return static_cast<ErrorCode>(raw);
 }
 
-void put_job(WireWriter& w, const jobs::Job& job) {
-  w.str(job.job_id);
-  w.str(job.correlation_id);
-  w.u64(static_cast<std::uint64_t>(job.operation));
-  w.str(job.repository_url);
-  w.str(job.credential);
-  w.str(job.repository_key);
-  w.str(job.ref);
-  w.str(job.target);
-  w.boolean(job.options.prune);
-  w.boolean(job.options.bare);
-  w.i64(job.options.depth);
-  w.boolean(job.options.submodules);
-  w.str(job.requested_by);
+/// Writes each field it is shown; `Fields` functions list a message's fields once, for
+/// both directions, so encoder and decoder cannot drift apart.
+struct FieldWriter {
+  WireWriter& w;
+  void operator()(const std::string& v) { w.str(v); }
+  void operator()(const std::filesystem::path& v) { w.str(v.string()); }
+  void operator()(const security::Secret& v) { w.str(v.reveal()); }
+  void operator()(bool v) { w.boolean(v); }
+  void operator()(int v) { w.i64(v); }
+  void operator()(std::int64_t v) { w.i64(v); }
+  void operator()(std::uint64_t v) { w.u64(v); }
+  void operator()(jobs::Operation v) { w.u64(static_cast<std::uint64_t>(v)); }
+  void operator()(const std::vector<std::string>& v) {
+    w.u64(v.size());
+    for (const auto& item : v) w.str(item);
+  }
+};
+
+/// Reads each field into what it is shown. An enum out of range marks the read invalid.
+struct FieldReader {
+  WireReader& r;
+  bool valid = true;
+  void operator()(std::string& v) { v = r.str(); }
+  void operator()(std::filesystem::path& v) { v = r.str(); }
+  void operator()(security::Secret& v) { v = security::Secret(r.str()); }
+  void operator()(bool& v) { v = r.boolean(); }
+  void operator()(int& v) { v = static_cast<int>(r.i64()); }
+  void operator()(std::int64_t& v) { v = r.i64(); }
+  void operator()(std::uint64_t& v) { v = r.u64(); }
+  void operator()(jobs::Operation& v) {
+    const auto raw = r.u64();
+    if (raw > static_cast<std::uint64_t>(jobs::Operation::kMirror)) valid = false;
+    v = static_cast<jobs::Operation>(valid ? raw : 0);
+  }
+  void operator()(std::vector<std::string>& v) {
+    const auto items = r.count(kMinStringBytes);
+    for (std::size_t i = 0; i < items; ++i) v.push_back(r.str());
+  }
+  [[nodiscard]] bool ok() const { return valid && r.ok(); }
+};
+
+template <class Io, class Setup>
+void setup_fields(Io& io, Setup& s) {
+  io(s.workspace);
+  io(s.min_free_disk_percent);
+  io(s.memory_limit_bytes);
+  io(s.file_size_limit_bytes);
+  io(s.max_received_bytes);
+  io(s.max_checkout_bytes);
+  io(s.max_pack_objects);
+  io(s.landlock);
+  io(s.log_level);
+  io(s.supervisor_pid);
 }
 
-bool get_job(WireReader& r, jobs::Job& job) {
-  job.job_id = r.str();
-  job.correlation_id = r.str();
-  const auto operation = r.u64();
-  if (operation > static_cast<std::uint64_t>(jobs::Operation::kMirror)) return false;
-  job.operation = static_cast<jobs::Operation>(operation);
-  job.repository_url = r.str();
-  job.credential = r.str();
-  job.repository_key = r.str();
-  job.ref = r.str();
-  job.target = r.str();
-  job.options.prune = r.boolean();
-  job.options.bare = r.boolean();
-  job.options.depth = static_cast<int>(r.i64());
-  job.options.submodules = r.boolean();
-  job.requested_by = r.str();
-  return true;
+template <class Io, class Job>
+void job_fields(Io& io, Job& job) {
+  io(job.job_id);
+  io(job.correlation_id);
+  io(job.operation);
+  io(job.repository_url);
+  io(job.credential);
+  io(job.repository_key);
+  io(job.ref);
+  io(job.target);
+  io(job.options.prune);
+  io(job.options.bare);
+  io(job.options.depth);
+  io(job.options.submodules);
+  io(job.requested_by);
 }
 
-void put_context(WireWriter& w, const observability::JobContext& ctx) {
-  w.str(ctx.job_id);
-  w.str(ctx.correlation_id);
-  w.str(ctx.trace_id);
-  w.str(ctx.span_id);
-  w.str(ctx.parent_span_id);
-  w.str(ctx.tracestate);
-  w.boolean(ctx.sampled);
+template <class Io, class Context>
+void context_fields(Io& io, Context& ctx) {
+  io(ctx.job_id);
+  io(ctx.correlation_id);
+  io(ctx.trace_id);
+  io(ctx.span_id);
+  io(ctx.parent_span_id);
+  io(ctx.tracestate);
+  io(ctx.sampled);
 }
 
-void get_context(WireReader& r, observability::JobContext& ctx) {
-  ctx.job_id = r.str();
-  ctx.correlation_id = r.str();
-  ctx.trace_id = r.str();
-  ctx.span_id = r.str();
-  ctx.parent_span_id = r.str();
-  ctx.tracestate = r.str();
-  ctx.sampled = r.boolean();
-}
-
-void put_credential(WireWriter& w, const security::Credential& c) {
-  w.str(c.name);
-  w.str(c.username);
-  w.str(c.password.reveal());
-  w.str(c.ssh_private_key.string());
-  w.str(c.ssh_public_key.string());
-  w.str(c.ssh_passphrase.reveal());
-  w.str(c.known_hosts.string());
-  w.str(c.ssh_private_key_pem.reveal());
-  w.str(c.ssh_public_key_text);
-  w.str(c.known_hosts_text);
-  w.u64(c.hosts.size());
-  for (const auto& host : c.hosts) w.str(host);
-}
-
-security::Credential get_credential(WireReader& r) {
-  security::Credential c;
-  c.name = r.str();
-  c.username = r.str();
-  c.password = security::Secret(r.str());
-  c.ssh_private_key = r.str();
-  c.ssh_public_key = r.str();
-  c.ssh_passphrase = security::Secret(r.str());
-  c.known_hosts = r.str();
-  c.ssh_private_key_pem = security::Secret(r.str());
-  c.ssh_public_key_text = r.str();
-  c.known_hosts_text = r.str();
-  const auto hosts = r.count(kMinStringBytes);
-  for (std::size_t i = 0; i < hosts; ++i) c.hosts.push_back(r.str());
-  return c;
+template <class Io, class Credential>
+void credential_fields(Io& io, Credential& c) {
+  io(c.name);
+  io(c.username);
+  io(c.password);
+  io(c.ssh_private_key);
+  io(c.ssh_public_key);
+  io(c.ssh_passphrase);
+  io(c.known_hosts);
+  io(c.ssh_private_key_pem);
+  io(c.ssh_public_key_text);
+  io(c.known_hosts_text);
+  io(c.hosts);
 }
 
 }  // namespace
 
 std::string encode_setup(const WorkerSetup& setup) {
   WireWriter w(MessageType::kSetup);
-  w.str(setup.workspace);
-  w.i64(setup.min_free_disk_percent);
-  w.u64(setup.memory_limit_bytes);
-  w.u64(setup.file_size_limit_bytes);
-  w.u64(setup.max_received_bytes);
-  w.u64(setup.max_checkout_bytes);
-  w.u64(setup.max_pack_objects);
-  w.boolean(setup.landlock);
-  w.str(setup.log_level);
-  w.i64(setup.supervisor_pid);
+  FieldWriter out{w};
+  setup_fields(out, setup);
   return std::move(w).finish();
 }
 
 std::optional<WorkerSetup> decode_setup(std::string_view payload) {
   WireReader r(payload);
+  FieldReader in{r};
   WorkerSetup setup;
-  setup.workspace = r.str();
-  setup.min_free_disk_percent = static_cast<int>(r.i64());
-  setup.memory_limit_bytes = r.u64();
-  setup.file_size_limit_bytes = r.u64();
-  setup.max_received_bytes = r.u64();
-  setup.max_checkout_bytes = r.u64();
-  setup.max_pack_objects = r.u64();
-  setup.landlock = r.boolean();
-  setup.log_level = r.str();
-  setup.supervisor_pid = r.i64();
-  if (!r.ok()) return std::nullopt;
+  setup_fields(in, setup);
+  if (!in.ok()) return std::nullopt;
   return setup;
 }
 
@@ -154,11 +152,12 @@ std::optional<std::string> decode_ready(std::string_view payload) {
 
 std::string encode_run(const RunRequest& request) {
   WireWriter w(MessageType::kRun);
-  put_job(w, request.job);
-  put_context(w, request.ctx);
+  FieldWriter out{w};
+  job_fields(out, request.job);
+  context_fields(out, request.ctx);
   w.i64(request.deadline.time_since_epoch().count());
   w.boolean(request.credential.has_value());
-  if (request.credential) put_credential(w, *request.credential);
+  if (request.credential) credential_fields(out, *request.credential);
   w.boolean(request.credential_error.has_value());
   if (request.credential_error) {
     w.u64(static_cast<std::uint64_t>(request.credential_error->code));
@@ -169,12 +168,13 @@ std::string encode_run(const RunRequest& request) {
 
 std::optional<RunRequest> decode_run(std::string_view payload) {
   WireReader r(payload);
+  FieldReader in{r};
   RunRequest request;
-  if (!get_job(r, request.job)) return std::nullopt;
-  get_context(r, request.ctx);
+  job_fields(in, request.job);
+  context_fields(in, request.ctx);
   request.deadline =
       std::chrono::steady_clock::time_point(std::chrono::steady_clock::duration(r.i64()));
-  if (r.boolean()) request.credential = get_credential(r);
+  if (r.boolean()) credential_fields(in, request.credential.emplace());
   if (r.boolean()) {
     const auto code = r.u64();
     if (code > static_cast<std::uint64_t>(security::CredentialErrorCode::kMalformed)) {
@@ -183,7 +183,7 @@ std::optional<RunRequest> decode_run(std::string_view payload) {
     request.credential_error =
         security::CredentialError{static_cast<security::CredentialErrorCode>(code), r.str()};
   }
-  if (!r.ok()) return std::nullopt;
+  if (!in.ok()) return std::nullopt;
   return request;
 }
 
