@@ -222,21 +222,19 @@ void InFlightLedger::forget(const std::string& run_id) {
 }
 
 void InFlightLedger::started(const std::string& run_id) {
-  if (file_.empty()) return;
-  std::string content;
-  std::uint64_t version = 0;
-  {
-    std::lock_guard lock(state_mutex_);
-    const auto run = runs_.find(run_id);
-    if (run == runs_.end()) return;
-    entries_[run->second].running = true;
-    version = ++version_;
-    content = snapshot(false);
-  }
-  write(content, version);
+  update_run(run_id, [](std::map<RecordId, Entry>& entries, const RecordId& id) {
+    entries[id].running = true;
+  });
 }
 
 void InFlightLedger::finished(const std::string& run_id) {
+  update_run(run_id,
+             [](std::map<RecordId, Entry>& entries, const RecordId& id) { entries.erase(id); });
+}
+
+void InFlightLedger::update_run(
+    const std::string& run_id,
+    const std::function<void(std::map<RecordId, Entry>&, const RecordId&)>& change) {
   if (file_.empty()) return;
   std::string content;
   std::uint64_t version = 0;
@@ -244,7 +242,7 @@ void InFlightLedger::finished(const std::string& run_id) {
     std::lock_guard lock(state_mutex_);
     const auto run = runs_.find(run_id);
     if (run == runs_.end()) return;
-    entries_.erase(run->second);
+    change(entries_, run->second);
     version = ++version_;
     content = snapshot(false);
   }

@@ -3,6 +3,7 @@
 #include <compare>
 #include <cstdint>
 #include <filesystem>
+#include <functional>
 #include <map>
 #include <mutex>
 #include <string>
@@ -73,6 +74,10 @@ class InFlightLedger {
   };
 
   void load();
+  /// Applies `change` to the entries for `run_id`'s record (nothing for an unknown run), then
+  /// writes the new state outside the state lock.
+  void update_run(const std::string& run_id,
+                  const std::function<void(std::map<RecordId, Entry>&, const RecordId&)>& change);
   /// Serializes the current state; call with `state_mutex_` held.
   [[nodiscard]] std::string snapshot(bool clean) const;
   /// Writes `content` unless a newer snapshot was written already.
