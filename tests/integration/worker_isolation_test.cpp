@@ -60,6 +60,9 @@ const ParsedResult* find(const std::vector<ParsedResult>& results, const std::st
   return nullptr;
 }
 
+/// A pack budget no test repository reaches: the stalling proxy forwards everything.
+constexpr std::size_t kPassEverything = std::size_t{1} << 40;
+
 class WorkerIsolationTest : public PipelineFixture {
  protected:
   std::string url_at(std::uint16_t port, const std::string& name) const {
@@ -86,6 +89,23 @@ class WorkerIsolationTest : public PipelineFixture {
                 " -c user.name=t -c user.email=t@example.com commit -qm big && git -C " + dir +
                 " push -q origin HEAD:main");
     return server_head(name);
+  }
+
+  /// Waits until `proxy` holds a pack answer mid-transfer, then SIGKILLs the daemon's
+  /// workers, as an OOM killer or an operator would. False when the stall never came.
+  static bool kill_workers_once_the_pack_stalls(DaemonProcess& daemon,
+                                                const StallingRemote& proxy) {
+    std::set<pid_t> workers;
+    if (!eventually(
+            [&] {
+              workers = worker_pids(daemon.pid());
+              return proxy.stalled_packs() > 0 && !workers.empty();
+            },
+            20s)) {
+      return false;
+    }
+    for (const pid_t pid : workers) ::kill(pid, SIGKILL);
+    return true;
   }
 
   std::uint16_t git_port() const {
@@ -199,7 +219,7 @@ TEST_F(WorkerIsolationTest, WorkerKilledMidFetchAnswersInternalAndTheTargetRecov
   const std::string big = "kill-" + suffix_;
   create_repo(big, 1);
   add_big_commit(big);
-  StallingRemote proxy(StallingRemote::Mode::kMidPack, git_port(), std::size_t{1} << 40);
+  StallingRemote proxy(StallingRemote::Mode::kMidPack, git_port(), kPassEverything);
   auto daemon = start_daemon({"--max-attempts", "1"});
   const auto url = url_at(proxy.port(), big);
   enqueue({{"a", clone_job("first", url, "killed/fetch")}});
@@ -209,14 +229,7 @@ TEST_F(WorkerIsolationTest, WorkerKilledMidFetchAnswersInternalAndTheTargetRecov
   const auto head = add_big_commit(big);
   proxy.set_pack_budget(4096);
   enqueue({{"a", clone_job("killed", url, "killed/fetch")}});
-  std::set<pid_t> workers;
-  ASSERT_TRUE(eventually(
-      [&] {
-        workers = worker_pids(daemon->pid());
-        return proxy.stalled_packs() > 0 && !workers.empty();
-      },
-      20s));
-  for (const pid_t pid : workers) ::kill(pid, SIGKILL);
+  ASSERT_TRUE(kill_workers_once_the_pack_stalls(*daemon, proxy)) << daemon->log_text();
   auto results = wait_for_results(2, 30s);
   const auto* killed = find(results, "killed");
   ASSERT_NE(killed, nullptr) << daemon->log_text();
@@ -224,7 +237,7 @@ TEST_F(WorkerIsolationTest, WorkerKilledMidFetchAnswersInternalAndTheTargetRecov
   EXPECT_NE(killed->error_message.find("worker exited, signal 9"), std::string::npos)
       << killed->raw;
 
-  proxy.set_pack_budget(std::size_t{1} << 40);
+  proxy.set_pack_budget(kPassEverything);
   enqueue({{"a", clone_job("after", url, "killed/fetch")}});
   results = wait_for_results(3, 60s);
   const auto* after = find(results, "after");
@@ -243,16 +256,9 @@ TEST_F(WorkerIsolationTest, CloneKilledHalfWayIsClonedCleanlyNextTime) {
   auto daemon = start_daemon({"--max-attempts", "1"});
   const auto url = url_at(proxy.port(), big);
   enqueue({{"a", clone_job("half", url, "killed/clone")}});
-  std::set<pid_t> workers;
-  ASSERT_TRUE(eventually(
-      [&] {
-        workers = worker_pids(daemon->pid());
-        return proxy.stalled_packs() > 0 && !workers.empty();
-      },
-      20s));
-  for (const pid_t pid : workers) ::kill(pid, SIGKILL);
+  ASSERT_TRUE(kill_workers_once_the_pack_stalls(*daemon, proxy)) << daemon->log_text();
   ASSERT_EQ(wait_for_results(1, 30s).at(0).error_code, "internal");
-  proxy.set_pack_budget(std::size_t{1} << 40);
+  proxy.set_pack_budget(kPassEverything);
   enqueue({{"a", clone_job("whole", url, "killed/clone")}});
   const auto results = wait_for_results(2, 60s);
   const auto* whole = find(results, "whole");
