@@ -26,6 +26,10 @@ tl::unexpected<JobError> credentials_in_url() {
       "repository.url: credentials in the URL are not allowed; use repository.credential"});
 }
 
+tl::unexpected<JobError> not_a_git_url() {
+  return invalid_url("not a supported git URL; use https, http, ssh or user@host:path");
+}
+
 /// Whether `text` has a ':' before any '/', ignoring the inside of a leading `[...]`:
 /// git's own test for the scp-like `host:path` form.
 bool colon_before_slash(std::string_view text) {
@@ -40,24 +44,23 @@ bool colon_before_slash(std::string_view text) {
   return colon != std::string_view::npos && (slash == std::string_view::npos || colon < slash);
 }
 
-/// The `[user@]host:path` form. `user` is only recognized when the text after the '@' is
-/// itself `host:path`, so `host:org@x/app` keeps its '@' in the path. A candidate user
-/// with a ':' in it is a `user:password` pair.
-struct ScpParts {
-  std::optional<std::string_view> userinfo;
-  std::string_view host_and_path;
-};
+/// Characters a remote shell would read as syntax. libgit2 hands an ssh path to the server
+/// inside single quotes, but a server-side wrapper (gitolite, a forced command) may not, so
+/// an ssh path keeps to what repositories are named with. '~' stays: `~user/app` is git's
+/// home-directory form.
+constexpr std::string_view kShellMetacharacters = "`$;&|<>()\\\"'*!{}[]^";
 
-ScpParts split_scp_userinfo(std::string_view url) {
-  const auto at = url.find('@');
-  if (at == std::string_view::npos) return {std::nullopt, url};
-  const auto candidate = url.substr(0, at);
-  const auto after = url.substr(at + 1);
-  if (candidate.find('/') != std::string_view::npos) return {std::nullopt, url};
-  if (candidate.find(':') == std::string_view::npos || colon_before_slash(after)) {
-    return {candidate, after};
+/// A user name as ssh and libssh2 take it: `[A-Za-z0-9._~-]`, not starting with '-' (which
+/// an ssh client would read as an option).
+tl::expected<void, JobError> check_user(std::string_view user) {
+  if (user.empty()) return invalid_url("user name is empty");
+  if (user.front() == '-') return invalid_url("user name must not start with '-'");
+  for (char c : user) {
+    if (!basics::is_ascii_alnum(c) && c != '.' && c != '_' && c != '~' && c != '-') {
+      return invalid_url("user name may only contain letters, digits, '.', '_', '~' and '-'");
+    }
   }
-  return {std::nullopt, url};
+  return {};
 }
 
 bool valid_reg_name(std::string_view host) {
@@ -122,6 +125,11 @@ tl::expected<std::string, JobError> normalize_path(std::string_view path) {
   }
   if (path.empty()) return invalid_url("repository path is missing");
   if (path.front() != '/') return invalid_url("repository path must be absolute");
+  // An argument that starts with '-' is an option to the program the server runs.
+  if (path.size() > 1 && path[1] == '-') return invalid_url("path must not start with '-'");
+  // '@' is only ever the ssh user's separator: with none in a path, every '@' of an accepted
+  // URL ends its user name, and redaction needs no parse to find where a userinfo ends.
+  if (path.find('@') != std::string_view::npos) return invalid_url("path must not contain '@'");
   for (const std::string_view segment : split_segments(path.substr(1))) {
     if (const auto why = refused_segment(segment)) {
       return invalid_url("path must not contain " + std::string(*why));
@@ -152,11 +160,10 @@ tl::expected<std::string, JobError> normalize_scheme_url(std::string_view url,
   if (!scheme) return invalid_url("unsupported scheme; use https, http or ssh");
 
   const auto rest = url.substr(separator + 3);
-  auto authority_end = rest.find_first_of("/?#");
+  auto authority_end = rest.find('/');
   if (authority_end == std::string_view::npos) authority_end = rest.size();
   auto authority = rest.substr(0, authority_end);
-  auto path = rest.substr(authority_end);
-  path = path.substr(0, path.find_first_of("?#"));
+  const auto path = rest.substr(authority_end);
 
   // The last '@' ends the userinfo: an unencoded '@' inside a token must not leak it
   // into the host.
@@ -165,6 +172,9 @@ tl::expected<std::string, JobError> normalize_scheme_url(std::string_view url,
     if (userinfo.find(':') != std::string_view::npos) return credentials_in_url();
     // Over http(s) a lone userinfo is how tokens are passed (`https://TOKEN@host`).
     if (!userinfo.empty() && !scheme->user_allowed) return credentials_in_url();
+    if (!userinfo.empty()) {
+      if (auto user = check_user(userinfo); !user) return tl::unexpected(user.error());
+    }
     authority = authority.substr(at + 1);
   }
 
@@ -188,17 +198,28 @@ tl::expected<std::string, JobError> normalize_scheme_url(std::string_view url,
   if (!normalized_host) return tl::unexpected(normalized_host.error());
   auto normalized_port = normalize_port(port, scheme->default_port);
   if (!normalized_port) return tl::unexpected(normalized_port.error());
+  if (scheme->name == "ssh" && path.find_first_of(kShellMetacharacters) != std::string_view::npos) {
+    return invalid_url("ssh path must not contain shell metacharacters");
+  }
   auto normalized_path = normalize_path(path);
   if (!normalized_path) return tl::unexpected(normalized_path.error());
   return std::string(scheme->name) + "://" + *normalized_host + *normalized_port + *normalized_path;
 }
 
+/// `user@host:path`: exactly one '@', before the ':' that ends the host. A second '@' would
+/// leave two readings of the host (`u@evil:path@good`), and without a user a word such as
+/// `javascript:alert(1)` would read as a host named "javascript".
 tl::expected<std::string, JobError> normalize_scp_like(std::string_view url) {
-  const auto parts = split_scp_userinfo(url);
-  if (parts.userinfo && parts.userinfo->find(':') != std::string_view::npos) {
-    return credentials_in_url();
+  const auto at = url.find('@');
+  if (at == std::string_view::npos) return not_a_git_url();
+  const auto user = url.substr(0, at);
+  const auto text = url.substr(at + 1);
+  if (user.find(':') != std::string_view::npos) return credentials_in_url();
+  if (text.find('@') != std::string_view::npos) {
+    return invalid_url("an scp-like URL has one '@', before the host");
   }
-  const auto text = parts.host_and_path;
+  if (auto checked = check_user(user); !checked) return tl::unexpected(checked.error());
+  if (!colon_before_slash(text)) return not_a_git_url();
   std::string_view host;
   std::string_view path;
   if (!text.empty() && text.front() == '[') {
@@ -220,7 +241,9 @@ tl::expected<std::string, JobError> normalize_scp_like(std::string_view url) {
   }
   auto normalized_host = normalize_host(host);
   if (!normalized_host) return tl::unexpected(normalized_host.error());
-  path = path.substr(0, path.find_first_of("?#"));
+  if (path.find_first_of(kShellMetacharacters) != std::string_view::npos) {
+    return invalid_url("ssh path must not contain shell metacharacters");
+  }
   std::string absolute_path;
   if (path.empty() || path.front() != '/') absolute_path = "/";
   absolute_path += path;
@@ -239,11 +262,15 @@ tl::expected<std::string, JobError> normalize_repository_url(std::string_view ur
       return invalid_url("must not contain whitespace or control characters");
     }
   }
+  // A query or fragment means nothing to a git remote; accepting one would make two keys
+  // for one repository and give a token in it a place to hide from redaction.
+  if (url.find_first_of("?#") != std::string_view::npos) {
+    return invalid_url("must not contain a query or fragment ('?' or '#')");
+  }
   if (const auto separator = url.find("://"); separator != std::string_view::npos) {
     return normalize_scheme_url(url, separator);
   }
-  if (colon_before_slash(split_scp_userinfo(url).host_and_path)) return normalize_scp_like(url);
-  return invalid_url("not a supported git URL; use https, http, ssh or user@host:path");
+  return normalize_scp_like(url);
 }
 
 }  // namespace mgit::jobs

@@ -78,10 +78,41 @@ TEST(RepositoryKey, AtSignInsideATokenDoesNotMoveTheHost) {
   EXPECT_EQ(key.error().code, ErrorCode::kPolicyDenied);
 }
 
-TEST(RepositoryKey, ScpLikePathMayContainAnAtSign) {
-  const auto key = normalize_repository_url("git.example.com:org@2/app.git");
-  ASSERT_TRUE(key.has_value()) << key.error().message;
-  EXPECT_EQ(*key, "ssh://git.example.com/org@2/app");
+TEST(RepositoryKey, ScpLikeUrlHasOneAtSignBeforeTheHost) {
+  // The host a credential check reads and the host a connection goes to must be the same:
+  // a second '@' would let `evil.example` and `good.example` both claim to be it.
+  const auto key = normalize_repository_url("user@evil.example:path@good.example");
+  ASSERT_FALSE(key.has_value());
+  EXPECT_EQ(key.error().code, ErrorCode::kInvalidJob);
+  EXPECT_EQ(key.error().message, "repository.url: an scp-like URL has one '@', before the host");
+}
+
+TEST(RepositoryKey, OptionLikeUsersAndPathsAndShellSyntaxAreRefused) {
+  const struct {
+    std::string url;
+    std::string message;
+  } cases[] = {
+      {"ssh://-u@git.example.com/r", "repository.url: user name must not start with '-'"},
+      {"git@git.example.com:-oProxyCommand=x/app.git",
+       "repository.url: path must not start with '-'"},
+      {"git@git.example.com:org/a;b",
+       "repository.url: ssh path must not contain shell metacharacters"},
+      {"ssh://git.example.com/org/$(id)",
+       "repository.url: ssh path must not contain shell metacharacters"},
+      {"javascript:alert(1)",
+       "repository.url: not a supported git URL; use https, http, ssh or user@host:path"},
+      {"https://git.example.com/org/app?x=1",
+       "repository.url: must not contain a query or fragment ('?' or '#')"},
+      {"https://git.example.com/org/app#main",
+       "repository.url: must not contain a query or fragment ('?' or '#')"},
+  };
+  for (const auto& c : cases) {
+    SCOPED_TRACE(c.url);
+    const auto key = normalize_repository_url(c.url);
+    ASSERT_FALSE(key.has_value()) << *key;
+    EXPECT_EQ(key.error().code, ErrorCode::kInvalidJob);
+    EXPECT_EQ(key.error().message, c.message);
+  }
 }
 
 TEST(RepositoryKey, LengthLimit) {
