@@ -4,12 +4,14 @@
 #include <rapidjson/document.h>
 #include <rapidjson/error/en.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdint>
 #include <optional>
 #include <string>
 #include <string_view>
 #include <utility>
+#include <vector>
 
 #include "mgit/basics/ascii.hpp"
 #include "mgit/jobs/repository_key.hpp"
@@ -269,6 +271,57 @@ std::optional<JobError> read_job(const Value& doc, std::string_view header_corre
   return std::nullopt;
 }
 
+/// A key path for a message: `repository.url`, `[]` for an array element. A key that is long
+/// or not printable ASCII is not echoed (it is the producer's text, up to the message size).
+std::string printable_key(std::string_view key) {
+  constexpr std::size_t kMaxEchoedKey = 64;
+  if (key.empty() || key.size() > kMaxEchoedKey) return "…";
+  for (char c : key) {
+    if (c < 0x20 || c > 0x7e || c == '"' || c == '\\') return "…";
+  }
+  return std::string(key);
+}
+
+/// The path of the first key that appears twice in one object, anywhere in `root`. RapidJSON
+/// keeps both and `FindMember` returns the first, while other JSON readers keep the last:
+/// a producer, a proxy and mgitd could each read a different job out of one message.
+/// Iterative, like the parse, so nesting depth costs no stack; O(n log n) per object.
+std::optional<std::string> first_duplicate_key(const Value& root) {
+  struct Pending {
+    const Value* value;
+    std::string path;
+  };
+  std::vector<Pending> stack{{&root, ""}};
+  std::vector<std::string_view> names;
+  while (!stack.empty()) {
+    Pending pending = std::move(stack.back());
+    stack.pop_back();
+    const auto child_path = [&](std::string_view key) {
+      return pending.path.empty() ? std::string(key) : pending.path + "." + std::string(key);
+    };
+    if (pending.value->IsObject()) {
+      names.clear();
+      for (const auto& member : pending.value->GetObject()) {
+        names.push_back(view(member.name));
+        if (member.value.IsObject() || member.value.IsArray()) {
+          stack.push_back({&member.value, child_path(printable_key(view(member.name)))});
+        }
+      }
+      std::sort(names.begin(), names.end());
+      if (const auto twice = std::adjacent_find(names.begin(), names.end()); twice != names.end()) {
+        return child_path(printable_key(*twice));
+      }
+    } else if (pending.value->IsArray()) {
+      for (const auto& element : pending.value->GetArray()) {
+        if (element.IsObject() || element.IsArray()) {
+          stack.push_back({&element, pending.path + "[]"});
+        }
+      }
+    }
+  }
+  return std::nullopt;
+}
+
 /// Whatever can be read from an invalid job, so its `rejected` result says what it was.
 Rejected make_rejected(const Value& doc, const Job& partial, JobError error) {
   Rejected rejected;
@@ -283,11 +336,9 @@ Rejected make_rejected(const Value& doc, const Job& partial, JobError error) {
     if (const Value* url = find_optional(*repository, "url"); url != nullptr && url->IsString()) {
       const auto key = normalize_repository_url(view(*url));
       if (key) rejected.repository_key = *key;
-      // The result redacts a URL by its structure. `policy_denied` means it parsed and its
-      // userinfo is where redaction looks; any other failure leaves no structure to trust.
-      rejected.repository_url = key || key.error().code == ErrorCode::kPolicyDenied
-                                    ? std::string(view(*url))
-                                    : security::redact_unparsed_url(view(*url));
+      // Kept as given: whatever echoes it redacts it with security::redact_url, which needs
+      // no parse to find the userinfo.
+      rejected.repository_url = std::string(view(*url));
     }
   }
   // Only a valid target is echoed: an invalid one may be anything up to the message size.
@@ -320,6 +371,8 @@ ParseOutcome parse_job(std::string_view payload, std::string_view header_correla
                                        ": " + rapidjson::GetParseError_En(doc.GetParseError())};
   }
   if (!doc.IsObject()) return Unparseable{"not_object", "a job must be a JSON object"};
+  const auto duplicate = first_duplicate_key(doc);
+  if (duplicate == "job_id") return Unparseable{"no_job_id", "job_id appears more than once"};
 
   const Value* job_id = find(doc, "job_id");
   if (job_id == nullptr) return Unparseable{"no_job_id", "job_id is missing"};
@@ -330,6 +383,11 @@ ParseOutcome parse_job(std::string_view payload, std::string_view header_correla
 
   Job job;
   job.job_id = std::string(view(*job_id));
+  if (duplicate) {
+    default_correlation_id(job, header_correlation_id);
+    return make_rejected(
+        doc, job, invalid("duplicate key " + *duplicate + ": each key may appear only once"));
+  }
   if (auto error = read_job(doc, header_correlation_id, job)) {
     default_correlation_id(job, header_correlation_id);
     return make_rejected(doc, job, std::move(*error));

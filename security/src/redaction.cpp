@@ -12,41 +12,30 @@ constexpr std::string_view kMask = "***";
 constexpr std::size_t kShortSecret = 4;
 constexpr std::string_view kSchemeSeparator = "://";
 
-/// Length of the userinfo, its '@' included, at the start of `authority`: the text after a
-/// URL's `://`, or a whole scp-like URL. See the header for why only '/' ends it.
-std::size_t userinfo_length(std::string_view authority) {
-  const std::size_t at = authority.substr(0, authority.find('/')).rfind('@');
-  return at == std::string_view::npos ? 0 : at + 1;
-}
-
-/// Whether a word (or the part of it before a `://`) reads `[userinfo@]host:path`: git's scp-like
-/// form, where a
-/// ':' follows the host before any '/'.
-bool is_scp_like(std::string_view word, std::size_t userinfo) {
-  const std::string_view rest = word.substr(userinfo);
-  const std::size_t colon = rest.find(':');
-  return userinfo > 0 && colon != std::string_view::npos && colon > 0 && colon < rest.find('/');
-}
-
-/// Appends `word` without the userinfo of any URL in it. Several URLs may be glued into one
-/// word (`https://a/?next=https://u:p@b/`), so every `://` starts an authority. `whole_url`:
-/// the word is known to be a URL, so without `://` it is scp-like whatever follows its '@'.
-void append_redacted(std::string& out, std::string_view word, bool whole_url) {
-  std::size_t copied = 0;
-  std::size_t separator = word.find(kSchemeSeparator);
-  // What stands before the first `://` (the whole word when there is none) may itself be an
-  // scp-like URL: `git:secret@host:org/app?next=https://x` must lose `git:secret@` too.
-  const std::string_view head = word.substr(0, separator);
-  const std::size_t userinfo = userinfo_length(head);
-  if (whole_url || is_scp_like(head, userinfo)) copied = userinfo;
-  while (separator != std::string_view::npos) {
-    const std::size_t authority = separator + kSchemeSeparator.size();
-    out.append(word.substr(copied, authority - copied));
-    // The dropped userinfo holds no '/', hence no `://`: the next search starts after it.
-    copied = authority + userinfo_length(word.substr(authority));
-    separator = word.find(kSchemeSeparator, copied);
+/// Whether `word` reads `userinfo@host:…`: git's scp-like form, where a ':' follows the
+/// host before any '/'. A mail address (`bob@example.com`) has no such ':'.
+bool is_scp_like(std::string_view word) {
+  const std::size_t at = word.find('@');
+  if (at == 0 || at == std::string_view::npos ||
+      word.substr(0, at).find('/') != std::string_view::npos) {
+    return false;
   }
-  out.append(word.substr(copied));
+  const std::string_view rest = word.substr(at + 1);
+  const std::size_t colon = rest.find(':');
+  return colon != std::string_view::npos && colon > 0 && colon < rest.find('/');
+}
+
+/// Length of a leading `scheme://`, 0 when `url` does not start with one.
+std::size_t scheme_prefix_length(std::string_view url) {
+  const std::size_t separator = url.find(kSchemeSeparator);
+  if (separator == std::string_view::npos || separator == 0 || !basics::is_ascii_alpha(url[0])) {
+    return 0;
+  }
+  for (const char c : url.substr(0, separator)) {
+    // '_' is not RFC 3986's, but Kafka's listener names (`SASL_SSL://`) use it.
+    if (!basics::is_ascii_alnum(c) && c != '+' && c != '-' && c != '.' && c != '_') return 0;
+  }
+  return separator + kSchemeSeparator.size();
 }
 
 /// Where a URL ends inside free text: characters that are never part of a URL we produce
@@ -111,15 +100,12 @@ std::string replace_all(std::string_view text, std::string_view needle, bool who
 
 }  // namespace
 
-std::string redact_unparsed_url(std::string_view url) {
-  const std::size_t at = url.rfind('@');
-  return std::string(at == std::string_view::npos ? url : url.substr(at + 1));
-}
-
 std::string redact_url(std::string_view url) {
-  std::string out;
-  out.reserve(url.size());
-  append_redacted(out, url, true);
+  const std::size_t at = url.rfind('@');
+  if (at == std::string_view::npos) return std::string(url);
+  const std::size_t scheme = std::min(scheme_prefix_length(url), at);
+  std::string out(url.substr(0, scheme));
+  out.append(url.substr(at + 1));
   return out;
 }
 
@@ -134,7 +120,12 @@ std::string redact_urls_in_text(std::string_view text) {
     }
     std::size_t end = pos;
     while (end < text.size() && !ends_url_in_text(text[end])) ++end;
-    append_redacted(out, text.substr(pos, end - pos), false);
+    const std::string_view word = text.substr(pos, end - pos);
+    if (word.find(kSchemeSeparator) != std::string_view::npos || is_scp_like(word)) {
+      out.append(redact_url(word));
+    } else {
+      out.append(word);
+    }
     pos = end;
   }
   return out;

@@ -10,6 +10,7 @@
 #include <variant>
 
 #include "mgit/jobs/parse.hpp"
+#include "mgit/jobs/result_json.hpp"
 
 namespace mgit::jobs {
 namespace {
@@ -333,6 +334,42 @@ TEST(ParseJob, Repository) {
                  "repository.url: longer than 2048 bytes");
 }
 
+TEST(ParseJob, DuplicateKeysAreInvalid) {
+  // Readers disagree on which copy of a key wins; mgitd refuses to pick one.
+  expect_invalid(R"({"schema": "mgit.sync-job/v1", "job_id": "job-1", "operation": "fetch",
+      "repository": {"url": "https://git.example.com/org/app.git"},
+      "repository": {"url": "https://evil.example/org/app.git"}})",
+                 "duplicate key repository: each key may appear only once");
+  expect_invalid(R"({"schema": "mgit.sync-job/v1", "job_id": "job-1", "operation": "fetch",
+      "repository": {"url": "https://git.example.com/org/app.git",
+                     "url": "https://evil.example/org/app.git"}})",
+                 "duplicate key repository.url: each key may appear only once");
+  expect_invalid(R"({"schema": "mgit.sync-job/v1", "job_id": "job-1", "operation": "fetch",
+      "repository": {"url": "https://git.example.com/org/app.git"},
+      "extra": [{"a": 1}, {"b": 1, "b": 2}]})",
+                 "duplicate key extra[].b: each key may appear only once");
+  // A key that is not printable ASCII is not echoed.
+  expect_invalid(R"({"schema": "mgit.sync-job/v1", "job_id": "job-1", "operation": "fetch",
+      "repository": {"url": "https://git.example.com/org/app.git"}, "\n": 1, "\n": 2})",
+                 "duplicate key …: each key may appear only once");
+}
+
+TEST(ParseJob, DuplicateJobIdLeavesNoUsableJobId) {
+  const Unparseable unparseable = expect_unparseable(parse(
+      R"({"schema": "mgit.sync-job/v1", "job_id": "job-1", "job_id": "job-2", "operation": "fetch",
+          "repository": {"url": "https://git.example.com/org/app.git"}})"));
+  EXPECT_EQ(unparseable.reason, "no_job_id");
+  EXPECT_EQ(unparseable.message, "job_id appears more than once");
+}
+
+TEST(ParseJob, RejectedUrlIsKeptAsGivenForTheResultToRedact) {
+  const std::string url = R"("https://oauth2:glpat-s3cret#x@gitlab.example.com/org/app")";
+  const Rejected rejected = expect_rejected(parse(with("/repository/url", url)));
+  EXPECT_EQ(rejected.error.code, ErrorCode::kInvalidJob);
+  EXPECT_EQ(rejected.error.message.find("s3cret"), std::string::npos);
+  EXPECT_EQ(json_string(rejected.repository_url), url);
+}
+
 TEST(ParseJob, CredentialsInUrlArePolicyDenied) {
   for (std::string_view url : {R"("https://user:s3cret@git.example.com/org/app.git")",
                                R"("https://s3cret@git.example.com/org/app.git")",
@@ -438,16 +475,24 @@ TEST(ParseJob, RejectedCarriesWhatCouldBeRead) {
   EXPECT_FALSE(bad_operation.operation.has_value());
 }
 
-TEST(ParseJob, RejectedUrlThatDoesNotParseKeepsNothingBeforeItsLastAt) {
+TEST(ParseJob, RejectedUrlLeavesNoSecretInTheResult) {
   // Where the URL does not parse, its structure cannot say where a password ends: a '/' in
-  // it or a missing slash would otherwise leave the secret in the rejected result.
+  // it, a missing slash or a '#' would otherwise leave the secret in the rejected result.
   for (const std::string_view url :
        {R"("https://user:pa/ss@host.example/x")", R"("https:/user:pass@host.example/x")",
-        R"("git:tok3n@host:org/app?next=https://x")"}) {
+        R"("git:tok3n@host:org/app?next=https://x")",
+        R"("https://oauth2:glpat-tok3n#x@gitlab.example.com/org/app")"}) {
     const Rejected rejected = expect_rejected(parse(with("/repository/url", url)));
     EXPECT_EQ(rejected.repository_key, "") << url;
-    EXPECT_EQ(rejected.repository_url.find("pa"), std::string::npos) << rejected.repository_url;
-    EXPECT_EQ(rejected.repository_url.find("tok3n"), std::string::npos) << rejected.repository_url;
+    JobResult result;
+    result.job_id = rejected.job_id;
+    result.status = Status::kRejected;
+    result.repository_url = rejected.repository_url;
+    result.error = rejected.error;
+    const std::string json = result_to_json(result);
+    for (const std::string_view secret : {"user", "pa/", "pass", "tok3n", "oauth2"}) {
+      EXPECT_EQ(json.find(secret), std::string::npos) << json;
+    }
   }
 }
 

@@ -23,8 +23,7 @@ struct Rejected {
   std::string job_id;
   std::string correlation_id;
   std::optional<Operation> operation;
-  /// As given (the result strips its userinfo); for a URL that does not parse at all, only
-  /// what follows its last '@' (see `security::redact_unparsed_url`).
+  /// As given: every echo of it goes through `security::redact_url`.
   std::string repository_url;
   std::string repository_key;  ///< empty when the URL did not normalize
   std::string target;

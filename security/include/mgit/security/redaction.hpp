@@ -6,31 +6,24 @@
 
 namespace mgit::security {
 
-// One rule for every URL that leaves the process (results, log lines, spans, error messages,
-// Kafka keys), so a URL reads the same wherever it shows up:
+// One function for every URL that leaves the process (results, log lines, spans, error
+// messages, Kafka keys, mgitctl output), whether or not the URL was accepted:
 //   - all userinfo goes, not only `user:password@`: over http(s) a lone "user" is usually a
 //     token (`https://ghp_xxx@github.com/`), and a bare ssh user (`ssh://git@host`,
 //     `git@host:org/app`) is an account name that identifies nothing the repository key does
 //     not, so dropping it costs no information and spares the scheme-by-scheme exceptions;
-//   - the userinfo ends at the last '@' before the first '/' after `://` (the start of an
-//     scp-like URL); '?', '#' and '\' do not end it, because a token may hold them unencoded
-//     (`https://oauth2:glpat-x#y@host/`) and stopping there would publish the token.
-// A '/' typed unencoded inside a password still ends the authority here, as it does for git.
+//   - the userinfo ends at the URL's *last* '@'. An accepted URL has no '@' but the user's
+//     (docs/job-schema.md), so that is exact for it; for a refused one there is no telling
+//     where a userinfo ends (`https://u:pa/ss@host/`, `https://oauth2:glpat-x#y@host/`), and
+//     cutting at the last '@' over-redacts rather than guesses.
 
-/// `url` without the userinfo of the URL it holds (and of any other `://` glued into it). A
-/// string without `://` is taken as scp-like: everything up to the last '@' before the first
-/// '/' goes (`git:secret@host:org/app` -> `host:org/app`). Use this for one URL, e.g. a job's
-/// `repository.url` or a configured endpoint.
+/// `url` without everything between its `://` (its start, when there is none) and its last
+/// '@': `https://u:p@host/x` -> `https://host/x`, `git:secret@host:org/app` -> `host:org/app`.
+/// Use this for one URL, e.g. a job's `repository.url` or a configured endpoint.
 std::string redact_url(std::string_view url);
 
-/// For a URL that did not parse as one mgitd accepts (a rejected job's `repository.url`):
-/// everything up to its last '@' goes, wherever that '@' stands. Without a parse there is no
-/// telling where the userinfo ends (`https://u:pa/ss@host/`, `https:/u:p@host/`), so this
-/// over-redacts rather than guess.
-std::string redact_unparsed_url(std::string_view url);
-
-/// Free text (an error message, a log line) with every URL in it redacted as `redact_url`
-/// does. A URL ends at white space, a control character or one of `"'<>` and the backtick;
+/// Free text (an error message, a log line) with every URL in it redacted by `redact_url`.
+/// A URL ends at white space, a control character or one of `"'<>` and the backtick;
 /// without `://`, only a word shaped `…@host:…` counts as an scp-like URL, so a mail address
 /// stays. Text without URLs comes back unchanged.
 std::string redact_urls_in_text(std::string_view text);
