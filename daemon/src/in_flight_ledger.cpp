@@ -1,23 +1,18 @@
 #include "in_flight_ledger.hpp"
 
-#include <fcntl.h>
 #include <rapidjson/document.h>
-#include <unistd.h>
 
-#include <cerrno>
 #include <cstdio>
 #include <exception>
-#include <fstream>
-#include <iterator>
 #include <limits>
 #include <string_view>
 #include <system_error>
 #include <utility>
 #include <vector>
 
-#include "mgit/basics/file_descriptor.hpp"
 #include "mgit/basics/json_escape.hpp"
 #include "mgit/observability/log.hpp"
+#include "state_file.hpp"
 
 namespace mgit::daemon {
 
@@ -80,9 +75,17 @@ InFlightLedger::~InFlightLedger() {
 }
 
 void InFlightLedger::load() {
-  std::ifstream in(file_, std::ios::binary);
-  if (!in) return;  // the first start, or the last exit was clean with nothing counted
-  const std::string text{std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
+  // A worker can write beneath the workspace, so the file is read as state_file.hpp says:
+  // only a regular file, never blocking, bounded.
+  constexpr std::size_t kMaxLedgerBytes = 16 * 1024 * 1024;
+  const auto read = read_state_file(file_, kMaxLedgerBytes);
+  if (!read && read.error() == "absent") return;  // the first start, or a clean last exit
+  if (!read) {
+    observability::log(LogLevel::kWarn, "in-flight file unreadable; starting without counts",
+                       {{"file", file_.string()}, {"error", read.error()}});
+    return;
+  }
+  const std::string& text = *read;
   rapidjson::Document doc;
   doc.Parse(text.c_str(), text.size());
   const auto damaged = [&](const char* why) {
@@ -153,18 +156,10 @@ void InFlightLedger::write(const std::string& content, std::uint64_t version) {
   const auto temp = std::filesystem::path(file_.string() + ".tmp");
   std::error_code ec;
   {
-    // Workers may write beneath the workspace: O_NOFOLLOW, so a symlink planted at the temp
-    // name cannot make the daemon write through it.
-    basics::FileDescriptor out(
-        ::open(temp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0600));
-    std::string_view left = content;
-    while (out && !left.empty()) {
-      const ssize_t written = ::write(out.get(), left.data(), left.size());
-      if (written < 0 && errno == EINTR) continue;
-      if (written <= 0) break;
-      left.remove_prefix(static_cast<std::size_t>(written));
-    }
-    if (!out || !left.empty()) ec = std::make_error_code(std::errc::io_error);
+    // Workers may write beneath the workspace: the temp file is the daemon's own new regular
+    // file whatever a worker planted at its name (state_file.hpp).
+    const auto out = create_state_file(temp);
+    if (!out || !write_all(out->get(), content)) ec = std::make_error_code(std::errc::io_error);
   }
   if (!ec) std::filesystem::rename(temp, file_, ec);
   if (ec) {

@@ -1,12 +1,13 @@
 #include "workspace_probe.hpp"
 
-#include <fcntl.h>
 #include <sys/statvfs.h>
 #include <unistd.h>
 
 #include <cerrno>
 #include <cstring>
 #include <string>
+
+#include "state_file.hpp"
 
 namespace mgit::daemon {
 
@@ -43,17 +44,17 @@ void WorkspaceProbe::check_now() {
   std::string detail;
   std::error_code ec;
   std::filesystem::create_directories(probe.parent_path(), ec);
-  const int fd = ::open(probe.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0600);
-  if (fd < 0) {
-    detail = "cannot create " + probe.string() + ": " + std::strerror(errno);
+  // Workers may write beneath the workspace: a FIFO planted at the probe's name must not hang
+  // the health check (state_file.hpp).
+  if (auto fd = create_state_file(probe); !fd) {
+    detail = probe.string() + ": " + fd.error();
   } else {
-    constexpr char kByte = 'x';
-    if (::write(fd, &kByte, 1) != 1) {
+    if (!write_all(fd->get(), "x")) {
       detail = "cannot write " + probe.string() + ": " + std::strerror(errno);
     } else {
       writable = true;
     }
-    ::close(fd);
+    fd->reset();
     ::unlink(probe.c_str());
   }
 

@@ -117,7 +117,12 @@ std::string apply_landlock(const WorkerSetup& setup) {
       static_cast<int>(::syscall(SYS_landlock_create_ruleset, &attributes, sizeof attributes, 0)));
   if (!ruleset)
     return fmt::format("landlock abi {} refused a ruleset: {}", abi, std::strerror(errno));
-  const std::uint64_t read_write = handled & ~LANDLOCK_ACCESS_FS_EXECUTE;
+  // No FIFOs, sockets or devices: git never makes one, and a FIFO in `.mgitd/` is how a
+  // worker taken over by a hostile pack could hang the daemon opening its own files there.
+  const std::uint64_t read_write =
+      handled &
+      ~(LANDLOCK_ACCESS_FS_EXECUTE | LANDLOCK_ACCESS_FS_MAKE_FIFO | LANDLOCK_ACCESS_FS_MAKE_SOCK |
+        LANDLOCK_ACCESS_FS_MAKE_CHAR | LANDLOCK_ACCESS_FS_MAKE_BLOCK);
   bool ok = allow(ruleset.get(), setup.workspace.c_str(), read_write);
   // A HOME beneath the workspace is covered by the workspace's rule, and must not get a rule
   // of its own: any worker may write there, and a HOME replaced by a symlink to `/` would
