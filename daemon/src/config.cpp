@@ -5,6 +5,7 @@
 #include <CLI/CLI.hpp>
 #include <algorithm>
 #include <cstdlib>
+#include <filesystem>
 #include <iostream>
 #include <map>
 #include <set>
@@ -189,6 +190,11 @@ ConfigLoad load_config(int argc, const char* const* argv, const EnvLookup& env) 
       }
     }
     config.config_file = config_path;
+    // Workers run with the workspace as their working directory and the daemon changes
+    // none; an absolute path reads the same in both and in every log line.
+    if (!config.workspace.empty()) {
+      config.workspace = std::filesystem::absolute(config.workspace).lexically_normal().string();
+    }
     validate_combination(config);
     return ConfigLoad{std::move(config), 0};
   } catch (const ConfigError& e) {

@@ -88,6 +88,13 @@ TEST_F(ConfigTest, DefaultsMatchTheSpec) {
   EXPECT_FALSE(c.embedded_broker);
 }
 
+TEST_F(ConfigTest, RelativeWorkspaceBecomesAbsolute) {
+  // Workers run in the workspace: a relative path would name another directory there.
+  const auto result = load({"--workspace", "relative/./ws"});
+  ASSERT_TRUE(result.config) << err_;
+  EXPECT_EQ(result.config->workspace, (std::filesystem::current_path() / "relative/ws").string());
+}
+
 TEST_F(ConfigTest, FlagBeatsEnvBeatsFile) {
   const auto file = write_file("mgitd.conf", "# comment\nworkers = 2\n");
 
