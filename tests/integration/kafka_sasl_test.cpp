@@ -117,14 +117,20 @@ class KafkaSaslTest : public mgit::test_support::PipelineFixture {
 };
 
 TEST_F(KafkaSaslTest, AJobFlowsOverSaslSslWithinTheAclsAndAnUnlistedPrincipalIsRefused) {
+  // The audit topic is mgitd's --audit-topic when the fixture names one.
+  std::string audit_topic = "mgit.audit";
+  const auto args = daemon_args();
+  for (std::size_t i = 0; i + 1 < args.size(); ++i) {
+    if (args[i] == "--audit-topic") audit_topic = args[i + 1];
+  }
   // The ACLs and the quota of docs/security/hardening.md, for this test's topics; the JVM
   // tools start side by side.
   const std::vector<std::string> commands = {
       kafka_tool("kafka-acls.sh", "--add --allow-principal User:mgitd --operation Read --topic " +
                                       jobs_topic_ + " --group " + group_),
       kafka_tool("kafka-acls.sh", "--add --allow-principal User:mgitd --operation Write --topic " +
-                                      results_topic_ + " --topic " + dlq_topic_ +
-                                      " --topic mgit.audit"),
+                                      results_topic_ + " --topic " + dlq_topic_ + " --topic " +
+                                      audit_topic),
       kafka_tool("kafka-acls.sh",
                  "--add --allow-principal User:producer --operation Write --topic " + jobs_topic_),
       kafka_tool("kafka-acls.sh",
