@@ -97,6 +97,11 @@ for pkg in libc6 librdkafka1 ca-certificates; do
   grep -qx "Package: $pkg" "$root/var/lib/dpkg/status.d/$pkg" 2>/dev/null || fail "no package metadata for $pkg"
 done
 compgen -G "$root/var/lib/dpkg/status.d/libgit2-*" >/dev/null || fail "no package metadata for libgit2"
+# The libgit2 inside is the one with the security fixes (the Dockerfile's minimum).
+libgit2_min=$(sed -n 's/^ARG LIBGIT2_MIN_VERSION=//p' containers/Dockerfile)
+libgit2_version=$(sed -n 's/^Version: //p' "$root"/var/lib/dpkg/status.d/libgit2-*)
+dpkg --compare-versions "$libgit2_version" ge "$libgit2_min" ||
+  fail "libgit2 $libgit2_version in the image lacks the security fixes of $libgit2_min"
 packages=$(find "$root/var/lib/dpkg/status.d" -type f | wc -l)
 log "contents: $(find "$root" -type f | wc -l) files ($packages Debian packages recorded for scanners), no shell, only the workspace belongs to $uid"
 
