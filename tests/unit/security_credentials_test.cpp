@@ -156,7 +156,7 @@ TEST_F(CredentialStoreTest, UnknownKeyMessageHasOnlyTheLineNumber) {
   EXPECT_EQ(word.error().message, "credential 'word': line 2: unknown key");
 }
 
-TEST_F(CredentialStoreTest, HostsAreOptionalAndLowerCased) {
+TEST_F(CredentialStoreTest, FileWithoutHostsLoadsButIsNeverUsable) {
   write(dir_ / "any", "token=t\n");
   write(dir_ / "scoped",
         "token=t\nhosts= Git.Example.COM , mirror.example.com:8443,[2001:DB8::1]\n");
@@ -185,10 +185,17 @@ TEST_F(CredentialStoreTest, MalformedHostsAreRefusedWithoutEcho) {
   }
 }
 
-TEST(CredentialAllowsHost, EmptyListAllowsEveryHost) {
-  const Credential credential;
-  EXPECT_TRUE(credential.allows_host("git.example.com", std::nullopt));
-  EXPECT_TRUE(credential.allows_host("evil.example", 22));
+TEST(CredentialAllowsHost, EmptyListAllowsNoHost) {
+  Credential credential;
+  credential.name = "org-token";
+  EXPECT_FALSE(credential.allows_host("git.example.com", std::nullopt));
+  EXPECT_FALSE(credential.allows_host("evil.example", 22));
+  EXPECT_EQ(credential.missing_hosts_message("github.com"),
+            "credential \"org-token\" has no hosts= line; add hosts=github.com "
+            "(docs/credentials.md)");
+  EXPECT_EQ(credential.missing_hosts_message(),
+            "credential \"org-token\" has no hosts= line; add hosts=<git host> "
+            "(docs/credentials.md)");
 }
 
 TEST(CredentialAllowsHost, HostIsCaseInsensitiveAndPortIsOptional) {
