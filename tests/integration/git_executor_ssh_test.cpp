@@ -100,7 +100,7 @@ class GitExecutorSshTest : public ::testing::Test {
   void write_credential(const std::string& name, const std::string& text) {
     std::ofstream(credentials_dir_ / name)
         << text
-        << (text.find("hosts=") == std::string::npos
+        << (("\n" + text).find("\nhosts=") == std::string::npos
                 ? "hosts=" + security::url_host(ssh_url_).first + "\n"
                 : std::string());
   }
