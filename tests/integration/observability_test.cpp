@@ -412,9 +412,9 @@ TEST_F(ObservabilityTest, CredentialFilesWithoutHostsAreReportedAndNeverUsed) {
   ASSERT_EQ(results.size(), 1u);
   EXPECT_EQ(results[0].status, "rejected") << results[0].raw;
   EXPECT_EQ(results[0].error_code, "policy_denied");
-  EXPECT_EQ(results[0].error_message,
-            "credential \"old-token\" has no hosts= line; add hosts=" +
-                security::url_host(git_url_).first + " (docs/credentials.md)");
+  EXPECT_EQ(results[0].error_message, "credential \"old-token\" has no hosts= line; add hosts=" +
+                                          security::url_host(git_url_).first +
+                                          " (docs/credentials.md)");
 
   daemon->signal(SIGTERM);
   EXPECT_EQ(daemon->wait_exit(60s), 0);
