@@ -129,10 +129,12 @@ TEST_F(KnownHosts, UnparsableLineIsNamedAndRefusesTheFile) {
 TEST_F(KnownHosts, LinesLibssh2WouldNeverMatchCountAsUnparsable) {
   // Taken by libssh2's reader, but as an unknown key type it never matches: a revocation
   // would be ignored without a word.
-  const std::string file = "git.example.com " + public_line("server") + "\n" +
-                           "@revoked git.example.com " + public_line("server") + "\n" +
-                           "other.example.com ssh-future AAAAAAAAAAAAAAAAAAAAAAAAAAAA\n";
-  EXPECT_EQ(unparsable_known_hosts_lines(file), (std::vector<int>{2, 3}));
+  const std::string file =
+      "git.example.com " + public_line("server") + "\n" + "@revoked git.example.com " +
+      public_line("server") + "\n" + "other.example.com ssh-future AAAAAAAAAAAAAAAAAAAAAAAAAAAA\n" +
+      // A hashed name whose hash is not SHA-1's 20 bytes.
+      "|1|c2FsdHNhbHRzYWx0c2FsdHNhbHQ=|c2hvcnQ= " + public_line("server") + "\n";
+  EXPECT_EQ(unparsable_known_hosts_lines(file), (std::vector<int>{2, 3, 4}));
   EXPECT_NE(check(file, "git.example.com", 22), "");
 }
 
