@@ -225,6 +225,29 @@ TEST_F(CredentialStoreTest, LoadedHostsDriveAllowsHost) {
   EXPECT_FALSE(credential->allows_host("other.example.com", 8443));
 }
 
+// What the supervisor and the worker check before a credential goes anywhere near a job's
+// host: the job URL's host and port against `hosts`, and a file without `hosts` refused.
+TEST(CredentialRefusal, NamesTheHostAndPortOrHowToFixTheFile) {
+  Credential credential;
+  credential.name = "deploy";
+  credential.hosts = {"git.example.com", "mirror.example.com:8443"};
+  EXPECT_EQ(credential_refusal(credential, "https://git.example.com/org/app"), std::nullopt);
+  EXPECT_EQ(credential_refusal(credential, "ssh://git@git.example.com:2222/org/app"), std::nullopt);
+  EXPECT_EQ(credential_refusal(credential, "git@GIT.example.com:org/app.git"), std::nullopt);
+  EXPECT_EQ(credential_refusal(credential, "https://mirror.example.com:8443/x"), std::nullopt);
+  EXPECT_EQ(credential_refusal(credential, "https://mirror.example.com/x"),
+            "credential 'deploy' is not allowed for host 'mirror.example.com'");
+  EXPECT_EQ(credential_refusal(credential, "https://git.example.com.evil/x"),
+            "credential 'deploy' is not allowed for host 'git.example.com.evil'");
+  // The userinfo is never taken for the host, and never echoed.
+  EXPECT_EQ(credential_refusal(credential, "https://git.example.com:tok3n@evil.example:444/x"),
+            "credential 'deploy' is not allowed for host 'evil.example:444'");
+  credential.hosts.clear();
+  EXPECT_EQ(credential_refusal(credential, "https://git.example.com/org/app"),
+            "credential \"deploy\" has no hosts= line; add hosts=git.example.com "
+            "(docs/credentials.md)");
+}
+
 TEST_F(CredentialStoreTest, RotatedFileIsReadAgain) {
   write(dir_ / "rot", "token=first\n");
   const CredentialStore store(dir_);
