@@ -17,6 +17,7 @@
 #include "mgit/daemon/pipeline_settings.hpp"
 #include "mgit/isolation/worker_pool.hpp"
 #include "mgit/observability/log.hpp"
+#include "mgit/security/credential_check.hpp"
 #include "mgit/security/credentials.hpp"
 #include "mgit/transport/kafka_admin.hpp"
 #include "worker_mode.hpp"
@@ -34,6 +35,17 @@ namespace {
 
 transport::KafkaSettings client_settings(const Config& config) {
   return transport::KafkaSettings{config.brokers, kafka_settings(config)};
+}
+
+/// Credential files written before `hosts=` was required still load, so an upgrade does not
+/// crash-loop; each problem is said once here, and jobs naming such a file are refused.
+void report_credentials(const std::string& directory, observability::Metrics& metrics) {
+  const auto report = security::check_credentials_directory(directory);
+  for (const auto& problem : report.problems) {
+    observability::log(LogLevel::kWarn, "credential file has a problem",
+                       {{"file", problem.file}, {"problem", problem.message}});
+  }
+  metrics.set_credentials_without_hosts(report.without_hosts.size());
 }
 
 int startup_failure(const std::string& message) {
@@ -106,6 +118,7 @@ int run_daemon(const Config& input, const ExecutorFactory& make_executor,
   }
   observability::Metrics metrics(observability::BuildInfo{MGITD_VERSION, MGITD_REVISION});
   security::CredentialStore credentials(config.credentials_dir);
+  report_credentials(config.credentials_dir, metrics);
   const auto executor = make_executor(config, credentials, metrics);
   observability::HealthSettings health_settings;
   health_settings.broker_unready_grace = std::chrono::seconds(config.broker_unready_grace_seconds);

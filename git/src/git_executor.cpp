@@ -97,7 +97,13 @@ tl::expected<ExecutionReport, JobError> GitExecutor::execute(
   if (!loaded) return tl::make_unexpected(loaded.error());
   TargetRecord record = loaded->value_or(TargetRecord{job.target, {}, {}});
 
-  if (const ServedJob* served = record.find(job.job_id)) {
+  // A replay is for the job that was served: same id, same repository, and a target still
+  // bound to it. A job id reused for another repository (a takeover attempt) runs instead,
+  // and meets the binding check.
+  const bool bound_here =
+      record.repository_key.empty() || record.repository_key == job.repository_key;
+  if (const ServedJob* served =
+          bound_here ? record.find(job.job_id, job.repository_key) : nullptr) {
     observability::log(LogLevel::kInfo, ctx, "job already served by this target, replaying",
                        {{"target", job.target}});
     if (served->error) return tl::make_unexpected(*served->error);
@@ -125,7 +131,7 @@ tl::expected<ExecutionReport, JobError> GitExecutor::execute(
   // Record what a redelivery of this job id must get back.
   if (!control.cancel_requested() &&
       (outcome || (!operation.lock_held() && worth_recording(outcome.error())))) {
-    ServedJob served{job.job_id, std::nullopt, {}, {}};
+    ServedJob served{job.job_id, job.repository_key, std::nullopt, {}, {}};
     if (outcome) {
       served.head_ref = outcome->head_ref;
       served.head_oid = outcome->head_oid;

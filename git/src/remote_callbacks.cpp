@@ -4,9 +4,9 @@
 
 #include <algorithm>
 
-#include "known_hosts.hpp"
 #include "libgit2_handles.hpp"
 #include "mgit/basics/ascii.hpp"
+#include "mgit/security/known_hosts.hpp"
 
 namespace mgit::git {
 namespace {
@@ -75,8 +75,12 @@ int on_certificate(git_cert* cert, int /*valid*/, const char* host, void* payloa
   } else if ((hostkey->type & GIT_CERT_SSH_RAW) == 0) {
     problem = "ssh server offered no raw host key to verify";
   } else {
-    problem = check_known_hosts(t.credential->known_hosts_text, host == nullptr ? "" : host,
-                                hostkey->hostkey, hostkey->hostkey_len);
+    // ssh URLs without a port use 22; `[host]:port` entries are told apart from `host` ones.
+    constexpr int kSshPort = 22;
+    const auto url_port = url_host(t.url).second;
+    problem = security::check_known_hosts(t.credential->known_hosts_text,
+                                          host == nullptr ? "" : host, url_port.value_or(kSshPort),
+                                          hostkey->hostkey, hostkey->hostkey_len);
   }
   return problem.empty() ? 0 : GIT_ECERTIFICATE;
 }
@@ -123,31 +127,7 @@ int on_update_tips(const char* refname, const git_oid* old_oid, const git_oid* n
 }  // namespace
 
 std::pair<std::string, std::optional<int>> url_host(std::string_view url) {
-  using basics::starts_with;
-  std::string_view rest = url;
-  const std::size_t scheme = rest.find("://");
-  const bool scp_like = scheme == std::string_view::npos;
-  if (!scp_like) rest.remove_prefix(scheme + 3);
-  rest = rest.substr(0, std::min(rest.find('/'), rest.size()));
-  if (const std::size_t at = rest.rfind('@'); at != std::string_view::npos) {
-    rest.remove_prefix(at + 1);
-  }
-  std::string_view host = rest;
-  std::string_view port;
-  if (starts_with(rest, "[")) {
-    const std::size_t close = std::min(rest.find(']'), rest.size());
-    host = rest.substr(0, close + 1);
-    if (close + 1 < rest.size() && rest[close + 1] == ':') port = rest.substr(close + 2);
-  } else if (const std::size_t colon = rest.find(':'); colon != std::string_view::npos) {
-    host = rest.substr(0, colon);
-    if (!scp_like) port = rest.substr(colon + 1);  // scp-like: the colon starts the path
-  }
-  std::optional<int> number;
-  if (!port.empty() && port.size() <= 5 &&
-      std::all_of(port.begin(), port.end(), [](char c) { return c >= '0' && c <= '9'; })) {
-    number = std::stoi(std::string(port));
-  }
-  return {basics::to_lower(host), number};
+  return security::url_host(url);
 }
 
 git_remote_callbacks make_callbacks(Transfer& transfer) {

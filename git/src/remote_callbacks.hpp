@@ -21,7 +21,10 @@ namespace mgit::git {
 struct Transfer {
   const execution::ExecutionControl* control = nullptr;
   const security::Credential* credential = nullptr;  ///< null when the job names none
-  std::uint64_t max_received_bytes = 0;              ///< 0: unlimited
+  /// The job's repository URL: libgit2 gives the certificate callback the host but not the
+  /// port, and a host key is checked for both.
+  std::string_view url;
+  std::uint64_t max_received_bytes = 0;  ///< 0: unlimited
   int auth_attempts = 0;
   bool stopped = false;          ///< a callback saw `control->should_stop()` and aborted libgit2
   execution::Progress progress;  ///< what libgit2 reported so far, for `control->report`

@@ -49,6 +49,7 @@ RepositorySync::RepositorySync(const jobs::Job& job, std::filesystem::path path,
       limits_(limits) {
   transfer_.control = &control;
   transfer_.credential = credential;
+  transfer_.url = job_.repository_url;
   transfer_.max_received_bytes = limits.max_received_bytes;
 }
 

@@ -91,8 +91,13 @@ tl::expected<void, JobError> TargetOperation::load_credential() {
   }
   auto loaded = settings_.credentials->load(job_.credential);
   if (!loaded) return tl::make_unexpected(JobError{ErrorCode::kAuthFailed, loaded.error().message});
+  for (auto& secret : loaded->secrets()) redactor_.add(std::move(secret));
+  // Checked again when libgit2 connects; refused here first so a job for a foreign host
+  // (or with a file lacking `hosts=`) never reaches the network with the credential.
+  if (auto refusal = security::credential_refusal(*loaded, job_.repository_url)) {
+    return tl::make_unexpected(JobError{ErrorCode::kPolicyDenied, redactor_.redact(*refusal)});
+  }
   credential_ = std::move(*loaded);
-  for (auto& secret : credential_->secrets()) redactor_.add(std::move(secret));
   return {};
 }
 

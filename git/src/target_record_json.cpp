@@ -59,6 +59,7 @@ std::optional<TargetRecord> parse_record(std::string_view text, std::string_view
       if (status != "succeeded" && status != "failed") return std::nullopt;
       ServedJob job;
       job.job_id = string_member(entry, "job_id");
+      job.repository_key = string_member(entry, "repository_key");
       job.head_ref = string_member(entry, "head_ref");
       job.head_oid = string_member(entry, "head_oid");
       if (status == "failed") {
@@ -91,6 +92,8 @@ std::string serialize_record(const TargetRecord& record) {
     writer.StartObject();
     writer.Key("job_id");
     string(job.job_id);
+    writer.Key("repository_key");
+    string(job.repository_key);
     writer.Key("status");
     string(job.error ? "failed" : "succeeded");
     if (job.error) {

@@ -142,15 +142,22 @@ tl::expected<bool, int> is_file_at(int fd, const std::filesystem::path& path) {
 
 }  // namespace
 
-const ServedJob* TargetRecord::find(std::string_view job_id) const {
+const ServedJob* TargetRecord::find(std::string_view job_id,
+                                    std::string_view repository_key) const {
   for (const ServedJob& job : served) {
-    if (job.job_id == job_id) return &job;
+    if (job.job_id != job_id) continue;
+    if (job.repository_key == repository_key) return &job;
+    if (job.repository_key.empty() && !job.error && repository_key == this->repository_key) {
+      return &job;
+    }
   }
   return nullptr;
 }
 
 void TargetRecord::add(ServedJob job) {
-  std::erase_if(served, [&](const ServedJob& s) { return s.job_id == job.job_id; });
+  std::erase_if(served, [&](const ServedJob& s) {
+    return s.job_id == job.job_id && s.repository_key == job.repository_key;
+  });
   served.push_back(std::move(job));
   if (served.size() > TargetStore::kMaxServed) {
     served.erase(served.begin(), served.begin() + static_cast<std::ptrdiff_t>(

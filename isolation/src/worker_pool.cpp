@@ -13,6 +13,7 @@
 
 #include "messages.hpp"
 #include "mgit/observability/log.hpp"
+#include "mgit/security/redaction.hpp"
 #include "wire.hpp"
 #include "worker_process.hpp"
 
@@ -216,6 +217,15 @@ tl::expected<jobs::ExecutionReport, JobError> WorkerPool::execute(
     }
     auto credential = settings_.credentials->load(job.credential);
     if (credential) {
+      // Defence in depth: a credential not meant for the job's host never enters a worker,
+      // whatever the worker would make of it.
+      if (auto refusal = security::credential_refusal(*credential, job.repository_url)) {
+        security::Redactor redactor;
+        for (auto& secret : credential->secrets()) redactor.add(std::move(secret));
+        observability::log(LogLevel::kWarn, ctx, "credential refused for the job's host",
+                           {{"credential", job.credential}, {"target", job.target}});
+        return tl::make_unexpected(JobError{ErrorCode::kPolicyDenied, redactor.redact(*refusal)});
+      }
       request.credential = std::move(*credential);
     } else {
       request.credential_error = std::move(credential.error());

@@ -49,6 +49,10 @@ struct ValidateOptions {
   std::size_t max_message_bytes = 65536;
 };
 
+struct CredentialsCheckOptions {
+  std::string directory;
+};
+
 /// One JSON document of an input file and the 1-based line it starts on.
 struct InputDocument {
   int line = 0;
@@ -65,5 +69,7 @@ int run_enqueue(const KafkaOptions& kafka, const EnqueueOptions& options);
 int run_results(const KafkaOptions& kafka, const ConsumeOptions& options);
 int run_dlq(const KafkaOptions& kafka, const ConsumeOptions& options);
 int run_validate(const ValidateOptions& options);
+/// Every problem of every credential file of a directory (docs/mgitctl.md); exit 1 on any.
+int run_credentials_check(const CredentialsCheckOptions& options);
 
 }  // namespace mgit::mgitctl

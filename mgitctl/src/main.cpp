@@ -126,6 +126,17 @@ int run(int argc, char** argv) {
   validate->add_option("--max-message-bytes", validate_options.max_message_bytes,
                        "Size limit, as mgitd's max_message_bytes");
 
+  // credentials check
+  CredentialsCheckOptions credentials_options;
+  auto* credentials = app.add_subcommand("credentials", "Inspect a credentials directory offline");
+  credentials->require_subcommand(1);
+  auto* credentials_check = credentials->add_subcommand(
+      "check", "List every problem of every credential file, as mgitd would meet it");
+  credentials_check
+      ->add_option("directory", credentials_options.directory,
+                   "The credentials directory (mgitd's credentials_dir)")
+      ->required();
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -140,6 +151,7 @@ int run(int argc, char** argv) {
     if (*results) return run_results(kafka, results_options);
     if (*dlq) return run_dlq(kafka, dlq_options);
     if (*validate) return run_validate(validate_options);
+    if (*credentials_check) return run_credentials_check(credentials_options);
   } catch (const CtlError& e) {
     fmt::print(stderr, "mgitctl: {}\n", e.what());
     return e.exit_code();

@@ -58,6 +58,12 @@ struct Metrics::Impl {
           .Help("Jobs consumed and not yet answered (buffered and running).")
           .Register(*registry);
   prometheus::Gauge& in_flight_gauge = in_flight.Add({});
+  prometheus::Gauge& credentials_without_hosts_gauge =
+      BuildGauge()
+          .Name("mgitd_credentials_without_hosts")
+          .Help("Credential files without a hosts= line; such a credential is never used.")
+          .Register(*registry)
+          .Add({});
   prometheus::Family<prometheus::Gauge>& oldest =
       BuildGauge()
           .Name("mgitd_oldest_job_age_seconds")
@@ -200,6 +206,10 @@ void Metrics::offset_resets(std::uint64_t count) {
 
 void Metrics::set_jobs_in_flight(std::size_t count) {
   impl_->in_flight_gauge.Set(static_cast<double>(count));
+}
+
+void Metrics::set_credentials_without_hosts(std::size_t count) {
+  impl_->credentials_without_hosts_gauge.Set(static_cast<double>(count));
 }
 
 void Metrics::set_oldest_job_age(double seconds) { impl_->oldest_gauge.Set(seconds); }

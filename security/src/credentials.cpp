@@ -99,7 +99,7 @@ std::vector<std::string> Credential::secrets() const {
 }
 
 bool Credential::allows_host(std::string_view host, std::optional<int> port) const {
-  if (hosts.empty()) return true;
+  if (hosts.empty()) return false;
   if (host.size() >= 2 && host.front() == '[' && host.back() == ']') {
     host = host.substr(1, host.size() - 2);
   }
@@ -109,6 +109,11 @@ bool Credential::allows_host(std::string_view host, std::optional<int> port) con
     const auto parsed = split_host_entry(entry);
     return parsed && parsed->host == wanted && (!parsed->port || parsed->port == port);
   });
+}
+
+std::string Credential::missing_hosts_message(std::string_view host) const {
+  return fmt::format("credential \"{}\" has no hosts= line; add hosts={} (docs/credentials.md)",
+                     name, host.empty() ? std::string_view("<git host>") : host);
 }
 
 bool is_valid_credential_name(std::string_view name) {

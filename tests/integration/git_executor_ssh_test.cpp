@@ -96,8 +96,13 @@ class GitExecutorSshTest : public ::testing::Test {
     prefix_ = "ssh-" + random_suffix(8);
   }
 
+  /// Bound to the test server's host unless `text` says otherwise: every credential needs it.
   void write_credential(const std::string& name, const std::string& text) {
-    std::ofstream(credentials_dir_ / name) << text;
+    std::ofstream(credentials_dir_ / name)
+        << text
+        << (("\n" + text).find("\nhosts=") == std::string::npos
+                ? "hosts=" + security::url_host(ssh_url_).first + "\n"
+                : std::string());
   }
 
   /// A fresh ed25519 key pair (no passphrase) in the credentials directory; returns the
@@ -286,7 +291,9 @@ TEST_F(GitExecutorSshTest, HostKeyNotInKnownHostsIsAuthFailedBeforeAnyKeyIsOffer
                                            (ssh_dir_ / "client_key").string()));
   const std::string message =
       expect_auth_failed(make_job(Operation::kClone, repo, "impostor", "impostor"), false);
-  EXPECT_NE(message.find("not in the credential's known_hosts"), std::string::npos) << message;
+  EXPECT_EQ(message, "ssh host key of '[127.0.0.1]:" + port_ +
+                         "' differs from the one the credential's known_hosts lists for it")
+      << message;
 
   // The same key listed for this host makes the very same job work.
   write_credential("fixed", fmt::format("ssh_private_key={}\nknown_hosts={}\n",
@@ -295,6 +302,40 @@ TEST_F(GitExecutorSshTest, HostKeyNotInKnownHostsIsAuthFailedBeforeAnyKeyIsOffer
   const auto report = execute(make_job(Operation::kClone, repo, "impostor", "fixed"));
   ASSERT_TRUE(report) << report.error().message;
   EXPECT_EQ(report->head_oid, rev_parse(repo, "main"));
+}
+
+// known_hosts is read by libssh2: the port counts, hashed names work, and a line it cannot
+// parse refuses the file with its line number.
+TEST_F(GitExecutorSshTest, HostKeyIsCheckedForItsPortHashedOrNot) {
+  const std::string repo = create_repo("hostkey-port", 1);
+  const std::string real_key =
+      run("cut -d' ' -f2,3 " + shell_quote((ssh_dir_ / "known_hosts").string()));
+  // The real key, but for port 22 only (a plain name): this server listens elsewhere.
+  std::ofstream(credentials_dir_ / "port22_known_hosts") << "127.0.0.1 " << real_key << "\n";
+  write_credential("port22", fmt::format("ssh_private_key={}\nknown_hosts=port22_known_hosts\n",
+                                         (ssh_dir_ / "client_key").string()));
+  EXPECT_EQ(expect_auth_failed(make_job(Operation::kClone, repo, "port22", "port22"), false),
+            "ssh host key of '[127.0.0.1]:" + port_ + "' is not in the credential's known_hosts");
+
+  // The server's own line, hashed by ssh-keygen as `HashKnownHosts yes` would write it.
+  const fs::path hashed = credentials_dir_ / "hashed_known_hosts";
+  fs::copy_file(ssh_dir_ / "known_hosts", hashed);
+  run("ssh-keygen -q -H -f " + shell_quote(hashed.string()) + " 2>&1");
+  ASSERT_EQ(slurp(hashed).rfind("|1|", 0), 0u) << slurp(hashed);
+  write_credential("hashed", fmt::format("ssh_private_key={}\nknown_hosts=hashed_known_hosts\n",
+                                         (ssh_dir_ / "client_key").string()));
+  const auto report = execute(make_job(Operation::kClone, repo, "hostkey-port", "hashed"));
+  ASSERT_TRUE(report) << report.error().message;
+  EXPECT_EQ(report->head_oid, rev_parse(repo, "main"));
+
+  // A line libssh2 cannot parse before the good one: refused, naming the line.
+  std::ofstream(credentials_dir_ / "broken_known_hosts") << "# first\nnot a known_hosts line\n"
+                                                         << slurp(ssh_dir_ / "known_hosts");
+  write_credential("broken", fmt::format("ssh_private_key={}\nknown_hosts=broken_known_hosts\n",
+                                         (ssh_dir_ / "client_key").string()));
+  EXPECT_EQ(expect_auth_failed(make_job(Operation::kClone, repo, "broken", "broken"), false),
+            "known_hosts line 2 cannot be parsed by libssh2; fix or remove it (mgitctl "
+            "credentials check lists every such line)");
 }
 
 TEST_F(GitExecutorSshTest, CredentialWithoutKnownHostsIsAuthFailed) {

@@ -351,4 +351,35 @@ TEST_F(MgitctlTest, ValidateReportsEachLine) {
   EXPECT_EQ(result.out, "ok pretty\n");
 }
 
+TEST_F(MgitctlTest, CredentialsCheckListsEveryProblemOfEveryFile) {
+  const auto dir = dir_.path() / "credentials";
+  std::filesystem::create_directories(dir);
+  const std::string secret = "ghp_S3cret-" + mgit::test_support::random_suffix();
+  std::ofstream(dir / "good") << "token=" << secret << "\nhosts=github.com\n";
+  std::ofstream(dir / "old") << "token=" << secret << "\n";
+  std::ofstream(dir / "typo") << "token=" << secret << "\nhots=github.com\n";
+  std::ofstream(dir / "deploy.key") << "KEY";
+  std::ofstream(dir / "known_hosts") << "# ok\ngit.example.com ssh-ed25519\n";
+  std::ofstream(dir / "deploy")
+      << "ssh_private_key=deploy.key\nknown_hosts=known_hosts\nhosts=git.example.com\n";
+  auto result = run({"credentials", "check", dir.string()}, false);
+  EXPECT_EQ(result.exit_code, 1) << result.out << result.err;
+  EXPECT_EQ(result.out,
+            "deploy: credential \"deploy\": known_hosts file 'known_hosts' line 2 cannot be "
+            "parsed by libssh2\n"
+            "old: credential \"old\" has no hosts= line; add hosts=<git host> "
+            "(docs/credentials.md)\n"
+            "typo: credential 'typo': line 2: unknown key\n"
+            "ok good\n");
+  EXPECT_THAT(result.err, HasSubstr("3 problem(s)"));
+  EXPECT_THAT(result.out + result.err, Not(HasSubstr(secret)));
+
+  std::filesystem::remove(dir / "old");
+  std::filesystem::remove(dir / "typo");
+  std::ofstream(dir / "known_hosts") << "# nothing trusted yet\n";
+  result = run({"credentials", "check", dir.string()}, false);
+  EXPECT_EQ(result.exit_code, 0) << result.out << result.err;
+  EXPECT_EQ(result.out, "ok deploy\nok good\n");
+}
+
 }  // namespace

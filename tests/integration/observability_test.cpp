@@ -15,6 +15,7 @@
 #include <sstream>
 #include <thread>
 
+#include "mgit/security/credentials.hpp"
 #include "support/http_client.hpp"
 #include "support/pipeline_fixture.hpp"
 #include "support/prometheus_text.hpp"
@@ -389,6 +390,44 @@ TEST_F(ObservabilityTest, ReadinessFollowsABrokerOutagePastTheGrace) {
       daemon.wait_for_log(R"("msg":"health check passing","check":"broker_reachable")", 10s));
   daemon.signal(SIGTERM);
   EXPECT_EQ(daemon.wait_exit(60s), 0);
+}
+
+// An upgrade with credential files written before hosts= was required: the daemon starts,
+// says each file's problem once, counts them, and refuses their jobs with how to fix them.
+TEST_F(ObservabilityTest, CredentialFilesWithoutHostsAreReportedAndNeverUsed) {
+  const auto repo = "nohosts-" + suffix_;
+  create_repo(repo, 1);
+  const std::string secret = "ghp_Old-" + suffix_;
+  std::ofstream(credentials_ / "old-token") << "token=" << secret << "\n";
+  std::ofstream(credentials_ / "old-two") << "token=" << secret << "2\n";
+  auto daemon = start_observed();
+  EXPECT_TRUE(metric_reaches("mgitd_credentials_without_hosts", 2));
+
+  const auto job_id = "nohosts-" + suffix_;
+  const auto job = job_json(job_id, "clone", repo, "\"target\":\"t/nohosts\"");
+  const auto named = job.substr(0, job.find("gitserver")) + "old-token" +
+                     job.substr(job.find("gitserver") + std::string("gitserver").size());
+  enqueue({{repo_url(repo), named}});
+  const auto results = wait_for_results(1, 60s);
+  ASSERT_EQ(results.size(), 1u);
+  EXPECT_EQ(results[0].status, "rejected") << results[0].raw;
+  EXPECT_EQ(results[0].error_code, "policy_denied");
+  EXPECT_EQ(results[0].error_message, "credential \"old-token\" has no hosts= line; add hosts=" +
+                                          security::url_host(git_url_).first +
+                                          " (docs/credentials.md)");
+
+  daemon->signal(SIGTERM);
+  EXPECT_EQ(daemon->wait_exit(60s), 0);
+  const std::string log = daemon->log_text();
+  std::size_t problems = 0;
+  for (std::size_t at = log.find("credential file has a problem"); at != std::string::npos;
+       at = log.find("credential file has a problem", at + 1)) {
+    ++problems;
+  }
+  EXPECT_EQ(problems, 2u) << log;
+  EXPECT_NE(log.find("old-token"), std::string::npos);
+  EXPECT_EQ(log.find(secret), std::string::npos) << "a secret reached the log";
+  EXPECT_EQ(results[0].raw.find(secret), std::string::npos);
 }
 
 TEST_F(ObservabilityTest, SighupReloadsTheLogLevel) {

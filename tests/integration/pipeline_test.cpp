@@ -11,6 +11,7 @@
 #include <sstream>
 #include <thread>
 
+#include "mgit/security/credentials.hpp"
 #include "support/http_client.hpp"
 #include "support/pipeline_fixture.hpp"
 
@@ -292,7 +293,8 @@ TEST_F(PipelineTest, WrongCredentialsGiveAuthFailedWithoutLeakingTheSecret) {
   const auto repo = "auth-" + suffix_;
   create_repo(repo, 1);
   const std::string secret = "Wr0ngPassw0rd-" + suffix_;
-  std::ofstream(credentials_ / "wrong") << "username=mgit\npassword=" << secret << "\n";
+  std::ofstream(credentials_ / "wrong") << "username=mgit\npassword=" << secret
+                                        << "\nhosts=" << security::url_host(git_url_).first << "\n";
   const auto job =
       "{\"schema\":\"mgit.sync-job/v1\",\"job_id\":\"auth\",\"operation\":\"sync\","
       "\"repository\":{\"url\":\"" +

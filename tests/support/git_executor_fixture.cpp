@@ -56,10 +56,13 @@ void GitExecutorFixture::SetUp() {
   workspace_ = root_ / "workspace";
   fs::create_directories(workspace_);
   fs::create_directories(root_ / "credentials");
-  std::ofstream(root_ / "credentials" / "server")
-      << "username=mgit\npassword=" << password_ << "\n";
+  // Bound to the test server's host, as every credential must be (any port of it).
+  const std::string hosts = "hosts=" + security::url_host(url_).first + "\n";
+  std::ofstream(root_ / "credentials" / "server") << "username=mgit\npassword=" << password_ << "\n"
+                                                  << hosts;
   std::ofstream(root_ / "credentials" / "wrong")
-      << "username=mgit\npassword=" << kWrongPassword << "\n";
+      << "username=mgit\npassword=" << kWrongPassword << "\n"
+      << hosts;
   credentials_ = std::make_unique<security::CredentialStore>(root_ / "credentials");
   executor_ = make_executor();
   const auto* info = ::testing::UnitTest::GetInstance()->current_test_info();

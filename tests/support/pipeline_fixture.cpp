@@ -5,6 +5,7 @@
 #include <fstream>
 #include <set>
 
+#include "mgit/security/credentials.hpp"
 #include "support/test_git_server.hpp"
 
 namespace mgit::test_support {
@@ -62,7 +63,9 @@ void PipelineFixture::SetUp() {
   credentials_ = dir_->path() / "credentials";
   std::filesystem::create_directories(workspace_);
   std::filesystem::create_directories(credentials_);
-  std::ofstream(credentials_ / "gitserver") << "username=mgit\npassword=" << git_password_ << "\n";
+  std::ofstream(credentials_ / "gitserver")
+      << "username=mgit\npassword=" << git_password_
+      << "\nhosts=" << security::url_host(git_url_).first << "\n";
 }
 
 void PipelineFixture::TearDown() { kafka_.reset(); }

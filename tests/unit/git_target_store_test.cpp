@@ -97,10 +97,11 @@ TEST_F(TargetStoreTest, UnknownTargetHasNoRecord) {
 TEST_F(TargetStoreTest, RecordRoundTripsBindingAndOutcomes) {
   const TargetStore store(workspace_);
   TargetRecord record{"org/app", "https://git.example.com/org/app", {}};
-  record.add(ServedJob{"job-1", std::nullopt, "refs/heads/main", std::string(40, 'a')});
+  record.add(ServedJob{"job-1", "https://git.example.com/org/app", std::nullopt, "refs/heads/main",
+                       std::string(40, 'a')});
   record.add(ServedJob{
-      "job-2", jobs::JobError{jobs::ErrorCode::kConflict, "target 'org/app' already exists"}, "",
-      ""});
+      "job-2", "https://git.example.com/other",
+      jobs::JobError{jobs::ErrorCode::kConflict, "target 'org/app' already exists"}, "", ""});
   ASSERT_TRUE(store.save(record));
 
   const TargetStore other(workspace_);  // a second replica reading the same volume
@@ -111,17 +112,20 @@ TEST_F(TargetStoreTest, RecordRoundTripsBindingAndOutcomes) {
   EXPECT_EQ(read.target, "org/app");
   EXPECT_EQ(read.repository_key, "https://git.example.com/org/app");
   ASSERT_EQ(read.served.size(), 2u);
-  const ServedJob* ok = read.find("job-1");
+  const ServedJob* ok = read.find("job-1", "https://git.example.com/org/app");
   ASSERT_NE(ok, nullptr);
   EXPECT_FALSE(ok->error);
   EXPECT_EQ(ok->head_ref, "refs/heads/main");
   EXPECT_EQ(ok->head_oid, std::string(40, 'a'));
-  const ServedJob* failed = read.find("job-2");
+  const ServedJob* failed = read.find("job-2", "https://git.example.com/other");
   ASSERT_NE(failed, nullptr);
   ASSERT_TRUE(failed->error);
   EXPECT_EQ(failed->error->code, jobs::ErrorCode::kConflict);
   EXPECT_EQ(failed->error->message, "target 'org/app' already exists");
-  EXPECT_EQ(read.find("job-3"), nullptr);
+  EXPECT_EQ(read.find("job-3", "https://git.example.com/org/app"), nullptr);
+  // The id alone replays nothing: the repository must match too.
+  EXPECT_EQ(read.find("job-2", "https://git.example.com/org/app"), nullptr);
+  EXPECT_EQ(read.find("job-1", "https://git.example.com/other"), nullptr);
 
   // A different target does not see this record.
   const auto unrelated = other.load("org/other");
@@ -131,10 +135,10 @@ TEST_F(TargetStoreTest, RecordRoundTripsBindingAndOutcomes) {
 
 TEST_F(TargetStoreTest, ServedListKeepsTheNewest256) {
   TargetRecord record{"t", "k", {}};
-  for (int i = 0; i < 300; ++i) record.add(ServedJob{"job-" + std::to_string(i), {}, "", ""});
+  for (int i = 0; i < 300; ++i) record.add(ServedJob{"job-" + std::to_string(i), "k", {}, "", ""});
   ASSERT_EQ(record.served.size(), TargetStore::kMaxServed);
-  EXPECT_EQ(record.find("job-43"), nullptr);
-  EXPECT_NE(record.find("job-44"), nullptr);
+  EXPECT_EQ(record.find("job-43", "k"), nullptr);
+  EXPECT_NE(record.find("job-44", "k"), nullptr);
   EXPECT_EQ(record.served.back().job_id, "job-299");
 
   const TargetStore store(workspace_);
@@ -147,12 +151,35 @@ TEST_F(TargetStoreTest, ServedListKeepsTheNewest256) {
 
 TEST_F(TargetStoreTest, ReAddingAJobReplacesItsEntry) {
   TargetRecord record{"t", "k", {}};
-  record.add(ServedJob{"a", jobs::JobError{jobs::ErrorCode::kNotFound, "x"}, "", ""});
-  record.add(ServedJob{"b", {}, "", ""});
-  record.add(ServedJob{"a", {}, "refs/heads/main", "1"});
+  record.add(ServedJob{"a", "k", jobs::JobError{jobs::ErrorCode::kNotFound, "x"}, "", ""});
+  record.add(ServedJob{"b", "k", {}, "", ""});
+  record.add(ServedJob{"a", "k", {}, "refs/heads/main", "1"});
   ASSERT_EQ(record.served.size(), 2u);
   EXPECT_EQ(record.served.back().job_id, "a");
   EXPECT_FALSE(record.served.back().error);
+}
+
+TEST_F(TargetStoreTest, SameIdForAnotherRepositoryIsASeparateEntry) {
+  TargetRecord record{"t", "https://git.example.com/org/app", {}};
+  record.add(ServedJob{"x1", "https://evil.example/org/app",
+                       jobs::JobError{jobs::ErrorCode::kConflict, "bound"}, "", ""});
+  record.add(ServedJob{"x1", "https://git.example.com/org/app", {}, "refs/heads/main", "1"});
+  ASSERT_EQ(record.served.size(), 2u);
+  ASSERT_NE(record.find("x1", "https://git.example.com/org/app"), nullptr);
+  EXPECT_FALSE(record.find("x1", "https://git.example.com/org/app")->error);
+  ASSERT_NE(record.find("x1", "https://evil.example/org/app"), nullptr);
+  EXPECT_TRUE(record.find("x1", "https://evil.example/org/app")->error);
+}
+
+TEST_F(TargetStoreTest, EntriesWithoutARepositoryKeyReplayOnlyTheBoundRepositorysSuccesses) {
+  // What a record written before entries carried their repository key reads as.
+  TargetRecord record{"t", "https://git.example.com/org/app", {}};
+  record.add(ServedJob{"ok", "", {}, "refs/heads/main", "1"});
+  record.add(ServedJob{"bad", "", jobs::JobError{jobs::ErrorCode::kConflict, "bound"}, "", ""});
+  EXPECT_NE(record.find("ok", "https://git.example.com/org/app"), nullptr);
+  EXPECT_EQ(record.find("ok", "https://evil.example/org/app"), nullptr);
+  EXPECT_EQ(record.find("bad", "https://git.example.com/org/app"), nullptr);
+  EXPECT_EQ(record.find("bad", "https://evil.example/org/app"), nullptr);
 }
 
 TEST_F(TargetStoreTest, RewriteIsAtomicAndLeavesNoTemporaryFiles) {
@@ -160,7 +187,7 @@ TEST_F(TargetStoreTest, RewriteIsAtomicAndLeavesNoTemporaryFiles) {
   TargetRecord record{"org/app", "key-1", {}};
   ASSERT_TRUE(store.save(record));
   record.repository_key = "key-2";
-  record.add(ServedJob{"j", {}, "", ""});
+  record.add(ServedJob{"j", "key-1", {}, "", ""});
   ASSERT_TRUE(store.save(record));
 
   int json_files = 0;
@@ -173,13 +200,13 @@ TEST_F(TargetStoreTest, RewriteIsAtomicAndLeavesNoTemporaryFiles) {
   const auto loaded = store.load("org/app");
   ASSERT_TRUE(loaded && loaded->has_value());
   EXPECT_EQ((*loaded)->repository_key, "key-2");
-  EXPECT_NE((*loaded)->find("j"), nullptr);
+  EXPECT_NE((*loaded)->find("j", "key-1"), nullptr);
 }
 
 TEST_F(TargetStoreTest, CorruptRecordIsMovedAsideAndTheTargetStartsOver) {
   const TargetStore store(workspace_);
   TargetRecord saved{"t", "k", {}};
-  saved.add(ServedJob{"job-1", {}, "", ""});
+  saved.add(ServedJob{"job-1", "k", {}, "", ""});
   ASSERT_TRUE(store.save(saved));
   const fs::path file = only_record(store);
   const std::string garbage = "{not json";
@@ -359,7 +386,7 @@ TEST_F(TargetStoreTest, ForgetRemovesRecordMarkerAndLockFile) {
   const TargetStore store(workspace_);
   auto held = store.lock("org/app", execution::ExecutionControl{});
   ASSERT_TRUE(held) << held.error().message;
-  ASSERT_TRUE(store.save(TargetRecord{"org/app", "", {ServedJob{"j", {}, "", ""}}}));
+  ASSERT_TRUE(store.save(TargetRecord{"org/app", "", {ServedJob{"j", "", {}, "", ""}}}));
   ASSERT_TRUE(store.mark_creating("org/app", 1));
   ASSERT_EQ(std::distance(fs::directory_iterator(store.directory()), fs::directory_iterator()), 3);
 

@@ -179,12 +179,50 @@ TEST_F(WorkerPoolTest, OnlyTheJobsCredentialReachesTheWorker) {
   auto s = settings();
   s.credentials = &store;
   WorkerPool pool(s);
-  auto with_credential = job("credential");
+  auto with_credential = job("credential", "ssh://git@git.example/org/app");
   with_credential.credential = "deploy";
   EXPECT_EQ(said(pool.execute(with_credential, ctx_, within(10s))), "user= key=yes hosts=1");
   with_credential.credential = "absent";
   EXPECT_EQ(said(pool.execute(with_credential, ctx_, within(10s))),
             "no credential: credential 'absent' not found");
+}
+
+TEST_F(WorkerPoolTest, ACredentialNotMeantForTheJobsHostNeverReachesAWorker) {
+  std::ofstream(credentials_dir() / "scoped") << "token=tok-S3CRET\nhosts=git.example:8443\n";
+  std::ofstream(credentials_dir() / "unscoped") << "token=tok-S3CRET\n";
+  security::CredentialStore store(credentials_dir());
+  auto s = settings();
+  s.credentials = &store;
+  // Any attempt to start a worker would fail (and answer `internal`): the answers below
+  // prove the supervisor decided alone.
+  s.executable = dir_.path() / "no-such-worker";
+  WorkerPool pool(s);
+  const struct {
+    const char* credential;
+    const char* url;
+    const char* message;
+  } rows[] = {
+      {"scoped", "https://evil.example/org/app",
+       "credential 'scoped' is not allowed for host 'evil.example'"},
+      {"scoped", "https://git.example/org/app",
+       "credential 'scoped' is not allowed for host 'git.example'"},
+      {"scoped", "https://git.example:9443/org/app",
+       "credential 'scoped' is not allowed for host 'git.example:9443'"},
+      {"scoped", "x-access-token@evil.example:org/app",
+       "credential 'scoped' is not allowed for host 'evil.example'"},
+      {"unscoped", "https://github.com/org/app",
+       "credential \"unscoped\" has no hosts= line; add hosts=github.com (docs/credentials.md)"},
+  };
+  for (const auto& row : rows) {
+    SCOPED_TRACE(row.url);
+    auto foreign = job("credential", row.url);
+    foreign.credential = row.credential;
+    const auto outcome = pool.execute(foreign, ctx_, within(10s));
+    ASSERT_FALSE(outcome);
+    EXPECT_EQ(outcome.error().code, jobs::ErrorCode::kPolicyDenied);
+    EXPECT_EQ(outcome.error().message, row.message);
+  }
+  EXPECT_TRUE(reasons().empty());
 }
 
 TEST_F(WorkerPoolTest, TheWorkerSeesOnlyAllowlistedEnvironmentAndNoInheritedDescriptors) {

@@ -156,7 +156,7 @@ TEST_F(CredentialStoreTest, UnknownKeyMessageHasOnlyTheLineNumber) {
   EXPECT_EQ(word.error().message, "credential 'word': line 2: unknown key");
 }
 
-TEST_F(CredentialStoreTest, HostsAreOptionalAndLowerCased) {
+TEST_F(CredentialStoreTest, FileWithoutHostsLoadsButIsNeverUsable) {
   write(dir_ / "any", "token=t\n");
   write(dir_ / "scoped",
         "token=t\nhosts= Git.Example.COM , mirror.example.com:8443,[2001:DB8::1]\n");
@@ -185,10 +185,17 @@ TEST_F(CredentialStoreTest, MalformedHostsAreRefusedWithoutEcho) {
   }
 }
 
-TEST(CredentialAllowsHost, EmptyListAllowsEveryHost) {
-  const Credential credential;
-  EXPECT_TRUE(credential.allows_host("git.example.com", std::nullopt));
-  EXPECT_TRUE(credential.allows_host("evil.example", 22));
+TEST(CredentialAllowsHost, EmptyListAllowsNoHost) {
+  Credential credential;
+  credential.name = "org-token";
+  EXPECT_FALSE(credential.allows_host("git.example.com", std::nullopt));
+  EXPECT_FALSE(credential.allows_host("evil.example", 22));
+  EXPECT_EQ(credential.missing_hosts_message("github.com"),
+            "credential \"org-token\" has no hosts= line; add hosts=github.com "
+            "(docs/credentials.md)");
+  EXPECT_EQ(credential.missing_hosts_message(),
+            "credential \"org-token\" has no hosts= line; add hosts=<git host> "
+            "(docs/credentials.md)");
 }
 
 TEST(CredentialAllowsHost, HostIsCaseInsensitiveAndPortIsOptional) {
@@ -216,6 +223,29 @@ TEST_F(CredentialStoreTest, LoadedHostsDriveAllowsHost) {
   EXPECT_TRUE(credential->allows_host("git.EXAMPLE.com", 8443));
   EXPECT_FALSE(credential->allows_host("git.example.com", 443));
   EXPECT_FALSE(credential->allows_host("other.example.com", 8443));
+}
+
+// What the supervisor and the worker check before a credential goes anywhere near a job's
+// host: the job URL's host and port against `hosts`, and a file without `hosts` refused.
+TEST(CredentialRefusal, NamesTheHostAndPortOrHowToFixTheFile) {
+  Credential credential;
+  credential.name = "deploy";
+  credential.hosts = {"git.example.com", "mirror.example.com:8443"};
+  EXPECT_EQ(credential_refusal(credential, "https://git.example.com/org/app"), std::nullopt);
+  EXPECT_EQ(credential_refusal(credential, "ssh://git@git.example.com:2222/org/app"), std::nullopt);
+  EXPECT_EQ(credential_refusal(credential, "git@GIT.example.com:org/app.git"), std::nullopt);
+  EXPECT_EQ(credential_refusal(credential, "https://mirror.example.com:8443/x"), std::nullopt);
+  EXPECT_EQ(credential_refusal(credential, "https://mirror.example.com/x"),
+            "credential 'deploy' is not allowed for host 'mirror.example.com'");
+  EXPECT_EQ(credential_refusal(credential, "https://git.example.com.evil/x"),
+            "credential 'deploy' is not allowed for host 'git.example.com.evil'");
+  // The userinfo is never taken for the host, and never echoed.
+  EXPECT_EQ(credential_refusal(credential, "https://git.example.com:tok3n@evil.example:444/x"),
+            "credential 'deploy' is not allowed for host 'evil.example:444'");
+  credential.hosts.clear();
+  EXPECT_EQ(credential_refusal(credential, "https://git.example.com/org/app"),
+            "credential \"deploy\" has no hosts= line; add hosts=git.example.com "
+            "(docs/credentials.md)");
 }
 
 TEST_F(CredentialStoreTest, RotatedFileIsReadAgain) {

@@ -18,6 +18,9 @@ namespace mgit::git {
 /// The outcome of one job a target served; `error` unset means it succeeded.
 struct ServedJob {
   std::string job_id;
+  /// The repository the job named: a job id alone is chosen by whoever writes the job, so a
+  /// replay needs both to match. Empty in entries written before it was recorded.
+  std::string repository_key;
   std::optional<jobs::JobError> error;
   std::string head_ref;
   std::string head_oid;
@@ -30,8 +33,13 @@ struct TargetRecord {
   std::string repository_key;     ///< the repository that first created the target
   std::vector<ServedJob> served;  ///< oldest first, at most `TargetStore::kMaxServed`
 
-  [[nodiscard]] const ServedJob* find(std::string_view job_id) const;
-  /// Appends (replacing an earlier entry with the same id) and drops the oldest beyond the cap.
+  /// The entry a redelivery of job `job_id` for `repository_key` gets back: same id and same
+  /// repository. An older entry without a repository key counts only if it succeeded (only
+  /// the bound repository ever succeeds on a target); its failure could be a foreign job's.
+  [[nodiscard]] const ServedJob* find(std::string_view job_id,
+                                      std::string_view repository_key) const;
+  /// Appends (replacing an earlier entry with the same id and repository) and drops the
+  /// oldest beyond the cap.
   void add(ServedJob job);
 };
 

@@ -43,6 +43,8 @@ class Metrics {
   void clear_consumer_lag(std::int32_t partition);
   void set_partitions(std::size_t assigned, std::size_t paused);
   void set_health(bool ready, bool live);
+  /// Credential files without `hosts=` (never used), as counted at startup.
+  void set_credentials_without_hosts(std::size_t count);
 
   void spans_exported(std::size_t count);
   void spans_dropped(std::string_view reason, std::size_t count);

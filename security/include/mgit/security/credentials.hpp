@@ -5,6 +5,7 @@
 #include <string>
 #include <string_view>
 #include <tl/expected.hpp>
+#include <utility>
 #include <vector>
 
 namespace mgit::security {
@@ -47,8 +48,8 @@ struct Credential {
   std::string ssh_public_key_text;
   std::string known_hosts_text;
   /// Hosts this credential may be sent to, lower-case, each `host` or `host:port` (an IPv6
-  /// literal in brackets: `[::1]:8443`). Empty means any host (files written before the
-  /// `hosts` key existed keep working).
+  /// literal in brackets: `[::1]:8443`). Empty when the file has no `hosts=` line: such a
+  /// credential still loads (so it can be reported) but is never used.
   std::vector<std::string> hosts;
 
   [[nodiscard]] bool has_userpass() const { return !password.empty(); }
@@ -57,13 +58,27 @@ struct Credential {
   /// Whether this credential may be sent to `host` (compared case-insensitively; brackets
   /// around an IPv6 literal are optional) on `port` (nullopt when the URL names none). An
   /// entry without a port matches any port; an entry with a port matches only that port, so
-  /// it never matches a URL without an explicit port. True for every host when `hosts` is
+  /// it never matches a URL without an explicit port. False for every host when `hosts` is
   /// empty.
   [[nodiscard]] bool allows_host(std::string_view host, std::optional<int> port) const;
+
+  /// Why a credential without `hosts=` is not used and how to fix its file, naming `host`
+  /// (the job's) in the suggested line when given. Holds no value from the file.
+  [[nodiscard]] std::string missing_hosts_message(std::string_view host = {}) const;
 
   /// Every secret string this credential holds (non-empty ones), for a `Redactor`.
   [[nodiscard]] std::vector<std::string> secrets() const;
 };
+
+/// Host (lower-cased; an IPv6 literal keeps its brackets) and explicit port of a git URL:
+/// `scheme://[user@]host[:port]/…` or scp-like `[user@]host:path`. No port when the URL
+/// names none.
+std::pair<std::string, std::optional<int>> url_host(std::string_view url);
+
+/// Why `credential` must not be given to a job fetching `url`, fit for the job's
+/// `policy_denied` message (names the credential and the host, never a secret): the file has
+/// no `hosts=` line, or the URL's host and port are not among them. Nullopt when it may.
+std::optional<std::string> credential_refusal(const Credential& credential, std::string_view url);
 
 enum class CredentialErrorCode {
   kInvalidName,  ///< not 1–128 of `[A-Za-z0-9._-]`, or a leading dot
