@@ -91,7 +91,10 @@ ErrorCode code_for(const GitFailure& failure, bool ssh_remote) {
   if (klass == GitErrorClass::kNet || klass == GitErrorClass::kSsl ||
       klass == GitErrorClass::kSsh || klass == GitErrorClass::kHttp ||
       rc == GitReturnCode::kCertificate || rc == GitReturnCode::kEof ||
-      contains(text, "status code: 5")) {
+      contains(text, "status code: 5") ||
+      // libgit2 1.5's socket stream files a failed connect under the OS class
+      // ("failed to connect to 127.0.0.1: Connection refused"), not NET.
+      contains(text, "failed to connect to")) {
     return ErrorCode::kNetwork;
   }
   return ErrorCode::kInternal;

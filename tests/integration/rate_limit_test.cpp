@@ -3,7 +3,11 @@
 // Scheduler. The throttled host is the proxy's 127.0.0.1:<port>; the other host is the git
 // server's own 127.0.0.1:<port> (the port is part of the host key).
 
+#include <arpa/inet.h>
 #include <gtest/gtest.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include <boost/asio/io_context.hpp>
 #include <functional>
@@ -185,6 +189,48 @@ TEST_F(RateLimitTest, JobsACoolDownWouldOutlastAreAnsweredRateLimitedByTheirDead
   EXPECT_EQ(remote.throttled(), 1);
   EXPECT_EQ(remote.forwarded(), 0);
   EXPECT_EQ(scheduler.throttled_hosts(), 1u);
+}
+
+}  // namespace
+}  // namespace mgit
+
+namespace mgit {
+namespace {
+
+/// A loopback port nothing listens on: bound, then closed.
+std::uint16_t closed_port() {
+  const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  sockaddr_in address{};
+  address.sin_family = AF_INET;
+  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  ::bind(fd, reinterpret_cast<sockaddr*>(&address), sizeof address);
+  socklen_t length = sizeof address;
+  ::getsockname(fd, reinterpret_cast<sockaddr*>(&address), &length);
+  ::close(fd);
+  return ntohs(address.sin_port);
+}
+
+class RefusedConnectionTest : public test_support::GitExecutorFixture {};
+
+// libgit2's own wording of a refused connection, classified: throttling over ssh (the host
+// cools down), a broken remote over http.
+TEST_F(RefusedConnectionTest, IsRateLimitedOverSshAndNetworkOverHttp) {
+  const auto port = std::to_string(closed_port());
+  auto ssh = make_job(jobs::Operation::kMirror, "absent", "ssh-refused");
+  ssh.repository_url = "ssh://git@127.0.0.1:" + port + "/absent.git";
+  ssh.repository_key = "ssh://127.0.0.1:" + port + "/absent";
+  ssh.credential.clear();
+  const auto over_ssh = execute(ssh);
+  ASSERT_FALSE(over_ssh);
+  EXPECT_EQ(over_ssh.error().code, ErrorCode::kRateLimited) << over_ssh.error().message;
+
+  auto http = make_job(jobs::Operation::kMirror, "absent", "http-refused");
+  http.repository_url = "http://127.0.0.1:" + port + "/absent.git";
+  http.repository_key = "http://127.0.0.1:" + port + "/absent";
+  http.credential.clear();
+  const auto over_http = execute(http);
+  ASSERT_FALSE(over_http);
+  EXPECT_EQ(over_http.error().code, ErrorCode::kNetwork) << over_http.error().message;
 }
 
 }  // namespace

@@ -160,6 +160,11 @@ std::vector<Row> rows() {
        ErrorCode::kNetwork, true, "failed to resolve address"},
       {"connection_refused", net("failed to connect to localhost: Connection refused"), none(),
        ErrorCode::kNetwork, true, "Connection refused"},
+      // What libgit2 1.5 really reports (tests/integration/rate_limit_test.cpp).
+      {"connection_refused_os_class",
+       failure(GitReturnCode::kOther, GitErrorClass::kOs,
+               "failed to connect to 127.0.0.1: Connection refused", ECONNREFUSED),
+       none(), ErrorCode::kNetwork, true, "Connection refused"},
       // A network timeout is not the job's deadline (`timeout`): it is the remote's fault.
       {"connection_timed_out", net("failed to connect to 10.0.0.1: Connection timed out"), none(),
        ErrorCode::kNetwork, true, "timed out"},
