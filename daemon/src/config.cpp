@@ -14,6 +14,7 @@
 
 #include "config_file.hpp"
 #include "config_options.hpp"
+#include "config_rate_limits.hpp"
 #include "mgit/basics/ascii.hpp"
 #include "mgit/transport/kafka_secrets.hpp"
 
@@ -33,6 +34,7 @@ using detail::flag_name;
 
 constexpr std::string_view kConfigOption = "config";
 constexpr std::string_view kKafkaPropertyOption = "kafka_property";
+constexpr std::string_view kHostLimitsOption = "host_limits";
 
 /// Parses `--x-y=value` arguments of one source into `config`; a bad value is reported with
 /// `source` so the operator knows which of flag, environment or file to fix.
@@ -98,7 +100,8 @@ constexpr std::string_view kHelpFooter = R"(Configuration sources, highest prece
   2. environment variables          MGITD_X_Y=VALUE   (empty counts as unset)
   3. the TOML config file (--config) x_y = value       (env MGITD_CONFIG)
 Each key is taken from the highest source that sets it; the repeatable kafka_property is
-taken whole from one source (env: MGITD_KAFKA_PROPERTY="k=v,k=v").
+taken whole from one source (env: MGITD_KAFKA_PROPERTY="k=v,k=v"), and so is host_limits
+(env: MGITD_HOST_LIMITS="github.com=concurrency:8,per_minute:600;git.example.com=burst:4").
 Secrets never go in flags or the config file: put librdkafka secrets in kafka_secrets_file or
 in MGITD_KAFKA_SECRET_<KEY> (e.g. MGITD_KAFKA_SECRET_SASL_PASSWORD for sasl.password).
 SIGHUP re-reads the configuration and applies log_level.
@@ -156,6 +159,7 @@ ConfigLoad load_config(int argc, const char* const* argv, const EnvLookup& env) 
       if (!value) continue;
       set_by_env.insert(key);
       env_values[key] = key == kKafkaPropertyOption ? split_kafka_property_env(*value)
+                        : key == kHostLimitsOption  ? detail::split_host_limits_env(*value)
                                                     : std::vector<std::string>{*value};
     }
 

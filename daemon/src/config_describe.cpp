@@ -80,6 +80,21 @@ std::string describe_config(const Config& config) {
   add_raw(out, "max_fetch_size_mb", std::to_string(config.max_fetch_size_mb));
   add_raw(out, "max_checkout_size_mb", std::to_string(config.max_checkout_size_mb));
   add_raw(out, "max_pack_objects", std::to_string(config.max_pack_objects));
+  add_raw(out, "host_max_concurrent_jobs", std::to_string(config.host_max_concurrent_jobs));
+  add_raw(out, "host_jobs_per_minute", std::to_string(config.host_jobs_per_minute));
+  add_raw(out, "host_burst", std::to_string(config.host_burst));
+  std::string host_limits = "[";
+  for (const auto& item : config.host_limits) {
+    host_limits += '"';
+    basics::append_json_escaped(host_limits, item);
+    host_limits += "\",";
+  }
+  if (host_limits.size() > 1) host_limits.pop_back();
+  host_limits += ']';
+  add_raw(out, "host_limits", host_limits);
+  add_raw(out, "host_cooldown_seconds", std::to_string(config.host_cooldown_seconds));
+  add_raw(out, "host_cooldown_max_seconds", std::to_string(config.host_cooldown_max_seconds));
+  add_raw(out, "host_wait_share_percent", std::to_string(config.host_wait_share_percent));
   add_string(out, "http_listen", config.http_listen);
   add_string(out, "otlp_endpoint", security::redact_url(config.otlp_endpoint));
   add_string(out, "log_level", config.log_level);

@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <sstream>
 
+#include "config_rate_limits.hpp"
 #include "mgit/basics/ascii.hpp"
 #include "mgit/observability/tracing.hpp"
 #include "mgit/transport/kafka_secrets.hpp"
@@ -201,6 +202,7 @@ void declare_options(CLI::App& app, Config& config) {
          "Largest work tree a checkout may write, in MiB (0: none); over it: disk_full");
   number("--max-pack-objects", config.max_pack_objects, 0, 2000000000,
          "Most objects a received pack may hold (0: libgit2's default, no limit)");
+  declare_rate_limit_options(app, config);
   text("--http-listen", config.http_listen, "HOST:PORT for metrics, health and webhooks")
       ->check(CLI::Validator(check_listen, "", ""));
   text("--otlp-endpoint", config.otlp_endpoint, "OTLP/HTTP traces URL (empty: tracing off)")

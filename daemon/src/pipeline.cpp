@@ -21,11 +21,36 @@ namespace asio = boost::asio;
 using observability::LogLevel;
 using transport::TopicPartition;
 
+namespace {
+
+/// Counts rate-limit trips, then hands them to the operator's observer (the audit log).
+class RateLimitTelemetry final : public execution::RateLimitObserver {
+ public:
+  explicit RateLimitTelemetry(PipelineTelemetry sinks) : sinks_(sinks) {}
+
+  void host_cooling_down(const execution::HostCoolDown& cool_down,
+                         const observability::JobContext& ctx) override {
+    if (sinks_.metrics != nullptr) sinks_.metrics->host_cool_down();
+    if (sinks_.rate_limits != nullptr) sinks_.rate_limits->host_cooling_down(cool_down, ctx);
+  }
+
+  void job_rate_limited(const execution::RateLimitedJob& job) override {
+    if (sinks_.metrics != nullptr) sinks_.metrics->rate_limited_answer(to_string(job.answer));
+    if (sinks_.rate_limits != nullptr) sinks_.rate_limits->job_rate_limited(job);
+  }
+
+ private:
+  PipelineTelemetry sinks_;
+};
+
+}  // namespace
+
 Pipeline::Pipeline(asio::io_context& io, PipelineSettings settings, execution::Executor& executor,
                    transport::RecordProducer& producer, PipelineTelemetry telemetry)
     : io_(io),
       settings_(std::move(settings)),
       ledger_(std::make_unique<InFlightLedger>(settings_.in_flight_file)),
+      rate_limit_telemetry_(std::make_unique<RateLimitTelemetry>(telemetry)),
       in_flight_executor_(std::make_unique<InFlightExecutor>(executor, *ledger_)),
       scheduler_(io, *in_flight_executor_, settings_.scheduler),
       producer_(producer),
@@ -42,7 +67,9 @@ Pipeline::Pipeline(asio::io_context& io, PipelineSettings settings, execution::E
           AnswerSettings{settings_.results_topic, settings_.dlq_topic, settings_.max_result_bytes},
           *results_, *telemetry_,
           AnswerHooks{[this](const InFlightJob& job) { answered(job); },
-                      [this](const InFlightJob& job) { stop_intake_unanswerable(job); }})) {}
+                      [this](const InFlightJob& job) { stop_intake_unanswerable(job); }})) {
+  scheduler_.set_rate_limit_observer(rate_limit_telemetry_.get());
+}
 
 Pipeline::~Pipeline() { scheduler_.join(); }
 
@@ -205,6 +232,7 @@ void Pipeline::tick() {
   if (sinks_.metrics != nullptr) {
     auto* metrics = sinks_.metrics;
     metrics->set_jobs_in_flight(book_->outstanding());
+    metrics->set_rate_limits(scheduler_.throttled_hosts(), scheduler_.waiting_for_hosts());
     metrics->set_partitions(assigned, paused);
     const auto oldest = scheduler_.oldest_running_age();
     metrics->set_oldest_job_age(oldest ? std::chrono::duration<double>(*oldest).count() : 0.0);

@@ -3,6 +3,7 @@
 #include <filesystem>
 #include <string>
 
+#include "config_rate_limits.hpp"
 #include "host_name.hpp"
 #include "mgit/basics/ascii.hpp"
 #include "mgit/daemon/config.hpp"
@@ -43,6 +44,7 @@ PipelineSettings pipeline_settings(const Config& config) {
   settings.scheduler.max_attempts = config.max_attempts;
   settings.scheduler.default_timeout = std::chrono::seconds(config.job_timeout_seconds);
   settings.scheduler.max_timeout = std::chrono::seconds(config.max_job_timeout_seconds);
+  settings.scheduler.hosts = detail::host_limit_settings(config);
   settings.max_message_bytes = static_cast<std::size_t>(config.max_message_bytes);
   settings.results_topic = config.results_topic;
   settings.dlq_topic = config.dlq_topic;

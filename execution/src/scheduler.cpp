@@ -6,30 +6,13 @@
 #include <exception>
 
 #include "mgit/observability/log.hpp"
+#include "scheduler_entry.hpp"
 
 namespace mgit::execution {
 
 namespace asio = boost::asio;
 using observability::LogLevel;
 using Clock = std::chrono::steady_clock;
-
-struct Scheduler::Entry {
-  jobs::Job job;
-  observability::JobContext ctx;
-  std::uint64_t tag = 0;
-  JobCompletion done;
-  Clock::time_point submitted_at;
-  std::optional<Clock::time_point> first_started_at;
-  Clock::time_point attempt_started_at;
-  std::chrono::system_clock::time_point attempt_wall_start;
-  std::vector<AttemptRecord> attempt_log;
-  Clock::time_point deadline = Clock::time_point::max();
-  int attempts = 0;
-  bool withdrawn = false;
-  /// Read by the executing thread (ExecutionControl::cancelled), set on the io_context.
-  std::atomic<bool> cancelled{false};
-  std::unique_ptr<asio::steady_timer> backoff_timer;
-};
 
 namespace {
 
@@ -54,7 +37,8 @@ Scheduler::Scheduler(asio::io_context& io, Executor& executor, SchedulerSettings
     : io_(io),
       executor_(executor),
       settings_(settings),
-      pool_(static_cast<std::size_t>(std::max(1, settings.workers))) {}
+      pool_(static_cast<std::size_t>(std::max(1, settings.workers))),
+      limiter_(settings.hosts) {}
 
 Scheduler::~Scheduler() { join(); }
 
@@ -70,6 +54,7 @@ void Scheduler::submit(jobs::Job job, observability::JobContext ctx, std::uint64
   entry->ctx = std::move(ctx);
   entry->tag = tag;
   entry->done = std::move(done);
+  entry->host = host_of_repository_key(entry->job.repository_key);
   entry->submitted_at = Clock::now();
   if (!accepting_) {
     entry->withdrawn = true;
@@ -135,6 +120,7 @@ void Scheduler::start(const EntryPtr& entry) {
     asio::post(io_, [this, target = entry->job.target] { release_target(target); });
     return;
   }
+  if (!admit_to_host(entry, now)) return;
   ++entry->attempts;
   entry->attempt_started_at = now;
   entry->attempt_wall_start = std::chrono::system_clock::now();
@@ -174,6 +160,7 @@ void Scheduler::finish_attempt(const EntryPtr& entry,
                                tl::expected<jobs::ExecutionReport, jobs::JobError> outcome,
                                std::chrono::system_clock::time_point finished) {
   running_.erase(entry);
+  release_host(entry, outcome);
   if (!outcome && entry->cancelled.load()) {
     // Stopped by shutdown, not by anything the job did: it belongs to the next owner of its
     // partition, so it gets no answer here.
@@ -223,6 +210,10 @@ void Scheduler::finish_attempt(const EntryPtr& entry,
       return;
     }
   }
+  if (!outcome && outcome.error().code == jobs::ErrorCode::kRateLimited && observer_ != nullptr) {
+    observer_->job_rate_limited(RateLimitedJob{entry->job, entry->ctx, entry->host,
+                                               RateLimitAnswer::kAttempts, HostWait::kCoolDown});
+  }
   JobRun run;
   run.status = status_of(outcome);
   run.outcome = std::move(outcome);
@@ -264,6 +255,10 @@ void Scheduler::withdraw(std::uint64_t tag) {
   for (const auto& entry : backing_off_) {
     if (entry->tag == tag && !entry->withdrawn) withdrawn.push_back(entry);
   }
+  // Parked jobs hold their target like backing-off ones: released once answered.
+  const auto parked = parked_with_tag(tag);
+  for (const auto& entry : parked) unpark(entry);
+  withdrawn.insert(withdrawn.end(), parked.begin(), parked.end());
   for (const auto& entry : withdrawn) {
     entry->withdrawn = true;
     if (entry->backoff_timer) entry->backoff_timer->cancel();
@@ -276,6 +271,10 @@ void Scheduler::withdraw(std::uint64_t tag) {
                     true,
                     {}});
   }
+  for (const auto& entry : parked) {
+    // Posted: withdraw runs inside the pipeline's revoke handling, which must finish first.
+    asio::post(io_, [this, target = entry->job.target] { release_target(target); });
+  }
 }
 
 void Scheduler::stop_accepting() {
@@ -285,6 +284,9 @@ void Scheduler::stop_accepting() {
     for (const auto& entry : queue) tags.insert(entry->tag);
   }
   for (const auto& entry : backing_off_) tags.insert(entry->tag);
+  for (const auto& [host, queue] : parked_by_host_) {
+    for (const auto& entry : queue) tags.insert(entry->tag);
+  }
   for (const auto tag : tags) withdraw(tag);
 }
 

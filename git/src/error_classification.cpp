@@ -54,7 +54,7 @@ GitErrorClass error_class(int klass) {
 
 /// The code for libgit2's own report. Its text is matched because libgit2 1.5 gives HTTP
 /// statuses and most transport failures no return code of their own (only GIT_EAUTH).
-ErrorCode code_for(const GitFailure& failure) {
+ErrorCode code_for(const GitFailure& failure, bool ssh_remote) {
   const std::string text = basics::to_lower(failure.message);
   const GitReturnCode rc = failure.code;
   const GitErrorClass klass = failure.error_class;
@@ -62,7 +62,15 @@ ErrorCode code_for(const GitFailure& failure) {
       contains(text, "status code: 403") || contains(text, "authentication")) {
     return ErrorCode::kAuthFailed;
   }
-  if (contains(text, "status code: 429")) return ErrorCode::kRateLimited;
+  // 429 Too Many Requests and 503 Service Unavailable are how git hosts throttle over http;
+  // the host cools down (docs/rate-limits.md). libgit2 1.5 gives the status only as text.
+  if (contains(text, "status code: 429") || contains(text, "status code: 503")) {
+    return ErrorCode::kRateLimited;
+  }
+  if (ssh_remote && (contains(text, "connection refused") || contains(text, "getting banner") ||
+                     (klass == GitErrorClass::kOs && failure.os_error == ECONNREFUSED))) {
+    return ErrorCode::kRateLimited;
+  }
   if (contains(text, "status code: 404") || contains(text, "not found") ||
       contains(text, "does not appear to be a git repository")) {
     return ErrorCode::kNotFound;
@@ -83,7 +91,10 @@ ErrorCode code_for(const GitFailure& failure) {
   if (klass == GitErrorClass::kNet || klass == GitErrorClass::kSsl ||
       klass == GitErrorClass::kSsh || klass == GitErrorClass::kHttp ||
       rc == GitReturnCode::kCertificate || rc == GitReturnCode::kEof ||
-      contains(text, "status code: 5")) {
+      contains(text, "status code: 5") ||
+      // libgit2 1.5's socket stream files a failed connect under the OS class
+      // ("failed to connect to 127.0.0.1: Connection refused"), not NET.
+      contains(text, "failed to connect to")) {
     return ErrorCode::kNetwork;
   }
   return ErrorCode::kInternal;
@@ -116,7 +127,7 @@ ClassifiedError classify_git_error(const GitFailure& failure, const CallbackFind
   }
   const std::string_view raw =
       failure.message.empty() ? std::string_view("unknown error") : failure.message;
-  const ErrorCode code = code_for(failure);
+  const ErrorCode code = code_for(failure, context.ssh_remote);
   if (code == ErrorCode::kConflict && failure.code == GitReturnCode::kLocked) {
     // Stale locks are removed before each run, so this one is held by something outside
     // mgitd (e.g. an operator's git) and will go away: not recorded, a redelivery runs again.

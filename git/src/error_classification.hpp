@@ -46,6 +46,9 @@ struct FailureContext {
   std::string_view action;           ///< "fetch", "checkout", …: the message starts with it
   std::string_view credential_name;  ///< the job's credential, named in auth messages
   const security::Redactor& redactor;
+  /// The job's remote is ssh: a refused connection (or one closed before the ssh banner, as
+  /// sshd's MaxStartups does) is throttling there, not a broken remote.
+  bool ssh_remote = false;
 };
 
 struct ClassifiedError {

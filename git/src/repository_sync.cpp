@@ -62,8 +62,10 @@ JobError RepositorySync::classify(int rc, std::string_view action) {
   // Read first: anything below may overwrite libgit2's last error and errno.
   const GitFailure failure = last_git_failure(rc);
   if (transfer_.stopped) return control_.stop_error(fmt::format("during {}", action));
-  ClassifiedError classified = classify_git_error(
-      failure, transfer_.findings, FailureContext{action, job_.credential, redactor_});
+  ClassifiedError classified =
+      classify_git_error(failure, transfer_.findings,
+                         FailureContext{action, job_.credential, redactor_,
+                                        job_.repository_key.starts_with("ssh://")});
   if (classified.lock_held) lock_held_ = true;
   return std::move(classified.error);
 }

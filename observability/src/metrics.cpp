@@ -143,6 +143,30 @@ struct Metrics::Impl {
           .Help("Trace spans dropped (queue full, collector slow or down).")
           .Register(*registry);
 
+  // Per git host rate limits (docs/rate-limits.md): no host label, hosts come from jobs.
+  prometheus::Gauge& throttled_hosts =
+      BuildGauge()
+          .Name("mgitd_rate_limit_throttled_hosts")
+          .Help("Git hosts in a cool-down after answering 429/503 or refusing ssh.")
+          .Register(*registry)
+          .Add({});
+  prometheus::Gauge& waiting_jobs =
+      BuildGauge()
+          .Name("mgitd_rate_limit_waiting_jobs")
+          .Help("Jobs waiting for their git host (cap, tokens, cool-down), holding no worker.")
+          .Register(*registry)
+          .Add({});
+  prometheus::Counter& cool_downs = BuildCounter()
+                                        .Name("mgitd_rate_limit_cooldowns_total")
+                                        .Help("Cool-downs git hosts entered.")
+                                        .Register(*registry)
+                                        .Add({});
+  prometheus::Family<prometheus::Counter>& rate_limited =
+      BuildCounter()
+          .Name("mgitd_rate_limited_answers_total")
+          .Help("Jobs answered rate_limited, by reason (deadline, share, attempts).")
+          .Register(*registry);
+
   std::mutex lag_mutex;
   std::map<std::int32_t, prometheus::Gauge*> lag_by_partition;
 };
@@ -157,6 +181,9 @@ Metrics::Metrics(const BuildInfo& build) : impl_(std::make_unique<Impl>()) {
   }
   for (const auto* reason : {"queue_full", "export_failed"}) {
     impl_->spans_dropped.Add({{"reason", reason}});
+  }
+  for (const auto* reason : {"deadline", "share", "attempts"}) {
+    impl_->rate_limited.Add({{"reason", reason}});
   }
 }
 
@@ -198,6 +225,17 @@ void Metrics::worker_restart(std::string_view reason) {
 
 void Metrics::dlq_record(std::string_view reason) {
   impl_->dlq.Add({{"reason", std::string(reason)}}).Increment();
+}
+
+void Metrics::host_cool_down() { impl_->cool_downs.Increment(); }
+
+void Metrics::rate_limited_answer(std::string_view reason) {
+  impl_->rate_limited.Add({{"reason", std::string(reason)}}).Increment();
+}
+
+void Metrics::set_rate_limits(std::size_t throttled_hosts, std::size_t waiting_jobs) {
+  impl_->throttled_hosts.Set(static_cast<double>(throttled_hosts));
+  impl_->waiting_jobs.Set(static_cast<double>(waiting_jobs));
 }
 
 void Metrics::offset_resets(std::uint64_t count) {

@@ -137,10 +137,16 @@ std::vector<Row> rows() {
        ErrorCode::kConflict, false, "unmerged"},
       {"http_500", http("unexpected http status code: 500"), none(), ErrorCode::kNetwork, true,
        "status code: 500"},
-      // A 5xx is a server fault whatever class libgit2 files it under.
+      // A 5xx is a server fault whatever class libgit2 files it under; 503 (like 429) is how
+      // git hosts throttle, so it is rate_limited and cools the host down (docs/rate-limits.md).
+      {"http_502_other_class",
+       failure(GitReturnCode::kOther, GitErrorClass::kOther, "unexpected http status code: 502"),
+       none(), ErrorCode::kNetwork, true, "status code: 502"},
+      {"http_503", http("unexpected http status code: 503"), none(), ErrorCode::kRateLimited, true,
+       "status code: 503"},
       {"http_503_other_class",
        failure(GitReturnCode::kOther, GitErrorClass::kOther, "unexpected http status code: 503"),
-       none(), ErrorCode::kNetwork, true, "status code: 503"},
+       none(), ErrorCode::kRateLimited, true, "status code: 503"},
       {"tls_certificate_invalid",
        failure(GitReturnCode::kCertificate, GitErrorClass::kOther,
                "the SSL certificate is invalid"),
@@ -154,6 +160,11 @@ std::vector<Row> rows() {
        ErrorCode::kNetwork, true, "failed to resolve address"},
       {"connection_refused", net("failed to connect to localhost: Connection refused"), none(),
        ErrorCode::kNetwork, true, "Connection refused"},
+      // What libgit2 1.5 really reports (tests/integration/rate_limit_test.cpp).
+      {"connection_refused_os_class",
+       failure(GitReturnCode::kOther, GitErrorClass::kOs,
+               "failed to connect to 127.0.0.1: Connection refused", ECONNREFUSED),
+       none(), ErrorCode::kNetwork, true, "Connection refused"},
       // A network timeout is not the job's deadline (`timeout`): it is the remote's fault.
       {"connection_timed_out", net("failed to connect to 10.0.0.1: Connection timed out"), none(),
        ErrorCode::kNetwork, true, "timed out"},
@@ -188,6 +199,41 @@ TEST_P(GitErrorClassification, MapsToTheDocumentedCode) {
 
 INSTANTIATE_TEST_SUITE_P(Rows, GitErrorClassification, ::testing::ValuesIn(rows()),
                          [](const auto& info) { return std::string(info.param.name); });
+
+// Over ssh, a refused connection or one closed before the banner is how sshd sheds load
+// (MaxStartups): rate_limited, so the host cools down.
+TEST(GitErrorClassificationSsh, RefusedOrDroppedConnectionsAreRateLimited) {
+  const security::Redactor redactor;
+  const FailureContext ssh{"connect", "deploy", redactor, true};
+  for (const auto& refused :
+       {net("failed to connect to 127.0.0.1: Connection refused"),
+        failure(GitReturnCode::kOther, GitErrorClass::kOs, "failed to connect", ECONNREFUSED),
+        failure(GitReturnCode::kOther, GitErrorClass::kSsh,
+                "failed to start SSH session: Failed getting banner")}) {
+    SCOPED_TRACE(refused.message);
+    const auto classified = classify_git_error(refused, {}, ssh);
+    EXPECT_EQ(jobs::to_string(classified.error.code), "rate_limited");
+    EXPECT_TRUE(classified.error.retryable());
+    EXPECT_EQ(classified.error.message.rfind("connect failed: ", 0), 0u)
+        << classified.error.message;
+  }
+  // Over http a refused connection stays a network failure (the row connection_refused).
+  EXPECT_EQ(classify_git_error(net("failed to connect to localhost: Connection refused"), {},
+                               FailureContext{"connect", "deploy", redactor, false})
+                .error.code,
+            ErrorCode::kNetwork);
+  // Other ssh failures keep their codes.
+  EXPECT_EQ(classify_git_error(failure(GitReturnCode::kOther, GitErrorClass::kSsh,
+                                       "failed to start SSH session: Timeout"),
+                               {}, ssh)
+                .error.code,
+            ErrorCode::kNetwork);
+  EXPECT_EQ(classify_git_error(failure(GitReturnCode::kAuth, GitErrorClass::kSsh,
+                                       "Username/PublicKey combination invalid"),
+                               {}, ssh)
+                .error.code,
+            ErrorCode::kAuthFailed);
+}
 
 TEST(GitErrorClassificationMessages, RedactsSecretsFromLibgit2Text) {
   security::Redactor redactor;

@@ -46,6 +46,14 @@ struct Config {
   int max_fetch_size_mb = 16384;
   int max_checkout_size_mb = 32768;
   int max_pack_objects = 0;
+  // Per git host rate limits (docs/rate-limits.md).
+  int host_max_concurrent_jobs = 0;
+  int host_jobs_per_minute = 0;
+  int host_burst = 0;
+  std::vector<std::string> host_limits;  ///< `HOST=concurrency:N,per_minute:N,burst:N` items
+  int host_cooldown_seconds = 5;
+  int host_cooldown_max_seconds = 300;
+  int host_wait_share_percent = 50;
   std::string http_listen = "0.0.0.0:8080";
   std::string otlp_endpoint;
   std::string log_level = "info";

@@ -25,6 +25,8 @@ struct PipelineTelemetry {
   observability::Metrics* metrics = nullptr;
   observability::SpanSink* spans = nullptr;
   observability::HealthMonitor* health = nullptr;
+  /// Told about rate-limit trips after the pipeline counted them (the audit log's hook).
+  execution::RateLimitObserver* rate_limits = nullptr;
 };
 
 struct InFlightJob;
@@ -83,6 +85,8 @@ class Pipeline final : public transport::ConsumerEvents {
   /// Before the scheduler: its executions report to them, and the ledger's clean exit is
   /// written only once the scheduler has joined its workers.
   std::unique_ptr<InFlightLedger> ledger_;
+  /// Before the scheduler, which reports to it until it is joined.
+  std::unique_ptr<execution::RateLimitObserver> rate_limit_telemetry_;
   std::unique_ptr<execution::Executor> in_flight_executor_;
   execution::Scheduler scheduler_;
   transport::RecordProducer& producer_;

@@ -2,6 +2,7 @@
 
 #include <atomic>
 #include <boost/asio/io_context.hpp>
+#include <boost/asio/steady_timer.hpp>
 #include <boost/asio/thread_pool.hpp>
 #include <chrono>
 #include <cstdint>
@@ -12,11 +13,13 @@
 #include <random>
 #include <set>
 #include <string>
+#include <string_view>
 #include <tl/expected.hpp>
 #include <unordered_map>
 #include <vector>
 
 #include "mgit/execution/executor.hpp"
+#include "mgit/execution/host_limiter.hpp"
 #include "mgit/jobs/result.hpp"
 #include "mgit/observability/job_context.hpp"
 
@@ -30,6 +33,9 @@ struct SchedulerSettings {
   std::chrono::seconds max_timeout{3600};
   std::chrono::milliseconds backoff_base{500};
   std::chrono::milliseconds backoff_max{30000};
+  /// Per git host caps, token buckets and cool-downs (docs/rate-limits.md); the defaults
+  /// limit nothing but cool down a host that answers 429/503.
+  HostLimitSettings hosts;
 };
 
 /// One execution of a job, for its `git.<operation>` span and the retry counter.
@@ -52,12 +58,48 @@ struct JobRun {
 
 using JobCompletion = std::function<void(JobRun)>;
 
+/// Why a job was answered `rate_limited` by the scheduler itself, without running (again).
+enum class RateLimitAnswer {
+  kDeadline,  ///< its host would not take it before its deadline (or not_after)
+  kShare,     ///< its host's waiting jobs already fill their share of the buffers
+  kAttempts,  ///< its host answered every attempt with throttling (max_attempts)
+};
+
+std::string_view to_string(RateLimitAnswer answer);
+
+struct RateLimitedJob {
+  const jobs::Job& job;
+  const observability::JobContext& ctx;
+  const std::string& host;
+  RateLimitAnswer answer;
+  HostWait wait;  ///< what the host was waiting for
+};
+
+/// Told about rate-limit trips (for metrics, logs and the audit log). Called on the
+/// io_context; must not call back into the scheduler.
+class RateLimitObserver {
+ public:
+  virtual ~RateLimitObserver() = default;
+  /// `host` entered a cool-down; `ctx` is the job whose answer tripped it.
+  virtual void host_cooling_down(const HostCoolDown& cool_down,
+                                 const observability::JobContext& ctx) = 0;
+  /// A job is answered `rate_limited` (its result follows): by the scheduler without running,
+  /// or after its last attempt was throttled.
+  virtual void job_rate_limited(const RateLimitedJob& job) = 0;
+};
+
 /// Runs jobs on a worker pool: different targets in parallel (up to `workers`), one
 /// target's jobs one at a time in submission order. Retryable failures are retried with
 /// exponential backoff and jitter while the target's later jobs wait, but other targets
-/// go on. Not thread-safe: every method and every completion runs on the io_context.
+/// go on. Before each attempt the job's git host must admit it (HostLimiter): a job whose host
+/// is at its cap, out of tokens or cooling down waits without a worker while other hosts'
+/// jobs go on, and is answered `rate_limited` when its deadline would pass first or its host's
+/// waiting jobs fill their share of the buffers.
+/// Not thread-safe: every method and every completion runs on the io_context.
 class Scheduler {
  public:
+  using Clock = std::chrono::steady_clock;
+
   Scheduler(boost::asio::io_context& io, Executor& executor, SchedulerSettings settings);
   ~Scheduler();
   Scheduler(const Scheduler&) = delete;
@@ -78,6 +120,12 @@ class Scheduler {
   void cancel_running(std::uint64_t tag);
 
   std::size_t running() const { return running_.size(); }
+  /// Jobs waiting for their host (cap, tokens, cool-down), holding no worker.
+  std::size_t waiting_for_hosts() const { return parked_count_; }
+  /// Hosts in a cool-down now; also forgets idle hosts' state.
+  std::size_t throttled_hosts();
+  /// May be null; outlives the scheduler's use of it (set before jobs are submitted).
+  void set_rate_limit_observer(RateLimitObserver* observer) { observer_ = observer; }
   /// Time since the oldest running job first started (its deadline counts from then).
   std::optional<std::chrono::steady_clock::duration> oldest_running_age() const;
   /// How far the most overdue running job is past its deadline; nothing when none is.
@@ -100,6 +148,18 @@ class Scheduler {
   void release_target(const std::string& target);
   std::chrono::milliseconds backoff_for(int attempt);
 
+  // The host gate (scheduler_host_gate.cpp).
+  /// Takes a host slot for the entry's next attempt; false: it is parked or already answered.
+  bool admit_to_host(const EntryPtr& entry, Clock::time_point now);
+  void park(const EntryPtr& entry, const HostAdmission& admission, Clock::time_point limit);
+  void unpark(const EntryPtr& entry);
+  void wake_host(const std::string& host);
+  void release_host(const EntryPtr& entry,
+                    const tl::expected<jobs::ExecutionReport, jobs::JobError>& outcome);
+  void answer_rate_limited(const EntryPtr& entry, RateLimitAnswer answer, HostWait wait,
+                           std::string message);
+  std::vector<EntryPtr> parked_with_tag(std::uint64_t tag) const;
+
   boost::asio::io_context& io_;
   Executor& executor_;
   SchedulerSettings settings_;
@@ -113,6 +173,17 @@ class Scheduler {
   std::set<EntryPtr> running_;
   std::set<EntryPtr> backing_off_;
   std::mt19937_64 jitter_{std::random_device{}()};
+
+  HostLimiter limiter_;
+  RateLimitObserver* observer_ = nullptr;
+  std::unordered_map<std::string, std::deque<EntryPtr>> parked_by_host_;
+  std::size_t parked_count_ = 0;
+  /// One timer per host with parked jobs that wait for a time (cool-down end, a token).
+  struct HostWake {
+    std::shared_ptr<boost::asio::steady_timer> timer;
+    Clock::time_point at;
+  };
+  std::unordered_map<std::string, HostWake> host_wakes_;
 };
 
 }  // namespace mgit::execution

@@ -35,6 +35,11 @@ class Metrics {
   /// A git worker process was replaced; `reason` is one of WorkerPool's fixed set.
   void worker_restart(std::string_view reason);
   void offset_resets(std::uint64_t count);
+  /// A git host entered a cool-down (docs/rate-limits.md).
+  void host_cool_down();
+  /// A job answered rate_limited; `reason` is one of "deadline", "share", "attempts".
+  void rate_limited_answer(std::string_view reason);
+  void set_rate_limits(std::size_t throttled_hosts, std::size_t waiting_jobs);
 
   void set_jobs_in_flight(std::size_t count);
   void set_oldest_job_age(double seconds);
