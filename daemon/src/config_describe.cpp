@@ -80,6 +80,11 @@ std::string describe_config(const Config& config) {
   add_raw(out, "max_fetch_size_mb", std::to_string(config.max_fetch_size_mb));
   add_raw(out, "max_checkout_size_mb", std::to_string(config.max_checkout_size_mb));
   add_raw(out, "max_pack_objects", std::to_string(config.max_pack_objects));
+  add_string(out, "audit_sink", config.audit_sink);
+  add_string(out, "audit_topic", config.audit_topic);
+  add_string(out, "audit_file", config.audit_file);
+  add_raw(out, "audit_buffer_events", std::to_string(config.audit_buffer_events));
+  add_raw(out, "audit_ack_timeout_seconds", std::to_string(config.audit_ack_timeout_seconds));
   add_string(out, "http_listen", config.http_listen);
   add_string(out, "otlp_endpoint", security::redact_url(config.otlp_endpoint));
   add_string(out, "log_level", config.log_level);

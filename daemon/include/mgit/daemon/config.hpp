@@ -46,6 +46,11 @@ struct Config {
   int max_fetch_size_mb = 16384;
   int max_checkout_size_mb = 32768;
   int max_pack_objects = 0;
+  std::string audit_sink = "kafka";  ///< `kafka` (audit_topic) or `file` (audit_file)
+  std::string audit_topic = "mgit.audit";
+  std::string audit_file;
+  int audit_buffer_events = 4096;
+  int audit_ack_timeout_seconds = 10;
   std::string http_listen = "0.0.0.0:8080";
   std::string otlp_endpoint;
   std::string log_level = "info";
