@@ -59,7 +59,12 @@ void AuditLog::tick() {
   for (const auto id : due) hand_over(id);
 }
 
-bool AuditLog::accepting() const { return closed_reason().empty(); }
+bool AuditLog::accepting() const {
+  // Called for every answered job: the same tests as closed_reason, without formatting.
+  return refused_ == 0 && held_.size() < settings_.capacity / 2 &&
+         (held_.empty() ||
+          settings_.clock() - held_.begin()->second.queued < settings_.ack_timeout);
+}
 
 std::string AuditLog::closed_reason() const {
   if (refused_ > 0) return fmt::format("the audit sink refused {} event(s)", refused_);

@@ -3,6 +3,7 @@
 // topic that does not acknowledge holds intake until it does.
 #include <gtest/gtest.h>
 #include <rapidjson/document.h>
+#include <signal.h>
 
 #include <fstream>
 #include <string>
@@ -141,6 +142,15 @@ TEST_F(AuditTest, AJobsSecurityEventsReachTheAuditTopicWithItsIdsAndNoSecret) {
     EXPECT_EQ(record.raw.find(kUrlSecret), std::string::npos) << record.raw;
     EXPECT_EQ(record.raw.find(git_password_), std::string::npos) << record.raw;
   }
+
+  // SIGHUP: the reload is audited with the effective configuration.
+  daemon->signal(SIGHUP);
+  const auto reloaded =
+      find_event(wait_for_audit(audit_topic_, "config_reloaded", "", 30s), "config_reloaded", "");
+  ASSERT_TRUE(reloaded);
+  EXPECT_EQ(reloaded->outcome, "loaded");
+  EXPECT_NE(reloaded->raw.find(R"("restart_needed":false,"config":{"brokers":)"), std::string::npos)
+      << reloaded->raw;
   daemon->signal(SIGTERM);
   EXPECT_EQ(daemon->wait_exit(60s), 0);
 }
