@@ -19,17 +19,14 @@ void AuditLog::record(const AuditEvent& event) {
     return;
   }
   const auto id = next_id_++;
-  held_.emplace(id, Held{encode(event), settings_.clock(), false, {}});
+  held_.emplace(id, Held{encode(event), settings_.clock(), false, false, {}});
   hand_over(id);
 }
 
 void AuditLog::hand_over(std::uint64_t id) {
   auto found = held_.find(id);
   if (found == held_.end()) return;
-  if (found->second.refused) {
-    found->second.refused = false;
-    --refused_;
-  }
+  found->second.waiting = false;
   std::weak_ptr<AuditLog*> weak = self_;
   // The line is copied: a refused event is handed over again.
   sink_.deliver(found->second.line, [weak, id](bool ok) {
@@ -47,6 +44,7 @@ void AuditLog::delivered(std::uint64_t id, bool ok) {
   }
   if (!found->second.refused) ++refused_;
   found->second.refused = true;
+  found->second.waiting = true;
   found->second.retry_at = settings_.clock() + settings_.retry_delay;
 }
 
@@ -54,7 +52,7 @@ void AuditLog::tick() {
   const auto now = settings_.clock();
   std::vector<std::uint64_t> due;
   for (const auto& [id, held] : held_) {
-    if (held.refused && held.retry_at <= now) due.push_back(id);
+    if (held.waiting && held.retry_at <= now) due.push_back(id);
   }
   for (const auto id : due) hand_over(id);
 }

@@ -72,6 +72,12 @@ TEST_F(AuditLogTest, ARefusedEventClosesIntakeUntilItIsDeliveredOnRetry) {
   clock_.now += 1s;
   log->tick();
   ASSERT_EQ(sink_.pending.size(), 1u) << "handed over again";
+  EXPECT_FALSE(log->accepting()) << "closed until delivered, not reopened for each retry";
+  sink_.refuse();
+  EXPECT_FALSE(log->accepting());
+  clock_.now += 1s;
+  log->tick();
+  ASSERT_EQ(sink_.pending.size(), 1u);
   sink_.acknowledge();
   EXPECT_TRUE(log->accepting());
   EXPECT_EQ(log->buffered(), 0u);

@@ -68,7 +68,10 @@ class AuditLog {
   struct Held {
     std::string line;
     std::chrono::steady_clock::time_point queued;
-    bool refused = false;  ///< the sink said no; waits for `retry_at`
+    /// The sink said no at least once: intake stays held until this event is delivered, not
+    /// only until it is handed over again (that would reopen intake once per retry).
+    bool refused = false;
+    bool waiting = false;  ///< refused and not handed over again yet; due at `retry_at`
     std::chrono::steady_clock::time_point retry_at;
   };
 
@@ -80,7 +83,7 @@ class AuditLog {
   std::map<std::uint64_t, Held> held_;  ///< by sequence number: oldest first
   std::uint64_t next_id_ = 0;
   std::uint64_t dropped_ = 0;
-  std::size_t refused_ = 0;
+  std::size_t refused_ = 0;  ///< held events refused at least once
   /// Captured weakly by the sink callbacks, so an acknowledgement after the log is gone is
   /// ignored.
   std::shared_ptr<AuditLog*> self_;
