@@ -93,6 +93,15 @@ void validate_combination(const Config& config) {
         fmt::format("jobs_topic, results_topic and dlq_topic must differ ({}, {}, {})",
                     config.jobs_topic, config.results_topic, config.dlq_topic));
   }
+  if (config.audit_sink == "file" && config.audit_file.empty()) {
+    throw ConfigError("audit_sink = file needs audit_file");
+  }
+  if (config.audit_sink == "kafka" &&
+      (config.audit_topic == config.jobs_topic || config.audit_topic == config.results_topic ||
+       config.audit_topic == config.dlq_topic)) {
+    throw ConfigError(
+        fmt::format("audit_topic ({}) must differ from the other topics", config.audit_topic));
+  }
 }
 
 constexpr std::string_view kHelpFooter = R"(Configuration sources, highest precedence first:

@@ -95,6 +95,11 @@ std::string describe_config(const Config& config) {
   add_raw(out, "host_cooldown_seconds", std::to_string(config.host_cooldown_seconds));
   add_raw(out, "host_cooldown_max_seconds", std::to_string(config.host_cooldown_max_seconds));
   add_raw(out, "host_wait_share_percent", std::to_string(config.host_wait_share_percent));
+  add_string(out, "audit_sink", config.audit_sink);
+  add_string(out, "audit_topic", config.audit_topic);
+  add_string(out, "audit_file", config.audit_file);
+  add_raw(out, "audit_buffer_events", std::to_string(config.audit_buffer_events));
+  add_raw(out, "audit_ack_timeout_seconds", std::to_string(config.audit_ack_timeout_seconds));
   add_string(out, "http_listen", config.http_listen);
   add_string(out, "otlp_endpoint", security::redact_url(config.otlp_endpoint));
   add_string(out, "log_level", config.log_level);

@@ -203,6 +203,16 @@ void declare_options(CLI::App& app, Config& config) {
   number("--max-pack-objects", config.max_pack_objects, 0, 2000000000,
          "Most objects a received pack may hold (0: libgit2's default, no limit)");
   declare_rate_limit_options(app, config);
+  text("--audit-sink", config.audit_sink, "Where security events go: kafka|file")
+      ->check(CLI::IsMember({"kafka", "file"}).description(""));
+  text("--audit-topic", config.audit_topic, "Topic of the audit events (audit_sink=kafka)")
+      ->check(CLI::Validator(check_topic, "", ""));
+  text("--audit-file", config.audit_file,
+       "File the audit events are appended to (audit_sink=file)");
+  number("--audit-buffer-events", config.audit_buffer_events, 16, 1000000,
+         "Audit events held until acknowledged; intake stops at half of it");
+  number("--audit-ack-timeout-seconds", config.audit_ack_timeout_seconds, 1, kDay,
+         "An audit event unacknowledged this long stops intake until the sink recovers");
   text("--http-listen", config.http_listen, "HOST:PORT for metrics, health and webhooks")
       ->check(CLI::Validator(check_listen, "", ""));
   text("--otlp-endpoint", config.otlp_endpoint, "OTLP/HTTP traces URL (empty: tracing off)")

@@ -1,17 +1,24 @@
 #include "config_reload.hpp"
 
+#include "audit_events.hpp"
 #include "mgit/observability/log.hpp"
+#include "mgit/security/redaction.hpp"
 
 namespace mgit::daemon {
 
 using observability::LogLevel;
 
-void reload_config(const Config& running, const ConfigReloader& reload) {
+void reload_config(const Config& running, const ConfigReloader& reload, audit::AuditLog& audit) {
   if (!reload) return;
   auto fresh = reload();
   if (!fresh) {
     observability::log(LogLevel::kWarn, "config reload failed; keeping the running config",
                        {{"error", fresh.error()}});
+    audit::AuditEvent failed;
+    failed.event = audit::kConfigReloaded;
+    failed.outcome = "failed";
+    failed.fields.push_back({"error", security::redact_urls_in_text(fresh.error())});
+    audit.record(failed);
     return;
   }
   const auto level = observability::parse_log_level(fresh->log_level);
@@ -21,6 +28,7 @@ void reload_config(const Config& running, const ConfigReloader& reload) {
     return describe_config(config);
   };
   const bool others_changed = without_level(*fresh) != without_level(running);
+  audit.record(config_event(audit::kConfigReloaded, describe_config(*fresh), others_changed));
   observability::log(LogLevel::kInfo, "config reloaded",
                      {{"log_level", fresh->log_level}, {"restart_needed", others_changed}});
   if (others_changed) {

@@ -8,9 +8,13 @@
 #include <filesystem>
 #include <iostream>
 
+#include "audit_events.hpp"
+#include "audit_kafka_sink.hpp"
 #include "config_reload.hpp"
 #include "host_name.hpp"
 #include "http_routes.hpp"
+#include "mgit/audit/audit_log.hpp"
+#include "mgit/audit/file_sink.hpp"
 #include "mgit/daemon/embedded_broker.hpp"
 #include "mgit/daemon/http_server.hpp"
 #include "mgit/daemon/pipeline.hpp"
@@ -79,7 +83,9 @@ int run_daemon(const Config& input, const ExecutorFactory& make_executor,
   std::unique_ptr<EmbeddedBroker> embedded;
   if (config.embedded_broker) {
     embedded = std::make_unique<EmbeddedBroker>(
-        std::vector<std::string>{config.jobs_topic, config.results_topic, config.dlq_topic}, 4);
+        std::vector<std::string>{config.jobs_topic, config.results_topic, config.dlq_topic,
+                                 config.audit_topic},
+        4);
     config.brokers = embedded->bootstrap_servers();
     std::cerr << "mgitd: embedded broker listening on " << config.brokers << "\n";
     observability::log(LogLevel::kWarn, "embedded broker started (not for production)",
@@ -99,8 +105,8 @@ int run_daemon(const Config& input, const ExecutorFactory& make_executor,
       !reached) {
     return startup_failure(reached.error().message);
   }
-  const std::vector<std::string> topics = {config.jobs_topic, config.results_topic,
-                                           config.dlq_topic};
+  std::vector<std::string> topics = {config.jobs_topic, config.results_topic, config.dlq_topic};
+  if (config.audit_sink == "kafka") topics.push_back(config.audit_topic);
   auto described = probe->describe(topics, std::chrono::seconds(10));
   if (!described) return startup_failure("cannot describe topics: " + described.error().message);
   for (const auto& topic : topics) {
@@ -115,6 +121,12 @@ int run_daemon(const Config& input, const ExecutorFactory& make_executor,
   if (fs_error) {
     return startup_failure("cannot create workspace " + config.workspace + ": " +
                            fs_error.message());
+  }
+  std::unique_ptr<audit::FileSink> audit_file;
+  if (config.audit_sink == "file") {
+    auto opened = audit::FileSink::open(config.audit_file);
+    if (!opened) return startup_failure(opened.error());
+    audit_file = std::move(*opened);
   }
   observability::Metrics metrics(observability::BuildInfo{MGITD_VERSION, MGITD_REVISION});
   security::CredentialStore credentials(config.credentials_dir);
@@ -152,10 +164,23 @@ int run_daemon(const Config& input, const ExecutorFactory& make_executor,
   asio::io_context io;
   auto producer = transport::RecordProducer::create(io, transport::ProducerSettings{settings});
   if (!producer) return startup_failure(producer.error().message);
+  KafkaAuditSink audit_topic(**producer, config.audit_topic);
+  audit::AuditLogSettings audit_settings;
+  audit_settings.capacity = static_cast<std::size_t>(config.audit_buffer_events);
+  audit_settings.ack_timeout = std::chrono::seconds(config.audit_ack_timeout_seconds);
+  audit_settings.on_recorded = [&metrics](std::string_view event) { metrics.audit_event(event); };
+  audit_settings.on_dropped = [&metrics] {
+    metrics.audit_dropped();
+    observability::log(LogLevel::kError, "audit event dropped: the audit buffer is full");
+  };
+  audit::AuditLog audit_log(audit_file ? static_cast<audit::AuditSink&>(*audit_file)
+                                       : static_cast<audit::AuditSink&>(audit_topic),
+                            std::move(audit_settings));
+  audit_log.record(config_event(audit::kConfigLoaded, startup_config, false));
   int exit_code = 0;
   {
     Pipeline pipeline(io, pipeline_settings(config), *executor, **producer,
-                      PipelineTelemetry{&metrics, spans.get(), &health});
+                      PipelineTelemetry{&metrics, spans.get(), &health, &audit_log});
     transport::ConsumerSettings consumer_settings;
     // Lag and broker state for /metrics and readiness.
     consumer_settings.statistics_interval = std::chrono::seconds(1);
@@ -209,7 +234,7 @@ int run_daemon(const Config& input, const ExecutorFactory& make_executor,
     std::function<void()> wait_hangup = [&] {
       hangups.async_wait([&](const boost::system::error_code& ec, int) {
         if (ec) return;
-        reload_config(input, reload);
+        reload_config(input, reload, audit_log);
         wait_hangup();
       });
     };

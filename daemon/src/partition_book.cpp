@@ -111,21 +111,36 @@ void PartitionBook::release_backpressure(const TopicPartition& tp) {
   const auto half_global = settings_.max_in_flight / 2;
   if (paused_globally_ && tracker_.total_pending() <= half_global) {
     paused_globally_ = false;
-    std::vector<TopicPartition> resumable;
-    for (const auto& assigned : consumer_->assignment()) {
-      const auto state = partitions_.find(assigned);
-      if (state == partitions_.end() ||
-          (!state->second.paused_for_backpressure && !state->second.release)) {
-        resumable.push_back(assigned);
-      }
-    }
-    consumer_->resume(resumable);
+    if (!held_) consumer_->resume(resumable());
     observability::log(LogLevel::kInfo, "intake resumed",
                        {{"in_flight", tracker_.total_pending()}});
   }
   if (partition.paused_for_backpressure && tracker_.pending(tp) <= half_partition) {
     partition.paused_for_backpressure = false;
-    if (!paused_globally_ && !partition.release) consumer_->resume({tp});
+    if (!paused_globally_ && !held_ && !partition.release) consumer_->resume({tp});
+  }
+}
+
+std::vector<TopicPartition> PartitionBook::resumable() const {
+  std::vector<TopicPartition> out;
+  for (const auto& assigned : consumer_->assignment()) {
+    const auto state = partitions_.find(assigned);
+    if (state == partitions_.end() ||
+        (!state->second.paused_for_backpressure && !state->second.release)) {
+      out.push_back(assigned);
+    }
+  }
+  return out;
+}
+
+void PartitionBook::hold_intake(bool hold) {
+  if (held_ == hold) return;
+  held_ = hold;
+  if (consumer_ == nullptr) return;
+  if (hold) {
+    consumer_->pause(consumer_->assignment());
+  } else if (!stopped_ && !paused_globally_) {
+    consumer_->resume(resumable());
   }
 }
 
@@ -138,7 +153,7 @@ void PartitionBook::assign(const std::vector<TopicPartition>& partitions) {
     state.generation = ++last_generation_;
   }
   // A fresh assignment starts unpaused in librdkafka: re-apply what holds process-wide.
-  if ((paused_globally_ || stopped_) && consumer_ != nullptr) consumer_->pause(partitions);
+  if ((paused_globally_ || stopped_ || held_) && consumer_ != nullptr) consumer_->pause(partitions);
 }
 
 void PartitionBook::revoke(const std::vector<TopicPartition>& partitions, bool lost,
@@ -217,7 +232,7 @@ void PartitionBook::release_draining() {
 }
 
 std::size_t PartitionBook::paused(std::size_t assigned) const {
-  if (paused_globally_ || stopped_) return assigned;
+  if (paused_globally_ || stopped_ || held_) return assigned;
   std::size_t paused = 0;
   for (const auto& [tp, state] : partitions_) {
     if (state.paused_for_backpressure || state.release) ++paused;

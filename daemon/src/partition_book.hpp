@@ -69,6 +69,11 @@ class PartitionBook {
   /// cannot be answered). There is no way back.
   void stop_intake();
   [[nodiscard]] bool intake_stopped() const { return stopped_; }
+  /// Pauses every assigned partition while `hold` (the audit trail is not keeping up) and
+  /// resumes those no other reason keeps paused when it ends. Records already fetched are
+  /// still admitted: dropping one would skip it when the partition resumes.
+  void hold_intake(bool hold);
+  [[nodiscard]] bool held() const { return held_; }
   /// Releases every revoke still draining, whatever is unfinished (the consumer closes next).
   void release_draining();
 
@@ -94,6 +99,8 @@ class PartitionBook {
   void apply_backpressure(const transport::TopicPartition& partition);
   void release_backpressure(const transport::TopicPartition& partition);
   void maybe_finish_revoke(const transport::TopicPartition& partition, bool deadline_passed);
+  /// Assigned partitions that nothing keeps paused (backpressure, a revoke drain).
+  [[nodiscard]] std::vector<transport::TopicPartition> resumable() const;
 
   boost::asio::io_context& io_;
   execution::Scheduler& scheduler_;
@@ -107,6 +114,7 @@ class PartitionBook {
   std::uint64_t last_generation_ = 0;
   bool paused_globally_ = false;
   bool stopped_ = false;
+  bool held_ = false;
 };
 
 }  // namespace mgit::daemon

@@ -7,10 +7,12 @@
 #include <variant>
 
 #include "answer_publisher.hpp"
+#include "audit_events.hpp"
 #include "in_flight_job.hpp"
 #include "in_flight_ledger.hpp"
 #include "job_results.hpp"
 #include "job_telemetry.hpp"
+#include "mgit/audit/audit_log.hpp"
 #include "mgit/jobs/parse.hpp"
 #include "mgit/observability/log.hpp"
 #include "partition_book.hpp"
@@ -123,7 +125,9 @@ void Pipeline::on_record(transport::ConsumedRecord record) {
     if (!rejected->repository_key.empty()) job->key = rejected->repository_key;
     job->target = rejected->target;
     telemetry_->rejected(*job, *rejected);
-    answers_->publish_result(job, results_->rejected(*job, *rejected));
+    auto result = results_->rejected(*job, *rejected);
+    audit_answer(*job, "", rejected->repository_key, result);
+    answers_->publish_result(job, result);
     return;
   }
   auto accepted = std::get<jobs::Job>(std::move(parsed));
@@ -155,7 +159,34 @@ void Pipeline::completed(const std::shared_ptr<InFlightJob>& job, const jobs::Jo
   }
   auto result = results_->finished(*job, parsed, run);
   telemetry_->finished(*job, parsed, run, result);
+  audit_answer(*job, parsed.credential, parsed.repository_key, result);
   answers_->publish_result(job, result);
+}
+
+void Pipeline::audit_answer(const InFlightJob& job, std::string_view credential,
+                            std::string_view repository_key, const jobs::JobResult& result) {
+  if (sinks_.audit == nullptr) return;
+  for (const auto& event :
+       job_audit_events(AuditedJob{job.ctx, credential, repository_key}, result)) {
+    sinks_.audit->record(event);
+  }
+  apply_audit_gate();
+}
+
+void Pipeline::apply_audit_gate() {
+  if (sinks_.audit == nullptr) return;
+  const bool hold = !sinks_.audit->accepting();
+  if (hold == book_->held()) return;
+  if (hold) {
+    // Acting on jobs whose security events cannot be recorded would leave no trail: fail
+    // closed. Jobs already consumed finish; their events wait in the buffer.
+    observability::log(
+        LogLevel::kError, "intake held: the audit trail is not keeping up",
+        {{"reason", sinks_.audit->closed_reason()}, {"buffered", sinks_.audit->buffered()}});
+  } else {
+    observability::log(LogLevel::kInfo, "intake reopened: audit events delivered");
+  }
+  book_->hold_intake(hold);
 }
 
 // Answer: the broker acknowledged the job's answer; its offset may now be committed.
@@ -227,6 +258,11 @@ void Pipeline::on_offset_resets(std::uint64_t count) {
 
 void Pipeline::tick() {
   const auto now = std::chrono::steady_clock::now();
+  if (sinks_.audit != nullptr) {
+    sinks_.audit->tick();
+    apply_audit_gate();
+    if (sinks_.metrics != nullptr) sinks_.metrics->set_audit_buffered(sinks_.audit->buffered());
+  }
   const auto assigned = consumer_ != nullptr ? consumer_->assignment().size() : 0;
   const auto paused = book_->paused(assigned);
   if (sinks_.metrics != nullptr) {
@@ -244,6 +280,8 @@ void Pipeline::tick() {
       health->set_intake(false, "stopped: a job could not be answered; see the error log");
     } else if (book_->intake_stopped()) {
       health->set_intake(false, "draining for shutdown");
+    } else if (book_->held()) {
+      health->set_intake(false, "held: " + sinks_.audit->closed_reason());
     } else {
       health->set_intake(true, "");
     }

@@ -55,6 +55,7 @@ struct KafkaOptions {
   std::string jobs_topic = "mgit.sync.jobs";
   std::string results_topic = "mgit.sync.results";
   std::string dlq_topic = "mgit.sync.dlq";
+  std::string audit_topic = "mgit.audit";
   int timeout_ms = 10000;  ///< metadata and admin requests
 };
 

@@ -48,6 +48,7 @@ int run(int argc, char** argv) {
   kafka.jobs_topic = env_or("MGITD_JOBS_TOPIC", kafka.jobs_topic);
   kafka.results_topic = env_or("MGITD_RESULTS_TOPIC", kafka.results_topic);
   kafka.dlq_topic = env_or("MGITD_DLQ_TOPIC", kafka.dlq_topic);
+  kafka.audit_topic = env_or("MGITD_AUDIT_TOPIC", kafka.audit_topic);
   kafka.secrets_file = env_or("MGITD_KAFKA_SECRETS_FILE", "");
   app.add_option("--brokers", kafka.brokers, "Kafka bootstrap servers (env MGITD_BROKERS)");
   app.add_option("--kafka-property", kafka.properties, "Repeatable KEY=VALUE for librdkafka")
@@ -57,15 +58,17 @@ int run(int argc, char** argv) {
   app.add_option("--jobs-topic", kafka.jobs_topic, "Intake topic (env MGITD_JOBS_TOPIC)");
   app.add_option("--results-topic", kafka.results_topic, "Results topic (env MGITD_RESULTS_TOPIC)");
   app.add_option("--dlq-topic", kafka.dlq_topic, "Dead-letter topic (env MGITD_DLQ_TOPIC)");
+  app.add_option("--audit-topic", kafka.audit_topic, "Audit topic (env MGITD_AUDIT_TOPIC)");
   app.add_option("--request-timeout", kafka.timeout_ms, "Metadata/admin request timeout in ms")
       ->check(CLI::PositiveNumber);
 
   // topics
-  auto* topics = app.add_subcommand("topics", "Create or check the jobs, results and DLQ topics");
+  auto* topics =
+      app.add_subcommand("topics", "Create or check the jobs, results, DLQ and audit topics");
   topics->require_subcommand(1);
   TopicsCreateOptions create_options;
   auto* create =
-      topics->add_subcommand("create", "Create the three topics (existing ones are kept)");
+      topics->add_subcommand("create", "Create the four topics (existing ones are kept)");
   create->add_option("--partitions", create_options.partitions, "Partitions per topic")
       ->check(CLI::PositiveNumber);
   create

@@ -189,8 +189,10 @@ int run_topics_create(const KafkaOptions& kafka, const TopicsCreateOptions& opti
       {std::string(kMinInsyncReplicas), std::to_string(min_isr)}};
 
   // The jobs topic first: the DLQ is sized from the largest record it accepts.
-  bool ok = create_topics(client.get(), {kafka.jobs_topic, kafka.results_topic}, options, configs,
-                          kafka.timeout_ms);
+  // The audit topic is made like the results topic: acks=all needs min.insync.replicas
+  // in-sync copies, so an acknowledged security event survives a broker's loss.
+  bool ok = create_topics(client.get(), {kafka.jobs_topic, kafka.results_topic, kafka.audit_topic},
+                          options, configs, kafka.timeout_ms);
   if (ok) {
     // A broker that does not know the new topic yet could not describe it.
     await_leaders(client.get(), {kafka.jobs_topic}, kafka.timeout_ms);
@@ -209,7 +211,8 @@ int run_topics_create(const KafkaOptions& kafka, const TopicsCreateOptions& opti
     ok = create_topics(client.get(), {kafka.dlq_topic}, options, dlq_configs, kafka.timeout_ms);
   }
   if (ok) {
-    await_leaders(client.get(), {kafka.jobs_topic, kafka.results_topic, kafka.dlq_topic},
+    await_leaders(client.get(),
+                  {kafka.jobs_topic, kafka.results_topic, kafka.dlq_topic, kafka.audit_topic},
                   kafka.timeout_ms);
   }
   return ok ? kExitOk : kExitFailed;
@@ -219,7 +222,8 @@ int run_topics_check(const KafkaOptions& kafka, const TopicsCheckOptions& option
   const KafkaPtr client = make_client(RD_KAFKA_PRODUCER, make_conf(kafka));
   const MetadataPtr metadata = fetch_metadata(client.get(), kafka.timeout_ms);
 
-  const std::vector<std::string> names{kafka.jobs_topic, kafka.results_topic, kafka.dlq_topic};
+  const std::vector<std::string> names{kafka.jobs_topic, kafka.results_topic, kafka.dlq_topic,
+                                       kafka.audit_topic};
   std::vector<std::string> present;
   bool missing = false;
   for (const auto& name : names) {

@@ -142,6 +142,25 @@ struct Metrics::Impl {
           .Name("mgitd_spans_dropped_total")
           .Help("Trace spans dropped (queue full, collector slow or down).")
           .Register(*registry);
+  prometheus::Family<prometheus::Counter>& audit_events =
+      BuildCounter()
+          .Name("mgitd_audit_events_total")
+          .Help("Security events recorded on the audit trail, by event type.")
+          .Register(*registry);
+  prometheus::Family<prometheus::Counter>& audit_dropped =
+      BuildCounter()
+          .Name("mgitd_audit_dropped_total")
+          .Help(
+              "Audit events dropped because the audit buffer was full (stays 0: intake "
+              "stops first).")
+          .Register(*registry);
+  prometheus::Counter& audit_dropped_counter = audit_dropped.Add({});
+  prometheus::Family<prometheus::Gauge>& audit_buffered =
+      BuildGauge()
+          .Name("mgitd_audit_buffered_events")
+          .Help("Audit events waiting for their sink's acknowledgement.")
+          .Register(*registry);
+  prometheus::Gauge& audit_buffered_gauge = audit_buffered.Add({});
 
   // Per git host rate limits (docs/rate-limits.md): no host label, hosts come from jobs.
   prometheus::Gauge& throttled_hosts =
@@ -283,6 +302,16 @@ void Metrics::spans_exported(std::size_t count) {
 
 void Metrics::spans_dropped(std::string_view reason, std::size_t count) {
   impl_->spans_dropped.Add({{"reason", std::string(reason)}}).Increment(static_cast<double>(count));
+}
+
+void Metrics::audit_event(std::string_view event) {
+  impl_->audit_events.Add({{"event", std::string(event)}}).Increment();
+}
+
+void Metrics::audit_dropped() { impl_->audit_dropped_counter.Increment(); }
+
+void Metrics::set_audit_buffered(std::size_t count) {
+  impl_->audit_buffered_gauge.Set(static_cast<double>(count));
 }
 
 std::string Metrics::serialize() const {

@@ -121,7 +121,8 @@ class Replicas:
         command = [
             a.mgitd, "--brokers", a.brokers, "--group-id", a.group,
             "--jobs-topic", a.jobs_topic, "--results-topic", a.results_topic,
-            "--dlq-topic", a.dlq_topic, "--workspace", a.workspace,
+            "--dlq-topic", a.dlq_topic, "--audit-topic", a.audit_topic,
+            "--workspace", a.workspace,
             "--credentials-dir", a.credentials_dir,
             "--http-listen", f"127.0.0.1:{replica.http_port}",
             "--group-instance-id", f"chaos-{replica.index}",
@@ -415,7 +416,8 @@ def create_topics(args, node2_id):
     topic with a replica on each node, so that its ISR (node 1 alone) can fall short of
     min.insync.replicas."""
     admin = admin_client(args)
-    layout = {args.jobs_topic: [1], args.dlq_topic: [1], args.results_topic: [1, node2_id]}
+    layout = {args.jobs_topic: [1], args.dlq_topic: [1], args.audit_topic: [1],
+              args.results_topic: [1, node2_id]}
     futures = admin.create_topics([
         NewTopic(topic, num_partitions=args.partitions, replication_factor=-1,
                  replica_assignment=[replicas] * args.partitions,
@@ -1060,6 +1062,7 @@ def parse_args():
     a.run_id = f"chaos{a.seed}"
     a.group = "mgitd-chaos"
     a.jobs_topic, a.results_topic, a.dlq_topic = ("chaos.jobs", "chaos.results", "chaos.dlq")
+    a.audit_topic = "chaos.audit"
     a.workspace = os.path.join(a.run_dir, "workspace")
     a.credentials_dir = os.path.join(a.run_dir, "credentials")
     with open(os.path.join(a.kafka2_dir, "node-id")) as f:

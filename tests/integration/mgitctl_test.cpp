@@ -80,11 +80,12 @@ class MgitctlTest : public ::testing::Test {
         suffix_(mgit::test_support::random_suffix()),
         jobs_topic_("mgitctl-test-" + suffix_ + ".jobs"),
         results_topic_("mgitctl-test-" + suffix_ + ".results"),
-        dlq_topic_("mgitctl-test-" + suffix_ + ".dlq") {}
+        dlq_topic_("mgitctl-test-" + suffix_ + ".dlq"),
+        audit_topic_("mgitctl-test-" + suffix_ + ".audit") {}
 
   std::vector<std::string> common_args() const {
-    return {"--brokers",       brokers_,       "--jobs-topic", jobs_topic_,
-            "--results-topic", results_topic_, "--dlq-topic",  dlq_topic_};
+    return {"--brokers",    brokers_,      "--jobs-topic", jobs_topic_,     "--results-topic",
+            results_topic_, "--dlq-topic", dlq_topic_,     "--audit-topic", audit_topic_};
   }
 
   CommandResult run(std::vector<std::string> args, bool with_kafka = true) {
@@ -134,13 +135,14 @@ class MgitctlTest : public ::testing::Test {
   std::string jobs_topic_;
   std::string results_topic_;
   std::string dlq_topic_;
+  std::string audit_topic_;
   mgit::test_support::TempDir dir_;
 };
 
 TEST_F(MgitctlTest, TopicsCreateThenCheckPassesWithReplicationFactorOne) {
   auto result = run({"topics", "create", "--partitions", "4", "--replication-factor", "1"});
   ASSERT_EQ(result.exit_code, 0) << result.out << result.err;
-  for (const auto& topic : {jobs_topic_, results_topic_, dlq_topic_}) {
+  for (const auto& topic : {jobs_topic_, results_topic_, dlq_topic_, audit_topic_}) {
     EXPECT_THAT(result.out, HasSubstr("created " + topic +
                                       " partitions=4 replication-factor=1 min.insync.replicas=1"));
     EXPECT_EQ(end_offsets(topic).size(), 4u) << topic;
@@ -155,6 +157,8 @@ TEST_F(MgitctlTest, TopicsCreateThenCheckPassesWithReplicationFactorOne) {
   EXPECT_EQ(result.exit_code, 0) << result.out << result.err;
   EXPECT_THAT(result.out, HasSubstr(results_topic_ +
                                     " partitions=4 replication-factor=1 min.insync.replicas=1"));
+  EXPECT_THAT(result.out, HasSubstr(audit_topic_ + " partitions=4 replication-factor=1"))
+      << "checked";
   EXPECT_THAT(result.out, HasSubstr("below the recommended 3"));
 
   // A replication factor of 1 is only a warning, unless --strict.
@@ -184,7 +188,9 @@ TEST_F(MgitctlTest, TopicsCreateSizesTheDlqForACopyOfTheLargestJobsRecord) {
 
 TEST_F(MgitctlTest, TopicsCheckWarnsWhenTheDlqCannotHoldACopyOfTheLargestJobsRecord) {
   // All three with the broker's default limit, as a plain `kafka-topics --create` makes them.
-  for (const auto& topic : {jobs_topic_, results_topic_, dlq_topic_}) kafka_.create_topic(topic, 1);
+  for (const auto& topic : {jobs_topic_, results_topic_, dlq_topic_, audit_topic_}) {
+    kafka_.create_topic(topic, 1);
+  }
   const auto limit = kafka_.topic_config(jobs_topic_, "max.message.bytes");
   ASSERT_TRUE(limit.has_value());
   const auto result = run({"topics", "check"});
@@ -198,9 +204,10 @@ TEST_F(MgitctlTest, TopicsCheckWarnsWhenTheDlqCannotHoldACopyOfTheLargestJobsRec
 TEST_F(MgitctlTest, TopicsCheckFailsOnAMissingTopic) {
   create_topics();
   const std::string absent = "mgitctl-test-" + suffix_ + ".absent";
-  const auto result = run({"--brokers", brokers_, "--jobs-topic", jobs_topic_, "--results-topic",
-                           results_topic_, "--dlq-topic", absent, "topics", "check"},
-                          false);
+  const auto result =
+      run({"--brokers", brokers_, "--jobs-topic", jobs_topic_, "--results-topic", results_topic_,
+           "--dlq-topic", absent, "--audit-topic", audit_topic_, "topics", "check"},
+          false);
   EXPECT_EQ(result.exit_code, 1) << result.out << result.err;
   EXPECT_THAT(result.out, HasSubstr("missing " + absent));
   EXPECT_THAT(result.out, Not(HasSubstr("missing " + jobs_topic_)));

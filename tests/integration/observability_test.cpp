@@ -348,7 +348,9 @@ TEST_F(ObservabilityTest, ReadinessFollowsABrokerOutagePastTheGrace) {
   } stop_at_end{script + " stop " + shell_quote(kafka_dir.path().string()) + " >/dev/null 2>&1"};
   {
     KafkaTestClient own(brokers);
-    for (const auto& topic : {jobs_topic_, results_topic_, dlq_topic_}) own.create_topic(topic, 2);
+    for (const auto& topic : {jobs_topic_, results_topic_, dlq_topic_, audit_topic_}) {
+      own.create_topic(topic, 2);
+    }
   }
   auto args = daemon_args();
   for (std::size_t i = 0; i + 1 < args.size(); ++i) {

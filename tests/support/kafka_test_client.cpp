@@ -107,6 +107,36 @@ void KafkaTestClient::create_topic(const std::string& topic, int partitions,
   }
 }
 
+void KafkaTestClient::set_topic_configs(const std::string& topic,
+                                        const std::map<std::string, std::string>& configs) {
+  rd_kafka_ConfigResource_t* resource =
+      rd_kafka_ConfigResource_new(RD_KAFKA_RESOURCE_TOPIC, topic.c_str());
+  for (const auto& [name, value] : configs) {
+    rd_kafka_ConfigResource_set_config(resource, name.c_str(), value.c_str());
+  }
+  rd_kafka_queue_t* queue = rd_kafka_queue_new(as_rk(producer_));
+  rd_kafka_AlterConfigs(as_rk(producer_), &resource, 1, nullptr, queue);
+  rd_kafka_event_t* event = rd_kafka_queue_poll(queue, 30000);
+  std::string failure;
+  if (event == nullptr) {
+    failure = "AlterConfigs timed out";
+  } else {
+    std::size_t count = 0;
+    const auto** altered =
+        rd_kafka_AlterConfigs_result_resources(rd_kafka_event_AlterConfigs_result(event), &count);
+    if (rd_kafka_event_error(event) != RD_KAFKA_RESP_ERR_NO_ERROR) {
+      failure = rd_kafka_event_error_string(event);
+    } else if (count == 1 &&
+               rd_kafka_ConfigResource_error(altered[0]) != RD_KAFKA_RESP_ERR_NO_ERROR) {
+      failure = rd_kafka_ConfigResource_error_string(altered[0]);
+    }
+    rd_kafka_event_destroy(event);
+  }
+  rd_kafka_queue_destroy(queue);
+  rd_kafka_ConfigResource_destroy(resource);
+  if (!failure.empty()) throw std::runtime_error("alter configs of " + topic + ": " + failure);
+}
+
 std::optional<std::string> KafkaTestClient::topic_config(const std::string& topic,
                                                          const std::string& name) {
   rd_kafka_ConfigResource_t* resource =

@@ -36,6 +36,9 @@ class KafkaTestClient {
   /// Creates a topic with replication factor 1 and these topic configs (unless it exists).
   void create_topic(const std::string& topic, int partitions,
                     const std::map<std::string, std::string>& configs = {});
+  /// Sets these topic configs (AlterConfigs: the topic's other dynamic configs are reset).
+  void set_topic_configs(const std::string& topic,
+                         const std::map<std::string, std::string>& configs);
   /// A topic's effective config value (broker defaults included); nothing if not described.
   std::optional<std::string> topic_config(const std::string& topic, const std::string& name);
 

@@ -55,10 +55,12 @@ void PipelineFixture::SetUp() {
   jobs_topic_ = "it.jobs." + suffix_;
   results_topic_ = "it.results." + suffix_;
   dlq_topic_ = "it.dlq." + suffix_;
+  audit_topic_ = "it.audit." + suffix_;
   group_ = "it.group." + suffix_;
   kafka_->create_topic(jobs_topic_, partitions_);
   kafka_->create_topic(results_topic_, partitions_);
   kafka_->create_topic(dlq_topic_, 1);
+  kafka_->create_topic(audit_topic_, 1);
   workspace_ = dir_->path() / "workspace";
   credentials_ = dir_->path() / "credentials";
   std::filesystem::create_directories(workspace_);
@@ -126,6 +128,8 @@ std::vector<std::string> PipelineFixture::daemon_args() const {
           results_topic_,
           "--dlq-topic",
           dlq_topic_,
+          "--audit-topic",
+          audit_topic_,
           "--group-id",
           group_,
           "--workspace",

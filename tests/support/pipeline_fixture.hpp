@@ -75,6 +75,7 @@ class PipelineFixture : public ::testing::Test {
   std::string jobs_topic_;
   std::string results_topic_;
   std::string dlq_topic_;
+  std::string audit_topic_;
   std::string group_;
   std::string git_url_;
   std::string git_dir_;

@@ -95,6 +95,30 @@ TEST_F(ConfigTest, RelativeWorkspaceBecomesAbsolute) {
   EXPECT_EQ(result.config->workspace, (std::filesystem::current_path() / "relative/ws").string());
 }
 
+TEST_F(ConfigTest, AuditSettingsComeFromEverySourceWithTheSamePrecedence) {
+  auto result = load({});
+  ASSERT_TRUE(result.config) << err_;
+  EXPECT_EQ(result.config->audit_sink, "kafka");
+  EXPECT_EQ(result.config->audit_topic, "mgit.audit");
+  EXPECT_EQ(result.config->audit_file, "");
+  EXPECT_EQ(result.config->audit_buffer_events, 4096);
+  EXPECT_EQ(result.config->audit_ack_timeout_seconds, 10);
+
+  const auto file =
+      write_file("audit.conf",
+                 "audit_sink = \"file\"\naudit_file = \"/var/log/mgitd/audit.jsonl\"\n"
+                 "audit_buffer_events = 100\naudit_ack_timeout_seconds = 3\n");
+  env_["MGITD_AUDIT_BUFFER_EVENTS"] = "200";
+  result = load({"--config", file, "--audit-ack-timeout-seconds", "5"});
+  ASSERT_TRUE(result.config) << err_;
+  EXPECT_EQ(result.config->audit_sink, "file");
+  EXPECT_EQ(result.config->audit_file, "/var/log/mgitd/audit.jsonl");
+  EXPECT_EQ(result.config->audit_buffer_events, 200) << "env over file";
+  EXPECT_EQ(result.config->audit_ack_timeout_seconds, 5) << "flag over file";
+  EXPECT_THAT(describe_config(*result.config),
+              HasSubstr(R"("audit_sink":"file","audit_topic":"mgit.audit")"));
+}
+
 TEST_F(ConfigTest, FlagBeatsEnvBeatsFile) {
   const auto file = write_file("mgitd.conf", "# comment\nworkers = 2\n");
 
@@ -298,6 +322,11 @@ TEST_F(ConfigTest, InvalidValuesExitWithTwo) {
       {{"--http-listen", "localhost"}, "HOST:PORT"},
       {{"--brokers", "a:9092,,b:9092"}, "empty broker"},
       {{"--results-topic", "mgit.sync.jobs"}, "must differ"},
+      {{"--audit-sink", "syslog"}, "--audit-sink"},
+      {{"--audit-sink", "file"}, "audit_sink = file needs audit_file"},
+      {{"--audit-topic", "mgit.sync.results"}, "audit_topic (mgit.sync.results) must differ"},
+      {{"--audit-buffer-events", "15"}, "--audit-buffer-events"},
+      {{"--audit-ack-timeout-seconds", "0"}, "--audit-ack-timeout-seconds"},
       {{"--jobs-topic", "bad/topic"}, "topic"},
       {{"--otlp-endpoint", "collector:4318"}, "http"},
       {{"--no-such-flag"}, "no-such-flag"},

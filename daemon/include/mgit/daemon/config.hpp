@@ -54,6 +54,11 @@ struct Config {
   int host_cooldown_seconds = 5;
   int host_cooldown_max_seconds = 300;
   int host_wait_share_percent = 50;
+  std::string audit_sink = "kafka";  ///< `kafka` (audit_topic) or `file` (audit_file)
+  std::string audit_topic = "mgit.audit";
+  std::string audit_file;
+  int audit_buffer_events = 4096;
+  int audit_ack_timeout_seconds = 10;
   std::string http_listen = "0.0.0.0:8080";
   std::string otlp_endpoint;
   std::string log_level = "info";

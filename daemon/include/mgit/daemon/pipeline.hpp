@@ -6,6 +6,7 @@
 #include <functional>
 #include <memory>
 #include <set>
+#include <string_view>
 #include <vector>
 
 #include "mgit/daemon/pipeline_settings.hpp"
@@ -18,6 +19,10 @@
 #include "mgit/transport/kafka_consumer.hpp"
 #include "mgit/transport/kafka_producer.hpp"
 
+namespace mgit::audit {
+class AuditLog;
+}
+
 namespace mgit::daemon {
 
 /// Where the pipeline reports what it does; any of them may be null (tests).
@@ -27,6 +32,8 @@ struct PipelineTelemetry {
   observability::HealthMonitor* health = nullptr;
   /// Told about rate-limit trips after the pipeline counted them (the audit log's hook).
   execution::RateLimitObserver* rate_limits = nullptr;
+  /// Security events of answered jobs; while it does not keep up, intake is held.
+  audit::AuditLog* audit = nullptr;
 };
 
 struct InFlightJob;
@@ -75,6 +82,10 @@ class Pipeline final : public transport::ConsumerEvents {
   void completed(const std::shared_ptr<InFlightJob>& job, const jobs::Job& parsed,
                  execution::JobRun run);
   void answered(const InFlightJob& job);
+  /// Records the job's audit events, then holds or reopens intake as the trail keeps up.
+  void audit_answer(const InFlightJob& job, std::string_view credential,
+                    std::string_view repository_key, const jobs::JobResult& result);
+  void apply_audit_gate();
   void withdrawn(const InFlightJob& job);
   void stop_intake_unanswerable(const InFlightJob& job);
   void maybe_finish_shutdown();

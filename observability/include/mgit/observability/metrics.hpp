@@ -54,6 +54,11 @@ class Metrics {
   void spans_exported(std::size_t count);
   void spans_dropped(std::string_view reason, std::size_t count);
 
+  /// An audit event recorded; `event` is one of the audit trail's fixed event types.
+  void audit_event(std::string_view event);
+  void audit_dropped();
+  void set_audit_buffered(std::size_t count);
+
   /// Prometheus text exposition format 0.0.4.
   [[nodiscard]] std::string serialize() const;
 

@@ -1,0 +1,93 @@
+#include "audit_events.hpp"
+
+#include <utility>
+
+#include "mgit/security/redaction.hpp"
+
+namespace mgit::daemon {
+namespace {
+
+audit::AuditEvent job_event(std::string_view type, const AuditedJob& job,
+                            const jobs::JobResult& result, std::string outcome) {
+  audit::AuditEvent event;
+  event.event = type;
+  event.outcome = std::move(outcome);
+  event.correlation_id = job.ctx.correlation_id;
+  event.job_id = job.ctx.job_id;
+  event.trace_id = job.ctx.trace_id;
+  event.fields.push_back({"repository", security::redact_url(result.repository_url)});
+  if (!job.repository_key.empty()) {
+    event.fields.push_back({"host", host_of_repository_key(job.repository_key)});
+  }
+  if (!job.credential.empty()) event.fields.push_back({"credential", std::string(job.credential)});
+  if (result.error) {
+    event.fields.push_back({"error_code", std::string(jobs::to_string(result.error->code))});
+    event.fields.push_back({"message", security::redact_urls_in_text(result.error->message)});
+  }
+  return event;
+}
+
+bool mentions_credential(const jobs::JobResult& result) {
+  return result.error && result.error->message.find("credential") != std::string::npos;
+}
+
+}  // namespace
+
+std::string host_of_repository_key(std::string_view key) {
+  const auto scheme_end = key.find("://");
+  const auto start = scheme_end == std::string_view::npos ? 0 : scheme_end + 3;
+  const auto end = key.find('/', start);
+  return std::string(
+      key.substr(start, end == std::string_view::npos ? key.size() - start : end - start));
+}
+
+std::vector<audit::AuditEvent> job_audit_events(const AuditedJob& job,
+                                                const jobs::JobResult& result) {
+  std::vector<audit::AuditEvent> events;
+  const auto code = result.error ? std::optional(result.error->code) : std::nullopt;
+  if (code == jobs::ErrorCode::kPolicyDenied) {
+    events.push_back(job_event(audit::kPolicyDenied, job, result, "denied"));
+    if (!job.credential.empty() && mentions_credential(result)) {
+      events.push_back(job_event(audit::kCredentialRefused, job, result, "policy_denied"));
+    }
+    return events;
+  }
+  if (code == jobs::ErrorCode::kRateLimited) {
+    events.push_back(job_event(audit::kRateLimited, job, result, "rate_limited"));
+  }
+  // A rejected job never ran and an expired one never started; a replay answered from the
+  // target's record connected to nobody.
+  const bool ran =
+      result.status == jobs::Status::kSucceeded || result.status == jobs::Status::kFailed;
+  if (!job.credential.empty() && ran && !result.report.replayed &&
+      code != jobs::ErrorCode::kRateLimited) {
+    events.push_back(
+        job_event(audit::kCredentialUse, job, result, std::string(jobs::to_string(result.status))));
+    if (code == jobs::ErrorCode::kAuthFailed) {
+      events.push_back(job_event(audit::kCredentialRefused, job, result, "auth_failed"));
+    }
+  }
+  return events;
+}
+
+audit::AuditEvent config_event(std::string_view event, std::string config, bool restart_needed) {
+  audit::AuditEvent out;
+  out.event = event;
+  out.outcome = "loaded";
+  out.fields.push_back({"restart_needed", restart_needed});
+  out.fields.push_back({"config", audit::RawJson{std::move(config)}});
+  return out;
+}
+
+audit::AuditEvent host_cooldown_event(std::string_view host, std::chrono::milliseconds cooldown,
+                                      std::string_view reason) {
+  audit::AuditEvent out;
+  out.event = audit::kHostCooldown;
+  out.outcome = "cooling_down";
+  out.fields.push_back({"host", std::string(host)});
+  out.fields.push_back({"cooldown_ms", static_cast<std::int64_t>(cooldown.count())});
+  out.fields.push_back({"reason", std::string(reason)});
+  return out;
+}
+
+}  // namespace mgit::daemon
