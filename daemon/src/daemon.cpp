@@ -180,7 +180,7 @@ int run_daemon(const Config& input, const ExecutorFactory& make_executor,
   int exit_code = 0;
   {
     Pipeline pipeline(io, pipeline_settings(config), *executor, **producer,
-                      PipelineTelemetry{&metrics, spans.get(), &health, &audit_log});
+                      PipelineTelemetry{&metrics, spans.get(), &health, nullptr, &audit_log});
     transport::ConsumerSettings consumer_settings;
     // Lag and broker state for /metrics and readiness.
     consumer_settings.statistics_interval = std::chrono::seconds(1);

@@ -25,7 +25,8 @@ using transport::TopicPartition;
 
 namespace {
 
-/// Counts rate-limit trips, then hands them to the operator's observer (the audit log).
+/// Counts rate-limit trips, audits a host's cool-down (a job answered `rate_limited` is audited
+/// with its result, job_audit_events), then hands them to an extra observer if any.
 class RateLimitTelemetry final : public execution::RateLimitObserver {
  public:
   explicit RateLimitTelemetry(PipelineTelemetry sinks) : sinks_(sinks) {}
@@ -33,6 +34,15 @@ class RateLimitTelemetry final : public execution::RateLimitObserver {
   void host_cooling_down(const execution::HostCoolDown& cool_down,
                          const observability::JobContext& ctx) override {
     if (sinks_.metrics != nullptr) sinks_.metrics->host_cool_down();
+    if (sinks_.audit != nullptr) {
+      auto event = host_cooldown_event(cool_down.host, cool_down.duration, "throttled");
+      // The job whose answer tripped the cool-down, so the trail links the two.
+      event.correlation_id = ctx.correlation_id;
+      event.job_id = ctx.job_id;
+      event.trace_id = ctx.trace_id;
+      event.fields.push_back({"level", static_cast<std::int64_t>(cool_down.level)});
+      sinks_.audit->record(std::move(event));
+    }
     if (sinks_.rate_limits != nullptr) sinks_.rate_limits->host_cooling_down(cool_down, ctx);
   }
 

@@ -55,9 +55,9 @@ class PipelineAuditTest : public ::testing::Test {
     audit::AuditLogSettings settings;
     settings.retry_delay = 0ms;
     audit_ = std::make_unique<audit::AuditLog>(sink_, settings);
-    pipeline_ =
-        std::make_unique<Pipeline>(io_, pipeline_settings(config_), executor_, producer_,
-                                   PipelineTelemetry{nullptr, nullptr, nullptr, audit_.get()});
+    pipeline_ = std::make_unique<Pipeline>(
+        io_, pipeline_settings(config_), executor_, producer_,
+        PipelineTelemetry{nullptr, nullptr, nullptr, nullptr, audit_.get()});
     pipeline_->attach(consumer_);
   }
 

@@ -7,12 +7,14 @@
 #include <algorithm>
 #include <boost/asio/io_context.hpp>
 
+#include "mgit/audit/audit_log.hpp"
 #include "mgit/daemon/config.hpp"
 #include "mgit/daemon/pipeline.hpp"
 #include "mgit/daemon/pipeline_settings.hpp"
 #include "support/fake_executor.hpp"
 #include "support/fake_kafka.hpp"
 #include "support/prometheus_text.hpp"
+#include "support/recording_audit_sink.hpp"
 #include "support/test_environment.hpp"
 
 namespace mgit::daemon {
@@ -61,12 +63,14 @@ TEST(PipelineRateLimits, ThrottlingIsCountedHandedToTheHookAndAnsweredRateLimite
   test_support::FakeProducer producer(io);
   observability::Metrics metrics(observability::BuildInfo{"v", "r"});
   Hook hook;
+  test_support::RecordingAuditSink audit_sink;
+  audit::AuditLog audit_log(audit_sink, audit::AuditLogSettings{});
   executor.script("t1", [](int) -> Outcome {
     return tl::make_unexpected(jobs::JobError{jobs::ErrorCode::kRateLimited,
                                               "fetch failed: unexpected http status code: 429"});
   });
   Pipeline pipeline(io, pipeline_settings(config), executor, producer,
-                    PipelineTelemetry{&metrics, nullptr, nullptr, &hook});
+                    PipelineTelemetry{&metrics, nullptr, nullptr, &hook, &audit_log});
   pipeline.attach(consumer);
   pipeline.on_record(record(0, "t1", "a"));
   pipeline.on_record(record(1, "t2", "b"));
@@ -91,6 +95,17 @@ TEST(PipelineRateLimits, ThrottlingIsCountedHandedToTheHookAndAnsweredRateLimite
   }
   EXPECT_EQ(executor.calls().size(), 1u) << "t2 never reached the cooling host";
   EXPECT_EQ(hook.cool_downs, std::vector<std::string>{"git.example.com by t1"});
+  // The cool-down is in the audit trail, tied to the job whose answer tripped it.
+  std::vector<std::string> cool_down_events;
+  for (const auto& pending : audit_sink.pending) {
+    if (pending.line.find(R"("event":"host_cooldown")") != std::string::npos) {
+      cool_down_events.push_back(pending.line);
+    }
+  }
+  ASSERT_EQ(cool_down_events.size(), 1u);
+  EXPECT_NE(cool_down_events[0].find(R"("job_id":"t1")"), std::string::npos) << cool_down_events[0];
+  EXPECT_NE(cool_down_events[0].find(R"("host":"git.example.com")"), std::string::npos)
+      << cool_down_events[0];
   // t2 may come to its turn while t1 backs off before its retry: either order.
   std::sort(hook.answers.begin(), hook.answers.end());
   EXPECT_EQ(hook.answers, (std::vector<std::string>{"t1:deadline:git.example.com",
