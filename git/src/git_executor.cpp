@@ -7,6 +7,7 @@
 #include <stdexcept>
 
 #include "mgit/observability/log.hpp"
+#include "policy_stream.hpp"
 #include "target_directory.hpp"
 #include "target_operation.hpp"
 
@@ -53,6 +54,12 @@ class GitExecutor::Libgit2Runtime {
         git_libgit2_shutdown();
         throw std::runtime_error("cannot clear libgit2's config search path");
       }
+    }
+    // Every connection libgit2 makes goes through the policy stream; registering again (a
+    // second executor, a test's) changes nothing.
+    if (auto registered = register_policy_stream(); !registered) {
+      git_libgit2_shutdown();
+      throw std::runtime_error(registered.error());
     }
     if (max_pack_objects == 0) return;
     // A process-wide option: the previous value comes back on destruction so an executor

@@ -76,6 +76,9 @@ git::GitExecutorSettings GitExecutorFixture::settings() const {
   settings.workspace = workspace_;
   settings.credentials = credentials_.get();
   settings.min_free_disk_percent = 0;
+  // The test git server is on loopback over plain http: both are denied by default.
+  settings.network_policy = *security::NetworkPolicy::parse({"127.0.0.1/32", "::1/128"});
+  settings.allow_plain_http = true;
   return settings;
 }
 
