@@ -134,7 +134,11 @@ std::vector<std::string> PipelineFixture::daemon_args() const {
           "--min-free-disk-percent",
           "0",
           "--startup-broker-timeout-seconds",
-          "30"};
+          "30",
+          // The test git server: loopback over plain http, both denied by default.
+          "--network-allow",
+          "127.0.0.1/32",
+          "--allow-plain-http"};
 }
 
 std::unique_ptr<DaemonProcess> PipelineFixture::start_daemon(
