@@ -80,6 +80,7 @@ std::string describe_config(const Config& config) {
   add_raw(out, "max_fetch_size_mb", std::to_string(config.max_fetch_size_mb));
   add_raw(out, "max_checkout_size_mb", std::to_string(config.max_checkout_size_mb));
   add_raw(out, "max_pack_objects", std::to_string(config.max_pack_objects));
+  add_string(out, "git_ca_file", config.git_ca_file);
   add_string(out, "http_listen", config.http_listen);
   add_string(out, "otlp_endpoint", security::redact_url(config.otlp_endpoint));
   add_string(out, "log_level", config.log_level);

@@ -201,6 +201,8 @@ void declare_options(CLI::App& app, Config& config) {
          "Largest work tree a checkout may write, in MiB (0: none); over it: disk_full");
   number("--max-pack-objects", config.max_pack_objects, 0, 2000000000,
          "Most objects a received pack may hold (0: libgit2's default, no limit)");
+  text("--git-ca-file", config.git_ca_file,
+       "PEM file of CAs trusted for https git remotes, besides the system's (empty: none)");
   text("--http-listen", config.http_listen, "HOST:PORT for metrics, health and webhooks")
       ->check(CLI::Validator(check_listen, "", ""));
   text("--otlp-endpoint", config.otlp_endpoint, "OTLP/HTTP traces URL (empty: tracing off)")

@@ -26,6 +26,7 @@ isolation::WorkerPoolSettings worker_pool_settings(const Config& config,
   setup.max_checkout_bytes = mebibytes(config.max_checkout_size_mb);
   setup.max_pack_objects = static_cast<std::uint64_t>(config.max_pack_objects);
   setup.log_level = config.log_level;
+  setup.ca_file = config.git_ca_file;
   settings.home = std::filesystem::path(config.workspace) / ".mgitd" / "worker-home";
   settings.credentials = &credentials;
   settings.stall_timeout = std::chrono::seconds(config.stall_timeout_seconds);
@@ -48,6 +49,7 @@ int run_worker_process() {
         settings.max_received_bytes = setup.max_received_bytes;
         settings.max_checkout_bytes = setup.max_checkout_bytes;
         settings.max_pack_objects = static_cast<std::size_t>(setup.max_pack_objects);
+        settings.ca_file = setup.ca_file;
         return std::make_unique<git::GitExecutor>(std::move(settings));
       });
 }

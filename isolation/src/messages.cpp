@@ -74,6 +74,7 @@ void setup_fields(Io& io, Setup& s) {
   io(s.landlock);
   io(s.log_level);
   io(s.supervisor_pid);
+  io(s.ca_file);
 }
 
 template <class Io, class Job>

@@ -46,6 +46,7 @@ struct Config {
   int max_fetch_size_mb = 16384;
   int max_checkout_size_mb = 32768;
   int max_pack_objects = 0;
+  std::string git_ca_file;  ///< PEM CAs trusted for https remotes beside the system's
   std::string http_listen = "0.0.0.0:8080";
   std::string otlp_endpoint;
   std::string log_level = "info";

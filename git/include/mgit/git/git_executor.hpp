@@ -29,6 +29,10 @@ struct GitExecutorSettings {
   /// (`disk_full`). Process-wide, set when the executor is constructed and restored when it
   /// is destroyed; 0 leaves libgit2's default (no practical limit).
   std::size_t max_pack_objects = 0;
+  /// PEM certificates trusted for https remotes beside the system's CAs (`git_ca_file`);
+  /// empty: the system's only. Process-wide like `max_pack_objects`; the constructor throws
+  /// when the file cannot be loaded.
+  std::filesystem::path ca_file;
 };
 
 /// Runs jobs with libgit2 against `<workspace>/<target>`. See docs/git-executor.md for what
