@@ -32,7 +32,7 @@ struct GitExecutorSettings {
   /// PEM certificates trusted for https remotes beside the system's CAs (`git_ca_file`);
   /// empty: the system's only. Process-wide like `max_pack_objects`; the constructor throws
   /// when the file cannot be loaded.
-  std::filesystem::path ca_file;
+  std::filesystem::path ca_file{};
 };
 
 /// Runs jobs with libgit2 against `<workspace>/<target>`. See docs/git-executor.md for what
