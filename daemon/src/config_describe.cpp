@@ -94,6 +94,7 @@ std::string describe_config(const Config& config) {
   add_string(out, "git_proxy", security::redact_url(config.git_proxy));
   add_raw(out, "connect_timeout_seconds", std::to_string(config.connect_timeout_seconds));
   add_raw(out, "socket_timeout_seconds", std::to_string(config.socket_timeout_seconds));
+  add_string(out, "git_ca_file", config.git_ca_file);
   add_string(out, "http_listen", config.http_listen);
   add_string(out, "otlp_endpoint", security::redact_url(config.otlp_endpoint));
   add_string(out, "log_level", config.log_level);

@@ -230,6 +230,8 @@ void declare_options(CLI::App& app, Config& config) {
          "A git connection not established by then fails (network)");
   number("--socket-timeout-seconds", config.socket_timeout_seconds, 1, kDay,
          "A git connection's read or write blocked this long fails (network)");
+  text("--git-ca-file", config.git_ca_file,
+       "PEM file of CAs trusted for https git remotes, besides the system's (empty: none)");
   text("--http-listen", config.http_listen, "HOST:PORT for metrics, health and webhooks")
       ->check(CLI::Validator(check_listen, "", ""));
   text("--otlp-endpoint", config.otlp_endpoint, "OTLP/HTTP traces URL (empty: tracing off)")

@@ -34,6 +34,7 @@ isolation::WorkerPoolSettings worker_pool_settings(const Config& config,
   setup.git_proxy = config.git_proxy;
   setup.connect_timeout_seconds = config.connect_timeout_seconds;
   setup.socket_timeout_seconds = config.socket_timeout_seconds;
+  setup.ca_file = config.git_ca_file;
   settings.home = std::filesystem::path(config.workspace) / ".mgitd" / "worker-home";
   settings.credentials = &credentials;
   settings.stall_timeout = std::chrono::seconds(config.stall_timeout_seconds);
@@ -67,6 +68,7 @@ int run_worker_process() {
         settings.git_proxy = setup.git_proxy;
         settings.connect_timeout = std::chrono::seconds(setup.connect_timeout_seconds);
         settings.socket_timeout = std::chrono::seconds(setup.socket_timeout_seconds);
+        settings.ca_file = setup.ca_file;
         return std::make_unique<git::GitExecutor>(std::move(settings));
       });
 }

@@ -80,6 +80,7 @@ void setup_fields(Io& io, Setup& s) {
   io(s.git_proxy);
   io(s.connect_timeout_seconds);
   io(s.socket_timeout_seconds);
+  io(s.ca_file);
 }
 
 template <class Io, class Job>

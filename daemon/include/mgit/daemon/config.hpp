@@ -53,6 +53,7 @@ struct Config {
   std::string git_proxy;                  ///< empty: no proxy
   int connect_timeout_seconds = 10;
   int socket_timeout_seconds = 300;
+  std::string git_ca_file;  ///< PEM CAs trusted for https remotes beside the system's
   std::string http_listen = "0.0.0.0:8080";
   std::string otlp_endpoint;
   std::string log_level = "info";

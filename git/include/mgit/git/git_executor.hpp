@@ -51,6 +51,10 @@ struct GitExecutorSettings {
   std::chrono::milliseconds connect_timeout{std::chrono::seconds(10)};
   /// SO_RCVTIMEO/SO_SNDTIMEO of every connection: a read or write blocked this long fails.
   std::chrono::milliseconds socket_timeout{std::chrono::seconds(300)};
+  /// PEM certificates trusted for https remotes beside the system's CAs (`git_ca_file`);
+  /// empty: the system's only. Process-wide like `max_pack_objects`; the constructor throws
+  /// when the file cannot be loaded.
+  std::filesystem::path ca_file{};
 };
 
 /// Empty when `url` may be `git_proxy` (`http(s)://host[:port]`, no user, no path); else

@@ -23,6 +23,7 @@ struct WorkerSetup {
   std::uint64_t max_received_bytes = 0;     ///< per job; 0 = none
   std::uint64_t max_checkout_bytes = 0;     ///< per job; 0 = none
   std::uint64_t max_pack_objects = 0;       ///< 0 = libgit2's default
+  std::string ca_file;                      ///< `git_ca_file`, readable inside Landlock; "" = none
   bool landlock = true;                     ///< confine file access where the kernel can
   std::string log_level = "info";
   std::int64_t supervisor_pid = 0;  ///< a worker whose parent is not this exits at once
