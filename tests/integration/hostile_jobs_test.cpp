@@ -39,7 +39,7 @@ enum class Needs {
 
 /// The parts this branch has. Flip an entry when its branch is merged.
 constexpr std::array<std::pair<Needs, bool>, 5> kLanded = {{{Needs::kParser, true},
-                                                            {Needs::kNetworkPolicy, false},
+                                                            {Needs::kNetworkPolicy, true},
                                                             {Needs::kUrlGrammar, false},
                                                             {Needs::kStrictJson, false},
                                                             {Needs::kCredentialHosts, false}}};
