@@ -35,10 +35,10 @@ tl::expected<ExecutionReport, JobError> TargetOperation::run() {
   auto exists = target_exists(settings_.workspace, job_.target);
   if (!exists) return tl::make_unexpected(exists.error());
   if (auto ok = check_binding(*exists); !ok) return tl::make_unexpected(ok.error());
-  if (auto ok = load_credential(); !ok) return tl::make_unexpected(ok.error());
-  // Before anything is created: a denied job leaves no trace on disk.
+  // Before anything is created or a credential read: a denied job leaves no trace.
   auto policy = admit_job(job_, settings_);
   if (!policy) return tl::make_unexpected(policy.error());
+  if (auto ok = load_credential(); !ok) return tl::make_unexpected(ok.error());
   sync_.emplace(
       job_, path_, control_, credential_ ? &*credential_ : nullptr, redactor_, ctx_,
       SyncLimits{settings_.max_received_bytes, settings_.max_checkout_bytes},

@@ -177,6 +177,28 @@ TEST_F(PolicyStreamTest, PlainHttpNeedsAllowPlainHttp) {
   EXPECT_FALSE(listener.connected());
 }
 
+TEST_F(PolicyStreamTest, ACredentialNeverGoesOverPlainHttp) {
+  const Listener listener("127.0.0.1");
+  auto s = settings();
+  s.network_policy = *security::NetworkPolicy::parse({"127.0.0.1"});
+  s.allow_plain_http = true;
+  GitExecutor executor(std::move(s));
+  jobs::Job job;
+  job.job_id = job.correlation_id = "with-credential";
+  job.operation = jobs::Operation::kClone;
+  job.repository_url = fmt::format("http://127.0.0.1:{}/x.git", listener.port());
+  job.repository_key = job.repository_url;
+  job.credential = "org-token";
+  job.target = "t";
+  const auto result =
+      executor.execute(job, observability::JobContext{}, execution::ExecutionControl{});
+  ASSERT_FALSE(result);
+  EXPECT_EQ(result.error().code, ErrorCode::kPolicyDenied);
+  EXPECT_EQ(result.error().message,
+            "credential 'org-token' is never sent over plain http: use an https URL");
+  EXPECT_FALSE(listener.connected());
+}
+
 TEST_F(PolicyStreamTest, ARedirectToAnotherPortIsNotFollowedByDefault) {
   const StallingRemote other(StallingRemote::Mode::kSilent);
   const Redirector redirector(
