@@ -100,6 +100,21 @@ std::string describe_config(const Config& config) {
   add_string(out, "audit_file", config.audit_file);
   add_raw(out, "audit_buffer_events", std::to_string(config.audit_buffer_events));
   add_raw(out, "audit_ack_timeout_seconds", std::to_string(config.audit_ack_timeout_seconds));
+  std::string allow = "[";
+  for (const auto& entry : config.network_allow) {
+    allow += '"';
+    basics::append_json_escaped(allow, entry);
+    allow += "\",";
+  }
+  if (allow.size() > 1) allow.pop_back();
+  allow += ']';
+  add_raw(out, "network_allow", allow);
+  add_raw(out, "allow_plain_http", config.allow_plain_http ? "true" : "false");
+  add_string(out, "follow_redirects", config.follow_redirects);
+  add_string(out, "git_proxy", security::redact_url(config.git_proxy));
+  add_raw(out, "connect_timeout_seconds", std::to_string(config.connect_timeout_seconds));
+  add_raw(out, "socket_timeout_seconds", std::to_string(config.socket_timeout_seconds));
+  add_string(out, "git_ca_file", config.git_ca_file);
   add_string(out, "http_listen", config.http_listen);
   add_string(out, "otlp_endpoint", security::redact_url(config.otlp_endpoint));
   add_string(out, "log_level", config.log_level);

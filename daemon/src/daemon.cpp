@@ -6,7 +6,9 @@
 #include <csignal>
 #include <cstdlib>
 #include <filesystem>
+#include <fstream>
 #include <iostream>
+#include <iterator>
 
 #include "audit_events.hpp"
 #include "audit_kafka_sink.hpp"
@@ -58,6 +60,24 @@ int startup_failure(const std::string& message) {
   return 1;
 }
 
+/// Why `git_ca_file` cannot serve, empty when it can. Checked here because the workers load
+/// it only when they start, where a bad file would fail every https job instead of startup.
+std::string git_ca_file_problem(const std::string& path) {
+  if (path.empty()) return {};
+  std::error_code error;
+  if (!std::filesystem::exists(path, error)) return "git_ca_file " + path + " does not exist";
+  if (std::filesystem::is_directory(path, error)) {
+    return "git_ca_file " + path + " is a directory, not a PEM file";
+  }
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return "git_ca_file " + path + " cannot be read";
+  const std::string text{std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
+  if (text.find("-----BEGIN CERTIFICATE-----") == std::string::npos) {
+    return "git_ca_file " + path + " holds no PEM certificate (-----BEGIN CERTIFICATE-----)";
+  }
+  return {};
+}
+
 }  // namespace
 
 int run_daemon(const Config& config, const ConfigReloader& reload) {
@@ -97,6 +117,9 @@ int run_daemon(const Config& input, const ExecutorFactory& make_executor,
                       {"revision", MGITD_REVISION},
                       {"config", observability::RawJson{startup_config}}});
 
+  if (auto problem = git_ca_file_problem(config.git_ca_file); !problem.empty()) {
+    return startup_failure(problem);
+  }
   const auto settings = client_settings(config);
   auto probe = transport::ClusterProbe::create(settings);
   if (!probe) return startup_failure(probe.error().message);

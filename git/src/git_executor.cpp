@@ -7,6 +7,7 @@
 #include <stdexcept>
 
 #include "mgit/observability/log.hpp"
+#include "policy_stream.hpp"
 #include "target_directory.hpp"
 #include "target_operation.hpp"
 
@@ -37,11 +38,15 @@ bool nothing_on_disk(const fs::path& workspace, const TargetStore& store, std::s
   return marked && !marked->has_value();
 }
 
+// Debian's libgit2 (mbedTLS) trusts this bundle by default; its directory holds the same CAs
+// one per file.
+constexpr const char* kSystemCaDirectory = "/etc/ssl/certs";
+
 }  // namespace
 
 class GitExecutor::Libgit2Runtime {
  public:
-  explicit Libgit2Runtime(std::size_t max_pack_objects) {
+  Libgit2Runtime(std::size_t max_pack_objects, const fs::path& ca_file) {
     // Reference-counted by libgit2, so several executors (and tests) may coexist.
     if (git_libgit2_init() < 0) throw std::runtime_error("libgit2 initialization failed");
     // No system, XDG or global git config: a ~/.gitconfig or /etc/gitconfig (one a hostile
@@ -54,6 +59,13 @@ class GitExecutor::Libgit2Runtime {
         throw std::runtime_error("cannot clear libgit2's config search path");
       }
     }
+    // Every connection libgit2 makes goes through the policy stream; registering again (a
+    // second executor, a test's) changes nothing.
+    if (auto registered = register_policy_stream(); !registered) {
+      git_libgit2_shutdown();
+      throw std::runtime_error(registered.error());
+    }
+    if (!ca_file.empty()) trust_ca_file(ca_file);
     if (max_pack_objects == 0) return;
     // A process-wide option: the previous value comes back on destruction so an executor
     // with a limit (a test's) does not leave it behind for the others.
@@ -74,13 +86,30 @@ class GitExecutor::Libgit2Runtime {
   Libgit2Runtime& operator=(const Libgit2Runtime&) = delete;
 
  private:
+  // mbedTLS ignores SSL_CERT_FILE, and libgit2's option replaces its CA chain rather than adding
+  // to it: the system's directory is loaded beside the file so public remotes stay trusted.
+  // Process-wide and never restored (libgit2 cannot report the previous locations); libgit2
+  // reloads its default when its last user shuts it down.
+  static void trust_ca_file(const fs::path& ca_file) {
+    std::error_code ignored;
+    const bool system_directory = fs::is_directory(kSystemCaDirectory, ignored);
+    if (git_libgit2_opts(GIT_OPT_SET_SSL_CERT_LOCATIONS, ca_file.c_str(),
+                         system_directory ? kSystemCaDirectory : nullptr) < 0) {
+      const git_error* error = git_error_last();
+      const std::string reason = error != nullptr ? error->message : "unknown error";
+      git_libgit2_shutdown();
+      throw std::runtime_error(
+          fmt::format("cannot load git_ca_file {}: {}", ca_file.string(), reason));
+    }
+  }
+
   std::size_t previous_max_pack_objects_ = 0;
   bool restore_max_pack_objects_ = false;
 };
 
 GitExecutor::GitExecutor(GitExecutorSettings settings)
     : settings_(std::move(settings)),
-      runtime_(std::make_unique<Libgit2Runtime>(settings_.max_pack_objects)),
+      runtime_(std::make_unique<Libgit2Runtime>(settings_.max_pack_objects, settings_.ca_file)),
       store_(settings_.workspace) {}
 
 GitExecutor::~GitExecutor() = default;

@@ -137,6 +137,11 @@ std::string apply_landlock(const WorkerSetup& setup) {
   ok = allow(ruleset.get(), MGITD_PROFILE_DIR, read_write) && ok;
 #endif
   for (const char* path : kSystemReadPaths) ok = allow(ruleset.get(), path, kReadOnly) && ok;
+  // libgit2 reads the operator's CA file when the executor starts, after this ruleset: a file
+  // only, never its directory (which may hold the CA's key or other secrets).
+  if (!setup.ca_file.empty()) {
+    ok = allow(ruleset.get(), setup.ca_file.c_str(), LANDLOCK_ACCESS_FS_READ_FILE) && ok;
+  }
   if (!ok) return fmt::format("landlock abi {} not applied: a rule was refused", abi);
   if (::syscall(SYS_landlock_restrict_self, ruleset.get(), 0) != 0) {
     return fmt::format("landlock abi {} not applied: {}", abi, std::strerror(errno));

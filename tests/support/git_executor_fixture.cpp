@@ -48,6 +48,9 @@ void GitExecutorFixture::SetUp() {
   ASSERT_FALSE(url_.empty()) << "MGITD_TEST_GIT_URL is not set (run through scripts/test)";
   ASSERT_FALSE(server_dir_.empty()) << "MGITD_TEST_GIT_DIR is not set";
   password_ = read_first_line(fs::path(server_dir_) / "password");
+  // Credentials go over TLS only (the server's CA is trusted through git_ca_file).
+  url_ = TestGitServer(server_dir_).https_url();
+  ca_file_ = TestGitServer(server_dir_).ca_file();
   ASSERT_FALSE(password_.empty());
 
   char pattern[] = "/tmp/mgit-exec-XXXXXX";
@@ -79,6 +82,11 @@ git::GitExecutorSettings GitExecutorFixture::settings() const {
   settings.workspace = workspace_;
   settings.credentials = credentials_.get();
   settings.min_free_disk_percent = 0;
+  // The test git server is on loopback, denied by default; a few tests use plain http
+  // (without a credential) to a local listener.
+  settings.network_policy = *security::NetworkPolicy::parse({"127.0.0.1/32", "::1/128"});
+  settings.allow_plain_http = true;
+  settings.ca_file = ca_file_;
   return settings;
 }
 

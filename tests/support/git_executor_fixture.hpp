@@ -40,7 +40,8 @@ class GitExecutorFixture : public ::testing::Test {
 
   static constexpr const char* kWrongPassword = "wrong-Passw0rd-4711";
 
-  std::string url_;
+  std::string url_;  ///< the server's https URL
+  std::string ca_file_;
   std::string server_dir_;
   std::string password_;
   std::string prefix_;  ///< unique per test and process: server repository names start with it

@@ -46,6 +46,8 @@ void PipelineFixture::SetUp() {
   kafka_ = std::make_unique<KafkaTestClient>(required_env("MGITD_TEST_BROKERS"));
   git_url_ = required_env("MGITD_TEST_GIT_URL");
   git_dir_ = required_env("MGITD_TEST_GIT_DIR");
+  git_https_url_ = TestGitServer(git_dir_).https_url();
+  git_ca_file_ = TestGitServer(git_dir_).ca_file();
   {
     std::ifstream in(git_dir_ + "/password");
     std::getline(in, git_password_);
@@ -85,7 +87,7 @@ std::string PipelineFixture::server_head(const std::string& name) {
 }
 
 std::string PipelineFixture::repo_url(const std::string& name) const {
-  return git_url_ + "/" + name + ".git";
+  return git_https_url_ + "/" + name + ".git";
 }
 
 std::string PipelineFixture::job_json(const std::string& job_id, const std::string& operation,
@@ -141,7 +143,12 @@ std::vector<std::string> PipelineFixture::daemon_args() const {
           "--min-free-disk-percent",
           "0",
           "--startup-broker-timeout-seconds",
-          "30"};
+          "30",
+          // The test git server is on loopback, which the network policy denies by default.
+          "--network-allow",
+          "127.0.0.1/32",
+          "--git-ca-file",
+          git_ca_file_};
 }
 
 std::unique_ptr<DaemonProcess> PipelineFixture::start_daemon(

@@ -46,6 +46,7 @@ class PipelineFixture : public ::testing::Test {
   std::string create_repo(const std::string& name, int commits = 1);
   std::string add_commits(const std::string& name, int commits);
   std::string server_head(const std::string& name);
+  /// The repository's https URL: every job with a credential goes over TLS (`git_ca_file`).
   std::string repo_url(const std::string& name) const;
 
   /// A job document; `extra` is inserted verbatim into the top-level object.
@@ -77,7 +78,9 @@ class PipelineFixture : public ::testing::Test {
   std::string dlq_topic_;
   std::string audit_topic_;
   std::string group_;
-  std::string git_url_;
+  std::string git_url_;        ///< plain http (stalling proxies forward to its port)
+  std::string git_https_url_;  ///< https, certificate signed by git_ca_file_
+  std::string git_ca_file_;
   std::string git_dir_;
   std::string git_password_;
   std::filesystem::path workspace_;

@@ -19,6 +19,15 @@ class TestGitServer {
   std::string rev_parse(const std::string& name, const std::string& rev) const;
   std::string bare_path(const std::string& name) const;
 
+  /// The https listener (`https://127.0.0.1:PORT`): MGITD_TEST_GIT_HTTPS_URL, else the
+  /// server's DIR/https_url. Throws (test failure) when the server predates https.
+  std::string https_url() const;
+  /// The CA the https certificate is signed by (mgitd's `git_ca_file`):
+  /// MGITD_TEST_GIT_CA_FILE, else DIR/ca.pem.
+  std::string ca_file() const;
+  /// The access log (one line per request, both listeners).
+  std::string access_log() const { return state_dir_ + "/access.log"; }
+
  private:
   std::string state_dir_;
 };

@@ -59,6 +59,14 @@ struct Config {
   std::string audit_file;
   int audit_buffer_events = 4096;
   int audit_ack_timeout_seconds = 10;
+  // Network policy of the git workers (docs/git-executor.md, "Network policy").
+  std::vector<std::string> network_allow;  ///< host globs and CIDRs opened
+  bool allow_plain_http = false;
+  std::string follow_redirects = "none";  ///< none | same_host
+  std::string git_proxy;                  ///< empty: no proxy
+  int connect_timeout_seconds = 10;
+  int socket_timeout_seconds = 300;
+  std::string git_ca_file;  ///< PEM CAs trusted for https remotes beside the system's
   std::string http_listen = "0.0.0.0:8080";
   std::string otlp_endpoint;
   std::string log_level = "info";
