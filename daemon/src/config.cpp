@@ -78,6 +78,17 @@ std::vector<std::string> split_kafka_property_env(const std::string& text) {
   return out;
 }
 
+/// `a, b,c` -> {a, b, c}; empty pieces are dropped.
+std::vector<std::string> split_comma_list(const std::string& text) {
+  std::vector<std::string> out;
+  std::stringstream in(text);
+  std::string piece;
+  while (std::getline(in, piece, ',')) {
+    if (auto item = basics::trim(piece, detail::kBlanks); !item.empty()) out.emplace_back(item);
+  }
+  return out;
+}
+
 void validate_combination(const Config& config) {
   if (config.max_in_flight < config.workers) {
     throw ConfigError(fmt::format("max_in_flight ({}) must be at least workers ({})",
@@ -96,8 +107,9 @@ constexpr std::string_view kHelpFooter = R"(Configuration sources, highest prece
   1. command-line flags            --x-y VALUE
   2. environment variables          MGITD_X_Y=VALUE   (empty counts as unset)
   3. the TOML config file (--config) x_y = value       (env MGITD_CONFIG)
-Each key is taken from the highest source that sets it; the repeatable kafka_property is
-taken whole from one source (env: MGITD_KAFKA_PROPERTY="k=v,k=v").
+Each key is taken from the highest source that sets it; the repeatable kafka_property and
+network_allow are taken whole from one source (env: MGITD_KAFKA_PROPERTY="k=v,k=v",
+MGITD_NETWORK_ALLOW="git.internal.example,10.20.0.0/16").
 Secrets never go in flags or the config file: put librdkafka secrets in kafka_secrets_file or
 in MGITD_KAFKA_SECRET_<KEY> (e.g. MGITD_KAFKA_SECRET_SASL_PASSWORD for sasl.password).
 SIGHUP re-reads the configuration and applies log_level.
@@ -154,8 +166,13 @@ ConfigLoad load_config(int argc, const char* const* argv, const EnvLookup& env) 
       const auto value = env_value(env_name(key));
       if (!value) continue;
       set_by_env.insert(key);
-      env_values[key] = key == kKafkaPropertyOption ? split_kafka_property_env(*value)
-                                                    : std::vector<std::string>{*value};
+      if (key == kKafkaPropertyOption) {
+        env_values[key] = split_kafka_property_env(*value);
+      } else if (kind == detail::ValueKind::kStringArray) {
+        env_values[key] = split_comma_list(*value);  // network_allow="a,b"
+      } else {
+        env_values[key] = std::vector<std::string>{*value};
+      }
     }
 
     // Lowest precedence first; each key comes from exactly one source.

@@ -80,6 +80,20 @@ std::string describe_config(const Config& config) {
   add_raw(out, "max_fetch_size_mb", std::to_string(config.max_fetch_size_mb));
   add_raw(out, "max_checkout_size_mb", std::to_string(config.max_checkout_size_mb));
   add_raw(out, "max_pack_objects", std::to_string(config.max_pack_objects));
+  std::string allow = "[";
+  for (const auto& entry : config.network_allow) {
+    allow += '"';
+    basics::append_json_escaped(allow, entry);
+    allow += "\",";
+  }
+  if (allow.size() > 1) allow.pop_back();
+  allow += ']';
+  add_raw(out, "network_allow", allow);
+  add_raw(out, "allow_plain_http", config.allow_plain_http ? "true" : "false");
+  add_string(out, "follow_redirects", config.follow_redirects);
+  add_string(out, "git_proxy", security::redact_url(config.git_proxy));
+  add_raw(out, "connect_timeout_seconds", std::to_string(config.connect_timeout_seconds));
+  add_raw(out, "socket_timeout_seconds", std::to_string(config.socket_timeout_seconds));
   add_string(out, "git_ca_file", config.git_ca_file);
   add_string(out, "http_listen", config.http_listen);
   add_string(out, "otlp_endpoint", security::redact_url(config.otlp_endpoint));

@@ -7,7 +7,9 @@
 #include <sstream>
 
 #include "mgit/basics/ascii.hpp"
+#include "mgit/git/git_executor.hpp"
 #include "mgit/observability/tracing.hpp"
+#include "mgit/security/network_policy.hpp"
 #include "mgit/transport/kafka_secrets.hpp"
 
 namespace mgit::daemon::detail {
@@ -18,6 +20,7 @@ constexpr std::string_view kEnvPrefix = "MGITD_";
 constexpr std::string_view kTextType = "TEXT";
 constexpr std::string_view kIntegerType = "INT";
 constexpr std::string_view kKeyValueType = "KEY=VALUE";
+constexpr std::string_view kHostOrCidrType = "HOST|CIDR";
 
 std::string trim(std::string_view text) { return std::string(basics::trim(text, kBlanks)); }
 
@@ -94,12 +97,21 @@ std::string check_brokers(const std::string& value) {
   return any ? std::string() : std::string("must name at least one HOST:PORT");
 }
 
+std::string check_network_allow(const std::string& value) {
+  auto policy = security::NetworkPolicy::parse({value});
+  return policy ? std::string() : policy.error();
+}
+
+std::string check_git_proxy(const std::string& value) {
+  return value.empty() ? std::string() : git::git_proxy_problem(value);
+}
+
 constexpr int kDay = 86400;
 
 ValueKind kind_of(const CLI::Option& option) {
   if (option.get_expected_max() == 0) return ValueKind::kBoolean;  // a flag takes no argument
   const std::string type = option.get_type_name();
-  if (type == kKeyValueType) return ValueKind::kStringArray;
+  if (type == kKeyValueType || type == kHostOrCidrType) return ValueKind::kStringArray;
   if (type == kIntegerType) return ValueKind::kInteger;
   return ValueKind::kString;
 }
@@ -201,6 +213,23 @@ void declare_options(CLI::App& app, Config& config) {
          "Largest work tree a checkout may write, in MiB (0: none); over it: disk_full");
   number("--max-pack-objects", config.max_pack_objects, 0, 2000000000,
          "Most objects a received pack may hold (0: libgit2's default, no limit)");
+  app.add_option("--network-allow", config.network_allow,
+                 "Repeatable host glob or CIDR the network policy opens (an internal git server)")
+      ->type_name(std::string(kHostOrCidrType))
+      ->check(CLI::Validator(check_network_allow, "", ""))
+      ->take_all();
+  app.add_flag("--allow-plain-http", config.allow_plain_http,
+               "Run jobs with http:// URLs (never with a credential)");
+  text("--follow-redirects", config.follow_redirects,
+       "none (only the job URL's host:port) | same_host (any port of its host)")
+      ->check(CLI::IsMember({"none", "same_host"}).description(""));
+  text("--git-proxy", config.git_proxy,
+       "http(s)://HOST[:PORT] proxy for git over http(s) (empty: none, never from the env)")
+      ->check(CLI::Validator(check_git_proxy, "", ""));
+  number("--connect-timeout-seconds", config.connect_timeout_seconds, 1, 600,
+         "A git connection not established by then fails (network)");
+  number("--socket-timeout-seconds", config.socket_timeout_seconds, 1, kDay,
+         "A git connection's read or write blocked this long fails (network)");
   text("--git-ca-file", config.git_ca_file,
        "PEM file of CAs trusted for https git remotes, besides the system's (empty: none)");
   text("--http-listen", config.http_listen, "HOST:PORT for metrics, health and webhooks")

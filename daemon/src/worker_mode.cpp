@@ -1,6 +1,8 @@
 #include "worker_mode.hpp"
 
+#include <chrono>
 #include <memory>
+#include <stdexcept>
 
 #include "mgit/daemon/daemon.hpp"
 #include "mgit/git/git_executor.hpp"
@@ -26,6 +28,12 @@ isolation::WorkerPoolSettings worker_pool_settings(const Config& config,
   setup.max_checkout_bytes = mebibytes(config.max_checkout_size_mb);
   setup.max_pack_objects = static_cast<std::uint64_t>(config.max_pack_objects);
   setup.log_level = config.log_level;
+  setup.network_allow = config.network_allow;
+  setup.allow_plain_http = config.allow_plain_http;
+  setup.follow_redirects = config.follow_redirects;
+  setup.git_proxy = config.git_proxy;
+  setup.connect_timeout_seconds = config.connect_timeout_seconds;
+  setup.socket_timeout_seconds = config.socket_timeout_seconds;
   setup.ca_file = config.git_ca_file;
   settings.home = std::filesystem::path(config.workspace) / ".mgitd" / "worker-home";
   settings.credentials = &credentials;
@@ -49,6 +57,17 @@ int run_worker_process() {
         settings.max_received_bytes = setup.max_received_bytes;
         settings.max_checkout_bytes = setup.max_checkout_bytes;
         settings.max_pack_objects = static_cast<std::size_t>(setup.max_pack_objects);
+        // Validated by the supervisor's config; a setup it could not have sent is refused.
+        auto policy = security::NetworkPolicy::parse(setup.network_allow);
+        if (!policy) throw std::runtime_error(policy.error());
+        settings.network_policy = std::move(*policy);
+        settings.allow_plain_http = setup.allow_plain_http;
+        settings.follow_redirects = setup.follow_redirects == "same_host"
+                                        ? git::FollowRedirects::kSameHost
+                                        : git::FollowRedirects::kNone;
+        settings.git_proxy = setup.git_proxy;
+        settings.connect_timeout = std::chrono::seconds(setup.connect_timeout_seconds);
+        settings.socket_timeout = std::chrono::seconds(setup.socket_timeout_seconds);
         settings.ca_file = setup.ca_file;
         return std::make_unique<git::GitExecutor>(std::move(settings));
       });

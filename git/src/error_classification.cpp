@@ -94,6 +94,10 @@ ErrorCode code_for(const GitFailure& failure) {
 ClassifiedError classify_git_error(const GitFailure& failure, const CallbackFindings& findings,
                                    const FailureContext& context) {
   const security::Redactor& redactor = context.redactor;
+  // First: the refusal is what happened, whatever libgit2 made of the failed connect.
+  if (!findings.policy_denied.empty()) {
+    return {JobError{ErrorCode::kPolicyDenied, redactor.redact(findings.policy_denied)}};
+  }
   if (findings.auth_without_credential) {
     return {JobError{ErrorCode::kAuthFailed,
                      "the remote requires authentication and the job names no credential"}};

@@ -34,6 +34,8 @@ struct GitFailure {
 /// What the remote callbacks saw before libgit2 gave up. It explains an authentication
 /// failure better than libgit2's text, which only says the callback returned an error.
 struct CallbackFindings {
+  /// The network policy refused a connection or a credential (`policy_denied`): why.
+  std::string policy_denied;
   bool auth_without_credential = false;  ///< the server asked, the job names no credential
   std::string host_not_allowed;          ///< the credential's `hosts` does not list this host
   bool auth_exhausted = false;   ///< credential rejected twice, or of a kind the server refuses

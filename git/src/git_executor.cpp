@@ -7,6 +7,7 @@
 #include <stdexcept>
 
 #include "mgit/observability/log.hpp"
+#include "policy_stream.hpp"
 #include "target_directory.hpp"
 #include "target_operation.hpp"
 
@@ -57,6 +58,12 @@ class GitExecutor::Libgit2Runtime {
         git_libgit2_shutdown();
         throw std::runtime_error("cannot clear libgit2's config search path");
       }
+    }
+    // Every connection libgit2 makes goes through the policy stream; registering again (a
+    // second executor, a test's) changes nothing.
+    if (auto registered = register_policy_stream(); !registered) {
+      git_libgit2_shutdown();
+      throw std::runtime_error(registered.error());
     }
     if (!ca_file.empty()) trust_ca_file(ca_file);
     if (max_pack_objects == 0) return;

@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <tuple>
 
 #include "known_hosts.hpp"
 #include "libgit2_handles.hpp"
@@ -27,11 +28,30 @@ int on_credentials(git_credential** out, const char* url, const char* username_f
     return GIT_EUSER;
   }
   const security::Credential& cred = *t.credential;
-  // A redirect or a job URL may point anywhere; a credential bound to hosts is only ever
-  // handed to those.
-  const auto [host, port] = url_host(url == nullptr ? "" : url);
+  const std::string_view libgit2_url = url == nullptr ? "" : url;
+  if (basics::starts_with(basics::to_lower(libgit2_url.substr(0, 7)), "http://")) {
+    t.findings.policy_denied =
+        fmt::format("credential '{}' is never sent over plain http", cred.name);
+    return GIT_EUSER;
+  }
+  // libgit2 names the job URL even after a redirect: the credential is bound to where the
+  // stream actually connected. Through the proxy the tunnel goes to the URL's host, whose
+  // name TLS verifies.
+  const ConnectLog* log = t.connections;
+  if (log == nullptr || !log->connected) {
+    t.findings.policy_denied = fmt::format(
+        "credential '{}' withheld: no connection it could be bound to is known", cred.name);
+    return GIT_EUSER;
+  }
+  std::string host = log->connected->host;
+  std::optional<int> port = log->connected->port;
+  if (log->via_proxy) {
+    std::tie(host, port) = url_host(libgit2_url);
+  } else if (log->connected->port == t.job_endpoint.port) {
+    port = t.job_url_port;  // a `hosts` entry without a port matches a URL without one
+  }
   if (!cred.allows_host(host, port)) {
-    t.findings.host_not_allowed = host;
+    t.findings.host_not_allowed = port ? fmt::format("{}:{}", host, *port) : host;
     return GIT_EUSER;
   }
   const std::string url_user = username_from_url != nullptr ? username_from_url : "";

@@ -13,6 +13,7 @@
 #include "mgit/execution/executor.hpp"
 #include "mgit/jobs/result.hpp"
 #include "mgit/security/credentials.hpp"
+#include "policy_stream.hpp"
 
 namespace mgit::git {
 
@@ -22,6 +23,11 @@ struct Transfer {
   const execution::ExecutionControl* control = nullptr;
   const security::Credential* credential = nullptr;  ///< null when the job names none
   std::uint64_t max_received_bytes = 0;              ///< 0: unlimited
+  /// Where the stream connected: a credential is bound to that endpoint, not to the URL
+  /// libgit2 names (always the job's, even after a redirect). Null: no credential is given.
+  const ConnectLog* connections = nullptr;
+  Endpoint job_endpoint;            ///< the job URL's host and (default) port
+  std::optional<int> job_url_port;  ///< the port the job URL names, if any
   int auth_attempts = 0;
   bool stopped = false;          ///< a callback saw `control->should_stop()` and aborted libgit2
   execution::Progress progress;  ///< what libgit2 reported so far, for `control->report`

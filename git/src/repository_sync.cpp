@@ -40,16 +40,21 @@ RepositorySync::RepositorySync(const jobs::Job& job, std::filesystem::path path,
                                const execution::ExecutionControl& control,
                                const security::Credential* credential,
                                const security::Redactor& redactor,
-                               const observability::JobContext& ctx, SyncLimits limits)
+                               const observability::JobContext& ctx, SyncLimits limits,
+                               SyncNetwork network)
     : job_(job),
       path_(std::move(path)),
       control_(control),
       redactor_(redactor),
       ctx_(ctx),
-      limits_(limits) {
+      limits_(limits),
+      network_(std::move(network)) {
   transfer_.control = &control;
   transfer_.credential = credential;
   transfer_.max_received_bytes = limits.max_received_bytes;
+  transfer_.connections = &connections_;
+  transfer_.job_endpoint = network_.job.endpoint;
+  transfer_.job_url_port = network_.job.port_in_url;
 }
 
 tl::expected<void, JobError> RepositorySync::check(int rc, std::string_view action) {
@@ -61,6 +66,7 @@ JobError RepositorySync::classify(int rc, std::string_view action) {
   // Read first: anything below may overwrite libgit2's last error and errno.
   const GitFailure failure = last_git_failure(rc);
   if (transfer_.stopped) return control_.stop_error(fmt::format("during {}", action));
+  if (connections_.denial) transfer_.findings.policy_denied = connections_.denial->message;
   ClassifiedError classified = classify_git_error(
       failure, transfer_.findings, FailureContext{action, job_.credential, redactor_});
   if (classified.lock_held) lock_held_ = true;
@@ -70,12 +76,25 @@ JobError RepositorySync::classify(int rc, std::string_view action) {
 /// Connects, learns the remote's default branch, fetches with the remote's refspecs.
 /// Returns the default branch (`refs/heads/x`), empty for an empty remote.
 tl::expected<std::string, JobError> RepositorySync::fetch(git_remote* remote, Layout layout) {
+  // Every connection libgit2 makes from here on goes through the policy stream with this
+  // job's policy (policy_stream.hpp).
+  const ConnectScope scope(network_.policy, connections_);
   const git_remote_callbacks callbacks = make_callbacks(transfer_);
   git_proxy_options proxy;
   git_proxy_options_init(&proxy, GIT_PROXY_OPTIONS_VERSION);
-  proxy.type = GIT_PROXY_AUTO;
-  if (auto ok = check(git_remote_connect(remote, GIT_DIRECTION_FETCH, &callbacks, &proxy, nullptr),
-                      "connect");
+  // Never GIT_PROXY_AUTO: a proxy from the environment or git config would be the only
+  // endpoint the stream sees.
+  proxy.type = network_.git_proxy.empty() ? GIT_PROXY_NONE : GIT_PROXY_SPECIFIED;
+  proxy.url = network_.git_proxy.empty() ? nullptr : network_.git_proxy.c_str();
+  // libgit2's NONE still follows redirects to another port of the same host; with
+  // follow_redirects = none the stream refuses those connections.
+  constexpr git_remote_redirect_t kRedirects = GIT_REMOTE_REDIRECT_NONE;
+  git_remote_connect_options connect;
+  git_remote_connect_options_init(&connect, GIT_REMOTE_CONNECT_OPTIONS_VERSION);
+  connect.callbacks = callbacks;
+  connect.proxy_opts = proxy;
+  connect.follow_redirects = kRedirects;
+  if (auto ok = check(git_remote_connect_ext(remote, GIT_DIRECTION_FETCH, &connect), "connect");
       !ok) {
     return tl::make_unexpected(ok.error());
   }
@@ -91,6 +110,7 @@ tl::expected<std::string, JobError> RepositorySync::fetch(git_remote* remote, La
   git_fetch_options_init(&options, GIT_FETCH_OPTIONS_VERSION);
   options.callbacks = callbacks;
   options.proxy_opts = proxy;
+  options.follow_redirects = kRedirects;
   options.prune =
       (layout == Layout::kMirror || job_.options.prune) ? GIT_FETCH_PRUNE : GIT_FETCH_NO_PRUNE;
   // A mirror's refspec already names the tags; the others take them all so a tag can be

@@ -17,6 +17,8 @@
 #include "mgit/observability/job_context.hpp"
 #include "mgit/security/credentials.hpp"
 #include "mgit/security/redaction.hpp"
+#include "network_access.hpp"
+#include "policy_stream.hpp"
 #include "remote_callbacks.hpp"
 
 namespace mgit::git {
@@ -25,6 +27,14 @@ namespace mgit::git {
 struct SyncLimits {
   std::uint64_t max_received_bytes = 0;
   std::uint64_t max_checkout_bytes = 0;
+};
+
+/// How the job's connections are made: the policy the stream enforces and libgit2's
+/// redirect and proxy options.
+struct SyncNetwork {
+  ConnectPolicy policy;
+  JobEndpoint job;
+  std::string git_proxy;  ///< empty: no proxy
 };
 
 /// One job's libgit2 work on its target directory: create a repository and fetch into it,
@@ -36,7 +46,7 @@ class RepositorySync {
   RepositorySync(const jobs::Job& job, std::filesystem::path path,
                  const execution::ExecutionControl& control, const security::Credential* credential,
                  const security::Redactor& redactor, const observability::JobContext& ctx,
-                 SyncLimits limits);
+                 SyncLimits limits, SyncNetwork network);
   // libgit2's callbacks hold the address of `transfer_`: a copy would leave them pointing at
   // the original.
   RepositorySync(const RepositorySync&) = delete;
@@ -74,6 +84,8 @@ class RepositorySync {
   const security::Redactor& redactor_;
   const observability::JobContext& ctx_;
   SyncLimits limits_;
+  SyncNetwork network_;
+  ConnectLog connections_;  ///< what the stream did, for credentials and classification
   Transfer transfer_;
   bool lock_held_ = false;
   jobs::ExecutionReport report_;

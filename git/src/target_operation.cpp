@@ -6,6 +6,7 @@
 
 #include "corrupt_target.hpp"
 #include "mgit/observability/log.hpp"
+#include "network_access.hpp"
 #include "target_directory.hpp"
 
 namespace mgit::git {
@@ -35,8 +36,13 @@ tl::expected<ExecutionReport, JobError> TargetOperation::run() {
   if (!exists) return tl::make_unexpected(exists.error());
   if (auto ok = check_binding(*exists); !ok) return tl::make_unexpected(ok.error());
   if (auto ok = load_credential(); !ok) return tl::make_unexpected(ok.error());
-  sync_.emplace(job_, path_, control_, credential_ ? &*credential_ : nullptr, redactor_, ctx_,
-                SyncLimits{settings_.max_received_bytes, settings_.max_checkout_bytes});
+  // Before anything is created: a denied job leaves no trace on disk.
+  auto policy = admit_job(job_, settings_);
+  if (!policy) return tl::make_unexpected(policy.error());
+  sync_.emplace(
+      job_, path_, control_, credential_ ? &*credential_ : nullptr, redactor_, ctx_,
+      SyncLimits{settings_.max_received_bytes, settings_.max_checkout_bytes},
+      SyncNetwork{std::move(*policy), job_endpoint(job_.repository_url), settings_.git_proxy});
   return operate(*exists);
 }
 

@@ -74,6 +74,12 @@ void setup_fields(Io& io, Setup& s) {
   io(s.landlock);
   io(s.log_level);
   io(s.supervisor_pid);
+  io(s.network_allow);
+  io(s.allow_plain_http);
+  io(s.follow_redirects);
+  io(s.git_proxy);
+  io(s.connect_timeout_seconds);
+  io(s.socket_timeout_seconds);
   io(s.ca_file);
 }
 

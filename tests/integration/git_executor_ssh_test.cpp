@@ -91,8 +91,11 @@ class GitExecutorSshTest : public ::testing::Test {
                                            (ssh_dir_ / "client_key").string(),
                                            (ssh_dir_ / "known_hosts").string()));
     credentials_ = std::make_unique<security::CredentialStore>(credentials_dir_);
-    executor_ = std::make_unique<GitExecutor>(
-        GitExecutorSettings{workspace_, credentials_.get(), /*min_free_disk_percent=*/0});
+    GitExecutorSettings settings{workspace_, credentials_.get(), /*min_free_disk_percent=*/0};
+    // The test sshd listens on loopback, which the network policy denies by default; the
+    // connection goes through mgitd's registered stream (git_policy_stream_test.cpp).
+    settings.network_policy = *security::NetworkPolicy::parse({"127.0.0.1/32", "::1/128"});
+    executor_ = std::make_unique<GitExecutor>(std::move(settings));
     prefix_ = "ssh-" + random_suffix(8);
   }
 

@@ -79,6 +79,10 @@ git::GitExecutorSettings GitExecutorFixture::settings() const {
   settings.workspace = workspace_;
   settings.credentials = credentials_.get();
   settings.min_free_disk_percent = 0;
+  // The test git server is on loopback, denied by default; a few tests use plain http
+  // (without a credential) to a local listener.
+  settings.network_policy = *security::NetworkPolicy::parse({"127.0.0.1/32", "::1/128"});
+  settings.allow_plain_http = true;
   settings.ca_file = ca_file_;
   return settings;
 }

@@ -137,6 +137,9 @@ std::vector<std::string> PipelineFixture::daemon_args() const {
           "0",
           "--startup-broker-timeout-seconds",
           "30",
+          // The test git server is on loopback, which the network policy denies by default.
+          "--network-allow",
+          "127.0.0.1/32",
           "--git-ca-file",
           git_ca_file_};
 }

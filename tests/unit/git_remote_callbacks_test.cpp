@@ -3,6 +3,7 @@
 #include <optional>
 #include <string>
 
+#include "mgit/execution/executor.hpp"
 #include "remote_callbacks.hpp"
 
 namespace mgit::git {
@@ -32,6 +33,68 @@ TEST(GitUrlHost, TakesHostAndExplicitPort) {
     EXPECT_EQ(host, row.host) << row.url;
     EXPECT_EQ(port, row.port) << row.url;
   }
+}
+
+}  // namespace
+}  // namespace mgit::git
+
+namespace mgit::git {
+namespace {
+
+/// The credential callback binds the credential to where the stream connected, not to the
+/// URL libgit2 names (always the job's, even after a redirect).
+class CredentialBinding : public ::testing::Test {
+ protected:
+  CredentialBinding() {
+    credential_.name = "org-token";
+    credential_.username = "x-access-token";
+    credential_.password = security::Secret("tok-secret");
+    credential_.hosts = {"git.example.com"};
+    transfer_.control = &control_;
+    transfer_.credential = &credential_;
+    transfer_.connections = &log_;
+    transfer_.job_endpoint = Endpoint{"git.example.com", 443};
+  }
+
+  int ask(const char* url) {
+    git_credential* out = nullptr;
+    const git_remote_callbacks callbacks = make_callbacks(transfer_);
+    const int rc = callbacks.credentials(&out, url, nullptr, GIT_CREDENTIAL_USERPASS_PLAINTEXT,
+                                         callbacks.payload);
+    if (out != nullptr) git_credential_free(out);
+    return rc;
+  }
+
+  execution::ExecutionControl control_;
+  security::Credential credential_;
+  ConnectLog log_;
+  Transfer transfer_;
+};
+
+TEST_F(CredentialBinding, GivenForTheHostTheStreamConnectedTo) {
+  log_.connected = Endpoint{"git.example.com", 443};
+  EXPECT_EQ(ask("https://git.example.com/org/app.git"), 0);
+  EXPECT_TRUE(transfer_.findings.host_not_allowed.empty());
+  EXPECT_TRUE(transfer_.findings.policy_denied.empty());
+}
+
+TEST_F(CredentialBinding, WithheldWhenTheConnectionWentElsewhere) {
+  log_.connected = Endpoint{"evil.example.com", 8443};
+  EXPECT_EQ(ask("https://git.example.com/org/app.git"), GIT_EUSER);
+  EXPECT_EQ(transfer_.findings.host_not_allowed, "evil.example.com:8443");
+}
+
+TEST_F(CredentialBinding, WithheldWithoutAKnownConnection) {
+  EXPECT_EQ(ask("https://git.example.com/org/app.git"), GIT_EUSER);
+  EXPECT_NE(transfer_.findings.policy_denied.find("no connection"), std::string::npos);
+}
+
+TEST_F(CredentialBinding, NeverOverPlainHttp) {
+  log_.connected = Endpoint{"git.example.com", 80};
+  transfer_.job_endpoint = Endpoint{"git.example.com", 80};
+  EXPECT_EQ(ask("http://git.example.com/org/app.git"), GIT_EUSER);
+  EXPECT_EQ(transfer_.findings.policy_denied,
+            "credential 'org-token' is never sent over plain http");
 }
 
 }  // namespace

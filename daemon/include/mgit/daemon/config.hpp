@@ -46,6 +46,13 @@ struct Config {
   int max_fetch_size_mb = 16384;
   int max_checkout_size_mb = 32768;
   int max_pack_objects = 0;
+  // Network policy of the git workers (docs/git-executor.md, "Network policy").
+  std::vector<std::string> network_allow;  ///< host globs and CIDRs opened
+  bool allow_plain_http = false;
+  std::string follow_redirects = "none";  ///< none | same_host
+  std::string git_proxy;                  ///< empty: no proxy
+  int connect_timeout_seconds = 10;
+  int socket_timeout_seconds = 300;
   std::string git_ca_file;  ///< PEM CAs trusted for https remotes beside the system's
   std::string http_listen = "0.0.0.0:8080";
   std::string otlp_endpoint;

@@ -1,16 +1,26 @@
 #pragma once
 
+#include <chrono>
 #include <cstddef>
 #include <cstdint>
 #include <filesystem>
 #include <memory>
+#include <string>
+#include <string_view>
 #include <tl/expected.hpp>
 
 #include "mgit/execution/executor.hpp"
 #include "mgit/git/target_store.hpp"
 #include "mgit/security/credentials.hpp"
+#include "mgit/security/network_policy.hpp"
 
 namespace mgit::git {
+
+/// `follow_redirects`: which HTTP redirects a job's connections may follow.
+enum class FollowRedirects {
+  kNone,      ///< none that leaves the job URL's host:port (a path on it is fine)
+  kSameHost,  ///< any port of the job URL's host (libgit2's GIT_REMOTE_REDIRECT_NONE)
+};
 
 struct GitExecutorSettings {
   std::filesystem::path workspace;
@@ -29,11 +39,27 @@ struct GitExecutorSettings {
   /// (`disk_full`). Process-wide, set when the executor is constructed and restored when it
   /// is destroyed; 0 leaves libgit2's default (no practical limit).
   std::size_t max_pack_objects = 0;
+  /// What a job's connections may reach (docs/git-executor.md, "Network policy"); the
+  /// default opens no loopback, private or metadata address.
+  security::NetworkPolicy network_policy;
+  /// Whether `http://` job URLs run at all; never with a credential.
+  bool allow_plain_http = false;
+  FollowRedirects follow_redirects = FollowRedirects::kNone;
+  /// `http://host[:port]` every http(s) connection goes through; empty: none. The proxy
+  /// from the environment or git config is never used.
+  std::string git_proxy;
+  std::chrono::milliseconds connect_timeout{std::chrono::seconds(10)};
+  /// SO_RCVTIMEO/SO_SNDTIMEO of every connection: a read or write blocked this long fails.
+  std::chrono::milliseconds socket_timeout{std::chrono::seconds(300)};
   /// PEM certificates trusted for https remotes beside the system's CAs (`git_ca_file`);
   /// empty: the system's only. Process-wide like `max_pack_objects`; the constructor throws
   /// when the file cannot be loaded.
   std::filesystem::path ca_file{};
 };
+
+/// Empty when `url` may be `git_proxy` (`http(s)://host[:port]`, no user, no path); else
+/// what is wrong with it, without echoing it.
+std::string git_proxy_problem(std::string_view url);
 
 /// Runs jobs with libgit2 against `<workspace>/<target>`. See docs/git-executor.md for what
 /// each operation does to the target and how libgit2 errors map to error codes.

@@ -4,6 +4,7 @@
 #include <functional>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "mgit/execution/executor.hpp"
 #include "mgit/security/credentials.hpp"
@@ -26,6 +27,13 @@ struct WorkerSetup {
   bool landlock = true;                     ///< confine file access where the kernel can
   std::string log_level = "info";
   std::int64_t supervisor_pid = 0;  ///< a worker whose parent is not this exits at once
+  // The network policy, as configured (validated by the daemon's config).
+  std::vector<std::string> network_allow;
+  bool allow_plain_http = false;
+  std::string follow_redirects = "none";
+  std::string git_proxy;
+  int connect_timeout_seconds = 10;
+  int socket_timeout_seconds = 300;
 };
 
 /// Builds the worker's executor once its sandbox is in place. `credentials` answers only
