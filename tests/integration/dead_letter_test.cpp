@@ -243,7 +243,9 @@ TEST_F(DeadLetterTest, ARecordRunningAtThreeUncleanExitsGoesToTheDlqAsPoison) {
       hang_url + R"("},"target":"hang/)" + suffix_ + "\"}";
   const auto [partition, offset] = produce_alone(key, hang_job, {{"correlation-id", "req-hang"}});
   // Static membership: each restart takes the partitions back at once.
-  const std::vector<std::string> args = {"--group-instance-id", "poison-" + suffix_};
+  // The silent server speaks plain http on loopback (network_allow comes with the fixture).
+  const std::vector<std::string> args = {"--group-instance-id", "poison-" + suffix_,
+                                         "--allow-plain-http"};
 
   for (int exits = 1; exits <= 3; ++exits) {
     auto daemon = start_daemon(args);

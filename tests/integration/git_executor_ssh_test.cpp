@@ -58,14 +58,16 @@ std::string first_line(const fs::path& path) {
 
 /// Lines of sshd's log that record a public key offered for authentication (accepted or
 /// not). A client that rejects the host key must never get that far.
-int publickey_attempts(const fs::path& sshd_log) {
+int count_lines(const fs::path& sshd_log, std::string_view needle) {
   std::ifstream in(sshd_log);
   int count = 0;
   for (std::string line; std::getline(in, line);) {
-    if (line.find("publickey for") != std::string::npos) ++count;
+    if (line.find(needle) != std::string::npos) ++count;
   }
   return count;
 }
+
+int publickey_attempts(const fs::path& sshd_log) { return count_lines(sshd_log, "publickey for"); }
 
 class GitExecutorSshTest : public ::testing::Test {
  protected:
@@ -91,7 +93,10 @@ class GitExecutorSshTest : public ::testing::Test {
                                            (ssh_dir_ / "client_key").string(),
                                            (ssh_dir_ / "known_hosts").string()));
     credentials_ = std::make_unique<security::CredentialStore>(credentials_dir_);
-    GitExecutorSettings settings{workspace_, credentials_.get(), /*min_free_disk_percent=*/0};
+    GitExecutorSettings settings;
+    settings.workspace = workspace_;
+    settings.credentials = credentials_.get();
+    settings.min_free_disk_percent = 0;
     // The test sshd listens on loopback, which the network policy denies by default; the
     // connection goes through mgitd's registered stream (git_policy_stream_test.cpp).
     settings.network_policy = *security::NetworkPolicy::parse({"127.0.0.1/32", "::1/128"});
@@ -183,6 +188,28 @@ class GitExecutorSshTest : public ::testing::Test {
   std::unique_ptr<GitExecutor> executor_;
   int job_counter_ = 0;
 };
+
+TEST_F(GitExecutorSshTest, TheSshSocketComesFromThePolicyStream) {
+  // `localhost` passes the check by name; only the registered stream, resolving it to
+  // loopback, can refuse it. The sshd must see no connection attempt.
+  const std::string repo = create_repo("policy", 1);
+  Job job = make_job(Operation::kClone, repo, "org/denied");
+  const auto at = job.repository_url.find("@127.0.0.1:");
+  ASSERT_NE(at, std::string::npos) << job.repository_url;
+  job.repository_url.replace(at, 11, "@localhost:");
+  const int connections_before = count_lines(ssh_dir_ / "sshd.log", "Connection from");
+  GitExecutorSettings closed;
+  closed.workspace = workspace_;
+  closed.credentials = credentials_.get();
+  closed.min_free_disk_percent = 0;
+  GitExecutor executor(std::move(closed));
+  const auto report = executor.execute(job, observability::JobContext{}, ExecutionControl{});
+  ASSERT_FALSE(report);
+  EXPECT_EQ(report.error().code, ErrorCode::kPolicyDenied) << report.error().message;
+  EXPECT_NE(report.error().message.find("of localhost is loopback"), std::string::npos)
+      << report.error().message;
+  EXPECT_EQ(count_lines(ssh_dir_ / "sshd.log", "Connection from"), connections_before);
+}
 
 TEST_F(GitExecutorSshTest, CloneChecksOutTheServersHeadWithTheAuthorizedKey) {
   const std::string repo = create_repo("clone", 3);

@@ -313,7 +313,8 @@ TEST_F(ObservabilityTest, AJobOnASilentRemoteEndsAtItsDeadlineAndLivenessHolds) 
   boost::asio::ip::tcp::acceptor stalled(io, {boost::asio::ip::make_address("127.0.0.1"), 0});
   const auto url =
       "http://127.0.0.1:" + std::to_string(stalled.local_endpoint().port()) + "/stuck.git";
-  auto daemon = start_observed({"--stuck-grace-seconds", "1", "--max-attempts", "1"});
+  auto daemon =
+      start_observed({"--stuck-grace-seconds", "1", "--max-attempts", "1", "--allow-plain-http"});
   EXPECT_EQ(http_request(port_, "GET", "/health/live").status, 200u);
   enqueue({{url, R"({"schema":"mgit.sync-job/v1","job_id":"stuck-1","operation":"clone",)"
                  R"("repository":{"url":")" +

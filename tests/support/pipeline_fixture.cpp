@@ -117,31 +117,12 @@ void PipelineFixture::enqueue_jobs(const std::vector<std::string>& payloads,
 }
 
 std::vector<std::string> PipelineFixture::daemon_args() const {
-  return {"--brokers",
-          kafka_->brokers(),
-          "--jobs-topic",
-          jobs_topic_,
-          "--results-topic",
-          results_topic_,
-          "--dlq-topic",
-          dlq_topic_,
-          "--group-id",
-          group_,
-          "--workspace",
-          workspace_.string(),
-          "--credentials-dir",
-          credentials_.string(),
-          "--http-listen",
-          "127.0.0.1:0",
-          "--min-free-disk-percent",
-          "0",
-          "--startup-broker-timeout-seconds",
-          "30",
+  return {"--brokers", kafka_->brokers(), "--jobs-topic", jobs_topic_, "--results-topic",
+          results_topic_, "--dlq-topic", dlq_topic_, "--group-id", group_, "--workspace",
+          workspace_.string(), "--credentials-dir", credentials_.string(), "--http-listen",
+          "127.0.0.1:0", "--min-free-disk-percent", "0", "--startup-broker-timeout-seconds", "30",
           // The test git server is on loopback, which the network policy denies by default.
-          "--network-allow",
-          "127.0.0.1/32",
-          "--git-ca-file",
-          git_ca_file_};
+          "--network-allow", "127.0.0.1/32", "--git-ca-file", git_ca_file_};
 }
 
 std::unique_ptr<DaemonProcess> PipelineFixture::start_daemon(
