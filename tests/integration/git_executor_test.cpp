@@ -477,7 +477,7 @@ TEST_F(GitExecutorTest, CredentialIsOnlySentToItsHosts) {
   ASSERT_FALSE(refused);
   EXPECT_EQ(refused.error().code, ErrorCode::kAuthFailed);
   EXPECT_NE(
-      refused.error().message.find("credential 'elsewhere' is not allowed for host '127.0.0.1'"),
+      refused.error().message.find("credential 'elsewhere' is not allowed for host '127.0.0.1:"),
       std::string::npos)
       << refused.error().message;
   EXPECT_EQ(refused.error().message.find(password_), std::string::npos);

@@ -87,6 +87,7 @@ constexpr const char* kInvalid = "invalid_job";
 // Secrets planted in hostile URLs: none may come back in any output.
 constexpr const char* kUrlToken = "glpat-HOSTILEsecret4711";
 constexpr const char* kUrlPassword = "hunter2-HOSTILEpass";
+constexpr const char* kNoHostsToken = "ghp-NOHOSTSsecret0815";
 
 Row net(std::string name, std::string host, std::string message, std::string scheme = "https://") {
   return {std::move(name), Needs::kNetworkPolicy, scheme + host + "/x.git", kDenied,
@@ -140,6 +141,16 @@ std::vector<Row> address_rows() {
   // Plain http is refused before any name is resolved (.invalid never resolves anyway).
   rows.push_back(net("plain http", "git.mgitd.invalid", "allow_plain_http", "http://"));
   rows.push_back(net("plain http loopback", "127.0.0.2:{trap}", "http", "http://"));
+  // A credential never goes over plain http, whatever the address.
+  Row plain_with_credential =
+      net("plain http credential", "127.0.0.2:{trap}", "plain http", "http://");
+  plain_with_credential.credential = "gitserver";
+  rows.push_back(plain_with_credential);
+  // A credential file without hosts= is never used, not even for the allowed test server.
+  Row without_hosts{"credential without hosts", Needs::kCredentialHosts,
+                    "https://127.0.0.1:{git}/x.git", kDenied, "hosts="};
+  without_hosts.credential = "nohosts";
+  rows.push_back(without_hosts);
   // The port-scanner oracle: an open and a closed port answer alike (compared below).
   rows.push_back(net("oracle open port", "127.0.0.2:{trap}", "loopback"));
   rows.push_back(net("oracle closed port", "127.0.0.2:{closed}", "loopback"));
@@ -317,7 +328,8 @@ class HostileJobsTest : public PipelineFixture {
     const auto& brokers = kafka_->brokers();
     const auto first = brokers.substr(0, brokers.find(','));
     broker_port_ = first.substr(first.rfind(':') + 1);
-    secrets_ = {kUrlToken, kUrlPassword, git_password_};
+    std::ofstream(credentials_ / "nohosts") << "username=mgit\npassword=" << kNoHostsToken << "\n";
+    secrets_ = {kUrlToken, kUrlPassword, kNoHostsToken, git_password_};
   }
 
   std::string substitute(const std::string& text) const {
