@@ -232,11 +232,13 @@ std::optional<NetworkDenial> NetworkPolicy::check_address(std::string_view host,
   if (is_metadata(address) || is_metadata(effective)) {
     const IpAddress& meta = is_metadata(address) ? address : effective;
     if (cidr_opened(meta, true)) return std::nullopt;
+    const Range* range = denied_range(meta);
     return NetworkDenial{
         "metadata-address",
-        fmt::format("{} is a cloud metadata address; only a network_allow entry naming "
+        fmt::format("{} is a cloud metadata address ({}); only a network_allow entry naming "
                     "exactly {}/{} opens it",
-                    subject(host, address), meta.to_string(), meta.v6 ? 128 : 32)};
+                    subject(host, address), range != nullptr ? range->what : "reserved",
+                    meta.to_string(), meta.v6 ? 128 : 32)};
   }
 
   // An IPv4-mapped address is the IPv4 address itself (the kernel connects to it), and a

@@ -127,6 +127,8 @@ class Replicas:
             "--group-instance-id", f"chaos-{replica.index}",
             "--workers", str(a.workers), "--min-free-disk-percent", "0",
             "--shutdown-grace-seconds", str(a.shutdown_grace),
+            # The git server and its stalling proxies are on loopback, over plain http.
+            "--network-allow", "127.0.0.1/32", "--allow-plain-http",
         ]
         with open(self.log_path(replica), "ab") as out:
             # A session of its own: a ^C on the terminal reaches the driver, which stops the

@@ -519,5 +519,64 @@ TEST_F(ConfigTest, VersionExitsZero) {
   EXPECT_THAT(out_, HasSubstr("mgitd"));
 }
 
+TEST_F(ConfigTest, NetworkPolicySettingsComeFromEverySource) {
+  auto result = load({});
+  ASSERT_TRUE(result.config) << err_;
+  EXPECT_TRUE(result.config->network_allow.empty());
+  EXPECT_FALSE(result.config->allow_plain_http);
+  EXPECT_EQ(result.config->follow_redirects, "none");
+  EXPECT_EQ(result.config->git_proxy, "");
+  EXPECT_EQ(result.config->connect_timeout_seconds, 10);
+  EXPECT_EQ(result.config->socket_timeout_seconds, 300);
+
+  const auto file = write_file("mgitd.conf",
+                               "network_allow = [\"git.internal.example\", \"10.20.0.0/16\"]\n"
+                               "allow_plain_http = true\nfollow_redirects = \"same_host\"\n"
+                               "git_proxy = \"http://proxy.internal:3128\"\n"
+                               "connect_timeout_seconds = 5\nsocket_timeout_seconds = 60\n");
+  result = load({"--config", file});
+  ASSERT_TRUE(result.config) << err_;
+  EXPECT_THAT(result.config->network_allow, ElementsAre("git.internal.example", "10.20.0.0/16"));
+  EXPECT_TRUE(result.config->allow_plain_http);
+  EXPECT_EQ(result.config->follow_redirects, "same_host");
+  EXPECT_EQ(result.config->git_proxy, "http://proxy.internal:3128");
+  EXPECT_EQ(result.config->connect_timeout_seconds, 5);
+  EXPECT_EQ(result.config->socket_timeout_seconds, 60);
+
+  // The list is taken whole from the highest source: env (a comma list) over the file, a
+  // repeated flag over both.
+  env_["MGITD_NETWORK_ALLOW"] = "*.corp.example, fd12::/48";
+  result = load({"--config", file});
+  ASSERT_TRUE(result.config) << err_;
+  EXPECT_THAT(result.config->network_allow, ElementsAre("*.corp.example", "fd12::/48"));
+  result = load({"--config", file, "--network-allow", "127.0.0.1/32", "--network-allow", "::1"});
+  ASSERT_TRUE(result.config) << err_;
+  EXPECT_THAT(result.config->network_allow, ElementsAre("127.0.0.1/32", "::1"));
+}
+
+TEST_F(ConfigTest, InvalidNetworkPolicySettingsExitWithTwo) {
+  const std::vector<InvalidCase> cases{
+      {{"--network-allow", "10.0.0.1/8"}, "bits set after the prefix"},
+      {{"--network-allow", "git.example:443"}, "neither a host name"},
+      {{"--network-allow", "0x7f.1"}, "neither a host name"},
+      {{"--follow-redirects", "all"}, "--follow-redirects"},
+      {{"--git-proxy", "socks5://proxy:1080"}, "http:// or https://"},
+      {{"--git-proxy", "http://proxy:99999"}, "port"},
+      {{"--connect-timeout-seconds", "0"}, "--connect-timeout-seconds"},
+      {{"--socket-timeout-seconds", "0"}, "--socket-timeout-seconds"},
+  };
+  for (const auto& c : cases) {
+    const auto result = load(c.args);
+    EXPECT_FALSE(result.config) << c.args[1];
+    EXPECT_EQ(result.exit_code, 2) << c.args[1];
+    EXPECT_THAT(err_, HasSubstr(c.message)) << c.args[1];
+  }
+  // A proxy password is refused without being echoed.
+  const auto result = load({"--git-proxy", "http://user:hunter2@proxy:3128"});
+  EXPECT_EQ(result.exit_code, 2);
+  EXPECT_THAT(err_, HasSubstr("must not carry a user or password"));
+  EXPECT_THAT(err_, Not(HasSubstr("hunter2")));
+}
+
 }  // namespace
 }  // namespace mgit::daemon

@@ -69,6 +69,26 @@ TEST(IsolationMessages, RunRequestRoundTripsWithItsCredential) {
   EXPECT_FALSE(decoded->credential_error);
 }
 
+TEST(IsolationMessages, SetupRoundTripsWithTheNetworkPolicy) {
+  WorkerSetup setup;
+  setup.workspace = "/var/lib/mgitd";
+  setup.network_allow = {"git.internal.example", "10.20.0.0/16"};
+  setup.allow_plain_http = true;
+  setup.follow_redirects = "same_host";
+  setup.git_proxy = "http://proxy.internal:3128";
+  setup.connect_timeout_seconds = 7;
+  setup.socket_timeout_seconds = 70;
+  const auto decoded = decode_setup(frame_of(encode_setup(setup)).payload);
+  ASSERT_TRUE(decoded);
+  EXPECT_EQ(decoded->workspace, "/var/lib/mgitd");
+  EXPECT_EQ(decoded->network_allow, setup.network_allow);
+  EXPECT_TRUE(decoded->allow_plain_http);
+  EXPECT_EQ(decoded->follow_redirects, "same_host");
+  EXPECT_EQ(decoded->git_proxy, setup.git_proxy);
+  EXPECT_EQ(decoded->connect_timeout_seconds, 7);
+  EXPECT_EQ(decoded->socket_timeout_seconds, 70);
+}
+
 TEST(IsolationMessages, OutcomesRoundTrip) {
   jobs::ExecutionReport report;
   report.head_ref = "refs/heads/main";
