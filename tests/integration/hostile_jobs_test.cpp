@@ -87,6 +87,7 @@ constexpr const char* kInvalid = "invalid_job";
 // Secrets planted in hostile URLs: none may come back in any output.
 constexpr const char* kUrlToken = "glpat-HOSTILEsecret4711";
 constexpr const char* kUrlPassword = "hunter2-HOSTILEpass";
+constexpr const char* kNoHostsToken = "ghp-NOHOSTSsecret0815";
 
 Row net(std::string name, std::string host, std::string message, std::string scheme = "https://") {
   return {std::move(name), Needs::kNetworkPolicy, scheme + host + "/x.git", kDenied,
@@ -116,18 +117,22 @@ std::vector<Row> address_rows() {
                            "[::ffff:10.0.0.1]", "[::ffff:192.168.0.1]"}) {
     rows.push_back(net(std::string("private ") + host, host, "private"));
   }
-  for (const char* host : {"100.64.0.1", "100.127.255.254", "100.100.100.200"}) {
+  for (const char* host : {"100.64.0.1", "100.127.255.254"}) {
     rows.push_back(net(std::string("cgnat ") + host, host, "shared address space"));
   }
-  for (const char* host : {"169.254.169.254", "169.254.0.1", "2852039166", "0xa9fea9fe",
-                           "[::ffff:169.254.169.254]", "[fe80::1]"}) {
+  for (const char* host : {"169.254.0.1", "[fe80::1]"}) {
     rows.push_back(net(std::string("link-local ") + host, host, "link-local"));
+  }
+  // Metadata addresses are denied even where their range is opened, so they name themselves.
+  for (const char* host : {"169.254.169.254", "2852039166", "0xa9fea9fe",
+                           "[::ffff:169.254.169.254]", "100.100.100.200", "[fd00:ec2::254]"}) {
+    rows.push_back(net(std::string("metadata ") + host, host, "metadata"));
   }
   for (const char* host :
        {"metadata.google.internal", "metadata.google.internal.", "METADATA.GOOGLE.INTERNAL"}) {
     rows.push_back(net(std::string("metadata ") + host, host, "metadata"));
   }
-  for (const char* host : {"[fd00::1]", "[fc00::1]", "[fd00:ec2::254]"}) {
+  for (const char* host : {"[fd00::1]", "[fc00::1]"}) {
     rows.push_back(net(std::string("unique-local ") + host, host, "unique-local"));
   }
   for (const char* host : {"224.0.0.1", "239.255.255.250", "[ff02::1]"}) {
@@ -136,6 +141,16 @@ std::vector<Row> address_rows() {
   // Plain http is refused before any name is resolved (.invalid never resolves anyway).
   rows.push_back(net("plain http", "git.mgitd.invalid", "allow_plain_http", "http://"));
   rows.push_back(net("plain http loopback", "127.0.0.2:{trap}", "http", "http://"));
+  // A credential never goes over plain http, whatever the address.
+  Row plain_with_credential =
+      net("plain http credential", "127.0.0.2:{trap}", "plain http", "http://");
+  plain_with_credential.credential = "gitserver";
+  rows.push_back(plain_with_credential);
+  // A credential file without hosts= is never used, not even for the allowed test server.
+  Row without_hosts{"credential without hosts", Needs::kCredentialHosts,
+                    "https://127.0.0.1:{git}/x.git", kDenied, "hosts="};
+  without_hosts.credential = "nohosts";
+  rows.push_back(without_hosts);
   // The port-scanner oracle: an open and a closed port answer alike (compared below).
   rows.push_back(net("oracle open port", "127.0.0.2:{trap}", "loopback"));
   rows.push_back(net("oracle closed port", "127.0.0.2:{closed}", "loopback"));
@@ -313,13 +328,15 @@ class HostileJobsTest : public PipelineFixture {
     const auto& brokers = kafka_->brokers();
     const auto first = brokers.substr(0, brokers.find(','));
     broker_port_ = first.substr(first.rfind(':') + 1);
-    secrets_ = {kUrlToken, kUrlPassword, git_password_};
+    std::ofstream(credentials_ / "nohosts") << "username=mgit\npassword=" << kNoHostsToken << "\n";
+    secrets_ = {kUrlToken, kUrlPassword, kNoHostsToken, git_password_};
   }
 
   std::string substitute(const std::string& text) const {
     std::string out = replace_all(text, "{trap}", std::to_string(trap_.port()));
     out = replace_all(out, "{trap6}", std::to_string(trap6_.port()));
     out = replace_all(out, "{closed}", std::to_string(closed_));
+    out = replace_all(out, "{closed1}", std::to_string(closed1_));
     out = replace_all(out, "{git}", git_https_port_);
     return replace_all(out, "{broker}", broker_port_);
   }
@@ -365,6 +382,58 @@ class HostileJobsTest : public PipelineFixture {
     return found;
   }
 
+  /// Sends every row whose part is on this branch, waits for their results and checks each
+  /// one's status, code and message. Returns every result read.
+  std::vector<ParsedResult> send_table(const std::vector<Row>& table) {
+    std::map<std::string, const Row*> sent;  // job id -> row
+    std::map<std::string, int> pending;      // part -> rows not sent
+    std::vector<std::pair<std::string, std::string>> records;
+    for (const auto& row : table) {
+      if (!landed(row.needs)) {
+        ++pending[part_name(row.needs)];
+        continue;
+      }
+      const auto id = "hostile-" + slug(row.name);
+      EXPECT_TRUE(sent.emplace(id, &row).second) << "duplicate row name " << row.name;
+      records.emplace_back(id, document(row, id));
+    }
+    for (const auto& [part, count] : pending) {
+      std::printf("[ pending ] %d hostile rows wait for %s\n", count, part.c_str());
+    }
+    std::printf("[ figures ] %zu hostile rows, %zu sent\n", table.size(), sent.size());
+    sent_ = sent.size();
+    enqueue(records);
+    auto results = wait_for_results(sent.size(), 120s);
+    for (const auto& result : results) by_id_.emplace(result.job_id, result);
+    for (const auto& [id, row] : sent) {
+      const auto found = by_id_.find(id);
+      if (found == by_id_.end()) {
+        ADD_FAILURE() << row->name << ": no result";
+        continue;
+      }
+      const auto& result = found->second;
+      EXPECT_EQ(result.status, "rejected") << row->name << ": " << result.raw;
+      EXPECT_EQ(result.error_code, row->code) << row->name << ": " << result.raw;
+      EXPECT_NE(result.error_message.find(row->message), std::string::npos)
+          << row->name << ": message should name '" << row->message << "': " << result.raw;
+    }
+    return results;
+  }
+
+  /// The port-scanner oracle: a denied job to an open port and one to a closed port get the
+  /// same message but for the port.
+  void expect_same_answer(const std::string& open_id, int open_port, const std::string& closed_id,
+                          int closed_port) {
+    const auto open = by_id_.find(open_id);
+    const auto closed = by_id_.find(closed_id);
+    if (open == by_id_.end() || closed == by_id_.end()) return;  // pending rows
+    EXPECT_EQ(replace_all(open->second.error_message, std::to_string(open_port), "PORT"),
+              replace_all(closed->second.error_message, std::to_string(closed_port), "PORT"));
+  }
+
+  std::map<std::string, ParsedResult> by_id_;
+  std::size_t sent_ = 0;
+  std::uint16_t closed1_ = closed_port("127.0.0.1");
   CountingListener trap_{"127.0.0.2"};
   CountingListener trap6_{"::1"};
   std::uint16_t closed_ = closed_port("127.0.0.2");
@@ -373,64 +442,46 @@ class HostileJobsTest : public PipelineFixture {
   std::vector<std::string> secrets_;
 };
 
+/// The test servers' own address, in every spelling, and the broker's port: denied when
+/// nothing opens 127.0.0.1 (the fixture's daemons open it, this one does not).
+std::vector<Row> own_address_rows() {
+  std::vector<Row> rows;
+  for (const char* host : {"127.0.0.1:{git}", "2130706433:{git}", "0x7f.1:{git}", "0177.1:{git}",
+                           "127.1:{git}", "[::ffff:127.0.0.1]:{git}", "localhost:{git}",
+                           "LOCALHOST:{git}", "localhost.:{git}", "127.0.0.1:{broker}"}) {
+    rows.push_back(net(std::string("own ") + host, host, "loopback"));
+  }
+  rows.push_back(net("own unspecified", "0:{git}", "unspecified"));
+  rows.push_back(net("own ssh", "git@127.0.0.1:{git}", "loopback", "ssh://"));
+  rows.push_back(net("own ssh broker", "git@127.0.0.1:{broker}", "loopback", "ssh://"));
+  rows.push_back(net("oracle broker port", "127.0.0.1:{broker}", "loopback"));
+  rows.push_back(net("oracle closed port", "127.0.0.1:{closed1}", "loopback"));
+  return rows;
+}
+
 TEST_F(HostileJobsTest, EveryHostileJobIsRejectedWithoutAConnection) {
   std::vector<Row> table = address_rows();
-  for (auto& rows : {url_rows(), document_rows()})
+  for (auto& rows : {url_rows(), document_rows()}) {
     table.insert(table.end(), rows.begin(), rows.end());
+  }
   ASSERT_GE(table.size(), 80u) << "issue 12 asks for at least 80 hostile jobs";
-
-  std::map<std::string, const Row*> sent;  // job id -> row
-  std::map<std::string, int> pending;      // part -> rows not sent
-  std::vector<std::pair<std::string, std::string>> records;
-  for (const auto& row : table) {
-    if (!landed(row.needs)) {
-      ++pending[part_name(row.needs)];
-      continue;
-    }
-    const auto id = "hostile-" + slug(row.name);
-    ASSERT_TRUE(sent.emplace(id, &row).second) << "duplicate row name " << row.name;
-    records.emplace_back(id, document(row, id));
-  }
-  for (const auto& [part, count] : pending) {
-    std::printf("[ pending ] %d hostile rows wait for %s\n", count, part.c_str());
-  }
-  std::printf("[ figures ] %zu hostile rows, %zu sent\n", table.size(), sent.size());
 
   const auto good = "good-" + suffix_;
   create_repo(good, 1);
   const TestGitServer server(git_dir_);
   const auto access_lines = line_count(server.access_log());
-  std::vector<std::string> args = {"--otlp-endpoint", required_env("MGITD_TEST_OTLP_URL")};
-  // The test servers' address, nothing else: every other loopback address stays denied.
-  if (landed(Needs::kNetworkPolicy)) args.insert(args.end(), {"--network-allow", "127.0.0.1"});
-  auto daemon = start_daemon(args);
-  enqueue(records);
-  auto results = wait_for_results(sent.size(), 120s);
-
-  std::map<std::string, ParsedResult> by_id;
-  for (const auto& result : results) by_id.emplace(result.job_id, result);
-  for (const auto& [id, row] : sent) {
-    const auto found = by_id.find(id);
-    ASSERT_NE(found, by_id.end()) << row->name << ": no result";
-    const auto& result = found->second;
-    EXPECT_EQ(result.status, "rejected") << row->name << ": " << result.raw;
-    EXPECT_EQ(result.error_code, row->code) << row->name << ": " << result.raw;
-    EXPECT_NE(result.error_message.find(row->message), std::string::npos)
-        << row->name << ": message should name '" << row->message << "': " << result.raw;
-  }
-  // The port-scanner oracle: the open and the closed port get the same answer.
-  const auto open = by_id.find("hostile-oracle-open-port");
-  const auto closed = by_id.find("hostile-oracle-closed-port");
-  if (open != by_id.end() && closed != by_id.end()) {
-    EXPECT_EQ(replace_all(open->second.error_message, std::to_string(trap_.port()), "PORT"),
-              replace_all(closed->second.error_message, std::to_string(closed_), "PORT"));
-  }
+  // The fixture's network_allow is 127.0.0.1/32, the test servers' address, nothing else:
+  // every other loopback address stays denied.
+  auto daemon = start_daemon({"--otlp-endpoint", required_env("MGITD_TEST_OTLP_URL")});
+  auto results = send_table(table);
+  expect_same_answer("hostile-oracle-open-port", trap_.port(), "hostile-oracle-closed-port",
+                     closed_);
 
   // The daemon is alive and takes the next job; its requests are the first the git server
   // logs after the table, so any hostile request would be logged before them.
   ASSERT_TRUE(daemon->running());
   enqueue({{repo_url(good), job_json("after-table", "sync", good, "\"target\":\"good\"")}});
-  results = wait_for_results(sent.size() + 1, 120s);
+  results = wait_for_results(sent_ + 1, 120s);
   const auto after = std::find_if(results.begin(), results.end(),
                                   [](const ParsedResult& r) { return r.job_id == "after-table"; });
   ASSERT_NE(after, results.end());
@@ -445,6 +496,41 @@ TEST_F(HostileJobsTest, EveryHostileJobIsRejectedWithoutAConnection) {
   EXPECT_EQ(trap6_.accepted(), 0) << "a hostile job connected to [::1]";
   EXPECT_TRUE(daemon->running());
   EXPECT_EQ(leaked(*daemon, results), std::vector<std::string>{});
+}
+
+TEST_F(HostileJobsTest, TheTestServersOwnAddressIsDeniedByDefault) {
+  const TestGitServer server(git_dir_);
+  const auto access_lines = line_count(server.access_log());
+  auto args = daemon_args();
+  const auto allow = std::find(args.begin(), args.end(), "--network-allow");
+  ASSERT_NE(allow, args.end());
+  args.erase(allow, allow + 2);
+  args.insert(args.end(), {"--otlp-endpoint", required_env("MGITD_TEST_OTLP_URL")});
+  DaemonProcess daemon(MGITD_BINARY, args, dir_->path() / "default-deny.log");
+  const auto results = send_table(own_address_rows());
+  expect_same_answer("hostile-oracle-broker-port", std::stoi(broker_port_),
+                     "hostile-oracle-closed-port", closed1_);
+  EXPECT_TRUE(wait_for_committed_to_reach_end(30s)) << "the offset moves past the table";
+  EXPECT_TRUE(daemon.running());
+
+  // A request of the test's own is the barrier: once it is logged, a request a hostile job
+  // made before it would be logged too.
+  const auto barrier = "/barrier-" + suffix_;
+  run_command("curl -s --http1.1 -o /dev/null --cacert " + shell_quote(server.ca_file()) + " " +
+              shell_quote(server.https_url() + barrier));
+  ASSERT_TRUE(eventually(
+      [&] {
+        const auto lines = lines_after(server.access_log(), access_lines);
+        return std::any_of(lines.begin(), lines.end(), [&](const std::string& line) {
+          return line.find(barrier) != std::string::npos;
+        });
+      },
+      10s));
+  for (const auto& line : lines_after(server.access_log(), access_lines)) {
+    EXPECT_NE(line.find(barrier), std::string::npos)
+        << "a hostile job reached the server: " << line;
+  }
+  EXPECT_EQ(leaked(daemon, results), std::vector<std::string>{});
 }
 
 }  // namespace

@@ -69,11 +69,20 @@ class WorkerIsolationTest : public PipelineFixture {
     return "http://127.0.0.1:" + std::to_string(port) + "/" + name + ".git";
   }
 
+  // The stalling proxies read the HTTP stream, so their jobs go over plain http: to
+  // repositories the git server serves anonymously (public/), since mgitd never sends a
+  // credential over plain http.
+  std::unique_ptr<DaemonProcess> start_daemon(std::vector<std::string> extra_args = {}) {
+    extra_args.emplace_back("--allow-plain-http");
+    return PipelineFixture::start_daemon(extra_args);
+  }
+
   std::string clone_job(const std::string& job_id, const std::string& url,
                         const std::string& target, const std::string& options = "") const {
+    const bool tls = url.rfind("https://", 0) == 0;
     return R"({"schema":"mgit.sync-job/v1","job_id":")" + job_id +
-           R"(","operation":"sync","repository":{"url":")" + url +
-           R"(","credential":"gitserver"},"target":")" + target + "\"" +
+           R"(","operation":"sync","repository":{"url":")" + url + "\"" +
+           (tls ? R"(,"credential":"gitserver")" : "") + R"(},"target":")" + target + "\"" +
            (options.empty() ? "" : R"(,"options":)" + options) + "}";
   }
 
@@ -115,7 +124,7 @@ class WorkerIsolationTest : public PipelineFixture {
 };
 
 TEST_F(WorkerIsolationTest, StalledRemotesEndInTimeoutWhileHealthyJobsSucceed) {
-  const std::string big = "big-" + suffix_;
+  const std::string big = "public/big-" + suffix_;
   create_repo(big, 1);
   add_big_commit(big);
   StallingRemote silent(StallingRemote::Mode::kSilent);
@@ -216,7 +225,7 @@ TEST_F(WorkerIsolationTest, DayLongTimeoutsCannotHoldEveryWorker) {
 }
 
 TEST_F(WorkerIsolationTest, WorkerKilledMidFetchAnswersInternalAndTheTargetRecovers) {
-  const std::string big = "kill-" + suffix_;
+  const std::string big = "public/kill-" + suffix_;
   create_repo(big, 1);
   add_big_commit(big);
   StallingRemote proxy(StallingRemote::Mode::kMidPack, git_port(), kPassEverything);
@@ -249,7 +258,7 @@ TEST_F(WorkerIsolationTest, WorkerKilledMidFetchAnswersInternalAndTheTargetRecov
 }
 
 TEST_F(WorkerIsolationTest, CloneKilledHalfWayIsClonedCleanlyNextTime) {
-  const std::string big = "half-" + suffix_;
+  const std::string big = "public/half-" + suffix_;
   create_repo(big, 1);
   const auto head = add_big_commit(big);
   StallingRemote proxy(StallingRemote::Mode::kMidPack, git_port(), 4096);

@@ -141,6 +141,23 @@ TEST_F(ConfigTest, FlagBeatsEnvBeatsFile) {
   EXPECT_EQ(result.config->config_file, file);
 }
 
+TEST_F(ConfigTest, GitCaFileFromFlagEnvAndFile) {
+  EXPECT_EQ(load({}).config->git_ca_file, "") << "none by default: the system's CAs only";
+  const auto file = write_file("mgitd.conf", "git_ca_file = \"/etc/mgitd/file-ca.pem\"\n");
+  auto result = load({"--config", file});
+  ASSERT_TRUE(result.config) << err_;
+  EXPECT_EQ(result.config->git_ca_file, "/etc/mgitd/file-ca.pem");
+  env_["MGITD_GIT_CA_FILE"] = "/etc/mgitd/env-ca.pem";
+  result = load({"--config", file});
+  ASSERT_TRUE(result.config) << err_;
+  EXPECT_EQ(result.config->git_ca_file, "/etc/mgitd/env-ca.pem");
+  result = load({"--config", file, "--git-ca-file", "/etc/mgitd/flag-ca.pem"});
+  ASSERT_TRUE(result.config) << err_;
+  EXPECT_EQ(result.config->git_ca_file, "/etc/mgitd/flag-ca.pem");
+  EXPECT_THAT(describe_config(*result.config),
+              HasSubstr("\"git_ca_file\":\"/etc/mgitd/flag-ca.pem\""));
+}
+
 TEST_F(ConfigTest, ConfigFileNamedByEnvironment) {
   const auto file = write_file("mgitd.conf", "log_level = \"debug\"\nworkers = 7\n");
   env_["MGITD_CONFIG"] = file;
@@ -515,6 +532,7 @@ TEST_F(ConfigTest, HelpListsEveryOptionWithDefaultsAndPrecedence) {
                            "--max-message-bytes",
                            "--job-timeout-seconds",
                            "--shutdown-grace-seconds",
+                           "--git-ca-file",
                            "--http-listen",
                            "--otlp-endpoint",
                            "--log-level",

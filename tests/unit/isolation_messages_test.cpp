@@ -19,6 +19,19 @@ Frame frame_of(const std::string& bytes) {
   return frame.value_or(Frame{});
 }
 
+TEST(IsolationMessages, SetupRoundTripsWithTheCaFile) {
+  WorkerSetup setup;
+  setup.workspace = "/var/lib/mgitd";
+  setup.max_pack_objects = 7;
+  setup.ca_file = "/etc/mgitd/ca/internal-ca.pem";
+  const auto frame = frame_of(encode_setup(setup));
+  const auto decoded = decode_setup(frame.payload);
+  ASSERT_TRUE(decoded.has_value());
+  EXPECT_EQ(decoded->workspace, setup.workspace);
+  EXPECT_EQ(decoded->max_pack_objects, 7u);
+  EXPECT_EQ(decoded->ca_file, setup.ca_file);
+}
+
 TEST(IsolationMessages, RunRequestRoundTripsWithItsCredential) {
   RunRequest request;
   request.job.job_id = "j-1";

@@ -41,13 +41,13 @@ struct GitExecutorSettings {
   std::size_t max_pack_objects = 0;
   /// What a job's connections may reach (docs/git-executor.md, "Network policy"); the
   /// default opens no loopback, private or metadata address.
-  security::NetworkPolicy network_policy;
+  security::NetworkPolicy network_policy{};
   /// Whether `http://` job URLs run at all; never with a credential.
   bool allow_plain_http = false;
   FollowRedirects follow_redirects = FollowRedirects::kNone;
   /// `http://host[:port]` every http(s) connection goes through; empty: none. The proxy
   /// from the environment or git config is never used.
-  std::string git_proxy;
+  std::string git_proxy{};
   std::chrono::milliseconds connect_timeout{std::chrono::seconds(10)};
   /// SO_RCVTIMEO/SO_SNDTIMEO of every connection: a read or write blocked this long fails.
   std::chrono::milliseconds socket_timeout{std::chrono::seconds(300)};
