@@ -6,40 +6,6 @@
 #include "mgit/security/network_policy.hpp"
 
 namespace mgit::security {
-namespace {
-
-/// One part of an inet_aton spelling: decimal, `0x` hex or leading-`0` octal.
-std::optional<std::uint64_t> aton_part(std::string_view part) {
-  if (part.empty()) return std::nullopt;
-  int base = 10;
-  if (part.size() > 1 && part[0] == '0' && (part[1] == 'x' || part[1] == 'X')) {
-    base = 16;
-    part.remove_prefix(2);
-    // glibc reads a bare `0x` as zero.
-    if (part.empty()) return 0;
-  } else if (part.size() > 1 && part[0] == '0') {
-    base = 8;
-    part.remove_prefix(1);
-  }
-  std::uint64_t value = 0;
-  for (const char c : part) {
-    int digit = 0;
-    if (basics::is_ascii_digit(c)) {
-      digit = c - '0';
-    } else if (base == 16 && basics::is_ascii_hex(c)) {
-      digit = basics::ascii_lower(c) - 'a' + 10;
-    } else {
-      return std::nullopt;
-    }
-    if (digit >= base) return std::nullopt;
-    value = value * static_cast<std::uint64_t>(base) + static_cast<std::uint64_t>(digit);
-    if (value > 0xffffffffULL) return std::nullopt;
-  }
-  return value;
-}
-
-}  // namespace
-
 std::string IpAddress::to_string() const {
   char text[INET6_ADDRSTRLEN] = {};
   inet_ntop(v6 ? AF_INET6 : AF_INET, bytes.data(), text, sizeof(text));
@@ -73,33 +39,20 @@ std::optional<IpAddress> IpAddress::embedded_ipv4() const {
 }
 
 std::optional<IpAddress> parse_ipv4_any_spelling(std::string_view text) {
-  if (text.empty() || text.back() == '.') return std::nullopt;
-  std::uint64_t parts[4] = {};
-  std::size_t count = 0;
-  while (true) {
-    if (count == 4) return std::nullopt;
-    const std::size_t dot = text.find('.');
-    const auto value = aton_part(text.substr(0, dot));
-    if (!value) return std::nullopt;
-    parts[count++] = *value;
-    if (dot == std::string_view::npos) break;
-    text.remove_prefix(dot + 1);
+  // The resolver (getaddrinfo) reads a numeric host with inet_aton(3), so inet_aton itself
+  // decides, and no spelling can read one way here and another when connecting: glibc takes
+  // `0x` as 0, for one, which a hand-written reader easily misses (tests/fuzz found it).
+  // inet_aton ignores whatever follows white space; a host holds none, and only the
+  // characters of a numeric spelling are passed on.
+  if (text.empty() || text.size() > 64) return std::nullopt;
+  for (const char c : text) {
+    if (!basics::is_ascii_hex(c) && c != 'x' && c != 'X' && c != '.') return std::nullopt;
   }
-  // Leading parts are one byte each; the last fills the remaining 4 - (count - 1) bytes.
-  for (std::size_t i = 0; i + 1 < count; ++i) {
-    if (parts[i] > 0xff) return std::nullopt;
-  }
-  const int last_bits = 8 * static_cast<int>(5 - count);
-  if (last_bits < 32 && parts[count - 1] >= (std::uint64_t{1} << last_bits)) return std::nullopt;
-  std::uint32_t value = static_cast<std::uint32_t>(parts[count - 1]);
-  for (std::size_t i = 0; i + 1 < count; ++i) {
-    value |= static_cast<std::uint32_t>(parts[i]) << (24 - 8 * i);
-  }
+  const std::string terminated(text);
+  in_addr parsed{};
+  if (inet_aton(terminated.c_str(), &parsed) == 0) return std::nullopt;
   IpAddress address;
-  address.bytes[0] = static_cast<std::uint8_t>(value >> 24);
-  address.bytes[1] = static_cast<std::uint8_t>(value >> 16);
-  address.bytes[2] = static_cast<std::uint8_t>(value >> 8);
-  address.bytes[3] = static_cast<std::uint8_t>(value);
+  std::memcpy(address.bytes.data(), &parsed.s_addr, 4);  // s_addr is in network byte order
   return address;
 }
 
