@@ -31,8 +31,9 @@ TEST(ParseIpv4AnySpelling, ReadsEveryInetAtonForm) {
 }
 
 TEST(ParseIpv4AnySpelling, RefusesWhatTheResolverWouldNotReadAsAnAddress) {
-  for (const char* text : {"", "4294967296", "1.2.3.4.5", "256.1.1.1", "1.256.1", "08", "0x1g",
-                           "127.0.0.1.", ".1", "1..1", "git.example", "1.2.3.-4", " 1.2.3.4"}) {
+  for (const char* text :
+       {"", "4294967296", "1.2.3.4.5", "256.1.1.1", "1.256.1", "08", "0x1g", "127.0.0.1.", ".1",
+        "1..1", "git.example", "1.2.3.-4", " 1.2.3.4", "1.2.3.4 x", "0x", "0x.1"}) {
     EXPECT_FALSE(parse_ipv4_any_spelling(text).has_value()) << text;
   }
 }
