@@ -8,6 +8,7 @@
 #include <sys/wait.h>
 
 #include <array>
+#include <chrono>
 #include <cstdio>
 #include <fstream>
 #include <string>
@@ -154,8 +155,15 @@ TEST_F(KafkaSaslTest, AJobFlowsOverSaslSslWithinTheAclsAndAnUnlistedPrincipalIsR
                                shell_quote(dir_->path().string()) + "/[0-9]; " + "exit $fail");
   ASSERT_EQ(setup.exit_code, 0) << setup.output;
   expect_no_password(setup.output, "the tools' output");
-  const auto quota = run_shell(
+  // The quota reaches the broker's metadata asynchronously after --alter: await it.
+  const auto quota_deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+  auto quota = run_shell(
       kafka_tool("kafka-configs.sh", "--describe --entity-type users --entity-name producer"));
+  while (quota.output.find("request_percentage=25.0") == std::string::npos &&
+         std::chrono::steady_clock::now() < quota_deadline) {
+    quota = run_shell(
+        kafka_tool("kafka-configs.sh", "--describe --entity-type users --entity-name producer"));
+  }
   ASSERT_EQ(quota.exit_code, 0) << quota.output;
   EXPECT_THAT(quota.output, HasSubstr("producer_byte_rate=1048576.0"));
   EXPECT_THAT(quota.output, HasSubstr("request_percentage=25.0"));
