@@ -131,7 +131,10 @@ ClassifiedError classify_git_error(const GitFailure& failure, const CallbackFind
   }
   const std::string_view raw =
       failure.message.empty() ? std::string_view("unknown error") : failure.message;
-  const ErrorCode code = code_for(failure, context.ssh_remote);
+  ErrorCode code = code_for(failure, context.ssh_remote);
+  // The policy stream words every failed connect alike (no port-scanner oracle), so what the
+  // text cannot say comes from the stream: an ssh server refusing connections is throttling.
+  if (findings.connection_refused && context.ssh_remote) code = ErrorCode::kRateLimited;
   if (code == ErrorCode::kConflict && failure.code == GitReturnCode::kLocked) {
     // Stale locks are removed before each run, so this one is held by something outside
     // mgitd (e.g. an operator's git) and will go away: not recorded, a redelivery runs again.

@@ -38,9 +38,10 @@ struct CallbackFindings {
   std::string policy_denied;
   bool auth_without_credential = false;  ///< the server asked, the job names no credential
   std::string host_not_allowed;          ///< the credential's `hosts` does not list this host
-  bool auth_exhausted = false;   ///< credential rejected twice, or of a kind the server refuses
-  std::string host_key_problem;  ///< the ssh host key could not be verified
-  std::string limit_exceeded;    ///< a size limit of the executor stopped the transfer (why)
+  bool auth_exhausted = false;      ///< credential rejected twice, or of a kind the server refuses
+  std::string host_key_problem;     ///< the ssh host key could not be verified
+  std::string limit_exceeded;       ///< a size limit of the executor stopped the transfer (why)
+  bool connection_refused = false;  ///< every address of an allowed host refused the connect
 };
 
 /// What a failure happened during and whose secrets its message must not show.

@@ -112,11 +112,14 @@ std::optional<security::NetworkDenial> check_endpoint(const ConnectPolicy& polic
 using AddrinfoPtr = basics::Handle<addrinfo, &freeaddrinfo>;
 
 /// Connects to one address within `deadline`; an invalid descriptor when it does not answer.
-basics::FileDescriptor connect_one(const addrinfo& address, Clock::time_point deadline) {
+/// `refused`: set when the address actively refused (ECONNREFUSED), left alone otherwise.
+basics::FileDescriptor connect_one(const addrinfo& address, Clock::time_point deadline,
+                                   bool& refused) {
   basics::FileDescriptor fd(socket(
       address.ai_family, address.ai_socktype | SOCK_CLOEXEC | SOCK_NONBLOCK, address.ai_protocol));
   if (!fd) return fd;
   if (connect(fd.get(), address.ai_addr, address.ai_addrlen) != 0) {
+    if (errno == ECONNREFUSED) refused = true;
     if (errno != EINPROGRESS) return {};
     while (true) {
       const auto left =
@@ -130,7 +133,10 @@ basics::FileDescriptor connect_one(const addrinfo& address, Clock::time_point de
     }
     int error = 0;
     socklen_t length = sizeof(error);
-    if (getsockopt(fd.get(), SOL_SOCKET, SO_ERROR, &error, &length) != 0 || error != 0) return {};
+    if (getsockopt(fd.get(), SOL_SOCKET, SO_ERROR, &error, &length) != 0 || error != 0) {
+      if (error == ECONNREFUSED) refused = true;
+      return {};
+    }
   }
   // Blocking from here, as libgit2 and libssh2 expect, but never forever.
   const int flags = fcntl(fd.get(), F_GETFL);
@@ -203,16 +209,23 @@ int stream_connect(git_stream* stream) {
     }
   }
   const auto deadline = Clock::now() + policy.connect_timeout;
+  bool every_address_refused = addresses != nullptr;
   for (const addrinfo* a = addresses.get(); a != nullptr; a = a->ai_next) {
-    basics::FileDescriptor fd = connect_one(*a, deadline);
+    bool refused = false;
+    basics::FileDescriptor fd = connect_one(*a, deadline, refused);
+    every_address_refused = every_address_refused && refused;
     if (!fd) continue;
     if (!set_timeouts(fd.get(), policy.socket_timeout)) continue;
     st.s = std::move(fd);
+    log.refused = false;
     log.connected = asked;
     log.via_proxy = to_proxy;
     return 0;
   }
-  // One message for refused, unreachable and silent: a result must not tell them apart.
+  // One message for refused, unreachable and silent: a result must not tell them apart. The
+  // log keeps the difference for the classifier: an ssh server refusing connections is
+  // throttling (docs/rate-limits.md); such a host passed the policy already.
+  log.refused = every_address_refused;
   return fail(fmt::format("cannot connect to {}:{}", host, *port));
 }
 

@@ -33,6 +33,7 @@ struct ConnectLog {
   std::optional<security::NetworkDenial> denial;  ///< why the last connection was refused
   std::optional<Endpoint> connected;  ///< where the latest connection went (host as asked)
   bool via_proxy = false;             ///< … and that was the proxy
+  bool refused = false;               ///< the last connect failed because every address refused it
 };
 
 /// Installs `policy` and `log` for the libgit2 calls this thread makes while the scope

@@ -68,6 +68,7 @@ JobError RepositorySync::classify(int rc, std::string_view action) {
   const GitFailure failure = last_git_failure(rc);
   if (transfer_.stopped) return control_.stop_error(fmt::format("during {}", action));
   if (connections_.denial) transfer_.findings.policy_denied = connections_.denial->message;
+  transfer_.findings.connection_refused = connections_.refused;
   ClassifiedError classified =
       classify_git_error(failure, transfer_.findings,
                          FailureContext{action, job_.credential, redactor_,

@@ -235,6 +235,26 @@ TEST(GitErrorClassificationSsh, RefusedOrDroppedConnectionsAreRateLimited) {
             ErrorCode::kAuthFailed);
 }
 
+TEST(GitErrorClassificationSsh, ARefusalThePolicyStreamSawIsRateLimitedOverSshOnly) {
+  // The policy stream words every failed connect alike ("cannot connect to H:P") and tells
+  // the classifier through its findings that every address refused.
+  const security::Redactor redactor;
+  CallbackFindings refused;
+  refused.connection_refused = true;
+  const auto uniform = net("cannot connect to 127.0.0.1:2222");
+  const auto over_ssh =
+      classify_git_error(uniform, refused, FailureContext{"connect", "deploy", redactor, true});
+  EXPECT_EQ(over_ssh.error.code, ErrorCode::kRateLimited);
+  EXPECT_EQ(over_ssh.error.message, "connect failed: cannot connect to 127.0.0.1:2222");
+  EXPECT_EQ(
+      classify_git_error(uniform, refused, FailureContext{"connect", "deploy", redactor, false})
+          .error.code,
+      ErrorCode::kNetwork);
+  EXPECT_EQ(classify_git_error(uniform, {}, FailureContext{"connect", "deploy", redactor, true})
+                .error.code,
+            ErrorCode::kNetwork);
+}
+
 TEST(GitErrorClassificationMessages, RedactsSecretsFromLibgit2Text) {
   security::Redactor redactor;
   redactor.add("s3cr3t-token-value");
