@@ -285,37 +285,44 @@ std::string printable_key(std::string_view key) {
 /// The path of the first key that appears twice in one object, anywhere in `root`. RapidJSON
 /// keeps both and `FindMember` returns the first, while other JSON readers keep the last:
 /// a producer, a proxy and mgitd could each read a different job out of one message.
-/// Iterative, like the parse, so nesting depth costs no stack; O(n log n) per object.
+/// Iterative, like the parse, so nesting depth costs no stack; each container is visited once
+/// and a path is only spelled out for the duplicate found (deep nesting stays linear).
 std::optional<std::string> first_duplicate_key(const Value& root) {
-  struct Pending {
+  struct Container {
     const Value* value;
-    std::string path;
+    std::size_t parent;      ///< index in `seen`; the root is its own parent
+    std::string_view label;  ///< the key it is under, or "[]" for an array element
   };
-  std::vector<Pending> stack{{&root, ""}};
+  std::vector<Container> seen{{&root, 0, {}}};
+  const auto path_to = [&](std::size_t index, std::string_view last) {
+    std::vector<std::string_view> labels{last};
+    for (; index != 0; index = seen[index].parent) labels.push_back(seen[index].label);
+    std::string path;
+    for (auto it = labels.rbegin(); it != labels.rend(); ++it) {
+      const bool element = *it == "[]";
+      if (!path.empty() && !element) path += '.';
+      path += element ? std::string("[]") : printable_key(*it);
+    }
+    return path;
+  };
   std::vector<std::string_view> names;
-  while (!stack.empty()) {
-    Pending pending = std::move(stack.back());
-    stack.pop_back();
-    const auto child_path = [&](std::string_view key) {
-      return pending.path.empty() ? std::string(key) : pending.path + "." + std::string(key);
-    };
-    if (pending.value->IsObject()) {
+  for (std::size_t next = 0; next < seen.size(); ++next) {
+    const Value& value = *seen[next].value;
+    if (value.IsObject()) {
       names.clear();
-      for (const auto& member : pending.value->GetObject()) {
+      for (const auto& member : value.GetObject()) {
         names.push_back(view(member.name));
         if (member.value.IsObject() || member.value.IsArray()) {
-          stack.push_back({&member.value, child_path(printable_key(view(member.name)))});
+          seen.push_back({&member.value, next, view(member.name)});
         }
       }
       std::sort(names.begin(), names.end());
       if (const auto twice = std::adjacent_find(names.begin(), names.end()); twice != names.end()) {
-        return child_path(printable_key(*twice));
+        return path_to(next, *twice);
       }
-    } else if (pending.value->IsArray()) {
-      for (const auto& element : pending.value->GetArray()) {
-        if (element.IsObject() || element.IsArray()) {
-          stack.push_back({&element, pending.path + "[]"});
-        }
+    } else if (value.IsArray()) {
+      for (const auto& element : value.GetArray()) {
+        if (element.IsObject() || element.IsArray()) seen.push_back({&element, next, "[]"});
       }
     }
   }
