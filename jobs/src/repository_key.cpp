@@ -9,6 +9,7 @@
 
 #include "mgit/basics/ascii.hpp"
 #include "mgit/jobs/error.hpp"
+#include "mgit/security/network_policy.hpp"
 #include "path_segments.hpp"
 
 namespace mgit::jobs {
@@ -85,14 +86,21 @@ bool valid_ipv6_literal(std::string_view bracketed) {
   return has_colon;
 }
 
-/// Lower-cased host, or an error. Zone ids (`%25eth0`) are not supported.
+/// Lower-cased host, or an error. Zone ids (`%25eth0`) are not supported. An address is
+/// written one way whatever its spelling (`0x7f.1`, `2130706433` -> `127.0.0.1`; IPv6 as
+/// inet_ntop writes it), and a trailing dot is refused: the key names the host the rate
+/// limits and a target are kept per, so one host must not have several keys.
 tl::expected<std::string, JobError> normalize_host(std::string_view host) {
   if (host.empty()) return invalid_url("host is missing");
   if (host.front() == '[') {
     if (!valid_ipv6_literal(host)) return invalid_url("invalid IPv6 host literal");
-  } else if (!valid_reg_name(host)) {
-    return invalid_url("invalid host name");
+    const auto address = security::parse_ip_literal(host);
+    if (!address || !address->v6) return invalid_url("invalid IPv6 host literal");
+    return "[" + address->to_string() + "]";
   }
+  if (!valid_reg_name(host)) return invalid_url("invalid host name");
+  if (host.back() == '.') return invalid_url("host name must not end with '.'");
+  if (const auto address = security::parse_ipv4_any_spelling(host)) return address->to_string();
   return basics::to_lower(host);
 }
 
