@@ -38,6 +38,14 @@ std::size_t scheme_prefix_length(std::string_view url) {
   return separator + kSchemeSeparator.size();
 }
 
+/// `url` up to its first '?' or '#': an accepted job URL has neither (docs/job-schema.md),
+/// and in a refused one a query is where tokens travel (`?private_token=…`).
+std::string without_query(std::string url) {
+  const std::size_t query = url.find_first_of("?#");
+  if (query != std::string::npos) url.erase(query);
+  return url;
+}
+
 /// Where a URL ends inside free text: characters that are never part of a URL we produce
 /// and that messages put around one.
 bool ends_url_in_text(char c) {
@@ -102,11 +110,11 @@ std::string replace_all(std::string_view text, std::string_view needle, bool who
 
 std::string redact_url(std::string_view url) {
   const std::size_t at = url.rfind('@');
-  if (at == std::string_view::npos) return std::string(url);
+  if (at == std::string_view::npos) return without_query(std::string(url));
   const std::size_t scheme = std::min(scheme_prefix_length(url), at);
   std::string out(url.substr(0, scheme));
   out.append(url.substr(at + 1));
-  return out;
+  return without_query(std::move(out));
 }
 
 std::string redact_urls_in_text(std::string_view text) {
