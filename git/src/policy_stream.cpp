@@ -169,7 +169,9 @@ int stream_connect(git_stream* stream) {
                                           host, st.port.get())});
   }
   const Endpoint asked{host, *port};
-  const bool to_proxy = policy.proxy && asked == *policy.proxy;
+  // Only the proxy libgit2 tunnels through is exempt, never a job that names the proxy's
+  // host:port itself: that would reach an internal endpoint unchecked.
+  const bool to_proxy = policy.proxy && asked == *policy.proxy && !(asked == policy.job);
   if (!to_proxy) {
     if (auto denial = check_endpoint(policy, asked)) return deny(log, std::move(*denial));
   }

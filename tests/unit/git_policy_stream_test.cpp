@@ -254,6 +254,12 @@ TEST_F(PolicyStreamTest, NoProxyUnlessConfiguredAndTheTargetIsStillCheckedByName
   ASSERT_FALSE(through);
   EXPECT_EQ(through.error().code, ErrorCode::kNetwork) << through.error().message;
   EXPECT_EQ(proxy.connections(), 1) << through.error().message;
+  // A job naming the proxy's own host:port is checked like any other target: only the
+  // tunnel libgit2 opens is exempt.
+  const auto at_proxy = run(proxied, fmt::format("ssh://git@127.0.0.1:{}/x.git", proxy.port()));
+  ASSERT_FALSE(at_proxy);
+  EXPECT_EQ(at_proxy.error().code, ErrorCode::kPolicyDenied) << at_proxy.error().message;
+  EXPECT_EQ(proxy.connections(), 1);
 }
 
 TEST_F(PolicyStreamTest, ConnectFailuresDoNotTellRefusedFromSilent) {
