@@ -1,5 +1,6 @@
 #include "mgit/daemon/daemon.hpp"
 
+#include <algorithm>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/signal_set.hpp>
 #include <boost/asio/steady_timer.hpp>
@@ -189,7 +190,11 @@ int run_daemon(const Config& input, const ExecutorFactory& make_executor,
   if (!producer) return startup_failure(producer.error().message);
   KafkaAuditSink audit_topic(**producer, config.audit_topic);
   audit::AuditLogSettings audit_settings;
-  audit_settings.capacity = static_cast<std::size_t>(config.audit_buffer_events);
+  // Intake is held at half the buffer, and the jobs already taken in (at most max_in_flight)
+  // still answer with up to three events each: below 6 x max_in_flight an event could be
+  // dropped, which is acting unaudited. Raised, never refused, so no setting crash-loops.
+  audit_settings.capacity = std::max(static_cast<std::size_t>(config.audit_buffer_events),
+                                     static_cast<std::size_t>(config.max_in_flight) * 6);
   audit_settings.ack_timeout = std::chrono::seconds(config.audit_ack_timeout_seconds);
   audit_settings.on_recorded = [&metrics](std::string_view event) { metrics.audit_event(event); };
   audit_settings.on_dropped = [&metrics] {
