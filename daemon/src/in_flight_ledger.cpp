@@ -62,12 +62,7 @@ InFlightLedger::~InFlightLedger() {
       return;
     }
     std::lock_guard lock(write_mutex_);
-    std::error_code ec;
-    std::filesystem::remove(file_, ec);
-    if (ec) {
-      observability::log(LogLevel::kWarn, "cannot remove the in-flight file",
-                         {{"file", file_.string()}, {"error", ec.message()}});
-    }
+    remove_state_file(file_);
   } catch (const std::exception& e) {
     // A destructor must not throw; the next start then counts this exit as unclean.
     std::fprintf(stderr, "mgitd: in-flight file at exit: %s\n", e.what());
@@ -161,7 +156,7 @@ void InFlightLedger::write(const std::string& content, std::uint64_t version) {
     const auto out = create_state_file(temp);
     if (!out || !write_all(out->get(), content)) ec = std::make_error_code(std::errc::io_error);
   }
-  if (!ec) std::filesystem::rename(temp, file_, ec);
+  if (!ec && !replace_state_file(temp, file_)) ec = std::make_error_code(std::errc::io_error);
   if (ec) {
     // Poison detection is off until the disk takes writes again; one line per change.
     if (!write_failing_) {

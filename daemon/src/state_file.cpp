@@ -8,23 +8,44 @@
 #include <cstring>
 
 namespace mgit::daemon {
+namespace {
+
+/// The directory holding `path`, opened without following a symlink in its place: a worker
+/// may swap `.mgitd` itself for a link to anywhere. Everything below works relative to it.
+tl::expected<basics::FileDescriptor, std::string> open_parent(const std::filesystem::path& path) {
+  const auto parent = path.parent_path();
+  basics::FileDescriptor dir(::open(parent.empty() ? "." : parent.c_str(),
+                                    O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
+  if (!dir)
+    return tl::unexpected(std::string("cannot open its directory: ") + std::strerror(errno));
+  return dir;
+}
+
+}  // namespace
 
 tl::expected<basics::FileDescriptor, std::string> create_state_file(
     const std::filesystem::path& path) {
-  if (::unlink(path.c_str()) != 0 && errno != ENOENT) {
+  const auto dir = open_parent(path);
+  if (!dir) return tl::unexpected(dir.error());
+  const auto name = path.filename();
+  if (::unlinkat(dir->get(), name.c_str(), 0) != 0 && errno != ENOENT) {
     return tl::unexpected(std::string("cannot replace: ") + std::strerror(errno));
   }
   // O_NONBLOCK: should a FIFO appear between the unlink and here, O_EXCL refuses it anyway;
   // the flag only guarantees that no open can ever wait for a reader.
-  basics::FileDescriptor fd(::open(
-      path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC, 0600));
+  basics::FileDescriptor fd(
+      ::openat(dir->get(), name.c_str(),
+               O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC, 0600));
   if (!fd) return tl::unexpected(std::string("cannot create: ") + std::strerror(errno));
   return fd;
 }
 
 tl::expected<std::string, std::string> read_state_file(const std::filesystem::path& path,
                                                        std::size_t max_bytes) {
-  basics::FileDescriptor fd(::open(path.c_str(), O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC));
+  const auto dir = open_parent(path);
+  if (!dir) return tl::unexpected(errno == ENOENT ? std::string("absent") : dir.error());
+  basics::FileDescriptor fd(::openat(dir->get(), path.filename().c_str(),
+                                     O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC));
   if (!fd) {
     return tl::unexpected(errno == ENOENT ? std::string("absent")
                                           : std::string("cannot open: ") + std::strerror(errno));
@@ -50,6 +71,20 @@ tl::expected<std::string, std::string> read_state_file(const std::filesystem::pa
     }
   }
   return content;
+}
+
+tl::expected<void, std::string> replace_state_file(const std::filesystem::path& from,
+                                                   const std::filesystem::path& to) {
+  const auto dir = open_parent(to);
+  if (!dir) return tl::unexpected(dir.error());
+  if (::renameat(dir->get(), from.filename().c_str(), dir->get(), to.filename().c_str()) != 0) {
+    return tl::unexpected(std::string("cannot rename: ") + std::strerror(errno));
+  }
+  return {};
+}
+
+void remove_state_file(const std::filesystem::path& path) {
+  if (const auto dir = open_parent(path)) ::unlinkat(dir->get(), path.filename().c_str(), 0);
 }
 
 bool write_all(int fd, std::string_view content) {

@@ -55,7 +55,7 @@ void WorkspaceProbe::check_now() {
       writable = true;
     }
     fd->reset();
-    ::unlink(probe.c_str());
+    remove_state_file(probe);
   }
 
   std::optional<double> free_percent;

@@ -47,6 +47,21 @@ TEST(StateFile, CreateDoesNotWriteThroughAPlantedSymlink) {
   EXPECT_FALSE(std::filesystem::is_symlink(path));
 }
 
+TEST(StateFile, ADirectorySwappedForASymlinkIsNotFollowed) {
+  test_support::TempDir dir;
+  const auto elsewhere = dir.path() / "elsewhere";
+  std::filesystem::create_directory(elsewhere);
+  std::ofstream(elsewhere / "state") << "untouched";
+  const auto state_dir = dir.path() / ".mgitd";
+  std::filesystem::create_directory_symlink(elsewhere, state_dir);
+  EXPECT_FALSE(create_state_file(state_dir / "state").has_value());
+  EXPECT_FALSE(read_state_file(state_dir / "state", 1024).has_value());
+  EXPECT_FALSE(replace_state_file(state_dir / "state", state_dir / "moved").has_value());
+  remove_state_file(state_dir / "state");
+  EXPECT_EQ(read_all(elsewhere / "state"), "untouched");
+  EXPECT_FALSE(std::filesystem::exists(elsewhere / "moved"));
+}
+
 TEST(StateFile, ReadRefusesFifosSymlinksAndOversizeFiles) {
   test_support::TempDir dir;
   const auto fifo = dir.path() / "fifo";
