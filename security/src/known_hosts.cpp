@@ -97,6 +97,11 @@ std::string check_known_hosts(std::string_view known_hosts, std::string_view hos
   // string. libssh2_knownhost_checkp would also accept a plain `host` entry for another port,
   // so the exact name is built here and checked on its own.
   // OpenSSH writes names lower-case; libssh2 compares them byte for byte.
+  // libgit2 1.5 keeps the brackets of an scp-like IPv6 host (`git@[::1]:org/app`); OpenSSH
+  // writes the address bare (`::1`, or `[::1]:2222` with the brackets of the port form).
+  if (host.size() >= 2 && host.front() == '[' && host.back() == ']') {
+    host = host.substr(1, host.size() - 2);
+  }
   const std::string lower = basics::to_lower(host);
   const std::string name =
       port == kDefaultSshPort || port <= 0 ? lower : fmt::format("[{}]:{}", lower, port);

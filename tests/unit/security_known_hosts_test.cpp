@@ -71,6 +71,14 @@ TEST_F(KnownHosts, PlainEntryMatchesOnPort22) {
   EXPECT_TRUE(unparsable_known_hosts_lines(file).empty());
 }
 
+TEST_F(KnownHosts, Ipv6HostsMatchWithOrWithoutTheUrlsBrackets) {
+  const std::string file =
+      "::1 " + public_line("server") + "\n[::1]:2222 " + public_line("server") + "\n";
+  EXPECT_EQ(check(file, "::1", 22), "");
+  EXPECT_EQ(check(file, "[::1]", 22), "");  // as libgit2 passes an scp-like URL's host
+  EXPECT_EQ(check(file, "[::1]", 2222), "");
+}
+
 TEST_F(KnownHosts, CommaListsMatchEveryName) {
   const std::string file =
       "other.example.com,[git.example.com]:2222 " + public_line("server") + "\n";
