@@ -202,6 +202,13 @@ TEST_F(GitExecutorSshTest, TheSshSocketComesFromThePolicyStream) {
   const auto at = job.repository_url.find("@127.0.0.1:");
   ASSERT_NE(at, std::string::npos) << job.repository_url;
   job.repository_url.replace(at, 11, "@localhost:");
+  // The credential is bound to the name the job uses, so its hosts= check (which runs before
+  // the network is touched) lets the job through to the stream.
+  write_credential(
+      "server-localhost",
+      fmt::format("ssh_private_key={}\nknown_hosts={}\nhosts=localhost\n",
+                  (ssh_dir_ / "client_key").string(), (ssh_dir_ / "known_hosts").string()));
+  job.credential = "server-localhost";
   const int connections_before = count_lines(ssh_dir_ / "sshd.log", "Connection from");
   GitExecutorSettings closed;
   closed.workspace = workspace_;

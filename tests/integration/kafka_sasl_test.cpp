@@ -63,6 +63,9 @@ class KafkaSaslTest : public mgit::test_support::PipelineFixture {
     for (const char* user : {"admin", "mgitd", "producer", "outsider"}) {
       passwords_.push_back(password_in(sasl_dir_ / (std::string(user) + ".secrets")));
     }
+    // TearDown greps this test's logs, results, DLQ, audit records and spans for them too.
+    secrets_.insert(secrets_.end(), passwords_.begin(), passwords_.end());
+    secrets_.emplace_back(kWrongPassword);
   }
 
   /// mgitd's arguments with the SASL_SSL listener in place of the PLAINTEXT one.

@@ -28,8 +28,13 @@ TEST_F(RateLimitDaemonTest, AThrottledHostCoolsDownAndItsJobsAreAnsweredWhileAno
   remote.set_throttling(true);
   const auto proxy_url =
       git_url_.substr(0, git_url_.rfind(':') + 1) + std::to_string(remote.port());
+  // The remote speaks plain http (it forwards to the git server's http port): the job names it
+  // without a credential, which is never sent over plain http, and the daemon allows plain
+  // http. job_json names the https URL with the fixture's credential.
   const auto via_proxy = [&](std::string json) {
-    json.replace(json.find(git_url_), git_url_.size(), proxy_url);
+    json.replace(json.find(git_https_url_), git_https_url_.size(), proxy_url);
+    const std::string credential = R"(,"credential":"gitserver")";
+    json.erase(json.find(credential), credential.size());
     return json;
   };
 
@@ -52,7 +57,8 @@ TEST_F(RateLimitDaemonTest, AThrottledHostCoolsDownAndItsJobsAreAnsweredWhileAno
   }
   enqueue(records);
   // A 60 s cool-down outlasts the throttled jobs' 20 s deadline.
-  auto daemon = start_daemon({"--host-cooldown-seconds", "60", "--workers", "2"});
+  auto daemon =
+      start_daemon({"--host-cooldown-seconds", "60", "--workers", "2", "--allow-plain-http"});
   const auto port = wait_for_http_port(*daemon, 60s);
   ASSERT_TRUE(port) << daemon->log_text();
 

@@ -10,12 +10,14 @@
 #include <unistd.h>
 
 #include <boost/asio/io_context.hpp>
+#include <cstdlib>
 #include <functional>
 #include <map>
 #include <mutex>
 
 #include "mgit/execution/scheduler.hpp"
 #include "support/git_executor_fixture.hpp"
+#include "support/test_git_server.hpp"
 #include "support/throttling_remote.hpp"
 
 namespace mgit {
@@ -42,17 +44,28 @@ class Trips final : public execution::RateLimitObserver {
 
 class RateLimitTest : public test_support::GitExecutorFixture {
  protected:
-  std::uint16_t server_port() const {
-    return static_cast<std::uint16_t>(std::stoi(url_.substr(url_.rfind(':') + 1)));
+  /// The git server's plain http port: a ThrottlingRemote answers in plain HTTP, so it forwards
+  /// to this one (url_ is the https URL since the https suite).
+  static std::uint16_t server_port() {
+    const std::string http = std::getenv("MGITD_TEST_GIT_URL");
+    return static_cast<std::uint16_t>(std::stoi(http.substr(http.rfind(':') + 1)));
   }
 
-  /// The job for `repo` through the proxy on `port` instead of the server itself.
+  /// The job for `repo` through the proxy on `port` instead of the server itself: plain http,
+  /// so without its credential (never sent over plain http; the fixture allows plain http).
   jobs::Job via(std::uint16_t port, jobs::Job job) {
-    const auto server = url_.substr(0, url_.rfind(':') + 1) + std::to_string(server_port());
-    const auto proxy = url_.substr(0, url_.rfind(':') + 1) + std::to_string(port);
-    job.repository_url.replace(0, server.size(), proxy);
-    job.repository_key.replace(0, server.size(), proxy);
+    const auto proxy = "http://127.0.0.1:" + std::to_string(port);
+    job.repository_url = proxy + job.repository_url.substr(url_.size());
+    job.repository_key = proxy + job.repository_key.substr(url_.size());
+    job.credential.clear();
     return job;
+  }
+
+  /// A repository the git server serves anonymously (public/...), for a job via the proxy.
+  std::string create_public_repo(const std::string& suffix, int commits = 1) {
+    const auto name = "public/" + prefix_ + "-" + suffix;
+    test_support::TestGitServer(server_dir_).create_repo(name, commits);
+    return name;
   }
 
   execution::SchedulerSettings scheduler_settings() {
@@ -93,7 +106,7 @@ class RateLimitTest : public test_support::GitExecutorFixture {
 TEST_F(RateLimitTest, AThrottledHostCoolsDownWhileAnotherHostsJobsFlowThenItsJobSucceeds) {
   test_support::ThrottlingRemote remote(server_port(), 429);
   remote.set_throttling(true);
-  const auto throttled_repo = create_repo("throttled", 2);
+  const auto throttled_repo = create_public_repo("throttled", 2);
   std::vector<std::string> fast_repos;
   for (int i = 0; i < 4; ++i) fast_repos.push_back(create_repo("fast" + std::to_string(i)));
 

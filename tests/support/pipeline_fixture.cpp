@@ -2,7 +2,11 @@
 
 #include <rapidjson/document.h>
 
+#include <algorithm>
+#include <cstdlib>
+#include <filesystem>
 #include <fstream>
+#include <iterator>
 #include <set>
 
 #include "mgit/security/credentials.hpp"
@@ -52,6 +56,7 @@ void PipelineFixture::SetUp() {
     std::ifstream in(git_dir_ + "/password");
     std::getline(in, git_password_);
   }
+  secrets_ = {git_password_};
   dir_ = std::make_unique<TempDir>();
   suffix_ = random_suffix();
   jobs_topic_ = "it.jobs." + suffix_;
@@ -72,7 +77,58 @@ void PipelineFixture::SetUp() {
       << "\nhosts=" << security::url_host(git_url_).first << "\n";
 }
 
-void PipelineFixture::TearDown() { kafka_.reset(); }
+void PipelineFixture::TearDown() {
+  if (kafka_ != nullptr && dir_ != nullptr) {
+    EXPECT_EQ(outputs_holding_secrets(), std::vector<std::string>{});
+  }
+  kafka_.reset();
+}
+
+std::vector<std::string> PipelineFixture::outputs_holding_secrets() {
+  std::vector<std::pair<std::string, std::string>> outputs;
+  const auto file_text = [](const std::filesystem::path& path) {
+    std::ifstream in(path, std::ios::binary);
+    return std::string(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+  };
+  // Daemon logs (mgitd, mgitctl and test servers the test started) sit beside the workspace.
+  for (const auto& entry : std::filesystem::directory_iterator(dir_->path())) {
+    if (entry.is_regular_file() && entry.path().extension() == ".log") {
+      outputs.emplace_back(entry.path().filename().string(), file_text(entry.path()));
+    }
+  }
+  for (const auto& topic : {results_topic_, dlq_topic_, audit_topic_}) {
+    std::size_t records = 0;
+    for (const auto& [partition, end] : kafka_->end_offsets(topic)) {
+      records += static_cast<std::size_t>(std::max<std::int64_t>(end, 0));
+    }
+    if (records == 0) continue;
+    for (const auto& record : kafka_->read_until(
+             topic, [&](const std::vector<TestRecord>& seen) { return seen.size() >= records; },
+             std::chrono::seconds(30))) {
+      std::string text = record.key.value_or("") + "\n" + record.value;
+      for (const auto& [name, value] : record.headers) text += "\n" + name + ": " + value;
+      outputs.emplace_back(topic + " record " + std::to_string(record.partition) + ":" +
+                               std::to_string(record.offset),
+                           std::move(text));
+    }
+  }
+  if (const char* otlp = std::getenv("MGITD_TEST_OTLP_DIR"); otlp != nullptr && *otlp != 0) {
+    for (const auto& entry : std::filesystem::directory_iterator(otlp)) {
+      if (entry.is_regular_file()) outputs.emplace_back(entry.path().string(), file_text(entry));
+    }
+  }
+  std::vector<std::string> found;
+  for (std::size_t i = 0; i < secrets_.size(); ++i) {
+    if (secrets_[i].empty()) continue;
+    for (const auto& [where, text] : outputs) {
+      // The secret's index, never the secret itself: the failure message is an output too.
+      if (text.find(secrets_[i]) != std::string::npos) {
+        found.push_back(where + " holds secret #" + std::to_string(i));
+      }
+    }
+  }
+  return found;
+}
 
 std::string PipelineFixture::create_repo(const std::string& name, int commits) {
   return TestGitServer(git_dir_).create_repo(name, commits);
@@ -122,33 +178,13 @@ void PipelineFixture::enqueue_jobs(const std::vector<std::string>& payloads,
 }
 
 std::vector<std::string> PipelineFixture::daemon_args() const {
-  return {"--brokers",
-          kafka_->brokers(),
-          "--jobs-topic",
-          jobs_topic_,
-          "--results-topic",
-          results_topic_,
-          "--dlq-topic",
-          dlq_topic_,
-          "--audit-topic",
-          audit_topic_,
-          "--group-id",
-          group_,
-          "--workspace",
-          workspace_.string(),
-          "--credentials-dir",
-          credentials_.string(),
-          "--http-listen",
-          "127.0.0.1:0",
-          "--min-free-disk-percent",
-          "0",
-          "--startup-broker-timeout-seconds",
-          "30",
+  return {"--brokers", kafka_->brokers(), "--jobs-topic", jobs_topic_, "--results-topic",
+          results_topic_, "--dlq-topic", dlq_topic_, "--audit-topic", audit_topic_, "--group-id",
+          group_, "--workspace", workspace_.string(), "--credentials-dir", credentials_.string(),
+          "--http-listen", "127.0.0.1:0", "--min-free-disk-percent", "0",
+          "--startup-broker-timeout-seconds", "30",
           // The test git server is on loopback, which the network policy denies by default.
-          "--network-allow",
-          "127.0.0.1/32",
-          "--git-ca-file",
-          git_ca_file_};
+          "--network-allow", "127.0.0.1/32", "--git-ca-file", git_ca_file_};
 }
 
 std::unique_ptr<DaemonProcess> PipelineFixture::start_daemon(

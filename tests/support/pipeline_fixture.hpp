@@ -70,6 +70,16 @@ class PipelineFixture : public ::testing::Test {
 
   std::string target_head(const std::string& target) const;
 
+  /// Where a secret of `secrets_` shows up in this test's outputs: every daemon log in the
+  /// test's directory, every record (key, value, headers) of the results, DLQ and audit
+  /// topics, and every file the OTLP receiver stored. TearDown runs it for every test of the
+  /// suite, after the daemons stopped (so the audit stream is flushed); tests may run it
+  /// earlier too.
+  std::vector<std::string> outputs_holding_secrets();
+
+  /// Secrets no output may hold: the git server's password, plus what a test plants.
+  std::vector<std::string> secrets_;
+
   std::unique_ptr<KafkaTestClient> kafka_;
   std::unique_ptr<TempDir> dir_;
   std::string suffix_;
