@@ -112,10 +112,14 @@ std::vector<Row> address_rows() {
                            "[::ffff:169.254.169.254]", "100.100.100.200", "[fd00:ec2::254]"}) {
     rows.push_back(net(std::string("metadata ") + host, host, "metadata"));
   }
-  for (const char* host :
-       {"metadata.google.internal", "metadata.google.internal.", "METADATA.GOOGLE.INTERNAL"}) {
+  for (const char* host : {"metadata.google.internal", "METADATA.GOOGLE.INTERNAL"}) {
     rows.push_back(net(std::string("metadata ") + host, host, "metadata"));
   }
+  // A trailing dot names the same host; the URL grammar refuses it before any lookup (one
+  // key per host, docs/job-schema.md).
+  rows.push_back({"metadata with a trailing dot", Needs::kUrlGrammar,
+                  "https://metadata.google.internal./x.git", kInvalid,
+                  "repository.url: host name must not end with '.'"});
   for (const char* host : {"[fd00::1]", "[fc00::1]"}) {
     rows.push_back(net(std::string("unique-local ") + host, host, "unique-local"));
   }
@@ -427,11 +431,13 @@ class HostileJobsTest : public PipelineFixture {
 /// nothing opens 127.0.0.1 (the fixture's daemons open it, this one does not).
 std::vector<Row> own_address_rows() {
   std::vector<Row> rows;
-  for (const char* host : {"127.0.0.1:{git}", "2130706433:{git}", "0x7f.1:{git}", "0177.1:{git}",
-                           "127.1:{git}", "[::ffff:127.0.0.1]:{git}", "localhost:{git}",
-                           "LOCALHOST:{git}", "localhost.:{git}", "127.0.0.1:{broker}"}) {
+  for (const char* host :
+       {"127.0.0.1:{git}", "2130706433:{git}", "0x7f.1:{git}", "0177.1:{git}", "127.1:{git}",
+        "[::ffff:127.0.0.1]:{git}", "localhost:{git}", "LOCALHOST:{git}", "127.0.0.1:{broker}"}) {
     rows.push_back(net(std::string("own ") + host, host, "loopback"));
   }
+  rows.push_back({"own localhost.", Needs::kUrlGrammar, "https://localhost.:{git}/x.git", kInvalid,
+                  "repository.url: host name must not end with '.'"});
   rows.push_back(net("own unspecified", "0:{git}", "unspecified"));
   rows.push_back(net("own ssh", "git@127.0.0.1:{git}", "loopback", "ssh://"));
   rows.push_back(net("own ssh broker", "git@127.0.0.1:{broker}", "loopback", "ssh://"));
