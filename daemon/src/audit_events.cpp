@@ -44,15 +44,19 @@ std::string host_of_repository_key(std::string_view key) {
 std::vector<audit::AuditEvent> job_audit_events(const AuditedJob& job,
                                                 const jobs::JobResult& result) {
   std::vector<audit::AuditEvent> events;
-  const auto code = result.error ? std::optional(result.error->code) : std::nullopt;
-  if (code == jobs::ErrorCode::kPolicyDenied) {
+  // Not a std::optional<ErrorCode>: GCC 12 at -O2 (the release preset) reports its
+  // comparison maybe-uninitialized, which -Werror turns into a failed build.
+  const auto code_is = [&result](jobs::ErrorCode code) {
+    return result.error.has_value() && result.error->code == code;
+  };
+  if (code_is(jobs::ErrorCode::kPolicyDenied)) {
     events.push_back(job_event(audit::kPolicyDenied, job, result, "denied"));
     if (!job.credential.empty() && mentions_credential(result)) {
       events.push_back(job_event(audit::kCredentialRefused, job, result, "policy_denied"));
     }
     return events;
   }
-  if (code == jobs::ErrorCode::kRateLimited) {
+  if (code_is(jobs::ErrorCode::kRateLimited)) {
     events.push_back(job_event(audit::kRateLimited, job, result, "rate_limited"));
   }
   // A rejected job never ran and an expired one never started; a replay answered from the
@@ -60,10 +64,10 @@ std::vector<audit::AuditEvent> job_audit_events(const AuditedJob& job,
   const bool ran =
       result.status == jobs::Status::kSucceeded || result.status == jobs::Status::kFailed;
   if (!job.credential.empty() && ran && !result.report.replayed &&
-      code != jobs::ErrorCode::kRateLimited) {
+      !code_is(jobs::ErrorCode::kRateLimited)) {
     events.push_back(
         job_event(audit::kCredentialUse, job, result, std::string(jobs::to_string(result.status))));
-    if (code == jobs::ErrorCode::kAuthFailed) {
+    if (code_is(jobs::ErrorCode::kAuthFailed)) {
       events.push_back(job_event(audit::kCredentialRefused, job, result, "auth_failed"));
     }
   }

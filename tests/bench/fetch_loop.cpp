@@ -3,9 +3,11 @@
 // the mirror refspec, connect, learn the default branch, fetch with prune and no FETCH_HEAD,
 // point HEAD at the default branch — and nothing else (no Kafka, no target lock or record).
 //
-//   mgit-bench-fetch-loop WORKERS LIST USER PASSWORD_FILE
-//       LIST holds `REPO_DIR<TAB>URL` lines. Prints `fetch-loop repos=N failed=F wall_ms=W
-//       received_objects=O`; exit 0 when every fetch succeeded.
+//   mgit-bench-fetch-loop WORKERS LIST USER PASSWORD_FILE [CA_FILE]
+//       LIST holds `REPO_DIR<TAB>URL` lines. CA_FILE: certificates trusted for https, set the
+//       way mgitd's git_ca_file is (Debian's mbedTLS build of libgit2 ignores SSL_CERT_FILE).
+//       Prints `fetch-loop repos=N failed=F wall_ms=W received_objects=O`; exit 0 when every
+//       fetch succeeded.
 #include <git2.h>
 
 #include <atomic>
@@ -58,7 +60,8 @@ bool fetch_one(const std::string& dir, const std::string& url, const Credentials
   callbacks.payload = &attempt;
   git_proxy_options proxy;
   git_proxy_options_init(&proxy, GIT_PROXY_OPTIONS_VERSION);
-  proxy.type = GIT_PROXY_AUTO;
+  // As mgitd without git_proxy: no proxy from the environment or git config.
+  proxy.type = GIT_PROXY_NONE;
   ok = ok && git_remote_connect(remote, GIT_DIRECTION_FETCH, &callbacks, &proxy, nullptr) == 0;
   git_buf branch = GIT_BUF_INIT;
   const bool has_default = ok && git_remote_default_branch(&branch, remote) == 0;
@@ -88,8 +91,8 @@ bool fetch_one(const std::string& dir, const std::string& url, const Credentials
 }  // namespace
 
 int main(int argc, char** argv) {
-  if (argc != 5) {
-    std::fprintf(stderr, "usage: %s WORKERS LIST USER PASSWORD_FILE\n", argv[0]);
+  if (argc != 5 && argc != 6) {
+    std::fprintf(stderr, "usage: %s WORKERS LIST USER PASSWORD_FILE [CA_FILE]\n", argv[0]);
     return 2;
   }
   const int workers = std::atoi(argv[1]);
@@ -111,6 +114,13 @@ int main(int argc, char** argv) {
     return 2;
   }
   git_libgit2_init();
+  if (argc == 6 && git_libgit2_opts(GIT_OPT_SET_SSL_CERT_LOCATIONS, argv[5], nullptr) != 0) {
+    const git_error* error = git_error_last();
+    std::fprintf(stderr, "fetch-loop: cannot load %s: %s\n", argv[5],
+                 error != nullptr && error->message != nullptr ? error->message : "failed");
+    git_libgit2_shutdown();
+    return 2;
+  }
   std::atomic<std::size_t> next{0};
   std::atomic<long> failed{0};
   std::atomic<unsigned long> objects{0};

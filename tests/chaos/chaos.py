@@ -128,8 +128,9 @@ class Replicas:
             "--group-instance-id", f"chaos-{replica.index}",
             "--workers", str(a.workers), "--min-free-disk-percent", "0",
             "--shutdown-grace-seconds", str(a.shutdown_grace),
-            # The git server and its stalling proxies are on loopback, over plain http.
-            "--network-allow", "127.0.0.1/32", "--allow-plain-http",
+            # The git server and its proxies are on loopback (denied unless opened), over https
+            # with the test CA: mgitd never sends a credential over plain http.
+            "--git-ca-file", a.git_ca_file, "--network-allow", "127.0.0.1/32",
         ]
         with open(self.log_path(replica), "ab") as out:
             # A session of its own: a ^C on the terminal reaches the driver, which stops the
@@ -483,19 +484,37 @@ class Run:
         per_kind = max(2, a.repos // 20)
         kinds = ["latency", "trickle", "stall", "reset"]
         proxied = {}
+        ports = [git_port]
         for k, kind in enumerate(kinds):
+            # toxiproxy forwards TCP: TLS runs end to end between mgitd and the git server,
+            # whose certificate names 127.0.0.1 whatever port the proxy listens on.
             port = self.toxi.proxy(f"git-{kind}", f"127.0.0.1:{git_port}")
+            ports.append(port)
             for j in range(per_kind):
                 proxied[a.repos - 1 - (k * per_kind + j)] = (kind, port)
         for i in range(a.repos):
             name = f"r{i:03d}"
             kind, port = proxied.get(i, ("direct", git_port))
-            self.repos[name] = {"url": f"http://127.0.0.1:{port}/chaos/{name}.git",
-                                "key": f"http://127.0.0.1:{port}/chaos/{name}", "kind": kind}
+            self.repos[name] = {"url": f"https://127.0.0.1:{port}/chaos/{name}.git",
+                                "key": f"https://127.0.0.1:{port}/chaos/{name}", "kind": kind}
+        self.write_credential(ports)
         counts = {}
         for info in self.repos.values():
             counts[info["kind"]] = counts.get(info["kind"], 0) + 1
         log("repositories by remote:", ", ".join(f"{k} {v}" for k, v in sorted(counts.items())))
+
+    def write_credential(self, ports):
+        """The git server's credential, bound to its https port and the proxies in front of it
+        (the ports are known once toxiproxy has made the proxies)."""
+        a = self.args
+        with open(os.path.join(a.git_dir, "password")) as f:
+            password = f.read().strip()
+        hosts = ",".join(f"127.0.0.1:{port}" for port in ports)
+        os.makedirs(a.credentials_dir, exist_ok=True)
+        fd = os.open(os.path.join(a.credentials_dir, "gitserver"),
+                     os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w") as f:
+            f.write(f"username=mgit\npassword={password}\nhosts={hosts}\n")
 
     def server_head(self, repo):
         return subprocess.run(
@@ -1037,7 +1056,8 @@ def parse_args():
     p.add_argument("--brokers", required=True)
     p.add_argument("--kafka-dir", required=True, help="scripts/kafka DIR of node 1")
     p.add_argument("--kafka2-dir", required=True, help="scripts/kafka DIR of node 2")
-    p.add_argument("--git-url", required=True)
+    p.add_argument("--git-url", required=True, help="the git server's https URL")
+    p.add_argument("--git-ca-file", required=True, help="CA of the git server's certificate")
     p.add_argument("--git-dir", required=True)
     p.add_argument("--toxiproxy", required=True, help="toxiproxy API URL")
     p.add_argument("--jobs", type=int, default=10000)
