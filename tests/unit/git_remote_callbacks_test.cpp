@@ -45,6 +45,11 @@ namespace {
 /// URL libgit2 names (always the job's, even after a redirect).
 class CredentialBinding : public ::testing::Test {
  protected:
+  // ctest runs each test in its own process: libgit2 must be initialized here, not by
+  // whichever test happened to run before in the same binary.
+  void SetUp() override { ASSERT_GE(git_libgit2_init(), 0); }
+  void TearDown() override { git_libgit2_shutdown(); }
+
   CredentialBinding() {
     credential_.name = "org-token";
     credential_.username = "x-access-token";
