@@ -21,7 +21,7 @@ void append_string(std::string& out, std::string_view name, std::string_view val
 std::string timestamp(std::chrono::system_clock::time_point ts) {
   const auto millis =
       std::chrono::duration_cast<std::chrono::milliseconds>(ts.time_since_epoch()).count();
-  const std::time_t seconds = static_cast<std::time_t>(millis / 1000);
+  const auto seconds = static_cast<std::time_t>(millis / 1000);
   std::tm utc{};
   gmtime_r(&seconds, &utc);
   return fmt::format("{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:03}Z", utc.tm_year + 1900,
@@ -32,7 +32,7 @@ std::string timestamp(std::chrono::system_clock::time_point ts) {
 }  // namespace
 
 std::string encode(const AuditEvent& event) {
-  std::string out = "{\"ts\":\"" + timestamp(event.ts) + "\"";
+  std::string out = R"({"ts":")" + timestamp(event.ts) + R"(")";
   append_string(out, "event", event.event);
   append_string(out, "outcome", event.outcome);
   append_string(out, "correlation_id", event.correlation_id);

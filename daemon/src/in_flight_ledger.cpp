@@ -72,7 +72,7 @@ InFlightLedger::~InFlightLedger() {
 void InFlightLedger::load() {
   // A worker can write beneath the workspace, so the file is read as state_file.hpp says:
   // only a regular file, never blocking, bounded.
-  constexpr std::size_t kMaxLedgerBytes = 16 * 1024 * 1024;
+  constexpr std::size_t kMaxLedgerBytes = std::size_t{16} * 1024 * 1024;
   const auto read = read_state_file(file_, kMaxLedgerBytes);
   if (!read && read.error() == "absent") return;  // the first start, or a clean last exit
   if (!read) {

@@ -41,7 +41,7 @@ class RateLimitTelemetry final : public execution::RateLimitObserver {
       event.job_id = ctx.job_id;
       event.trace_id = ctx.trace_id;
       event.fields.push_back({"level", static_cast<std::int64_t>(cool_down.level)});
-      sinks_.audit->record(std::move(event));
+      sinks_.audit->record(event);
     }
     if (sinks_.rate_limits != nullptr) sinks_.rate_limits->host_cooling_down(cool_down, ctx);
   }

@@ -33,7 +33,7 @@ jobs::Status status_of(const tl::expected<jobs::ExecutionReport, jobs::JobError>
 
 }  // namespace
 
-Scheduler::Scheduler(asio::io_context& io, Executor& executor, SchedulerSettings settings)
+Scheduler::Scheduler(asio::io_context& io, Executor& executor, const SchedulerSettings& settings)
     : io_(io),
       executor_(executor),
       settings_(settings),

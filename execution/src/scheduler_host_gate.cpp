@@ -158,6 +158,7 @@ void Scheduler::wake_host(const std::string& host) {
   parked_count_ -= std::min(parked_count_, queue.size());
   // Back to the front of their targets' queues and of the ready list, oldest first: the gate
   // runs again for each of them, and whatever the host still cannot take parks again.
+  // NOLINTNEXTLINE(modernize-loop-convert): newest first, so each lands in front of the older
   for (auto it = queue.rbegin(); it != queue.rend(); ++it) {
     const auto& entry = *it;
     entry->parked = false;

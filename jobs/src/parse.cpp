@@ -298,6 +298,7 @@ std::optional<std::string> first_duplicate_key(const Value& root) {
     std::vector<std::string_view> labels{last};
     for (; index != 0; index = seen[index].parent) labels.push_back(seen[index].label);
     std::string path;
+    // NOLINTNEXTLINE(modernize-loop-convert): labels run leaf to root; the path root to leaf
     for (auto it = labels.rbegin(); it != labels.rend(); ++it) {
       const bool element = *it == "[]";
       if (!path.empty() && !element) path += '.';

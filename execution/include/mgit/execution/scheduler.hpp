@@ -100,7 +100,7 @@ class Scheduler {
  public:
   using Clock = std::chrono::steady_clock;
 
-  Scheduler(boost::asio::io_context& io, Executor& executor, SchedulerSettings settings);
+  Scheduler(boost::asio::io_context& io, Executor& executor, const SchedulerSettings& settings);
   ~Scheduler();
   Scheduler(const Scheduler&) = delete;
   Scheduler& operator=(const Scheduler&) = delete;
