@@ -89,10 +89,14 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   require(url.find('@') == url.rfind('@'));
   const std::string host = lower(connect_host(url));
   const std::string_view key_view = *key;
-  const std::string_view key_authority = key_view.substr(key_view.find("://") + 3);
-  require(key_authority.substr(0, host.size()) == host);
-  require(key_authority.size() == host.size() || key_authority[host.size()] == '/' ||
-          key_authority[host.size()] == ':');
+  const std::string_view key_host = connect_host(key_view);
+  // An address is keyed in one spelling (`0x7f.1` -> `127.0.0.1`): the same address, then;
+  // a name is the same name.
+  if (const auto address = mgit::security::parse_ip_literal(host)) {
+    require(mgit::security::parse_ip_literal(key_host) == address);
+  } else {
+    require(key_host == host);
+  }
   check_policy(host);
   // The key is an accepted URL too, except where a `.git` is left to strip
   // (`https://h/.git.git` -> `https://h/.git`, whose path is then empty).
