@@ -93,6 +93,21 @@ void Scheduler::dispatch() {
   }
 }
 
+void Scheduler::answer_at_turn(const EntryPtr& entry, jobs::JobError error, jobs::Status status) {
+  // first_started_at is set by start(): for a job answered while it waited to retry, the
+  // queue time ends at its first attempt and the run time covers the attempts and backoff.
+  const auto now = Clock::now();
+  JobRun run{tl::make_unexpected(std::move(error)),
+             status,
+             entry->attempts,
+             millis_between(entry->submitted_at, *entry->first_started_at),
+             millis_between(*entry->first_started_at, now),
+             false,
+             std::move(entry->attempt_log)};
+  complete(entry, std::move(run));
+  asio::post(io_, [this, target = entry->job.target] { release_target(target); });
+}
+
 void Scheduler::start(const EntryPtr& entry) {
   const auto now = Clock::now();
   if (!entry->first_started_at) {
@@ -104,20 +119,9 @@ void Scheduler::start(const EntryPtr& entry) {
     entry->deadline = now + timeout;
   }
   if (entry->job.not_after && std::chrono::system_clock::now() > *entry->job.not_after) {
-    // first_started_at is set above: for a job expiring while it waited to retry, the queue
-    // time ends at its first attempt and the run time covers the attempts and backoff.
-    JobRun run{tl::make_unexpected(jobs::JobError{jobs::ErrorCode::kTimeout,
-                                                  "not_after passed before the job ran"}),
-               jobs::Status::kExpired,
-               entry->attempts,
-               millis_between(entry->submitted_at, *entry->first_started_at),
-               millis_between(*entry->first_started_at, now),
-               false,
-               std::move(entry->attempt_log)};
-    complete(entry, std::move(run));
-    // Posted, not called: dispatch() is on the stack and a run of expired jobs must not
-    // recurse through it.
-    asio::post(io_, [this, target = entry->job.target] { release_target(target); });
+    answer_at_turn(entry,
+                   jobs::JobError{jobs::ErrorCode::kTimeout, "not_after passed before the job ran"},
+                   jobs::Status::kExpired);
     return;
   }
   if (!admit_to_host(entry, now)) return;

@@ -20,11 +20,6 @@ using observability::LogLevel;
 
 namespace {
 
-std::chrono::milliseconds millis_between(Scheduler::Clock::time_point from,
-                                         Scheduler::Clock::time_point to) {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(to - from);
-}
-
 std::string_view waiting_for(HostWait wait) {
   switch (wait) {
     case HostWait::kCoolDown:
@@ -196,7 +191,6 @@ void Scheduler::release_host(const EntryPtr& entry,
 
 void Scheduler::answer_rate_limited(const EntryPtr& entry, RateLimitAnswer answer, HostWait wait,
                                     std::string message) {
-  const auto now = Clock::now();
   observability::log(LogLevel::kWarn, entry->ctx, "job answered rate_limited",
                      {{"host", entry->host},
                       {"reason", to_string(answer)},
@@ -205,16 +199,8 @@ void Scheduler::answer_rate_limited(const EntryPtr& entry, RateLimitAnswer answe
   if (observer_ != nullptr) {
     observer_->job_rate_limited(RateLimitedJob{entry->job, entry->ctx, entry->host, answer, wait});
   }
-  JobRun run{tl::make_unexpected(jobs::JobError{jobs::ErrorCode::kRateLimited, std::move(message)}),
-             jobs::Status::kFailed,
-             entry->attempts,
-             millis_between(entry->submitted_at, *entry->first_started_at),
-             millis_between(*entry->first_started_at, now),
-             false,
-             std::move(entry->attempt_log)};
-  complete(entry, std::move(run));
-  // Posted: the gate runs inside dispatch(), which must not recurse.
-  asio::post(io_, [this, target = entry->job.target] { release_target(target); });
+  answer_at_turn(entry, jobs::JobError{jobs::ErrorCode::kRateLimited, std::move(message)},
+                 jobs::Status::kFailed);
 }
 
 std::vector<Scheduler::EntryPtr> Scheduler::parked_with_tag(std::uint64_t tag) const {

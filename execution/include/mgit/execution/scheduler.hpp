@@ -145,6 +145,9 @@ class Scheduler {
                       tl::expected<jobs::ExecutionReport, jobs::JobError> outcome,
                       std::chrono::system_clock::time_point finished);
   void complete(const EntryPtr& entry, JobRun run);
+  /// Answers a job at its turn without another attempt (expired, rate limited), then frees
+  /// its target from a posted handler: dispatch() is on the stack and must not recurse.
+  void answer_at_turn(const EntryPtr& entry, jobs::JobError error, jobs::Status status);
   void release_target(const std::string& target);
   std::chrono::milliseconds backoff_for(int attempt);
 
