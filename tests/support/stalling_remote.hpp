@@ -3,10 +3,9 @@
 #include <atomic>
 #include <cstddef>
 #include <cstdint>
-#include <mutex>
 #include <string>
-#include <thread>
-#include <vector>
+
+#include "loopback_server.hpp"
 
 namespace mgit::test_support {
 
@@ -24,37 +23,28 @@ class StallingRemote {
   /// `upstream_port` is the real server's (kMidPack only).
   explicit StallingRemote(Mode mode, std::uint16_t upstream_port = 0,
                           std::size_t pack_budget = 4096);
-  ~StallingRemote();
+  ~StallingRemote() = default;
   StallingRemote(const StallingRemote&) = delete;
   StallingRemote& operator=(const StallingRemote&) = delete;
 
-  std::uint16_t port() const { return port_; }
+  std::uint16_t port() const { return server_.port(); }
   /// kMidPack: how many bytes of each pack answer pass before the stall (from the next
   /// chunk on); a huge value makes it a plain proxy.
   void set_pack_budget(std::size_t bytes) { pack_budget_ = bytes; }
   /// kMidPack: answers to pack requests that reached the budget and are now held.
   int stalled_packs() const { return stalled_packs_.load(); }
   /// Connections accepted so far.
-  int connections() const { return connections_.load(); }
+  int connections() const { return server_.connections(); }
 
  private:
-  void accept_loop();
   void serve(int client);
   void proxy(int client);
-  void track(int fd);
 
   Mode mode_;
   std::uint16_t upstream_port_;
   std::atomic<std::size_t> pack_budget_;
-  int listener_ = -1;
-  std::uint16_t port_ = 0;
-  std::atomic<bool> stopping_{false};
-  std::atomic<int> connections_{0};
   std::atomic<int> stalled_packs_{0};
-  std::mutex mutex_;
-  std::vector<int> open_fds_;
-  std::vector<std::thread> threads_;
-  std::thread acceptor_;
+  LoopbackServer server_;  ///< last: its threads stop before the members they use go
 };
 
 }  // namespace mgit::test_support

@@ -2,9 +2,8 @@
 
 #include <atomic>
 #include <cstdint>
-#include <mutex>
-#include <thread>
-#include <vector>
+
+#include "loopback_server.hpp"
 
 namespace mgit::test_support {
 
@@ -15,11 +14,11 @@ namespace mgit::test_support {
 class ThrottlingRemote {
  public:
   explicit ThrottlingRemote(std::uint16_t upstream_port, int status = 429);
-  ~ThrottlingRemote();
+  ~ThrottlingRemote() = default;
   ThrottlingRemote(const ThrottlingRemote&) = delete;
   ThrottlingRemote& operator=(const ThrottlingRemote&) = delete;
 
-  std::uint16_t port() const { return port_; }
+  std::uint16_t port() const { return server_.port(); }
   /// Throttle every request from now on (true) or none (false).
   void set_throttling(bool on) { throttling_ = on; }
   /// Requests answered with the throttling status, and connections forwarded, so far.
@@ -27,22 +26,14 @@ class ThrottlingRemote {
   int forwarded() const { return forwarded_.load(); }
 
  private:
-  void accept_loop();
   void serve(int client);
-  void track(int fd);
 
   std::uint16_t upstream_port_;
   int status_;
-  int listener_ = -1;
-  std::uint16_t port_ = 0;
-  std::atomic<bool> stopping_{false};
   std::atomic<bool> throttling_{false};
   std::atomic<int> throttled_{0};
   std::atomic<int> forwarded_{0};
-  std::mutex mutex_;
-  std::vector<int> open_fds_;
-  std::vector<std::thread> threads_;
-  std::thread acceptor_;
+  LoopbackServer server_;  ///< last: its threads stop before the members they use go
 };
 
 }  // namespace mgit::test_support
