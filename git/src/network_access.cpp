@@ -3,7 +3,7 @@
 #include <fmt/format.h>
 
 #include "mgit/basics/ascii.hpp"
-#include "remote_callbacks.hpp"
+#include "mgit/security/credentials.hpp"
 
 namespace mgit::git {
 
@@ -20,7 +20,7 @@ JobEndpoint job_endpoint(std::string_view url) {
     default_port = 80;
     out.plain_http = true;
   }
-  const auto [host, port] = url_host(url);
+  const auto [host, port] = security::url_host(url);
   out.endpoint = Endpoint{security::normalize_host(host), port.value_or(default_port)};
   out.port_in_url = port;
   return out;
@@ -41,7 +41,7 @@ tl::expected<Endpoint, std::string> proxy_endpoint(std::string_view url) {
   if (rest.empty() || rest.find_first_of("/?#") != std::string_view::npos) {
     return tl::make_unexpected(std::string("git_proxy must be scheme://host[:port] only"));
   }
-  const auto [host, port] = url_host(url.substr(0, (https ? 8 : 7) + rest.size()));
+  const auto [host, port] = security::url_host(url.substr(0, (https ? 8 : 7) + rest.size()));
   const std::size_t colon = rest.rfind(':');
   const bool names_port =
       colon != std::string_view::npos && rest.find(']', colon) == std::string_view::npos;

@@ -46,7 +46,7 @@ int on_credentials(git_credential** out, const char* url, const char* username_f
   std::string host = log->connected->host;
   std::optional<int> port = log->connected->port;
   if (log->via_proxy) {
-    std::tie(host, port) = url_host(libgit2_url);
+    std::tie(host, port) = security::url_host(libgit2_url);
   } else if (log->connected->port == t.job_endpoint.port) {
     port = t.job_url_port;  // a `hosts` entry without a port matches a URL without one
   }
@@ -97,7 +97,7 @@ int on_certificate(git_cert* cert, int /*valid*/, const char* host, void* payloa
   } else {
     // ssh URLs without a port use 22; `[host]:port` entries are told apart from `host` ones.
     constexpr int kSshPort = 22;
-    const auto url_port = url_host(t.url).second;
+    const auto url_port = security::url_host(t.url).second;
     problem = security::check_known_hosts(t.credential->known_hosts_text,
                                           host == nullptr ? "" : host, url_port.value_or(kSshPort),
                                           hostkey->hostkey, hostkey->hostkey_len);
@@ -145,10 +145,6 @@ int on_update_tips(const char* refname, const git_oid* old_oid, const git_oid* n
 }
 
 }  // namespace
-
-std::pair<std::string, std::optional<int>> url_host(std::string_view url) {
-  return security::url_host(url);
-}
 
 git_remote_callbacks make_callbacks(Transfer& transfer) {
   git_remote_callbacks callbacks;

@@ -45,9 +45,4 @@ struct Transfer {
 /// `transfer` must outlive every libgit2 call given the result.
 git_remote_callbacks make_callbacks(Transfer& transfer);
 
-/// Host (lower-cased) and explicit port of the URL libgit2 authenticates against:
-/// `scheme://[user@]host[:port]/…` or scp-like `[user@]host:path`. No port when the URL
-/// names none.
-std::pair<std::string, std::optional<int>> url_host(std::string_view url);
-
 }  // namespace mgit::git

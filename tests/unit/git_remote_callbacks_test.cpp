@@ -29,7 +29,7 @@ TEST(GitUrlHost, TakesHostAndExplicitPort) {
       {"", "", std::nullopt},
   };
   for (const Row& row : rows) {
-    const auto [host, port] = url_host(row.url);
+    const auto [host, port] = security::url_host(row.url);
     EXPECT_EQ(host, row.host) << row.url;
     EXPECT_EQ(port, row.port) << row.url;
   }
