@@ -2,6 +2,7 @@
 
 #include <utility>
 
+#include "mgit/jobs/repository_key.hpp"
 #include "mgit/security/redaction.hpp"
 
 namespace mgit::daemon {
@@ -17,7 +18,7 @@ audit::AuditEvent job_event(std::string_view type, const AuditedJob& job,
   event.trace_id = job.ctx.trace_id;
   event.fields.push_back({"repository", security::redact_url(result.repository_url)});
   if (!job.repository_key.empty()) {
-    event.fields.push_back({"host", host_of_repository_key(job.repository_key)});
+    event.fields.push_back({"host", jobs::host_of_repository_key(job.repository_key)});
   }
   if (!job.credential.empty()) event.fields.push_back({"credential", std::string(job.credential)});
   if (result.error) {
@@ -32,14 +33,6 @@ bool mentions_credential(const jobs::JobResult& result) {
 }
 
 }  // namespace
-
-std::string host_of_repository_key(std::string_view key) {
-  const auto scheme_end = key.find("://");
-  const auto start = scheme_end == std::string_view::npos ? 0 : scheme_end + 3;
-  const auto end = key.find('/', start);
-  return std::string(
-      key.substr(start, end == std::string_view::npos ? key.size() - start : end - start));
-}
 
 std::vector<audit::AuditEvent> job_audit_events(const AuditedJob& job,
                                                 const jobs::JobResult& result) {

@@ -38,7 +38,4 @@ audit::AuditEvent config_event(std::string_view event, std::string config, bool 
 audit::AuditEvent host_cooldown_event(std::string_view host, std::chrono::milliseconds cooldown,
                                       std::string_view reason);
 
-/// The host (with a non-default port) of a repository key, `scheme://host[:port]/path`.
-std::string host_of_repository_key(std::string_view key);
-
 }  // namespace mgit::daemon

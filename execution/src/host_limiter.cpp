@@ -36,14 +36,6 @@ std::size_t HostLimitSettings::global_share() const {
   return share_of(max_in_flight, wait_share_percent);
 }
 
-std::string host_of_repository_key(std::string_view key) {
-  auto rest = key;
-  if (const auto scheme = rest.find("://"); scheme != std::string_view::npos) {
-    rest.remove_prefix(scheme + 3);
-  }
-  return std::string(rest.substr(0, rest.find('/')));
-}
-
 std::string_view to_string(HostWait wait) {
   switch (wait) {
     case HostWait::kCoolDown:

@@ -5,6 +5,7 @@
 #include <boost/asio/steady_timer.hpp>
 #include <exception>
 
+#include "mgit/jobs/repository_key.hpp"
 #include "mgit/observability/log.hpp"
 #include "scheduler_entry.hpp"
 
@@ -54,7 +55,7 @@ void Scheduler::submit(jobs::Job job, observability::JobContext ctx, std::uint64
   entry->ctx = std::move(ctx);
   entry->tag = tag;
   entry->done = std::move(done);
-  entry->host = host_of_repository_key(entry->job.repository_key);
+  entry->host = jobs::host_of_repository_key(entry->job.repository_key);
   entry->submitted_at = Clock::now();
   if (!accepting_) {
     entry->withdrawn = true;

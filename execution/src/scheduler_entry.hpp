@@ -20,7 +20,7 @@ struct Scheduler::Entry {
   observability::JobContext ctx;
   std::uint64_t tag = 0;
   JobCompletion done;
-  std::string host;  ///< host_of_repository_key(job.repository_key)
+  std::string host;  ///< jobs::host_of_repository_key(job.repository_key)
   Clock::time_point submitted_at;
   std::optional<Clock::time_point> first_started_at;
   Clock::time_point attempt_started_at;

@@ -281,4 +281,12 @@ tl::expected<std::string, JobError> normalize_repository_url(std::string_view ur
   return normalize_scp_like(url);
 }
 
+std::string host_of_repository_key(std::string_view key) {
+  auto rest = key;
+  if (const auto scheme = rest.find("://"); scheme != std::string_view::npos) {
+    rest.remove_prefix(scheme + 3);
+  }
+  return std::string(rest.substr(0, rest.find('/')));
+}
+
 }  // namespace mgit::jobs

@@ -6,6 +6,7 @@
 
 #include "audit_events.hpp"
 #include "mgit/daemon/config.hpp"
+#include "mgit/jobs/repository_key.hpp"
 #include "mgit/security/credentials.hpp"
 #include "support/test_environment.hpp"
 
@@ -127,9 +128,10 @@ TEST(DaemonAuditEventsTest, ConfigEventsCarryTheConfigWithSecretsMasked) {
 }
 
 TEST(DaemonAuditEventsTest, HostOfARepositoryKeyKeepsANonDefaultPort) {
-  EXPECT_EQ(host_of_repository_key("https://git.example.com/org/app"), "git.example.com");
-  EXPECT_EQ(host_of_repository_key("ssh://git.example.com:2222/org/app"), "git.example.com:2222");
-  EXPECT_EQ(host_of_repository_key("https://[::1]:8443/x"), "[::1]:8443");
+  EXPECT_EQ(jobs::host_of_repository_key("https://git.example.com/org/app"), "git.example.com");
+  EXPECT_EQ(jobs::host_of_repository_key("ssh://git.example.com:2222/org/app"),
+            "git.example.com:2222");
+  EXPECT_EQ(jobs::host_of_repository_key("https://[::1]:8443/x"), "[::1]:8443");
   const auto cooldown =
       audit::encode(host_cooldown_event("git.example.com", std::chrono::seconds(30), "http_429"));
   EXPECT_NE(cooldown.find(R"("host":"git.example.com","cooldown_ms":30000,"reason":"http_429")"),

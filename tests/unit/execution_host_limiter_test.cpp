@@ -1,6 +1,7 @@
 #include <gtest/gtest.h>
 
 #include "mgit/execution/host_limiter.hpp"
+#include "mgit/jobs/repository_key.hpp"
 
 namespace mgit::execution {
 namespace {
@@ -23,10 +24,11 @@ HostLimitSettings settings_with(HostLimit defaults) {
 }
 
 TEST(HostOfRepositoryKey, TakesTheAuthorityOfTheKey) {
-  EXPECT_EQ(host_of_repository_key("https://github.com/org/app"), "github.com");
-  EXPECT_EQ(host_of_repository_key("ssh://git.example.com:2222/org/app"), "git.example.com:2222");
-  EXPECT_EQ(host_of_repository_key("http://127.0.0.1:8080"), "127.0.0.1:8080");
-  EXPECT_EQ(host_of_repository_key("https://[::1]:8443/a"), "[::1]:8443");
+  EXPECT_EQ(jobs::host_of_repository_key("https://github.com/org/app"), "github.com");
+  EXPECT_EQ(jobs::host_of_repository_key("ssh://git.example.com:2222/org/app"),
+            "git.example.com:2222");
+  EXPECT_EQ(jobs::host_of_repository_key("http://127.0.0.1:8080"), "127.0.0.1:8080");
+  EXPECT_EQ(jobs::host_of_repository_key("https://[::1]:8443/a"), "[::1]:8443");
 }
 
 TEST(HostLimiter, UnlimitedByDefault) {

@@ -21,7 +21,7 @@ struct HostLimit {
 
 struct HostLimitSettings {
   HostLimit defaults;
-  /// By host key (`host_of_repository_key`): "github.com", "git.example.com:8443".
+  /// By host key (`jobs::host_of_repository_key`): "github.com", "git.example.com:8443".
   std::map<std::string, HostLimit, std::less<>> overrides;
   /// The first cool-down after a throttling answer; each further one doubles, up to the max.
   std::chrono::milliseconds cooldown_base{std::chrono::seconds(5)};
@@ -37,11 +37,6 @@ struct HostLimitSettings {
   [[nodiscard]] std::size_t partition_share() const;
   [[nodiscard]] std::size_t global_share() const;
 };
-
-/// The host part of a repository key ("https://github.com/org/app" -> "github.com",
-/// "ssh://git.example.com:2222/x" -> "git.example.com:2222"): the key already lower-cases the
-/// host, drops userinfo and the scheme's default port, so one host has one spelling.
-std::string host_of_repository_key(std::string_view key);
 
 /// Why a host cannot start a job now.
 enum class HostWait {

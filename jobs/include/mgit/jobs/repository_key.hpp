@@ -15,4 +15,10 @@ namespace mgit::jobs {
 /// carries a password or token in its userinfo.
 tl::expected<std::string, JobError> normalize_repository_url(std::string_view url);
 
+/// The host part of a repository key ("https://github.com/org/app" -> "github.com",
+/// "ssh://git.example.com:2222/x" -> "git.example.com:2222"): the key already lower-cases the
+/// host, spells an address one way, drops userinfo and the scheme's default port, so one
+/// host has one spelling (what rate limits and audit events are kept per).
+std::string host_of_repository_key(std::string_view key);
+
 }  // namespace mgit::jobs
