@@ -379,8 +379,12 @@ ParseOutcome parse_job(std::string_view payload, std::string_view header_correla
                                        ": " + rapidjson::GetParseError_En(doc.GetParseError())};
   }
   if (!doc.IsObject()) return Unparseable{"not_object", "a job must be a JSON object"};
+  // Checked on its own: the general scan names only the first duplicate, and an earlier one
+  // (`"a"` twice) must not let a doubled job_id be answered under either copy.
+  const auto job_id_count = std::count_if(doc.MemberBegin(), doc.MemberEnd(),
+                                          [](const auto& m) { return view(m.name) == "job_id"; });
+  if (job_id_count > 1) return Unparseable{"no_job_id", "job_id appears more than once"};
   const auto duplicate = first_duplicate_key(doc);
-  if (duplicate == "job_id") return Unparseable{"no_job_id", "job_id appears more than once"};
 
   const Value* job_id = find(doc, "job_id");
   if (job_id == nullptr) return Unparseable{"no_job_id", "job_id is missing"};

@@ -360,6 +360,12 @@ TEST(ParseJob, DuplicateJobIdLeavesNoUsableJobId) {
           "repository": {"url": "https://git.example.com/org/app.git"}})"));
   EXPECT_EQ(unparseable.reason, "no_job_id");
   EXPECT_EQ(unparseable.message, "job_id appears more than once");
+  // Another key given twice before it does not hide the doubled job_id.
+  const Unparseable behind = expect_unparseable(
+      parse(R"({"a": 1, "a": 2, "job_id": "job-1", "job_id": "job-2", "operation": "fetch",
+          "repository": {"url": "https://git.example.com/org/app.git"}})"));
+  EXPECT_EQ(behind.reason, "no_job_id");
+  EXPECT_EQ(behind.message, "job_id appears more than once");
 }
 
 TEST(ParseJob, RejectedUrlIsKeptAsGivenForTheResultToRedact) {
