@@ -67,6 +67,12 @@ std::vector<audit::AuditEvent> job_audit_events(const AuditedJob& job,
   return events;
 }
 
+audit::AuditEvent withdrawn_credential_use(const AuditedJob& job, std::string_view repository_url) {
+  jobs::JobResult attempted;
+  attempted.repository_url = std::string(repository_url);
+  return job_event(audit::kCredentialUse, job, attempted, "withdrawn");
+}
+
 audit::AuditEvent config_event(std::string_view event, std::string config, bool restart_needed) {
   audit::AuditEvent out;
   out.event = event;

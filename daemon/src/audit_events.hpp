@@ -29,6 +29,10 @@ struct AuditedJob {
 std::vector<audit::AuditEvent> job_audit_events(const AuditedJob& job,
                                                 const jobs::JobResult& result);
 
+/// `credential_use` with outcome `withdrawn`, for a job withdrawn (shutdown, revoke) after an
+/// attempt: it gets no result, but its credential may already have been offered.
+audit::AuditEvent withdrawn_credential_use(const AuditedJob& job, std::string_view repository_url);
+
 /// `config_loaded` (startup) or `config_reloaded` (SIGHUP): `config` is describe_config's
 /// JSON, secrets already masked; `restart_needed` says whether the reload changed more than
 /// the log level.

@@ -96,6 +96,21 @@ TEST(DaemonAuditEventsTest, ACredentialUsedByARunJobNamesItAndItsHostWithTheJobs
   EXPECT_EQ(line.find(secret), std::string::npos);
 }
 
+TEST(DaemonAuditEventsTest, AWithdrawnAttemptStillRecordsItsCredentialUse) {
+  const auto ctx = context();
+  const AuditedJob job{ctx, "org-token", "https://git.example.com:8443/org/app"};
+  const auto event =
+      withdrawn_credential_use(job, "https://u:tok-SECRET@git.example.com:8443/org/app.git");
+  EXPECT_EQ(event.event, "credential_use");
+  EXPECT_EQ(event.outcome, "withdrawn");
+  EXPECT_EQ(event.job_id, "job-7");
+  const auto line = audit::encode(event);
+  EXPECT_NE(line.find(R"("host":"git.example.com:8443","credential":"org-token")"),
+            std::string::npos)
+      << line;
+  EXPECT_EQ(line.find("tok-SECRET"), std::string::npos) << line;
+}
+
 TEST(DaemonAuditEventsTest, NoCredentialUseWhenNothingWasSent) {
   const auto ctx = context();
   const AuditedJob job{ctx, "org-token", "https://git.example.com/org/app"};
