@@ -96,13 +96,15 @@ const Range* denied_range(const IpAddress& address) {
   return nullptr;
 }
 
-/// What the address is called in a message: itself, and the host when that is a name.
+/// What the address is called in a message. A literal is named (the job wrote it); for a
+/// name, only the name: the address it resolved to is what the resolver answered, and a
+/// result naming it would turn the results topic into a lookup service for internal DNS.
 std::string subject(std::string_view host, const IpAddress& address) {
   const std::string text = address.to_string();
   const std::string normalized = normalize_host(host);
   if (normalized.empty() || normalized == text) return fmt::format("address {}", text);
   if (parse_ip_literal(normalized)) return fmt::format("address {} (written {})", text, host);
-  return fmt::format("address {} of {}", text, normalized);
+  return fmt::format("an address of {}", normalized);
 }
 
 bool valid_glob(std::string_view glob) {
