@@ -34,7 +34,8 @@ int on_credentials(git_credential** out, const char* url, const char* username_f
         fmt::format("credential '{}' is never sent over plain http", cred.name);
     return GIT_EUSER;
   }
-  // libgit2 names the job URL even after a redirect: the credential is bound to where the
+  // Upstream libgit2 1.5 names the job URL even after a redirect (Debian's deb12u2 names the
+  // redirected host, CVE-2026-53586); either way the credential is bound to where the
   // stream actually connected. Through the proxy the tunnel goes to the URL's host, whose
   // name TLS verifies.
   const ConnectLog* log = t.connections;

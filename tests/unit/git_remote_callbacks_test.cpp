@@ -42,7 +42,7 @@ namespace mgit::git {
 namespace {
 
 /// The credential callback binds the credential to where the stream connected, not to the
-/// URL libgit2 names (always the job's, even after a redirect).
+/// URL libgit2 names (the job's even after a redirect, before Debian's deb12u2).
 class CredentialBinding : public ::testing::Test {
  protected:
   // ctest runs each test in its own process: libgit2 must be initialized here, not by
