@@ -11,6 +11,7 @@
 #include "config_rate_limits.hpp"
 #include "mgit/daemon/config.hpp"
 #include "mgit/daemon/pipeline_settings.hpp"
+#include "support/config_load_test.hpp"
 
 namespace mgit::daemon {
 namespace {
@@ -18,7 +19,7 @@ namespace {
 using execution::HostLimit;
 using ::testing::HasSubstr;
 
-class RateLimitConfigTest : public ::testing::Test {
+class RateLimitConfigTest : public test_support::ConfigLoadTest {
  protected:
   void SetUp() override {
     file_ = std::filesystem::temp_directory_path() /
@@ -26,25 +27,7 @@ class RateLimitConfigTest : public ::testing::Test {
   }
   void TearDown() override { std::filesystem::remove(file_); }
 
-  ConfigLoad load(std::vector<std::string> args) {
-    std::vector<const char*> argv{"mgitd"};
-    for (const auto& arg : args) argv.push_back(arg.c_str());
-    const EnvLookup env = [this](const std::string& name) -> std::optional<std::string> {
-      if (auto it = env_.find(name); it != env_.end()) return it->second;
-      return std::nullopt;
-    };
-    ::testing::internal::CaptureStderr();
-    ::testing::internal::CaptureStdout();
-    auto result = load_config(static_cast<int>(argv.size()), argv.data(), env);
-    out_ = ::testing::internal::GetCapturedStdout();
-    err_ = ::testing::internal::GetCapturedStderr();
-    return result;
-  }
-
   std::filesystem::path file_;
-  std::map<std::string, std::string> env_;
-  std::string out_;
-  std::string err_;
 };
 
 TEST_F(RateLimitConfigTest, DefaultsLimitNothingButCoolDown) {

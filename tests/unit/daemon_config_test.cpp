@@ -10,6 +10,7 @@
 
 #include "mgit/daemon/config.hpp"
 #include "mgit/transport/kafka_secrets.hpp"
+#include "support/config_load_test.hpp"
 
 namespace mgit::daemon {
 namespace {
@@ -19,7 +20,7 @@ using ::testing::HasSubstr;
 using ::testing::Not;
 using ::testing::Pair;
 
-class ConfigTest : public ::testing::Test {
+class ConfigTest : public test_support::ConfigLoadTest {
  protected:
   void SetUp() override {
     dir_ = std::filesystem::temp_directory_path() /
@@ -35,27 +36,7 @@ class ConfigTest : public ::testing::Test {
     return path.string();
   }
 
-  /// Runs load_config with `args` after the program name and `env_` as the environment;
-  /// stderr is captured into `err_`.
-  ConfigLoad load(std::vector<std::string> args) {
-    std::vector<const char*> argv{"mgitd"};
-    for (const auto& arg : args) argv.push_back(arg.c_str());
-    const EnvLookup env = [this](const std::string& name) -> std::optional<std::string> {
-      if (auto it = env_.find(name); it != env_.end()) return it->second;
-      return std::nullopt;
-    };
-    ::testing::internal::CaptureStderr();
-    ::testing::internal::CaptureStdout();
-    auto result = load_config(static_cast<int>(argv.size()), argv.data(), env);
-    out_ = ::testing::internal::GetCapturedStdout();
-    err_ = ::testing::internal::GetCapturedStderr();
-    return result;
-  }
-
   std::filesystem::path dir_;
-  std::map<std::string, std::string> env_;
-  std::string out_;
-  std::string err_;
 };
 
 TEST_F(ConfigTest, DefaultsMatchTheSpec) {
