@@ -27,7 +27,8 @@ struct Transfer {
   std::string_view url;
   std::uint64_t max_received_bytes = 0;  ///< 0: unlimited
   /// Where the stream connected: a credential is bound to that endpoint, not to the URL
-  /// libgit2 names (the job's even after a redirect, before Debian's deb12u2). Null: no credential is given.
+  /// libgit2 names (the job's even after a redirect, before Debian's deb12u2). Null: no credential
+  /// is given.
   const ConnectLog* connections = nullptr;
   Endpoint job_endpoint;            ///< the job URL's host and (default) port
   std::optional<int> job_url_port;  ///< the port the job URL names, if any
