@@ -1,6 +1,7 @@
 // describe_config: the effective configuration as JSON for the startup log line.
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "mgit/basics/json_escape.hpp"
 #include "mgit/daemon/config.hpp"
@@ -16,6 +17,18 @@ void add_string(std::string& out, std::string_view key, std::string_view value) 
   out += "\":\"";
   basics::append_json_escaped(out, value);
   out += "\",";
+}
+
+/// A JSON array of strings.
+std::string string_list(const std::vector<std::string>& items) {
+  std::string list = "[";
+  for (const auto& item : items) {
+    list += '"';
+    basics::append_json_escaped(list, item);
+    list += "\",";
+  }
+  if (list.size() > 1) list.pop_back();
+  return list + ']';
 }
 
 void add_raw(std::string& out, std::string_view key, const std::string& value) {
@@ -83,15 +96,7 @@ std::string describe_config(const Config& config) {
   add_raw(out, "host_max_concurrent_jobs", std::to_string(config.host_max_concurrent_jobs));
   add_raw(out, "host_jobs_per_minute", std::to_string(config.host_jobs_per_minute));
   add_raw(out, "host_burst", std::to_string(config.host_burst));
-  std::string host_limits = "[";
-  for (const auto& item : config.host_limits) {
-    host_limits += '"';
-    basics::append_json_escaped(host_limits, item);
-    host_limits += "\",";
-  }
-  if (host_limits.size() > 1) host_limits.pop_back();
-  host_limits += ']';
-  add_raw(out, "host_limits", host_limits);
+  add_raw(out, "host_limits", string_list(config.host_limits));
   add_raw(out, "host_cooldown_seconds", std::to_string(config.host_cooldown_seconds));
   add_raw(out, "host_cooldown_max_seconds", std::to_string(config.host_cooldown_max_seconds));
   add_raw(out, "host_wait_share_percent", std::to_string(config.host_wait_share_percent));
@@ -100,15 +105,7 @@ std::string describe_config(const Config& config) {
   add_string(out, "audit_file", config.audit_file);
   add_raw(out, "audit_buffer_events", std::to_string(config.audit_buffer_events));
   add_raw(out, "audit_ack_timeout_seconds", std::to_string(config.audit_ack_timeout_seconds));
-  std::string allow = "[";
-  for (const auto& entry : config.network_allow) {
-    allow += '"';
-    basics::append_json_escaped(allow, entry);
-    allow += "\",";
-  }
-  if (allow.size() > 1) allow.pop_back();
-  allow += ']';
-  add_raw(out, "network_allow", allow);
+  add_raw(out, "network_allow", string_list(config.network_allow));
   add_raw(out, "allow_plain_http", config.allow_plain_http ? "true" : "false");
   add_string(out, "follow_redirects", config.follow_redirects);
   add_string(out, "git_proxy", security::redact_url(config.git_proxy));
@@ -116,6 +113,18 @@ std::string describe_config(const Config& config) {
   add_raw(out, "socket_timeout_seconds", std::to_string(config.socket_timeout_seconds));
   add_string(out, "git_ca_file", config.git_ca_file);
   add_string(out, "http_listen", config.http_listen);
+  add_string(out, "webhook_listen", config.webhook_listen);
+  add_string(out, "webhook_routes_file", config.webhook_routes_file);
+  add_string(out, "webhook_spool_dir", config.webhook_spool_dir);
+  add_raw(out, "webhook_ack_timeout_ms", std::to_string(config.webhook_ack_timeout_ms));
+  add_raw(out, "webhook_max_body_bytes", std::to_string(config.webhook_max_body_bytes));
+  add_raw(out, "webhook_max_connections", std::to_string(config.webhook_max_connections));
+  add_raw(out, "webhook_header_timeout_seconds",
+          std::to_string(config.webhook_header_timeout_seconds));
+  add_raw(out, "webhook_read_timeout_seconds", std::to_string(config.webhook_read_timeout_seconds));
+  add_raw(out, "webhook_rate_per_second", std::to_string(config.webhook_rate_per_second));
+  add_raw(out, "webhook_rate_burst", std::to_string(config.webhook_rate_burst));
+  add_raw(out, "webhook_trusted_proxies", string_list(config.webhook_trusted_proxies));
   add_string(out, "otlp_endpoint", security::redact_url(config.otlp_endpoint));
   add_string(out, "log_level", config.log_level);
   add_raw(out, "embedded_broker", config.embedded_broker ? "true" : "false");

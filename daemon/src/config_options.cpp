@@ -12,6 +12,7 @@
 #include "mgit/observability/tracing.hpp"
 #include "mgit/security/network_policy.hpp"
 #include "mgit/transport/kafka_secrets.hpp"
+#include "mgit/webhooks/source_limits.hpp"
 
 namespace mgit::daemon::detail {
 namespace {
@@ -131,6 +132,54 @@ std::string flag_name(std::string_view key) {
   return out;
 }
 
+namespace {
+
+/// The webhook listener's settings (docs/webhooks.md).
+void declare_webhook_options(CLI::App& app, Config& config) {
+  const auto number = [&app](const char* name, int& var, int lo, int hi, const char* meaning) {
+    app.add_option(name, var, meaning)
+        ->check(CLI::Range(lo, hi).description(""))
+        ->type_name(std::string(kIntegerType));
+  };
+  app.add_option("--webhook-listen", config.webhook_listen,
+                 "HOST:PORT of the webhook listener (empty: webhooks off)")
+      ->check(CLI::Validator(
+          [](const std::string& value) {
+            return value.empty() ? std::string() : check_listen(value);
+          },
+          "", ""));
+  app.add_option("--webhook-routes-file", config.webhook_routes_file,
+                 "TOML routes file: which repositories' pushes make which jobs (the allowlist)");
+  app.add_option("--webhook-spool-dir", config.webhook_spool_dir,
+                 "Jobs waiting for the broker, fsync'd (empty: <workspace>/.mgitd/webhook-spool)");
+  number("--webhook-ack-timeout-ms", config.webhook_ack_timeout_ms, 100, 60000,
+         "A webhook waits this long for the broker's ack, then its job is spooled");
+  number("--webhook-max-body-bytes", config.webhook_max_body_bytes, 1024, 26214400,
+         "Larger webhook bodies are answered 413");
+  number("--webhook-max-connections", config.webhook_max_connections, 1, 100000,
+         "Open webhook connections; more are refused");
+  number("--webhook-header-timeout-seconds", config.webhook_header_timeout_seconds, 1, 600,
+         "A webhook's headers must arrive within this");
+  number("--webhook-read-timeout-seconds", config.webhook_read_timeout_seconds, 1, 600,
+         "A whole webhook request must arrive within this");
+  number("--webhook-rate-per-second", config.webhook_rate_per_second, 1, 1000000,
+         "Webhook requests per second per source address (token bucket)");
+  number("--webhook-rate-burst", config.webhook_rate_burst, 1, 1000000,
+         "Token bucket size per source address");
+  app.add_option("--webhook-trusted-proxies", config.webhook_trusted_proxies,
+                 "Repeatable CIDR of proxies whose X-Forwarded-For is believed (an Ingress)")
+      ->type_name(std::string(kHostOrCidrType))
+      ->check(CLI::Validator(
+          [](const std::string& value) {
+            auto parsed = webhooks::TrustedProxies::parse({value});
+            return parsed ? std::string() : parsed.error();
+          },
+          "", ""))
+      ->take_all();
+}
+
+}  // namespace
+
 void declare_options(CLI::App& app, Config& config) {
   app.option_defaults()->always_capture_default();
   auto text = [&app](const char* name, std::string& var, const char* meaning) {
@@ -244,8 +293,9 @@ void declare_options(CLI::App& app, Config& config) {
          "A git connection's read or write blocked this long fails (network)");
   text("--git-ca-file", config.git_ca_file,
        "PEM file of CAs trusted for https git remotes, besides the system's (empty: none)");
-  text("--http-listen", config.http_listen, "HOST:PORT for metrics, health and webhooks")
+  text("--http-listen", config.http_listen, "HOST:PORT for metrics and health")
       ->check(CLI::Validator(check_listen, "", ""));
+  declare_webhook_options(app, config);
   text("--otlp-endpoint", config.otlp_endpoint, "OTLP/HTTP traces URL (empty: tracing off)")
       ->check(CLI::Validator(check_otlp, "", ""));
   text("--log-level", config.log_level, "trace|debug|info|warn|error")

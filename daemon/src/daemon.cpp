@@ -27,6 +27,9 @@
 #include "mgit/security/credential_check.hpp"
 #include "mgit/security/credentials.hpp"
 #include "mgit/transport/kafka_admin.hpp"
+#include "mgit/webhooks/spool.hpp"
+#include "webhook_listener.hpp"
+#include "webhook_relay.hpp"
 #include "worker_mode.hpp"
 #include "workspace_probe.hpp"
 
@@ -221,6 +224,34 @@ int run_daemon(const Config& input, const ExecutorFactory& make_executor,
     pipeline.attach(**consumer);
     if (auto started = (*consumer)->start(); !started) {
       return startup_failure(started.error().message);
+    }
+
+    // Webhooks after intake started: a job they enqueue is consumed like any other. Destroyed
+    // before the pipeline (reverse order): the listener first, so nothing is answered by a
+    // relay that is gone.
+    std::unique_ptr<WebhookRelay> webhook_relay;
+    std::unique_ptr<HttpServer> webhook_listener;
+    if (!config.webhook_listen.empty()) {
+      auto spool = webhooks::Spool::open(config.webhook_spool_dir.empty()
+                                             ? std::filesystem::path(config.workspace) / ".mgitd" /
+                                                   "webhook-spool"
+                                             : std::filesystem::path(config.webhook_spool_dir));
+      if (!spool) return startup_failure(spool.error());
+      WebhookRelaySettings relay_settings;
+      relay_settings.jobs_topic = config.jobs_topic;
+      relay_settings.ack_timeout = std::chrono::milliseconds(config.webhook_ack_timeout_ms);
+      relay_settings.on_spool_size = [&metrics](std::size_t count) {
+        metrics.set_webhook_spooled(count);
+      };
+      webhook_relay = std::make_unique<WebhookRelay>(io, **producer, std::move(*spool),
+                                                     std::move(relay_settings));
+      auto listener = start_webhook_listener(
+          config, WebhookListenerParts{io, *webhook_relay, audit_log, metrics, *spans});
+      if (!listener) return startup_failure(listener.error());
+      webhook_listener = std::move(*listener);
+      webhook_relay->start();
+      observability::log(LogLevel::kInfo, "webhooks listening",
+                         {{"listen", config.webhook_listen}, {"port", webhook_listener->port()}});
     }
 
     asio::signal_set signals(io, SIGTERM, SIGINT);

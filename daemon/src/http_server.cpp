@@ -7,6 +7,8 @@
 #include <boost/asio/strand.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
+#include <map>
+#include <mutex>
 #include <thread>
 
 #include "mgit/observability/log.hpp"
@@ -42,11 +44,27 @@ tl::expected<tcp::endpoint, std::string> parse_listen(const std::string& listen)
   return tcp::endpoint(address, static_cast<std::uint16_t>(port));
 }
 
+class Session;
+
+/// What responders reach: requests waiting for their answer, parked by id on the server
+/// (HTTP thread only), and the io_context their answers are posted to while it runs.
+struct ResponderGate {
+  std::mutex mutex;
+  bool open = true;  ///< false once the server stops: later answers are dropped
+  asio::io_context* io = nullptr;
+  std::map<std::uint64_t, std::shared_ptr<Session>>* parked = nullptr;  ///< HTTP thread only
+  std::uint64_t next_id = 0;                                            ///< HTTP thread only
+};
+
 class Session : public std::enable_shared_from_this<Session> {
  public:
-  Session(tcp::socket socket, const HttpServerSettings& settings, const HttpHandler& handler,
-          std::atomic<std::size_t>& open)
-      : stream_(std::move(socket)), settings_(settings), handler_(handler), open_(open) {
+  Session(tcp::socket socket, const HttpServerSettings& settings, const AsyncHttpHandler& handler,
+          std::atomic<std::size_t>& open, std::shared_ptr<ResponderGate> gate)
+      : stream_(std::move(socket)),
+        settings_(settings),
+        handler_(handler),
+        open_(open),
+        gate_(std::move(gate)) {
     ++open_;
   }
   ~Session() { --open_; }
@@ -55,18 +73,30 @@ class Session : public std::enable_shared_from_this<Session> {
   // as fast as one that sends slowly. Kept-alive connections may idle between requests.
   void start() { read(std::chrono::milliseconds(0)); }
 
+  void write(HttpResponse answer, unsigned version, bool keep_alive, bool head);
+
  private:
   void read(std::chrono::milliseconds first_byte_timeout) {
     parser_.emplace();
     parser_->header_limit(static_cast<std::uint32_t>(settings_.max_header_bytes));
     parser_->body_limit(settings_.max_body_bytes);
     // The whole request must arrive within the read timeout (idle time before a kept-alive
-    // request counts separately), so a client sending one byte a second cannot hold on.
-    stream_.expires_after(first_byte_timeout + settings_.read_timeout);
-    http::async_read(stream_, buffer_, *parser_,
-                     [self = shared_from_this()](const beast::error_code& ec, std::size_t) {
-                       self->on_read(ec);
-                     });
+    // request counts separately), so a client sending one byte a second cannot hold on; its
+    // headers must arrive within the header timeout.
+    const auto now = std::chrono::steady_clock::now();
+    deadline_ = now + first_byte_timeout + settings_.read_timeout;
+    stream_.expires_at(std::min(deadline_, now + first_byte_timeout + settings_.header_timeout));
+    http::async_read_header(stream_, buffer_, *parser_,
+                            [self = shared_from_this()](const beast::error_code& ec, std::size_t) {
+                              if (ec) {
+                                self->on_read(ec);
+                                return;
+                              }
+                              self->stream_.expires_at(self->deadline_);
+                              http::async_read(self->stream_, self->buffer_, *self->parser_,
+                                               [self](const beast::error_code& body_ec,
+                                                      std::size_t) { self->on_read(body_ec); });
+                            });
   }
 
   void on_read(const beast::error_code& ec) {
@@ -88,24 +118,54 @@ class Session : public std::enable_shared_from_this<Session> {
       return;
     }
     const auto& request = parser_->get();
-    HttpResponse answer;
+    const bool head = request.method() == http::verb::head;
+    const auto version = request.version();
+    const bool keep_alive = request.keep_alive();
+    boost::system::error_code peer_error;
+    const auto peer = stream_.socket().remote_endpoint(peer_error);
+    HttpRequestView view{
+        std::string_view(request.method_string()), std::string_view(request.target()),
+        [&request](std::string_view name) -> std::string_view {
+          const auto found = request.find(beast::string_view(name.data(), name.size()));
+          if (found == request.end()) return {};
+          return {found->value().data(), found->value().size()};
+        },
+        std::string_view(request.body()), peer_error ? std::string() : peer.address().to_string()};
+    // Parked on the server until answered: the responder may be called on another thread,
+    // after this call returns, or never again once the server stops.
+    const auto id = ++gate_->next_id;
+    gate_->parked->emplace(id, shared_from_this());
+    HttpResponder respond = [gate = gate_, id, version, keep_alive, head](HttpResponse answer) {
+      const std::lock_guard lock(gate->mutex);
+      if (!gate->open) return;
+      asio::post(*gate->io,
+                 [gate, id, answer = std::move(answer), version, keep_alive, head]() mutable {
+                   const auto found = gate->parked->find(id);
+                   if (found == gate->parked->end()) return;  // answered already
+                   auto session = std::move(found->second);
+                   gate->parked->erase(found);
+                   session->write(std::move(answer), version, keep_alive, head);
+                 });
+    };
     try {
-      answer = handler_(HttpRequestView{std::string_view(request.method_string()),
-                                        std::string_view(request.target())});
+      handler_(view, respond);
     } catch (const std::exception& e) {
       observability::log(LogLevel::kError, "http handler failed", {{"error", e.what()}});
-      answer = HttpResponse{500, "text/plain; charset=utf-8", "internal error\n", {}};
+      respond(HttpResponse{500, "text/plain; charset=utf-8", "internal error\n", {}});
     }
-    const bool head = request.method() == http::verb::head;
-    write(std::move(answer), request.version(), request.keep_alive(), head);
   }
 
   void reply_error(unsigned status, std::string_view text) {
-    write(HttpResponse{status, "text/plain; charset=utf-8", std::string(text) + "\n", {}}, 11,
-          false, false);
+    if (settings_.on_refused) {
+      settings_.on_refused(status, parser_ && parser_->is_header_done()
+                                       ? std::string_view(parser_->get().target())
+                                       : std::string_view());
+    }
+    do_write(HttpResponse{status, "text/plain; charset=utf-8", std::string(text) + "\n", {}}, 11,
+             false, false);
   }
 
-  void write(HttpResponse answer, unsigned version, bool keep_alive, bool head) {
+  void do_write(HttpResponse answer, unsigned version, bool keep_alive, bool head) {
     auto response = std::make_shared<http::response<http::string_body>>(
         static_cast<http::status>(answer.status), version);
     response->set(http::field::server, "mgitd");
@@ -144,18 +204,32 @@ class Session : public std::enable_shared_from_this<Session> {
   beast::flat_buffer buffer_;
   std::optional<http::request_parser<http::string_body>> parser_;
   const HttpServerSettings& settings_;
-  const HttpHandler& handler_;
+  const AsyncHttpHandler& handler_;
   std::atomic<std::size_t>& open_;
+  std::shared_ptr<ResponderGate> gate_;
+  std::chrono::steady_clock::time_point deadline_;
 };
+
+void Session::write(HttpResponse answer, unsigned version, bool keep_alive, bool head) {
+  do_write(std::move(answer), version, keep_alive, head);
+}
 
 class BeastHttpServer final : public HttpServer {
  public:
-  BeastHttpServer(HttpServerSettings settings, HttpHandler handler)
-      : settings_(std::move(settings)), handler_(std::move(handler)), acceptor_(io_) {}
+  BeastHttpServer(HttpServerSettings settings, AsyncHttpHandler handler)
+      : settings_(std::move(settings)), handler_(std::move(handler)), acceptor_(io_) {
+    gate_->io = &io_;
+    gate_->parked = &parked_;
+  }
 
   ~BeastHttpServer() override {
+    {
+      const std::lock_guard lock(gate_->mutex);
+      gate_->open = false;
+    }
     io_.stop();
     if (thread_.joinable()) thread_.join();
+    parked_.clear();  // before io_, whose sockets they hold
   }
 
   tl::expected<void, std::string> listen() {
@@ -209,7 +283,7 @@ class BeastHttpServer final : public HttpServer {
           refusing_ = true;
         } else {
           refusing_ = false;
-          std::make_shared<Session>(std::move(socket), settings_, handler_, open_)->start();
+          std::make_shared<Session>(std::move(socket), settings_, handler_, open_, gate_)->start();
         }
       }
       accept();
@@ -217,9 +291,11 @@ class BeastHttpServer final : public HttpServer {
   }
 
   HttpServerSettings settings_;
-  HttpHandler handler_;
+  AsyncHttpHandler handler_;
   std::atomic<std::size_t> open_{0};  // before io_: sessions destroyed with it count down
+  std::shared_ptr<ResponderGate> gate_ = std::make_shared<ResponderGate>();
   asio::io_context io_;
+  std::map<std::uint64_t, std::shared_ptr<Session>> parked_;  ///< awaiting their answer
   tcp::acceptor acceptor_;
   asio::steady_timer retry_timer_{io_};
   std::thread thread_;
@@ -232,6 +308,14 @@ class BeastHttpServer final : public HttpServer {
 
 tl::expected<std::unique_ptr<HttpServer>, std::string> HttpServer::start(
     HttpServerSettings settings, HttpHandler handler) {
+  return start(std::move(settings), [handler = std::move(handler)](const HttpRequestView& request,
+                                                                   const HttpResponder& respond) {
+    respond(handler(request));
+  });
+}
+
+tl::expected<std::unique_ptr<HttpServer>, std::string> HttpServer::start(
+    HttpServerSettings settings, AsyncHttpHandler handler) {
   auto server = std::make_unique<BeastHttpServer>(std::move(settings), std::move(handler));
   if (auto listening = server->listen(); !listening) {
     return tl::make_unexpected(listening.error());

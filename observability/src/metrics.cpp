@@ -162,6 +162,26 @@ struct Metrics::Impl {
           .Register(*registry);
   prometheus::Gauge& audit_buffered_gauge = audit_buffered.Add({});
 
+  prometheus::Family<prometheus::Counter>& webhooks_received =
+      BuildCounter()
+          .Name("mgitd_webhooks_received_total")
+          .Help("Webhook requests answered, by provider and outcome.")
+          .Register(*registry);
+  // A broker ack takes milliseconds; the spool is used after webhook_ack_timeout_ms.
+  prometheus::Histogram& webhook_durable_histogram =
+      BuildHistogram()
+          .Name("mgitd_webhook_durable_seconds")
+          .Help("From a webhook's arrival to its job acknowledged by the broker or spooled.")
+          .Register(*registry)
+          .Add({}, prometheus::Histogram::BucketBoundaries{0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5,
+                                                           1, 2.5, 5, 10});
+  prometheus::Gauge& webhook_spooled_gauge =
+      BuildGauge()
+          .Name("mgitd_webhook_spooled_records")
+          .Help("Webhook jobs in the local spool, waiting for the broker.")
+          .Register(*registry)
+          .Add({});
+
   // Per git host rate limits (docs/rate-limits.md): no host label, hosts come from jobs.
   prometheus::Gauge& throttled_hosts =
       BuildGauge()
@@ -318,6 +338,18 @@ std::string Metrics::serialize() const {
   std::ostringstream out;
   prometheus::TextSerializer().Serialize(out, impl_->registry->Collect());
   return out.str();
+}
+
+void Metrics::webhook_received(std::string_view provider, std::string_view outcome) {
+  impl_->webhooks_received
+      .Add({{"provider", std::string(provider)}, {"outcome", std::string(outcome)}})
+      .Increment();
+}
+
+void Metrics::webhook_durable(double seconds) { impl_->webhook_durable_histogram.Observe(seconds); }
+
+void Metrics::set_webhook_spooled(std::size_t count) {
+  impl_->webhook_spooled_gauge.Set(static_cast<double>(count));
 }
 
 }  // namespace mgit::observability

@@ -17,6 +17,8 @@ inline constexpr std::string_view kRateLimited = "rate_limited";
 inline constexpr std::string_view kHostCooldown = "host_cooldown";
 inline constexpr std::string_view kConfigLoaded = "config_loaded";
 inline constexpr std::string_view kConfigReloaded = "config_reloaded";
+inline constexpr std::string_view kWebhookAuthFailed = "webhook_auth_failed";
+inline constexpr std::string_view kWebhookUnrouted = "webhook_unrouted";
 
 /// A JSON document already encoded (the masked configuration); written as is.
 struct RawJson {

@@ -68,6 +68,18 @@ struct Config {
   int socket_timeout_seconds = 300;
   std::string git_ca_file;  ///< PEM CAs trusted for https remotes beside the system's
   std::string http_listen = "0.0.0.0:8080";
+  // Webhook intake (docs/webhooks.md): off while webhook_listen is empty.
+  std::string webhook_listen;
+  std::string webhook_routes_file;
+  std::string webhook_spool_dir;  ///< empty: <workspace>/.mgitd/webhook-spool
+  int webhook_ack_timeout_ms = 3000;
+  int webhook_max_body_bytes = 1048576;
+  int webhook_max_connections = 64;
+  int webhook_header_timeout_seconds = 5;
+  int webhook_read_timeout_seconds = 10;
+  int webhook_rate_per_second = 10;
+  int webhook_rate_burst = 40;
+  std::vector<std::string> webhook_trusted_proxies;  ///< CIDRs whose X-Forwarded-For is believed
   std::string otlp_endpoint;
   std::string log_level = "info";
   bool embedded_broker = false;

@@ -59,6 +59,13 @@ class Metrics {
   void audit_dropped();
   void set_audit_buffered(std::size_t count);
 
+  /// A webhook request answered; `provider` and `outcome` are fixed label sets
+  /// (docs/webhooks.md). Thread-safe, like every method here.
+  void webhook_received(std::string_view provider, std::string_view outcome);
+  /// From a webhook request's arrival to its job being durable (broker ack or spool fsync).
+  void webhook_durable(double seconds);
+  void set_webhook_spooled(std::size_t count);
+
   /// Prometheus text exposition format 0.0.4.
   [[nodiscard]] std::string serialize() const;
 
