@@ -69,4 +69,41 @@ apply.
 {{- if .Values.kafka.secretsFile.secretName }}
 kafka_secrets_file = "/etc/mgitd/kafka-secrets/{{ .Values.kafka.secretsFile.secretKey }}"
 {{- end }}
+{{- with .Values.webhooks }}
+{{- if .enabled }}
+# The webhook listener, from .Values.webhooks (webhook_listen and webhook_routes_file are
+# environment variables set by the chart).
+webhook_ack_timeout_ms = {{ int64 .ackTimeoutMs }}
+webhook_max_body_bytes = {{ int64 .maxBodyBytes }}
+webhook_max_connections = {{ int64 .maxConnections }}
+webhook_header_timeout_seconds = {{ int64 .headerTimeoutSeconds }}
+webhook_read_timeout_seconds = {{ int64 .readTimeoutSeconds }}
+webhook_rate_per_second = {{ int64 .ratePerSecond }}
+webhook_rate_burst = {{ int64 .rateBurst }}
+{{- if .trustedProxies }}
+webhook_trusted_proxies = [{{ range $i, $cidr := .trustedProxies }}{{ if $i }}, {{ end }}{{ include "mgitd.configString" $cidr }}{{ end }}]
+{{- end }}
+{{- end }}
+{{- end }}
 {{ end -}}
+
+{{/*
+Webhook values that the schema cannot check on its own; included by the StatefulSet, so every
+rendering fails on them.
+*/}}
+{{- define "mgitd.webhooks.validate" -}}
+{{- $wh := .Values.webhooks -}}
+{{- if $wh.enabled -}}
+{{- if not (trim $wh.routes) -}}
+{{- fail "webhooks.routes is required when webhooks.enabled is true: the routes file (TOML) is the allowlist of providers and repositories" -}}
+{{- end -}}
+{{- if not $wh.secretName -}}
+{{- fail "webhooks.secretName is required when webhooks.enabled is true: an existing Secret whose keys are the routes' secret files" -}}
+{{- end -}}
+{{- if eq (int $wh.port) (int .Values.http.port) -}}
+{{- fail "webhooks.port must differ from http.port: the webhook listener is a listener of its own" -}}
+{{- end -}}
+{{- else if $wh.ingress.enabled -}}
+{{- fail "webhooks.ingress.enabled needs webhooks.enabled: the Ingress has no listener to route to" -}}
+{{- end -}}
+{{- end -}}

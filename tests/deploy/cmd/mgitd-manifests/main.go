@@ -6,7 +6,8 @@
 // dropped silently by the API server. Then the rendered set is checked as a whole: the
 // checks kube-linter runs by default that apply to these kinds, plus the ones the project
 // asks for on top (liveness and readiness probes, no default service account, no pod
-// without a NetworkPolicy), and Pod Security Standard "restricted".
+// without a NetworkPolicy), and Pod Security Standard "restricted". An Ingress may route only
+// the webhook paths, to the webhook listener's port.
 //
 // Usage: mgitd-manifests RENDERED.yaml
 package main
@@ -57,6 +58,8 @@ func newObject(apiVersion, kind string) any {
 		return &policyv1.PodDisruptionBudget{}
 	case "networking.k8s.io/v1 NetworkPolicy":
 		return &networkingv1.NetworkPolicy{}
+	case "networking.k8s.io/v1 Ingress":
+		return &networkingv1.Ingress{}
 	case "autoscaling/v2 HorizontalPodAutoscaler":
 		return &autoscalingv2.HorizontalPodAutoscaler{}
 	case "monitoring.coreos.com/v1 ServiceMonitor":
@@ -308,21 +311,77 @@ func (c *checker) checkConsistency() {
 	// MGITD_HTTP_LISTEN's port is the container port the probes and Services use.
 	for _, w := range c.workloads() {
 		for _, ctr := range w.template.Spec.Containers {
-			listen := ""
-			for _, env := range ctr.Env {
-				if env.Name == "MGITD_HTTP_LISTEN" {
-					listen = env.Value
-				}
-			}
-			port := int32(-1)
-			for _, p := range ctr.Ports {
-				if p.Name == "http" {
-					port = p.ContainerPort
-				}
-			}
+			listen := envValue(ctr, "MGITD_HTTP_LISTEN")
+			port := containerPort(ctr, "http")
 			if listen == "" || !strings.HasSuffix(listen, fmt.Sprintf(":%d", port)) {
 				c.problems = append(c.problems, fmt.Sprintf("%s: MGITD_HTTP_LISTEN %q is not on the http container port %d", w.name, listen, port))
 			}
+			c.checkWebhookListener(w, ctr)
+		}
+	}
+}
+
+func envValue(ctr corev1.Container, name string) string {
+	for _, env := range ctr.Env {
+		if env.Name == name {
+			return env.Value
+		}
+	}
+	return ""
+}
+
+func containerPort(ctr corev1.Container, name string) int32 {
+	for _, p := range ctr.Ports {
+		if p.Name == name {
+			return p.ContainerPort
+		}
+	}
+	return -1
+}
+
+// checkWebhookListener: MGITD_WEBHOOK_LISTEN is on the `webhooks` container port, the routes
+// file is on a read-only mount, and every NetworkPolicy of the pods lets some peers, and not
+// every source by omission, reach that port.
+func (c *checker) checkWebhookListener(w workload, ctr corev1.Container) {
+	listen := envValue(ctr, "MGITD_WEBHOOK_LISTEN")
+	port := containerPort(ctr, "webhooks")
+	if listen == "" && port < 0 {
+		return
+	}
+	if listen == "" || !strings.HasSuffix(listen, fmt.Sprintf(":%d", port)) {
+		c.problems = append(c.problems, fmt.Sprintf("%s: MGITD_WEBHOOK_LISTEN %q is not on the webhooks container port %d", w.name, listen, port))
+	}
+	routes := envValue(ctr, "MGITD_WEBHOOK_ROUTES_FILE")
+	mounted := false
+	for _, m := range ctr.VolumeMounts {
+		mounted = mounted || (m.ReadOnly && strings.HasPrefix(routes, strings.TrimSuffix(m.MountPath, "/")+"/"))
+	}
+	if !mounted {
+		c.problems = append(c.problems, fmt.Sprintf("%s: MGITD_WEBHOOK_ROUTES_FILE %q is not on a read-only mount", w.name, routes))
+	}
+	for _, o := range c.objects {
+		np, ok := o.obj.(*networkingv1.NetworkPolicy)
+		if !ok {
+			continue
+		}
+		sel, err := metav1.LabelSelectorAsSelector(&np.Spec.PodSelector)
+		if err != nil || !sel.Matches(labels.Set(w.template.Labels)) {
+			continue
+		}
+		allowed := false
+		for _, rule := range np.Spec.Ingress {
+			for _, p := range rule.Ports {
+				if p.Port != nil && ((p.Port.Type == intstr.String && p.Port.StrVal == "webhooks") ||
+					(p.Port.Type == intstr.Int && p.Port.IntVal == port)) {
+					allowed = true
+					if len(rule.From) == 0 {
+						c.failf(o, "the webhook port's ingress rule has no peers: every source may reach it")
+					}
+				}
+			}
+		}
+		if !allowed {
+			c.failf(o, "no ingress rule allows the webhook port %d", port)
 		}
 	}
 }
@@ -351,6 +410,8 @@ func (c *checker) checkAll() {
 			if err != nil || !selectsPodsOf(sel, ws) {
 				c.failf(o, "podSelector matches no rendered pod")
 			}
+		case *networkingv1.Ingress:
+			c.checkIngress(o, v)
 		case *autoscalingv2.HorizontalPodAutoscaler:
 			c.checkScaleTarget(o, v.Spec.ScaleTargetRef.Kind, v.Spec.ScaleTargetRef.Name)
 			if v.Spec.MinReplicas == nil || *v.Spec.MinReplicas < 1 || v.Spec.MaxReplicas < *v.Spec.MinReplicas {
@@ -424,6 +485,50 @@ func (c *checker) checkService(o rendered, svc *corev1.Service, ws []workload) {
 				c.failf(o, "targetPort %q is not a port of %s's containers", p.TargetPort.StrVal, w.name)
 			}
 		}
+	}
+}
+
+// checkIngress: the Ingress exposes the webhook paths only, on the webhook listener's port of
+// a rendered Service (metrics and health stay inside the cluster).
+func (c *checker) checkIngress(o rendered, ing *networkingv1.Ingress) {
+	if ing.Spec.DefaultBackend != nil {
+		c.failf(o, "a default backend sends every path to the pods")
+	}
+	paths := 0
+	for _, rule := range ing.Spec.Rules {
+		if rule.HTTP == nil {
+			continue
+		}
+		for _, p := range rule.HTTP.Paths {
+			paths++
+			if !strings.HasPrefix(p.Path, "/webhooks/") {
+				c.failf(o, "path %q is outside /webhooks/", p.Path)
+			}
+			svc := p.Backend.Service
+			if svc == nil {
+				c.failf(o, "path %q has no Service backend", p.Path)
+				continue
+			}
+			if svc.Port.Name != "webhooks" {
+				c.failf(o, "path %q goes to port %q/%d, not the webhooks port", p.Path, svc.Port.Name, svc.Port.Number)
+				continue
+			}
+			target := c.find("Service", svc.Name)
+			if target == nil {
+				c.failf(o, "backend Service %q is not rendered", svc.Name)
+				continue
+			}
+			found := false
+			for _, sp := range target.obj.(*corev1.Service).Spec.Ports {
+				found = found || sp.Name == svc.Port.Name
+			}
+			if !found {
+				c.failf(o, "backend Service %q has no port %q", svc.Name, svc.Port.Name)
+			}
+		}
+	}
+	if paths == 0 {
+		c.failf(o, "no paths")
 	}
 }
 
