@@ -20,7 +20,7 @@ class HealthcheckTest : public ::testing::Test {
  protected:
   void SetUp() override {
     auto server = HttpServer::start(
-        HttpServerSettings{"127.0.0.1:0", 16, 8192, 64 * 1024, 5s, 5s, 5s},
+        HttpServerSettings{"127.0.0.1:0", 16, 8192, 64 * 1024, 5s, 5s, 5s, 5s, {}},
         [this](const HttpRequestView& request) {
           const std::lock_guard lock(mutex_);
           paths_.emplace_back(request.target);

@@ -123,11 +123,12 @@ TEST_F(HttpServerTest, ConnectionLimitRefusesExtraConnections) {
 
 TEST(HttpServerStart, RefusesABadListenAddress) {
   auto handler = [](const HttpRequestView&) { return HttpResponse{}; };
-  EXPECT_FALSE(HttpServer::start(HttpServerSettings{"nonsense", 1, 1, 1, 1s, 1s, 1s}, handler));
   EXPECT_FALSE(
-      HttpServer::start(HttpServerSettings{"example.com:80", 1, 1, 1, 1s, 1s, 1s}, handler));
-  EXPECT_FALSE(
-      HttpServer::start(HttpServerSettings{"127.0.0.1:99999", 1, 1, 1, 1s, 1s, 1s}, handler));
+      HttpServer::start(HttpServerSettings{"nonsense", 1, 1, 1, 1s, 1s, 1s, 1s, {}}, handler));
+  EXPECT_FALSE(HttpServer::start(HttpServerSettings{"example.com:80", 1, 1, 1, 1s, 1s, 1s, 1s, {}},
+                                 handler));
+  EXPECT_FALSE(HttpServer::start(HttpServerSettings{"127.0.0.1:99999", 1, 1, 1, 1s, 1s, 1s, 1s, {}},
+                                 handler));
 }
 
 }  // namespace

@@ -122,7 +122,7 @@ class Collector {
  public:
   explicit Collector(unsigned status = 200) {
     auto server = daemon::HttpServer::start(
-        daemon::HttpServerSettings{"127.0.0.1:0", 16, 8192, 16 * 1024 * 1024, 5s, 5s, 5s},
+        daemon::HttpServerSettings{"127.0.0.1:0", 16, 8192, 16 * 1024 * 1024, 5s, 5s, 5s, 5s, {}},
         [this, status](const daemon::HttpRequestView& request) {
           const std::lock_guard lock(mutex_);
           targets_.emplace_back(request.target);

@@ -44,13 +44,13 @@ struct HttpServerSettings {
   std::size_t max_connections = 256;
   std::size_t max_header_bytes = std::size_t{8} * 1024;
   std::size_t max_body_bytes = std::size_t{64} * 1024;
-  /// The request line and headers must arrive within this (within `read_timeout` too).
-  std::chrono::milliseconds header_timeout{10000};
   /// A request must arrive completely within this; a slow or stalled client is cut off.
   std::chrono::milliseconds read_timeout{10000};
   std::chrono::milliseconds write_timeout{10000};
   /// How long a kept-alive connection may wait for its next request.
   std::chrono::milliseconds idle_timeout{30000};
+  /// The request line and headers must arrive within this (within `read_timeout` too).
+  std::chrono::milliseconds header_timeout{10000};
   /// Told of every request the server answers itself (400, 413, 431) with its status and
   /// target (empty when unread); on the HTTP thread. For metrics.
   std::function<void(unsigned status, std::string_view target)> on_refused;
