@@ -106,7 +106,7 @@ class WebhookHandler {
     if (verdict.outcome == Outcome::kUnauthorized) {
       asio::post(parts_.io, [this, provider_name, source] {
         parts_.audit.record(audit::AuditEvent{audit::kWebhookAuthFailed,
-                                              "refused",
+                                              "denied",
                                               {},
                                               {},
                                               {},

@@ -66,17 +66,19 @@ std::optional<SpooledRecord> decode(std::string_view text) {
   rapidjson::Document document;
   document.Parse<rapidjson::kParseIterativeFlag>(text.data(), text.size());
   if (document.HasParseError() || !document.IsObject()) return std::nullopt;
-  const auto string = [&document](const char* name) -> std::optional<std::string> {
-    const auto found = document.FindMember(name);
-    if (found == document.MemberEnd() || !found->value.IsString()) return std::nullopt;
+  // Const iterators: clang 14 finds the mutable ones' operator== ambiguous in C++20.
+  const rapidjson::Value& root = document;
+  const auto string = [&root](const char* name) -> std::optional<std::string> {
+    const auto found = root.FindMember(name);
+    if (found == root.MemberEnd() || !found->value.IsString()) return std::nullopt;
     return std::string(found->value.GetString(), found->value.GetStringLength());
   };
   SpooledRecord record;
   auto job_id = string("job_id");
   auto key = string("key");
   auto payload = string("payload");
-  const auto headers = document.FindMember("headers");
-  if (!job_id || !key || !payload || headers == document.MemberEnd() || !headers->value.IsArray()) {
+  const auto headers = root.FindMember("headers");
+  if (!job_id || !key || !payload || headers == root.MemberEnd() || !headers->value.IsArray()) {
     return std::nullopt;
   }
   record.job_id = std::move(*job_id);
