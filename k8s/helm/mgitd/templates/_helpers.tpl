@@ -80,6 +80,9 @@ webhook_header_timeout_seconds = {{ int64 .headerTimeoutSeconds }}
 webhook_read_timeout_seconds = {{ int64 .readTimeoutSeconds }}
 webhook_rate_per_second = {{ int64 .ratePerSecond }}
 webhook_rate_burst = {{ int64 .rateBurst }}
+{{- if .spoolDir }}
+webhook_spool_dir = {{ include "mgitd.configString" .spoolDir }}
+{{- end }}
 {{- if .trustedProxies }}
 webhook_trusted_proxies = [{{ range $i, $cidr := .trustedProxies }}{{ if $i }}, {{ end }}{{ include "mgitd.configString" $cidr }}{{ end }}]
 {{- end }}
