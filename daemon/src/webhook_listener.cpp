@@ -18,6 +18,7 @@ using webhooks::Outcome;
 using webhooks::Provider;
 
 constexpr std::string_view kPathPrefix = "/webhooks/";
+constexpr double kAuditEventsPerSecond = 20;
 
 HttpResponse json_answer(unsigned status, Outcome outcome, const std::string& job_id,
                          std::string_view message) {
@@ -104,26 +105,14 @@ class WebhookHandler {
     }
     auto verdict = intake_->judge(webhooks::WebhookCall{*provider, request.header, request.body});
     if (verdict.outcome == Outcome::kUnauthorized) {
-      asio::post(parts_.io, [this, provider_name, source] {
-        parts_.audit.record(audit::AuditEvent{audit::kWebhookAuthFailed,
-                                              "denied",
-                                              {},
-                                              {},
-                                              {},
-                                              {{"provider", provider_name}, {"source", source}}});
-      });
+      audit(received, audit::kWebhookAuthFailed, "denied", {},
+            {{"provider", provider_name}, {"source", source}});
     }
     if (verdict.outcome == Outcome::kUnrouted) {
-      asio::post(parts_.io, [this, provider_name, verdict] {
-        parts_.audit.record(audit::AuditEvent{audit::kWebhookUnrouted,
-                                              "ignored",
-                                              verdict.delivery_id,
-                                              {},
-                                              {},
-                                              {{"provider", provider_name},
-                                               {"repository", verdict.repository},
-                                               {"delivery_id", verdict.delivery_id}}});
-      });
+      audit(received, audit::kWebhookUnrouted, "ignored", verdict.delivery_id,
+            {{"provider", provider_name},
+             {"repository", verdict.repository},
+             {"delivery_id", verdict.delivery_id}});
     }
     if (!verdict.job) {
       finish(provider_name, verdict.outcome, respond, {}, verdict.message, verdict.status);
@@ -142,6 +131,29 @@ class WebhookHandler {
   }
 
  private:
+  /// Records an audit event on the daemon's loop. A flood of bad requests from many sources
+  /// must not fill the audit buffer (which would stop job intake, failing closed): beyond
+  /// kAuditEventsPerSecond the events are counted, and the next one recorded says how many
+  /// were left out (`suppressed`).
+  void audit(std::chrono::steady_clock::time_point now, std::string_view event, std::string outcome,
+             std::string correlation_id, std::vector<audit::Field> fields) {
+    if (!audit_budget_.allow("audit", now)) {
+      ++audit_suppressed_;
+      return;
+    }
+    if (audit_suppressed_ > 0) {
+      fields.push_back({"suppressed", static_cast<std::int64_t>(audit_suppressed_)});
+      audit_suppressed_ = 0;
+    }
+    asio::post(
+        parts_.io,
+        [this,
+         record = audit::AuditEvent{
+             event, std::move(outcome), std::move(correlation_id), {}, {}, std::move(fields)}] {
+          parts_.audit.record(record);
+        });
+  }
+
   void finish(const std::string& provider, Outcome outcome, const HttpResponder& respond,
               const std::string& job_id, std::string_view message, unsigned status = 0) {
     parts_.metrics.webhook_received(provider, webhooks::to_string(outcome));
@@ -201,6 +213,8 @@ class WebhookHandler {
   std::unique_ptr<webhooks::WebhookIntake> intake_;  ///< listener thread only
   webhooks::TrustedProxies proxies_;
   webhooks::SourceRateLimiter limiter_;  ///< listener thread only
+  webhooks::SourceRateLimiter audit_budget_{kAuditEventsPerSecond, kAuditEventsPerSecond * 2, 1};
+  std::uint64_t audit_suppressed_ = 0;  ///< listener thread only
   WebhookListenerParts parts_;
 };
 
