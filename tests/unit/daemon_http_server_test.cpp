@@ -1,10 +1,13 @@
 #include <gtest/gtest.h>
 
+#include <atomic>
 #include <boost/asio/connect.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/read.hpp>
 #include <boost/asio/write.hpp>
+#include <mutex>
+#include <thread>
 
 #include "mgit/daemon/http_server.hpp"
 #include "support/daemon_process.hpp"
@@ -129,6 +132,53 @@ TEST(HttpServerStart, RefusesABadListenAddress) {
                                  handler));
   EXPECT_FALSE(HttpServer::start(HttpServerSettings{"127.0.0.1:99999", 1, 1, 1, 1s, 1s, 1s, 1s, {}},
                                  handler));
+}
+
+// The webhook listener answers after the broker acknowledged: from another thread, after the
+// handler returned, with the request's headers and body read.
+TEST(HttpServerAsync, AnswersFromAnotherThreadLaterWithHeadersAndBodyRead) {
+  std::mutex mutex;
+  std::vector<std::thread> answering;
+  std::string seen;
+  auto server = HttpServer::start(
+      HttpServerSettings{"127.0.0.1:0", 4, 8192, 4096, 5s, 5s, 5s, 5s, {}},
+      [&](const HttpRequestView& request, HttpResponder respond) {
+        const std::lock_guard lock(mutex);
+        seen = std::string(request.header("X-Test")) + "|" + std::string(request.body) + "|" +
+               request.remote_address;
+        answering.emplace_back([respond = std::move(respond)] {
+          std::this_thread::sleep_for(50ms);  // the answer comes after the handler returned
+          respond(HttpResponse{202, "application/json", "{}", {}});
+          respond(HttpResponse{500, "text/plain", "twice", {}});  // a second answer is dropped
+        });
+      });
+  ASSERT_TRUE(server) << server.error();
+  const auto result = test_support::http_request((*server)->port(), "POST", "/x", 5s, "the body");
+  EXPECT_EQ(result.status, 202u) << result.error;
+  EXPECT_EQ(result.body, "{}");
+  {
+    const std::lock_guard lock(mutex);
+    EXPECT_EQ(seen, "|the body|127.0.0.1");
+  }
+  for (auto& thread : answering) thread.join();
+}
+
+TEST(HttpServerAsync, AnAnswerAfterTheServerStoppedIsDropped) {
+  HttpResponder kept;
+  std::atomic<bool> asked{false};
+  auto server =
+      HttpServer::start(HttpServerSettings{"127.0.0.1:0", 4, 8192, 4096, 5s, 5s, 5s, 5s, {}},
+                        [&](const HttpRequestView&, HttpResponder respond) {
+                          kept = std::move(respond);
+                          asked = true;
+                        });
+  ASSERT_TRUE(server) << server.error();
+  std::thread client(
+      [port = (*server)->port()] { test_support::http_request(port, "POST", "/x", 2s, "b"); });
+  ASSERT_TRUE(test_support::eventually([&] { return asked.load(); }, 5s));
+  server->reset();
+  kept(HttpResponse{202, "text/plain", "late", {}});  // must neither crash nor reach anyone
+  client.join();
 }
 
 }  // namespace
