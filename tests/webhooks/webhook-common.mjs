@@ -462,3 +462,22 @@ export async function prepareRequest(options, packages) {
   });
   return { headers, body, delivery };
 }
+
+/// Runs a CLI's async main: its number is the exit code; a UsageError exits 2 with the usage,
+/// anything else 1 with the stack.
+export function runMain(main, name, usage) {
+  main().then(
+    (code) => {
+      process.exitCode = code;
+    },
+    (error) => {
+      if (error instanceof UsageError) {
+        console.error(`${name}: ${error.message}\n${usage}`);
+        process.exitCode = 2;
+      } else {
+        console.error(`${name}: ${error.stack || error}`);
+        process.exitCode = 1;
+      }
+    },
+  );
+}

@@ -5,6 +5,7 @@
 // first such error is in "first_error"). Exit status 0 unless the options are wrong (2).
 import { randomUUID } from "node:crypto";
 import {
+  runMain,
   UsageError,
   loadPackages,
   parseOptions,
@@ -97,17 +98,4 @@ async function main() {
   return 0;
 }
 
-main().then(
-  (code) => {
-    process.exitCode = code;
-  },
-  (error) => {
-    if (error instanceof UsageError) {
-      console.error(`webhook-load.mjs: ${error.message}\n${USAGE}`);
-      process.exitCode = 2;
-    } else {
-      console.error(`webhook-load.mjs: ${error.stack || error}`);
-      process.exitCode = 1;
-    }
-  },
-);
+runMain(main, "webhook-load.mjs", USAGE);

@@ -4,6 +4,7 @@
 // Exit status: 0 when a response arrived (whatever its HTTP status), 1 when none did (status 0
 // and "error" in the line), 2 for a usage error. See README.md for every option.
 import {
+  runMain,
   UsageError,
   loadPackages,
   parseOptions,
@@ -90,17 +91,4 @@ async function main() {
   return result.status === 0 ? 1 : 0;
 }
 
-main().then(
-  (code) => {
-    process.exitCode = code;
-  },
-  (error) => {
-    if (error instanceof UsageError) {
-      console.error(`webhook-request.mjs: ${error.message}\n${USAGE}`);
-      process.exitCode = 2;
-    } else {
-      console.error(`webhook-request.mjs: ${error.stack || error}`);
-      process.exitCode = 1;
-    }
-  },
-);
+runMain(main, "webhook-request.mjs", USAGE);
