@@ -259,10 +259,22 @@ int run_daemon(const Config& input, const ExecutorFactory& make_executor,
       if (ec) return;
       observability::log(LogLevel::kInfo, "signal received", {{"signal", signal_number}});
       pipeline.begin_shutdown([&] {
-        // Delivery reports of the last results must be served before we stop the loop.
-        const auto left = (*producer)->flush(std::chrono::seconds(10));
-        if (left > 0) exit_code = 1;
-        io.stop();
+        const auto stop = [&] {
+          // Webhooks answered from the spool must reach their senders before the listener
+          // goes: no request handed over is left without an answer.
+          if (webhook_listener) webhook_listener->drain(std::chrono::seconds(2));
+          // Delivery reports of the last results must be served before we stop the loop.
+          const auto left = (*producer)->flush(std::chrono::seconds(10));
+          if (left > 0) exit_code = 1;
+          io.stop();
+        };
+        // Webhooks still waiting for the broker are answered from the spool (replayed at the
+        // next start); so are any that arrive until the listener closes.
+        if (webhook_relay) {
+          webhook_relay->shut_down(stop);
+        } else {
+          stop();
+        }
       });
       // A second signal is the operator insisting: stop now.
       signals.async_wait([&](const boost::system::error_code& again, int) {

@@ -10,6 +10,7 @@
 #include <map>
 #include <mutex>
 #include <thread>
+#include <utility>
 
 #include "mgit/observability/log.hpp"
 
@@ -54,6 +55,8 @@ struct ResponderGate {
   asio::io_context* io = nullptr;
   std::map<std::uint64_t, std::shared_ptr<Session>>* parked = nullptr;  ///< HTTP thread only
   std::uint64_t next_id = 0;                                            ///< HTTP thread only
+  /// Requests handed to the handler whose answer is not written yet (for `drain`).
+  std::atomic<std::size_t> unanswered{0};
 };
 
 class Session : public std::enable_shared_from_this<Session> {
@@ -135,6 +138,7 @@ class Session : public std::enable_shared_from_this<Session> {
     // after this call returns, or never again once the server stops.
     const auto id = ++gate_->next_id;
     gate_->parked->emplace(id, shared_from_this());
+    ++gate_->unanswered;
     HttpResponder respond = [gate = gate_, id, version, keep_alive, head](HttpResponse answer) {
       const std::lock_guard lock(gate->mutex);
       if (!gate->open) return;
@@ -179,8 +183,10 @@ class Session : public std::enable_shared_from_this<Session> {
     stream_.expires_after(settings_.write_timeout);
     // HEAD: the header says how long the body would be; none is sent.
     auto serializer = std::make_shared<http::response_serializer<http::string_body>>(*response);
-    auto done = [self = shared_from_this(), response, serializer, keep_alive](
-                    const beast::error_code& ec, std::size_t) {
+    auto done = [self = shared_from_this(), response, serializer, keep_alive,
+                 counted = std::exchange(answering_, false)](const beast::error_code& ec,
+                                                             std::size_t) {
+      if (counted) --self->gate_->unanswered;
       if (ec || !keep_alive) {
         self->close();
         return;
@@ -208,9 +214,11 @@ class Session : public std::enable_shared_from_this<Session> {
   std::atomic<std::size_t>& open_;
   std::shared_ptr<ResponderGate> gate_;
   std::chrono::steady_clock::time_point deadline_;
+  bool answering_ = false;
 };
 
 void Session::write(HttpResponse answer, unsigned version, bool keep_alive, bool head) {
+  answering_ = true;  // a parked request's answer: counted down once written
   do_write(std::move(answer), version, keep_alive, head);
 }
 
@@ -247,6 +255,17 @@ class BeastHttpServer final : public HttpServer {
     accept();
     thread_ = std::thread([this] { io_.run(); });
     return {};
+  }
+
+  void drain(std::chrono::milliseconds timeout) override {
+    asio::post(io_, [this] {
+      boost::system::error_code ignored;
+      acceptor_.close(ignored);
+    });
+    const auto deadline = std::chrono::steady_clock::now() + timeout;
+    while (gate_->unanswered.load() > 0 && std::chrono::steady_clock::now() < deadline) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
   }
 
   [[nodiscard]] std::uint16_t port() const override { return port_; }

@@ -1,5 +1,7 @@
 #include "webhook_relay.hpp"
 
+#include <boost/asio/post.hpp>
+
 #include "mgit/observability/log.hpp"
 
 namespace mgit::daemon {
@@ -14,16 +16,42 @@ WebhookRelay::WebhookRelay(asio::io_context& io, transport::RecordProducer& prod
       producer_(producer),
       spool_(std::move(spool)),
       settings_(std::move(settings)),
-      replay_timer_(io) {}
+      replay_timer_(io),
+      spool_work_(asio::make_work_guard(spool_io_)),
+      spool_thread_([this] { spool_io_.run(); }) {}
 
 WebhookRelay::~WebhookRelay() {
   *alive_ = false;
   for (auto& [job_id, pending] : pending_) {
     if (pending.timer) pending.timer->cancel();
   }
+  spool_work_.reset();  // the writes already asked for still run: they are promised durable
+  spool_thread_.join();
 }
 
-void WebhookRelay::start() { replay(); }
+template <class Work, class Then>
+void WebhookRelay::on_spool_thread(Work work, Then then) {
+  asio::post(spool_io_, [this, alive = std::weak_ptr<bool>(alive_), work = std::move(work),
+                         then = std::move(then)]() mutable {
+    auto result = work(spool_);
+    asio::post(io_, [alive, then = std::move(then), result = std::move(result)]() mutable {
+      if (!alive.expired()) then(std::move(result));
+    });
+  });
+}
+
+void WebhookRelay::start() {
+  on_spool_thread(
+      [](webhooks::Spool& spool) { return spool.job_ids(); },
+      [this](std::vector<std::string> ids) {
+        spooled_.insert(ids.begin(), ids.end());
+        if (!ids.empty()) {
+          observability::log(LogLevel::kInfo, "webhook spool found", {{"records", ids.size()}});
+        }
+        report_spool_size();
+        replay();
+      });
+}
 
 void WebhookRelay::submit(const webhooks::WebhookJob& job, const std::string& traceparent,
                           Done done) {
@@ -32,15 +60,18 @@ void WebhookRelay::submit(const webhooks::WebhookJob& job, const std::string& tr
     return;
   }
   if (auto found = pending_.find(job.job_id); found != pending_.end()) {
-    // The same delivery again while its first record is on its way: answered with it.
-    if (found->second.spooled) {
+    // The same delivery again while its first record is on its way: answered with it, or at
+    // once from the spool when the first one's wait is over.
+    auto& pending = found->second;
+    if (pending.spooled) {
       done(Outcome::kSpooled);
-    } else {
-      found->second.waiters.push_back(std::move(done));
+      return;
     }
+    pending.waiters.push_back(std::move(done));
+    if (pending.past_deadline || stopping_) spool_and_answer(pending);
     return;
   }
-  if (spool_.contains(job.job_id)) {
+  if (spooled_.contains(job.job_id)) {
     done(Outcome::kSpooled);
     return;
   }
@@ -53,15 +84,22 @@ void WebhookRelay::submit(const webhooks::WebhookJob& job, const std::string& tr
                                             {"traceparent", traceparent},
                                             {"content-type", "application/json"},
                                             {"mgit-schema", "mgit.sync-job/v1"}}};
-  pending.timer = std::make_unique<asio::steady_timer>(io_, settings_.ack_timeout);
-  pending.timer->async_wait([this, alive = std::weak_ptr<bool>(alive_),
-                             job_id = job.job_id](const boost::system::error_code& ec) {
+  auto& entry = pending_.emplace(job.job_id, std::move(pending)).first->second;
+  if (stopping_) {
+    // Draining: the broker is not waited for; the next start produces it.
+    entry.producing = false;
+    spool_and_answer(entry);
+    return;
+  }
+  entry.timer = std::make_unique<asio::steady_timer>(io_, settings_.ack_timeout);
+  entry.timer->async_wait([this, alive = std::weak_ptr<bool>(alive_),
+                           job_id = job.job_id](const boost::system::error_code& ec) {
     if (ec || alive.expired()) return;
     const auto found = pending_.find(job_id);
-    if (found == pending_.end() || found->second.waiters.empty()) return;
-    spool_and_answer(found->second);
+    if (found == pending_.end()) return;
+    found->second.past_deadline = true;
+    if (!found->second.waiters.empty()) spool_and_answer(found->second);
   });
-  pending_.emplace(job.job_id, std::move(pending));
   produce(job.job_id);
 }
 
@@ -87,32 +125,67 @@ void WebhookRelay::delivered(const std::string& job_id, bool ok) {
   if (found == pending_.end()) return;
   auto& pending = found->second;
   if (pending.timer) pending.timer->cancel();
-  const bool was_spooled = pending.spooled;
+  pending.producing = false;
   if (ok) {
     answer(pending, Outcome::kEnqueued);
-    if (pending.spooled) spool_.remove(job_id);
     remember(job_id);
+    // A write still in progress is removed when it completes (`written` finds no pending).
+    if (pending.spooled) forget_spooled(job_id);
   } else if (!pending.waiters.empty()) {
     // librdkafka gave up before the deadline (the record is refused): the spool keeps it.
     spool_and_answer(pending);
+    return;  // stays pending until the write completes
   }
   // A failed record stays in the spool (if it got there); the next replay produces it again.
-  const bool spooled_now = pending.spooled;
-  pending_.erase(found);
-  if (was_spooled || spooled_now) report_spool_size();
+  if (!pending.spooling) pending_.erase(found);
+  check_idle();
 }
 
 void WebhookRelay::spool_and_answer(Pending& pending) {
-  if (!pending.spooled) {
-    if (auto written = spool_.write(pending.record); written) {
-      pending.spooled = true;
-    } else {
-      observability::log(LogLevel::kError, "webhook job could not be spooled",
-                         {{"job_id", pending.record.job_id}, {"error", written.error()}});
-    }
+  if (pending.spooled) {
+    answer(pending, Outcome::kSpooled);
+    return;
+  }
+  if (pending.spooling) return;  // answered when the write completes
+  pending.spooling = true;
+  ++writes_in_progress_;
+  on_spool_thread(
+      [record = pending.record](webhooks::Spool& spool) {
+        auto result = spool.write(record);
+        return result ? std::string() : result.error();
+      },
+      [this, job_id = pending.record.job_id](const std::string& error) {
+        --writes_in_progress_;
+        written(job_id, error.empty(), error);
+      });
+}
+
+void WebhookRelay::written(const std::string& job_id, bool ok, const std::string& error) {
+  if (!ok) {
+    observability::log(LogLevel::kError, "webhook job could not be spooled",
+                       {{"job_id", job_id}, {"error", error}});
+  } else {
+    spooled_.insert(job_id);
     report_spool_size();
   }
-  answer(pending, pending.spooled ? Outcome::kSpooled : Outcome::kUnavailable);
+  const auto found = pending_.find(job_id);
+  if (found == pending_.end() || recent_.contains(job_id)) {
+    // Acknowledged while it was being written: the file is not needed.
+    if (ok) forget_spooled(job_id);
+    if (found != pending_.end()) {
+      answer(found->second, Outcome::kEnqueued);
+      pending_.erase(found);
+    }
+    check_idle();
+    return;
+  }
+  auto& pending = found->second;
+  pending.spooling = false;
+  pending.spooled = ok;
+  answer(pending, ok ? Outcome::kSpooled : Outcome::kUnavailable);
+  // Its produce already failed: the replays take it from here.
+  if (!pending.producing) pending_.erase(found);
+  check_idle();
 }
 
 void WebhookRelay::answer(Pending& pending, Outcome outcome) {
@@ -130,29 +203,48 @@ void WebhookRelay::remember(const std::string& job_id) {
   }
 }
 
-void WebhookRelay::replay() {
-  std::size_t started = 0;
-  for (const auto& job_id : spool_.job_ids()) {
-    if (started >= settings_.replay_batch) break;
-    if (pending_.contains(job_id)) continue;
-    if (recent_.contains(job_id)) {
-      spool_.remove(job_id);  // acknowledged after it was spooled
-      continue;
-    }
-    auto record = spool_.read(job_id);
-    if (!record) {
-      observability::log(LogLevel::kError, "webhook spool record unreadable",
-                         {{"job_id", job_id}, {"error", record.error()}});
-      continue;
-    }
-    Pending pending;
-    pending.record = std::move(*record);
-    pending.spooled = true;
-    pending_.emplace(job_id, std::move(pending));
-    produce(job_id);
-    ++started;
-  }
+void WebhookRelay::forget_spooled(const std::string& job_id) {
+  spooled_.erase(job_id);
   report_spool_size();
+  on_spool_thread(
+      [job_id](webhooks::Spool& spool) {
+        spool.remove(job_id);
+        return true;
+      },
+      [](bool) {});
+}
+
+void WebhookRelay::replay() {
+  if (stopping_) return;
+  std::size_t started = 0;
+  std::vector<std::string> delivered_already;
+  for (const auto& job_id : spooled_) {
+    if (started >= settings_.replay_batch) break;
+    if (pending_.contains(job_id) || reading_.contains(job_id)) continue;
+    if (recent_.contains(job_id)) {
+      delivered_already.push_back(job_id);  // acknowledged after it was spooled
+      continue;
+    }
+    reading_.insert(job_id);
+    ++started;
+    on_spool_thread(
+        [job_id](webhooks::Spool& spool) { return spool.read(job_id); },
+        [this, job_id](tl::expected<webhooks::SpooledRecord, webhooks::SpoolReadError> record) {
+          reading_.erase(job_id);
+          if (record) {
+            replayed(std::move(*record));
+            return;
+          }
+          observability::log(LogLevel::kError, "webhook spool record unreadable",
+                             {{"job_id", job_id}, {"error", record.error().message}});
+          // A corrupt file was set aside; a failed read is tried again.
+          if (record.error().corrupt) {
+            spooled_.erase(job_id);
+            report_spool_size();
+          }
+        });
+  }
+  for (const auto& job_id : delivered_already) forget_spooled(job_id);
   replay_timer_.expires_after(settings_.replay_interval);
   replay_timer_.async_wait(
       [this, alive = std::weak_ptr<bool>(alive_)](const boost::system::error_code& ec) {
@@ -160,8 +252,37 @@ void WebhookRelay::replay() {
       });
 }
 
+void WebhookRelay::replayed(webhooks::SpooledRecord record) {
+  if (stopping_ || pending_.contains(record.job_id) || !spooled_.contains(record.job_id)) return;
+  const auto job_id = record.job_id;
+  Pending pending;
+  pending.record = std::move(record);
+  pending.spooled = true;
+  pending.past_deadline = true;
+  pending_.emplace(job_id, std::move(pending));
+  produce(job_id);
+}
+
+void WebhookRelay::shut_down(std::function<void()> idle) {
+  stopping_ = true;
+  on_idle_ = std::move(idle);
+  replay_timer_.cancel();
+  for (auto& [job_id, pending] : pending_) {
+    if (pending.timer) pending.timer->cancel();
+    if (!pending.waiters.empty()) spool_and_answer(pending);
+  }
+  check_idle();
+}
+
+void WebhookRelay::check_idle() {
+  if (!stopping_ || writes_in_progress_ > 0 || !on_idle_) return;
+  auto idle = std::move(on_idle_);
+  on_idle_ = nullptr;
+  asio::post(io_, std::move(idle));
+}
+
 void WebhookRelay::report_spool_size() {
-  if (settings_.on_spool_size) settings_.on_spool_size(spool_.job_ids().size());
+  if (settings_.on_spool_size) settings_.on_spool_size(spooled_.size());
 }
 
 }  // namespace mgit::daemon

@@ -36,7 +36,7 @@ TEST(WebhookSpoolTest, ARecordWrittenIsReadBackWholeUntilRemoved) {
   auto reopened = Spool::open(dir.path() / "spool");
   ASSERT_TRUE(reopened);
   auto back = reopened->read("github:d-1");
-  ASSERT_TRUE(back) << back.error();
+  ASSERT_TRUE(back) << back.error().message;
   EXPECT_EQ(back->key, record.key);
   EXPECT_EQ(back->payload, record.payload);
   EXPECT_EQ(back->headers, record.headers);
@@ -52,9 +52,41 @@ TEST(WebhookSpoolTest, AnUnreadableRecordIsSetAsideNotReplayedForever) {
   std::ofstream(dir.path() / "github:torn.json") << R"({"job_id":"github:torn","key":)";
   std::ofstream(dir.path() / ".tmp-github:half") << "{";
   EXPECT_EQ(spool->job_ids(), std::vector<std::string>{"github:torn"}) << "temporaries skipped";
-  EXPECT_FALSE(spool->read("github:torn"));
+  const auto torn = spool->read("github:torn");
+  ASSERT_FALSE(torn);
+  EXPECT_TRUE(torn.error().corrupt);
   EXPECT_TRUE(spool->job_ids().empty());
   EXPECT_TRUE(std::filesystem::exists(dir.path() / "github:torn.json.corrupt"));
+  // A crash's temporaries are removed when the spool is opened again.
+  ASSERT_TRUE(Spool::open(dir.path()));
+  EXPECT_FALSE(std::filesystem::exists(dir.path() / ".tmp-github:half"));
+}
+
+TEST(WebhookSpoolTest, AFifoOrASymlinkPlantedThereIsSetAsideWithoutBlocking) {
+  TempDir dir;
+  auto spool = Spool::open(dir.path());
+  ASSERT_TRUE(spool);
+  ASSERT_EQ(::mkfifo((dir.path() / "github:fifo.json").c_str(), 0600), 0);
+  std::ofstream(dir.path() / "elsewhere")
+      << R"({"job_id":"github:link","key":"k","payload":"{}","headers":[]})";
+  std::filesystem::create_symlink(dir.path() / "elsewhere", dir.path() / "github:link.json");
+  for (const std::string id : {"github:fifo", "github:link"}) {
+    const auto read = spool->read(id);  // would block forever on a FIFO opened for reading
+    ASSERT_FALSE(read) << id;
+    EXPECT_TRUE(read.error().corrupt) << id;
+  }
+  EXPECT_TRUE(spool->job_ids().empty());
+}
+
+TEST(WebhookSpoolTest, AFileThatCannotBeOpenedNowIsNotSetAside) {
+  TempDir dir;
+  auto spool = Spool::open(dir.path());
+  ASSERT_TRUE(spool);
+  ASSERT_TRUE(spool->write(SpooledRecord{"gitea:d", "k", "{}", {}}));
+  const auto missing = spool->read("gitea:other");
+  ASSERT_FALSE(missing);
+  EXPECT_FALSE(missing.error().corrupt) << "an open failure may pass: it is tried again";
+  EXPECT_EQ(spool->job_ids(), std::vector<std::string>{"gitea:d"});
 }
 
 TEST(WebhookSpoolTest, OpeningFailsWhereNoDirectoryCanBe) {

@@ -10,7 +10,6 @@
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
-#include <fstream>
 #include <iterator>
 #include <optional>
 
@@ -108,6 +107,12 @@ tl::expected<Spool, std::string> Spool::open(std::filesystem::path directory) {
   if (!std::filesystem::is_directory(directory)) {
     return tl::make_unexpected("the webhook spool " + directory.string() + " is not a directory");
   }
+  // Only this process writes here: a temporary is what a crash left mid-write (never answered).
+  for (const auto& entry : std::filesystem::directory_iterator(directory, error)) {
+    if (entry.path().filename().string().rfind(".tmp-", 0) == 0) {
+      std::filesystem::remove(entry.path(), error);
+    }
+  }
   return Spool(std::move(directory));
 }
 
@@ -162,21 +167,42 @@ std::vector<std::string> Spool::job_ids() const {
   return ids;
 }
 
-tl::expected<SpooledRecord, std::string> Spool::read(const std::string& job_id) const {
+tl::expected<SpooledRecord, SpoolReadError> Spool::read(const std::string& job_id) const {
   const auto path = file_of(job_id);
-  std::ifstream in(path, std::ios::binary);
-  std::string text;
-  if (in) {
-    text.resize(kMaxSpoolFileBytes + 1);
-    in.read(text.data(), static_cast<std::streamsize>(text.size()));
-    text.resize(static_cast<std::size_t>(in.gcount()));
+  const auto set_aside = [&path](const std::string& why) {
+    std::error_code ignored;
+    std::filesystem::rename(path, path.string() + ".corrupt", ignored);
+    return tl::make_unexpected(SpoolReadError{
+        "webhook spool file " + path.string() + " " + why + "; kept as .corrupt", true});
+  };
+  // O_NONBLOCK: a FIFO planted under the workspace must not hang the spool's thread.
+  basics::FileDescriptor fd(::open(path.c_str(), O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC));
+  if (!fd) {
+    if (errno == ELOOP) return set_aside("is a symlink");
+    return tl::make_unexpected(SpoolReadError{error_text("cannot open " + path.string()), false});
   }
-  auto record = text.size() <= kMaxSpoolFileBytes ? decode(text) : std::nullopt;
-  if (record && record->job_id == job_id) return std::move(*record);
-  std::error_code ignored;
-  std::filesystem::rename(path, path.string() + ".corrupt", ignored);
-  return tl::make_unexpected("webhook spool file " + path.string() +
-                             " cannot be read back; kept as .corrupt");
+  struct stat status {};
+  if (::fstat(fd.get(), &status) != 0) {
+    return tl::make_unexpected(SpoolReadError{error_text("cannot stat " + path.string()), false});
+  }
+  if (!S_ISREG(status.st_mode)) return set_aside("is not a regular file");
+  if (static_cast<std::size_t>(status.st_size) > kMaxSpoolFileBytes)
+    return set_aside("is too large");
+  std::string text(static_cast<std::size_t>(status.st_size), '\0');
+  std::size_t used = 0;
+  while (used < text.size()) {
+    const auto got = ::read(fd.get(), text.data() + used, text.size() - used);
+    if (got < 0 && errno == EINTR) continue;
+    if (got < 0) {
+      return tl::make_unexpected(SpoolReadError{error_text("cannot read " + path.string()), false});
+    }
+    if (got == 0) break;
+    used += static_cast<std::size_t>(got);
+  }
+  text.resize(used);
+  auto record = decode(text);
+  if (!record || record->job_id != job_id) return set_aside("is not a spooled record");
+  return std::move(*record);
 }
 
 void Spool::remove(const std::string& job_id) {

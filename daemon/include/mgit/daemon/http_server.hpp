@@ -65,6 +65,9 @@ class HttpServer {
   static tl::expected<std::unique_ptr<HttpServer>, std::string> start(HttpServerSettings settings,
                                                                       AsyncHttpHandler handler);
   virtual ~HttpServer() = default;
+  /// Stops accepting connections, then waits until every request handed to the handler has
+  /// its answer written (or `timeout` passes). Blocks the caller, not the server's thread.
+  virtual void drain(std::chrono::milliseconds timeout) = 0;
   [[nodiscard]] virtual std::uint16_t port() const = 0;
   /// Connections currently open (for tests and the limit).
   [[nodiscard]] virtual std::size_t connections() const = 0;

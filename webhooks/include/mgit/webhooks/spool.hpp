@@ -16,21 +16,29 @@ struct SpooledRecord {
   std::vector<std::pair<std::string, std::string>> headers;
 };
 
+/// Why a record could not be read back.
+struct SpoolReadError {
+  std::string message;
+  /// The file is not a record (torn, not a regular file, not JSON): it was renamed
+  /// `<name>.corrupt` and is never replayed. False for a failure that may pass (EMFILE, EIO).
+  bool corrupt = false;
+};
+
 /// Webhook jobs the broker did not acknowledge in time, one file each in a directory on the
 /// workspace volume, so that a 202 is never given for a job only memory holds. A file is
 /// written to a temporary name, fsync'd, renamed and the directory fsync'd: after `write`
 /// returns, a crash or a power cut keeps the record. Not thread-safe: one owner.
 class Spool {
  public:
-  /// Creates the directory (0700) when missing.
+  /// Creates the directory (0700) when missing; removes the temporaries a crash left.
   static tl::expected<Spool, std::string> open(std::filesystem::path directory);
 
   tl::expected<void, std::string> write(const SpooledRecord& record);
   /// Job ids of the records in the spool, oldest file first.
   [[nodiscard]] std::vector<std::string> job_ids() const;
-  /// A record that cannot be read back is renamed `<name>.corrupt` (kept for an operator,
-  /// never replayed again) and reported as the error.
-  tl::expected<SpooledRecord, std::string> read(const std::string& job_id) const;
+  /// A file that is not a record is renamed `<name>.corrupt` (kept for an operator, never
+  /// replayed again). Never blocks on a FIFO nor follows a symlink planted in the directory.
+  tl::expected<SpooledRecord, SpoolReadError> read(const std::string& job_id) const;
   void remove(const std::string& job_id);
   [[nodiscard]] bool contains(const std::string& job_id) const;
   [[nodiscard]] const std::filesystem::path& directory() const { return directory_; }
