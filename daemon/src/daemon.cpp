@@ -231,6 +231,18 @@ int run_daemon(const Config& input, const ExecutorFactory& make_executor,
     // relay that is gone.
     std::unique_ptr<WebhookRelay> webhook_relay;
     std::unique_ptr<HttpServer> webhook_listener;
+    if (config.webhook_listen.empty() && config.webhook_spool_dir.empty()) {
+      // Records a webhook was answered 202 for, left when webhooks were turned off.
+      std::error_code ignored;
+      const auto spool_dir = std::filesystem::path(config.workspace) / ".mgitd" / "webhook-spool";
+      if (std::filesystem::is_directory(spool_dir, ignored) &&
+          !std::filesystem::is_empty(spool_dir, ignored)) {
+        observability::log(LogLevel::kWarn,
+                           "the webhook spool holds records but webhooks are off: they are not "
+                           "replayed until webhook_listen is set again",
+                           {{"spool", spool_dir.string()}});
+      }
+    }
     if (!config.webhook_listen.empty()) {
       auto spool = webhooks::Spool::open(config.webhook_spool_dir.empty()
                                              ? std::filesystem::path(config.workspace) / ".mgitd" /

@@ -7,6 +7,7 @@
 #include <boost/asio/strand.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
+#include <deque>
 #include <map>
 #include <mutex>
 #include <thread>
@@ -128,10 +129,20 @@ class Session : public std::enable_shared_from_this<Session> {
     const auto peer = stream_.socket().remote_endpoint(peer_error);
     HttpRequestView view{
         std::string_view(request.method_string()), std::string_view(request.target()),
-        [&request](std::string_view name) -> std::string_view {
-          const auto found = request.find(beast::string_view(name.data(), name.size()));
-          if (found == request.end()) return {};
-          return {found->value().data(), found->value().size()};
+        // Repeated field lines are one value joined with ", " (RFC 9110, 5.3): a proxy that
+        // adds its own X-Forwarded-For line must not leave the client's line to be read alone.
+        [&request, joined = std::make_shared<std::deque<std::string>>()](
+            std::string_view name) -> std::string_view {
+          const auto [first, last] =
+              request.equal_range(beast::string_view(name.data(), name.size()));
+          if (first == last) return {};
+          if (std::next(first) == last) return {first->value().data(), first->value().size()};
+          std::string value;
+          for (auto line = first; line != last; ++line) {
+            if (!value.empty()) value += ", ";
+            value.append(line->value().data(), line->value().size());
+          }
+          return joined->emplace_back(std::move(value));
         },
         std::string_view(request.body()), peer_error ? std::string() : peer.address().to_string()};
     // Parked on the server until answered: the responder may be called on another thread,

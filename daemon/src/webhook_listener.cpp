@@ -1,5 +1,6 @@
 #include "webhook_listener.hpp"
 
+#include <atomic>
 #include <boost/asio/post.hpp>
 #include <chrono>
 #include <filesystem>
@@ -74,7 +75,7 @@ std::optional<Provider> provider_of(std::string_view target) {
 }
 
 /// Everything the handler touches on the listener's thread, and what it posts to the loop.
-class WebhookHandler {
+class WebhookHandler : public std::enable_shared_from_this<WebhookHandler> {
  public:
   WebhookHandler(std::unique_ptr<webhooks::WebhookIntake> intake, webhooks::TrustedProxies proxies,
                  const Config& config, WebhookListenerParts parts)
@@ -98,12 +99,18 @@ class WebhookHandler {
     }
     const auto source = webhooks::client_address(request.remote_address,
                                                  request.header("x-forwarded-for"), proxies_);
-    if (!limiter_.allow(source, received)) {
+    auto verdict = intake_->judge(webhooks::WebhookCall{*provider, request.header, request.body});
+    // The per-source budget is spent by refused requests only: a push the provider signed is
+    // never answered 429 (GitHub would not redeliver it), however many forged requests share
+    // its source (an Ingress without webhook_trusted_proxies, a NAT).
+    const bool refused = verdict.outcome == Outcome::kUnauthorized ||
+                         verdict.outcome == Outcome::kBadRequest ||
+                         verdict.outcome == Outcome::kUnsupportedMediaType;
+    if (refused && !limiter_.allow(source, received)) {
       finish(provider_name, Outcome::kRateLimited, respond, {},
-             "too many requests from this source");
+             "too many refused requests from this source");
       return;
     }
-    auto verdict = intake_->judge(webhooks::WebhookCall{*provider, request.header, request.body});
     if (verdict.outcome == Outcome::kUnauthorized) {
       audit(received, audit::kWebhookAuthFailed, "denied", {},
             {{"provider", provider_name}, {"source", source}});
@@ -135,23 +142,30 @@ class WebhookHandler {
   /// must not fill the audit buffer (which would stop job intake, failing closed): beyond
   /// kAuditEventsPerSecond the events are counted, and the next one recorded says how many
   /// were left out (`suppressed`).
+  /// While the audit sink is failing, the buffer's room is kept for jobs' events (which must
+  /// not be dropped): webhook events are counted as suppressed instead.
   void audit(std::chrono::steady_clock::time_point now, std::string_view event, std::string outcome,
              std::string correlation_id, std::vector<audit::Field> fields) {
     if (!audit_budget_.allow("audit", now)) {
       ++audit_suppressed_;
       return;
     }
-    if (audit_suppressed_ > 0) {
-      fields.push_back({"suppressed", static_cast<std::int64_t>(audit_suppressed_)});
-      audit_suppressed_ = 0;
-    }
-    asio::post(
-        parts_.io,
-        [this,
-         record = audit::AuditEvent{
-             event, std::move(outcome), std::move(correlation_id), {}, {}, std::move(fields)}] {
-          parts_.audit.record(record);
-        });
+    asio::post(parts_.io, [self = shared_from_this(),
+                           record = audit::AuditEvent{event,
+                                                      std::move(outcome),
+                                                      std::move(correlation_id),
+                                                      {},
+                                                      {},
+                                                      std::move(fields)}]() mutable {
+      if (!self->parts_.audit.accepting()) {
+        ++self->audit_suppressed_;
+        return;
+      }
+      if (const auto left_out = self->audit_suppressed_.exchange(0); left_out > 0) {
+        record.fields.push_back({"suppressed", static_cast<std::int64_t>(left_out)});
+      }
+      self->parts_.audit.record(record);
+    });
   }
 
   void finish(const std::string& provider, Outcome outcome, const HttpResponder& respond,
@@ -171,11 +185,11 @@ class WebhookHandler {
                                       "",
                                       true};
     const auto started = std::chrono::system_clock::now();
-    asio::post(parts_.io, [this, provider, verdict = std::move(verdict), context, received, started,
-                           respond] {
+    asio::post(parts_.io, [this, self = shared_from_this(), provider, verdict = std::move(verdict),
+                           context, received, started, respond] {
       parts_.relay.submit(
           *verdict.job, context.traceparent(),
-          [this, provider, verdict, context, received, started, respond](Outcome outcome) {
+          [this, self, provider, verdict, context, received, started, respond](Outcome outcome) {
             const std::chrono::duration<double> waited =
                 std::chrono::steady_clock::now() - received;
             if (outcome == Outcome::kEnqueued || outcome == Outcome::kSpooled) {
@@ -214,7 +228,7 @@ class WebhookHandler {
   webhooks::TrustedProxies proxies_;
   webhooks::SourceRateLimiter limiter_;  ///< listener thread only
   webhooks::SourceRateLimiter audit_budget_{kAuditEventsPerSecond, kAuditEventsPerSecond * 2, 1};
-  std::uint64_t audit_suppressed_ = 0;  ///< listener thread only
+  std::atomic<std::uint64_t> audit_suppressed_{0};  ///< listener thread and the loop
   WebhookListenerParts parts_;
 };
 
@@ -244,6 +258,14 @@ tl::expected<std::unique_ptr<HttpServer>, std::string> start_webhook_listener(
                         {"provider", webhooks::to_string(route.provider)},
                         {"repositories", route.repositories.size()}});
   }
+  std::vector<std::string_view> outcomes;
+  for (int outcome = 0; outcome <= static_cast<int>(Outcome::kUnavailable); ++outcome) {
+    outcomes.push_back(webhooks::to_string(static_cast<Outcome>(outcome)));
+  }
+  parts.metrics.prepare_webhook_series(
+      {webhooks::to_string(Provider::kGitHub), webhooks::to_string(Provider::kGitLab),
+       webhooks::to_string(Provider::kGitea)},
+      outcomes);
   auto handler =
       std::make_shared<WebhookHandler>(std::move(*intake), std::move(*proxies), config, parts);
   HttpServerSettings settings;

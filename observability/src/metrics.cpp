@@ -346,6 +346,16 @@ void Metrics::webhook_received(std::string_view provider, std::string_view outco
       .Increment();
 }
 
+void Metrics::prepare_webhook_series(const std::vector<std::string_view>& providers,
+                                     const std::vector<std::string_view>& outcomes) {
+  for (const auto provider : providers) {
+    for (const auto outcome : outcomes) {
+      impl_->webhooks_received.Add(
+          {{"provider", std::string(provider)}, {"outcome", std::string(outcome)}});
+    }
+  }
+}
+
 void Metrics::webhook_durable(double seconds) { impl_->webhook_durable_histogram.Observe(seconds); }
 
 void Metrics::set_webhook_spooled(std::size_t count) {

@@ -163,6 +163,30 @@ TEST(HttpServerAsync, AnswersFromAnotherThreadLaterWithHeadersAndBodyRead) {
   for (auto& thread : answering) thread.join();
 }
 
+TEST(HttpServerAsync, RepeatedHeaderLinesAreReadAsOneJoinedValue) {
+  std::string forwarded;
+  auto server =
+      HttpServer::start(HttpServerSettings{"127.0.0.1:0", 4, 8192, 4096, 5s, 5s, 5s, 5s, {}},
+                        [&](const HttpRequestView& request, const HttpResponder& respond) {
+                          forwarded = std::string(request.header("x-forwarded-for"));
+                          respond(HttpResponse{200, "text/plain", "ok", {}});
+                        });
+  ASSERT_TRUE(server) << server.error();
+  asio::io_context io;
+  tcp::socket socket(io);
+  socket.connect({asio::ip::make_address("127.0.0.1"), (*server)->port()});
+  asio::write(socket, asio::buffer(std::string("GET / HTTP/1.1\r\nHost: x\r\n"
+                                               "X-Forwarded-For: 6.6.6.6\r\n"
+                                               "X-Forwarded-For: 198.51.100.1\r\n"
+                                               "Connection: close\r\n\r\n")));
+  std::string reply;
+  std::array<char, 1024> chunk{};
+  boost::system::error_code ec;
+  while (!ec) reply.append(chunk.data(), socket.read_some(asio::buffer(chunk), ec));
+  EXPECT_NE(reply.find("200"), std::string::npos) << reply;
+  EXPECT_EQ(forwarded, "6.6.6.6, 198.51.100.1");
+}
+
 TEST(HttpServerAsync, AnAnswerAfterTheServerStoppedIsDropped) {
   HttpResponder kept;
   std::atomic<bool> asked{false};

@@ -149,7 +149,9 @@ TEST_F(WebhookIntakeTest, HeadersAndBodiesThatAreNotASignedPush) {
             Outcome::kEnqueued);
   EXPECT_EQ(github(body, secret_, {{"x-github-event", ""}}).status, 400U);
   EXPECT_EQ(github(body, secret_, {{"x-github-delivery", ""}}).status, 400U);
-  EXPECT_EQ(github(body, secret_, {{"x-github-delivery", std::string(201, 'd')}}).status, 400U);
+  EXPECT_EQ(github(body, secret_, {{"x-github-delivery", std::string(129, 'd')}}).status, 400U)
+      << "the delivery id is the job's correlation id: at most 128 characters";
+  EXPECT_EQ(github(body, secret_, {{"x-github-delivery", std::string(128, 'd')}}).status, 202U);
   const auto ping =
       github(R"({"zen":"Keep it logically awesome."})", secret_, {{"x-github-event", "ping"}});
   EXPECT_EQ(ping.status, 200U);

@@ -46,6 +46,20 @@ TEST(WebhookProofTest, GitHubSignatureMustMatchTheBodyTheSecretAndTheScheme) {
       << "an empty secret proves nothing";
 }
 
+TEST(WebhookProofTest, AProofOfTheWrongShapeIsRefusedBeforeAnyDigest) {
+  const auto hex = hmac_sha256_hex("k", "b");
+  EXPECT_TRUE(well_formed_proof(Provider::kGitHub, "sha256=" + hex));
+  EXPECT_FALSE(well_formed_proof(Provider::kGitHub, "sha256=" + hex.substr(1)));
+  EXPECT_FALSE(well_formed_proof(Provider::kGitHub, "sha256=" + hex + "0"));
+  EXPECT_FALSE(well_formed_proof(Provider::kGitHub, "sha256=" + std::string(64, 'g')));
+  EXPECT_FALSE(well_formed_proof(Provider::kGitHub, hex));
+  EXPECT_TRUE(well_formed_proof(Provider::kGitea, hex));
+  EXPECT_FALSE(well_formed_proof(Provider::kGitea, "sha256=" + hex));
+  EXPECT_TRUE(well_formed_proof(Provider::kGitLab, "any-token"));
+  EXPECT_FALSE(well_formed_proof(Provider::kGitLab, ""));
+  EXPECT_FALSE(well_formed_proof(Provider::kGitLab, std::string(1025, 't')));
+}
+
 TEST(WebhookProofTest, GitLabTokenAndGiteaSignature) {
   const std::string body = R"({"ref":"refs/heads/main"})";
   const std::string secret = "gitlab-token-0123456789";

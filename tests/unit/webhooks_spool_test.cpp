@@ -129,6 +129,9 @@ TEST(WebhookSourceLimitsTest, ForwardedForIsBelievedOnlyFromATrustedProxy) {
   // A dual-stack socket's IPv4-mapped peer is the IPv4 address.
   EXPECT_EQ(client_address("::ffff:10.42.1.7", "198.51.100.2", *proxies), "198.51.100.2");
   EXPECT_EQ(client_address("fd00::1", "[2001:db8::5]", *proxies), "2001:db8::5");
+  // Proxies that write a port.
+  EXPECT_EQ(client_address("10.42.1.7", "198.51.100.3:51234", *proxies), "198.51.100.3");
+  EXPECT_EQ(client_address("10.42.1.7", "[2001:db8::6]:443", *proxies), "2001:db8::6");
   // Garbage stops at the last trusted hop rather than inventing a client.
   EXPECT_EQ(client_address("10.42.1.7", "not-an-address", *proxies), "10.42.1.7");
   EXPECT_EQ(client_address("10.42.1.7", "", *proxies), "10.42.1.7");

@@ -11,7 +11,8 @@
 namespace mgit::webhooks {
 namespace {
 
-constexpr std::size_t kMaxDeliveryId = 200;
+// The job's correlation id is the delivery id: at most 128 characters, as job validation says.
+constexpr std::size_t kMaxDeliveryId = 128;
 constexpr std::size_t kMaxEventName = 64;
 
 struct ProviderHeaders {
@@ -142,9 +143,14 @@ std::vector<std::string> WebhookIntake::proven_secret_files(const WebhookCall& c
     checked.push_back(route.secret_file);
     auto secrets = secrets_.secrets(route.secret_file);
     if (!secrets) {
-      if (settings_.on_problem) settings_.on_problem(secrets.error());
+      // Said once per problem, not on every request (forged ones included) until it is fixed.
+      auto& reported = reported_problems_[route.secret_file];
+      if (reported != secrets.error() && settings_.on_problem)
+        settings_.on_problem(secrets.error());
+      reported = secrets.error();
       continue;
     }
+    reported_problems_.erase(route.secret_file);
     // Every secret is tried, so the time taken does not say which one matched.
     bool matched = false;
     for (const auto& secret : *secrets) {

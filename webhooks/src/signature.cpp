@@ -4,6 +4,7 @@
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
 
+#include <algorithm>
 #include <array>
 
 #include "mgit/basics/ascii.hpp"
@@ -32,6 +33,21 @@ bool constant_time_equal(std::string_view a, std::string_view b) {
   return CRYPTO_memcmp(a.data(), b.data(), a.size()) == 0;
 }
 
+bool well_formed_proof(Provider provider, std::string_view proof) {
+  const auto hex64 = [](std::string_view text) {
+    return text.size() == 64 && std::all_of(text.begin(), text.end(), basics::is_ascii_hex);
+  };
+  switch (provider) {
+    case Provider::kGitHub:
+      return proof.substr(0, 7) == "sha256=" && hex64(proof.substr(7));
+    case Provider::kGitLab:
+      return !proof.empty() && proof.size() <= 1024;
+    case Provider::kGitea:
+      return hex64(proof);
+  }
+  return false;
+}
+
 bool proves_secret(Provider provider, std::string_view proof, std::string_view body,
                    std::string_view secret) {
   if (proof.empty() || secret.empty()) return false;
@@ -43,7 +59,9 @@ bool proves_secret(Provider provider, std::string_view proof, std::string_view b
                                  hmac_sha256_hex(secret, body));
     }
     case Provider::kGitLab:
-      return constant_time_equal(proof, secret);
+      // Through digests: equal lengths, so the time does not tell the secret's length either.
+      return constant_time_equal(hmac_sha256_hex(proof, "gitlab-token"),
+                                 hmac_sha256_hex(secret, "gitlab-token"));
     case Provider::kGitea:
       return constant_time_equal(basics::to_lower(proof), hmac_sha256_hex(secret, body));
   }

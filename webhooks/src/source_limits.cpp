@@ -24,6 +24,16 @@ bool prefix_contains(const security::IpAddress& base, int prefix,
 /// `::ffff:10.0.0.1` (how a dual-stack socket names an IPv4 peer) is 10.0.0.1.
 std::optional<security::IpAddress> read_address(std::string_view text) {
   text = basics::trim(text);
+  // Some proxies write `IPv4:port` or `[IPv6]:port`.
+  if (!text.empty() && text.front() == '[') {
+    if (const auto close = text.find(']'); close != std::string_view::npos) {
+      text = text.substr(1, close - 1);
+    }
+  } else if (const auto colon = text.find(':');
+             colon != std::string_view::npos &&
+             text.find(':', colon + 1) == std::string_view::npos) {
+    text = text.substr(0, colon);
+  }
   auto address = security::parse_ip_literal(text);
   if (!address) return std::nullopt;
   if (address->v6) {

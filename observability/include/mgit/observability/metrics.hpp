@@ -5,6 +5,7 @@
 #include <memory>
 #include <string>
 #include <string_view>
+#include <vector>
 
 namespace mgit::observability {
 
@@ -62,6 +63,10 @@ class Metrics {
   /// A webhook request answered; `provider` and `outcome` are fixed label sets
   /// (docs/webhooks.md). Thread-safe, like every method here.
   void webhook_received(std::string_view provider, std::string_view outcome);
+  /// Creates every provider × outcome series at 0 when the listener starts, so an alert on
+  /// the first 503s sees them rise (a series born at 2 has no increase).
+  void prepare_webhook_series(const std::vector<std::string_view>& providers,
+                              const std::vector<std::string_view>& outcomes);
   /// From a webhook request's arrival to its job being durable (broker ack or spool fsync).
   void webhook_durable(double seconds);
   void set_webhook_spooled(std::size_t count);

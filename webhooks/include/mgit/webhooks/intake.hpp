@@ -2,6 +2,7 @@
 
 #include <chrono>
 #include <functional>
+#include <map>
 #include <memory>
 #include <optional>
 #include <string>
@@ -36,7 +37,7 @@ enum class Outcome {
   kTooLarge,              ///< 413
   kRateLimited,           ///< 429
   kInvalidJob,            ///< 422: the matched route makes a job that fails validation
-  kUnavailable,           ///< 503: neither the broker nor the spool took the job
+  kUnavailable,           ///< 503: neither the broker nor the spool took the job (last)
 };
 std::string_view to_string(Outcome outcome);
 
@@ -86,6 +87,7 @@ class WebhookIntake {
   std::string stamp_;  ///< identity of the routes file last read (inode, size, mtime)
   std::chrono::steady_clock::time_point last_check_{};
   SecretFiles secrets_;
+  std::map<std::string, std::string> reported_problems_;  ///< secret file -> problem logged
 };
 
 }  // namespace mgit::webhooks
