@@ -555,6 +555,16 @@ TEST_F(WebhooksTest, GitLabPushReachesTheTarget) {
       expect_push_synced(*port, "gitlab", repo, add_commits(repo, 1), "gl-push-2-" + suffix_));
   ASSERT_NO_FATAL_FAILURE(
       expect_push_synced(*port, "gitlab", repo, server_head(repo), "gl-tag-" + suffix_, "tag"));
+  // Without Idempotency-Key (GitLab before 17.4), X-Gitlab-Event-UUID names the delivery.
+  const auto head = add_commits(repo, 1);
+  const auto uuid_only = send(
+      *port, "gitlab", repo,
+      {"--after", head, "--delivery", "gl-uuid-" + suffix_, "--omit-header", "Idempotency-Key"});
+  ASSERT_EQ(uuid_only.status, 202u) << uuid_only.line;
+  EXPECT_EQ(uuid_only.job_id, "gitlab:gl-uuid-" + suffix_) << uuid_only.line;
+  const auto results = results_of("gitlab:gl-uuid-" + suffix_, 1, 120s);
+  ASSERT_EQ(results.size(), 1u);
+  EXPECT_EQ(results[0].head_oid, head);
   daemon->signal(SIGTERM);
   EXPECT_EQ(daemon->wait_exit(60s), 0);
 }
@@ -792,9 +802,9 @@ TEST_F(WebhooksTest, ASourceOverItsRateIsAnswered429) {
   const int accepted = status_count(summary, "202");
   const int limited = status_count(summary, "429");
   EXPECT_EQ(accepted + limited, 6) << line;
+  // The burst, plus one token for each whole second the run took (usually none).
   EXPECT_GE(accepted, 2) << line;
-  EXPECT_LE(accepted, 2 + static_cast<int>(seconds) + 1) << line;
-  EXPECT_GE(limited, 6 - 3 - static_cast<int>(seconds)) << line;
+  EXPECT_LE(accepted, 2 + static_cast<int>(seconds)) << line;
   // The bucket is empty now: the next request is refused, with Retry-After.
   const auto refused = send(*port, "github", unrouted);
   if (refused.status == 429u) {
@@ -918,8 +928,7 @@ TEST_F(WebhooksTest, AJobTheBrokerDidNotAckIsSpooledAndSurvivesACrash) {
   const auto records = job_records_of(job_id);
   EXPECT_GE(records.size(), 1u);
   EXPECT_LE(records.size(), 2u);
-  EXPECT_TRUE(eventually(
-      [&] { return results_of(job_id, records.size(), 1s).size() == records.size(); }, 60s));
+  EXPECT_EQ(results_of(job_id, records.size(), 60s).size(), records.size());
   const auto [ran, replayed] = executions_of(job_id);
   EXPECT_EQ(ran, 1);
   EXPECT_EQ(ran + replayed, static_cast<int>(records.size()));
@@ -956,6 +965,8 @@ TEST_F(WebhooksTest, MetricsCountEachOutcome) {
          "duplicate");
   expect("github", send(*port, "github", repo, {"--event", "tag"}), 202, "enqueued");
   expect("github", send(*port, "github", repo, {"--event", "ping"}), 200, "ignored");
+  expect("github", send(*port, "github", repo, {"--header", "X-GitHub-Event: issues"}), 202,
+         "ignored");
   expect("github", send(*port, "github", repo, {"--bad-signature"}), 401, "unauthorized");
   expect("github", send(*port, "github", repo, {"--content-type", "text/plain"}), 415,
          "unsupported_media_type");
@@ -994,19 +1005,35 @@ TEST_F(WebhooksTest, ThreeHundredSignedPushesAreAllAccepted) {
   auto daemon = start_webhook_daemon(
       {"--webhook-rate-per-second", "100000", "--webhook-rate-burst", "100000"});
   const auto port = webhook_port(*daemon);
-  ASSERT_TRUE(port) << daemon->log_text();
+  const auto http_port = wait_for_http_port(*daemon, 60s);
+  ASSERT_TRUE(port && http_port) << daemon->log_text();
+  // The first job a replica produces waits for the jobs topic's metadata: measured apart.
+  const auto first = send(*port, "github", repo);
+  ASSERT_EQ(first.status, 202u) << first.line;
+  EXPECT_EQ(first.outcome, "enqueued") << first.line;
+  const auto first_durable = metric_sample(http_request(*http_port, "GET", "/metrics").body,
+                                           "mgitd_webhook_durable_seconds_sum");
+
   std::string line;
   const auto summary = load(*port, "github", repo, kRequests, kConcurrency, line);
   ASSERT_TRUE(summary.IsObject()) << line;
   EXPECT_EQ(status_count(summary, "202"), kRequests) << line;
   // Each 202 was durable: acknowledged by the broker, or spooled and produced since.
-  EXPECT_TRUE(eventually([&] { return records_on(jobs_topic_) == kRequests; }, 60s))
+  EXPECT_TRUE(eventually([&] { return records_on(jobs_topic_) == kRequests + 1; }, 60s))
       << records_on(jobs_topic_) << " job records";
+  const auto metrics = http_request(*http_port, "GET", "/metrics").body;
+  EXPECT_EQ(metric_sample(
+                metrics, "mgitd_webhooks_received_total{outcome=\"enqueued\",provider=\"github\"}"),
+            kRequests + 1);
+  const auto within_25ms =
+      metric_sample(metrics, "mgitd_webhook_durable_seconds_bucket{le=\"0.025\"}").value_or(0);
   std::printf(
       "[ figures ] webhooks: %d signed GitHub pushes, %d at a time, to 202 (broker ack): "
-      "%.1f requests/s, p50 %.1f ms, p99 %.1f ms, max %.1f ms\n",
+      "%.1f requests/s, p50 %.1f ms, p99 %.1f ms, max %.1f ms; mgitd made %.0f of %d durable "
+      "within 25 ms; the first push after startup took %.0f ms in mgitd\n",
       kRequests, kConcurrency, summary["requests_per_second"].GetDouble(),
-      summary["p50_ms"].GetDouble(), summary["p99_ms"].GetDouble(), summary["max_ms"].GetDouble());
+      summary["p50_ms"].GetDouble(), summary["p99_ms"].GetDouble(), summary["max_ms"].GetDouble(),
+      within_25ms, kRequests + 1, first_durable.value_or(-1) * 1000);
   daemon->signal(SIGTERM);
   EXPECT_EQ(daemon->wait_exit(120s), 0);
 }
