@@ -611,7 +611,7 @@ TEST_F(WebhooksTest, AWrongOrMissingProofIs401AndAudited) {
   ASSERT_EQ(audit.size(), refused.size() + 1);
   std::map<std::string, int> per_provider;
   for (const auto& record : audit) {
-    EXPECT_EQ(record.outcome, "refused") << record.raw;
+    EXPECT_EQ(record.outcome, "denied") << record.raw;
     EXPECT_EQ(record.source, "127.0.0.1") << record.raw;
     ++per_provider[record.provider];
   }
@@ -621,7 +621,7 @@ TEST_F(WebhooksTest, AWrongOrMissingProofIs401AndAudited) {
   EXPECT_EQ(daemon->wait_exit(60s), 0);
 }
 
-TEST_F(WebhooksTest, WrongContentTypeMalformedJsonAndOversizeBodiesAreRefused) {
+TEST_F(WebhooksTest, EveryMalformedRequestGetsItsOwnAnswer) {
   const auto repo = org_ + "/app";
   constexpr std::size_t kLimit = 4096;
   auto daemon = start_webhook_daemon({"--webhook-max-body-bytes", std::to_string(kLimit)});
@@ -640,6 +640,11 @@ TEST_F(WebhooksTest, WrongContentTypeMalformedJsonAndOversizeBodiesAreRefused) {
 
   const auto no_event = send(*port, "gitlab", repo, {"--omit-header", "X-Gitlab-Event"});
   EXPECT_EQ(no_event.status, 400u) << no_event.line;
+
+  // A name the route's glob takes but whose job fails validation (a `.git` target segment).
+  const auto invalid = send(*port, "gitea", org_ + "/.git");
+  EXPECT_EQ(invalid.status, 422u) << invalid.line;
+  EXPECT_EQ(invalid.outcome, "invalid_job") << invalid.line;
 
   // The limit is the border: a body of exactly kLimit bytes is read and judged (its repository
   // has no route), one byte more is 413, and so is GitHub's 7 KB push example.
@@ -690,6 +695,7 @@ TEST_F(WebhooksTest, AnUnroutedRepositoryEnqueuesNothingAndIsAudited) {
     for (const auto& record : audit) {
       if (record.correlation_id != delivery) continue;
       found = true;
+      EXPECT_EQ(record.outcome, "ignored") << record.raw;
       EXPECT_EQ(record.repository, repository) << record.raw;
       EXPECT_EQ(record.provider, "github") << record.raw;
     }
@@ -936,6 +942,48 @@ TEST_F(WebhooksTest, AJobTheBrokerDidNotAckIsSpooledAndSurvivesACrash) {
               records.size());
   successor->signal(SIGTERM);
   EXPECT_EQ(successor->wait_exit(60s), 0);
+}
+
+TEST_F(WebhooksTest, NeitherBrokerNorSpoolIs503AndTheProvidersRetryIsOneJob) {
+  const auto repo = org_ + "/app";
+  create_repo(repo, 1);
+  auto daemon = start_webhook_daemon();
+  const auto port = webhook_port(*daemon);
+  ASSERT_TRUE(port) << daemon->log_text();
+  const auto head = add_commits(repo, 1);
+  const auto delivery = "unavailable-" + suffix_;
+  const auto job_id = "github:" + delivery;
+  // The broker refuses every record of the jobs topic, and the spool directory is a file.
+  kafka_->set_topic_configs(jobs_topic_, {{"max.message.bytes", "64"}});
+  const auto spool = workspace_ / ".mgitd" / "webhook-spool";
+  ASSERT_TRUE(fs::is_directory(spool));
+  fs::rename(spool, workspace_ / ".mgitd" / "spool-aside");
+  std::ofstream(spool) << "not a directory\n";
+  const auto refused = send(*port, "github", repo, {"--after", head, "--delivery", delivery});
+  EXPECT_EQ(refused.status, 503u) << refused.line;
+  EXPECT_EQ(refused.outcome, "unavailable") << refused.line;
+  EXPECT_EQ(refused.job_id, job_id);
+
+  // Both back: the provider's retry of the same delivery is one job.
+  fs::remove(spool);
+  fs::rename(workspace_ / ".mgitd" / "spool-aside", spool);
+  kafka_->set_topic_configs(jobs_topic_, {{"max.message.bytes", "1048588"}});
+  WebhookAnswer retried;
+  ASSERT_TRUE(eventually(
+      [&] {
+        retried = send(*port, "github", repo, {"--after", head, "--delivery", delivery});
+        return retried.status == 202;
+      },
+      30s))
+      << retried.line;
+  EXPECT_EQ(retried.outcome, "enqueued") << retried.line;
+  const auto results = results_of(job_id, 1, 120s);
+  ASSERT_EQ(results.size(), 1u);
+  EXPECT_EQ(results[0].status, "succeeded") << results[0].raw;
+  EXPECT_EQ(results[0].head_oid, head);
+  EXPECT_EQ(job_records_of(job_id).size(), 1u);
+  daemon->signal(SIGTERM);
+  EXPECT_EQ(daemon->wait_exit(60s), 0);
 }
 
 // ---------------------------------------------------------------------------------------------
