@@ -274,6 +274,10 @@ void Pipeline::on_offset_resets(std::uint64_t count) {
 
 void Pipeline::tick() {
   const auto now = std::chrono::steady_clock::now();
+  // A drain waits for the shared producer too: when the last answer came while another of its
+  // records (an audit event, a webhook's job) was in flight, nothing else would look again
+  // and the shutdown would wait out its whole grace.
+  if (on_shutdown_done_) maybe_finish_shutdown();
   if (sinks_.audit != nullptr) {
     sinks_.audit->tick();
     apply_audit_gate();

@@ -434,6 +434,31 @@ TEST_F(PipelineTest, ShutdownDrainsBufferedJobsThenCommitsAndCloses) {
   EXPECT_TRUE(consumer_.closed);
 }
 
+TEST_F(PipelineTest, ShutdownEndsWhenAnotherRecordInFlightAtTheLastAnswerIsDelivered) {
+  config_.shutdown_grace_seconds = 30;
+  executor_.hold("first");
+  pipeline().on_record(record(kP0, 0, job("first", "a")));
+  // A record the same producer carries for someone else (an audit event, a webhook's job),
+  // still unacknowledged when the last job's answer is.
+  producer_.hold_deliveries(true);
+  bool other_delivered = false;
+  producer_.produce(transport::OutgoingRecord{"mgit.audit", "key", "event", {}},
+                    [&](const auto&) { other_delivered = true; });
+  producer_.hold_deliveries(false);
+  bool done = false;
+  pipeline().begin_shutdown([&] { done = true; });
+  executor_.release("first");
+  ASSERT_TRUE(run_until([&] { return consumer_.stored.count(kP0) == 1; }));
+  io_.run_for(100ms);
+  io_.restart();
+  EXPECT_FALSE(done) << "a record is still in flight";
+  producer_.acknowledge_held();
+  ASSERT_TRUE(run_until([&] { return other_delivered; }));
+  pipeline().tick();  // the daemon's heartbeat, once a second
+  EXPECT_TRUE(run_until([&] { return done; }, 2s)) << "waited for the whole shutdown grace";
+  EXPECT_TRUE(consumer_.closed);
+}
+
 TEST_F(PipelineTest, ShutdownAbandonsWhatIsUnfinishedAtTheDeadline) {
   executor_.hold("hangs");
   pipeline().on_record(record(kP0, 0, job("hangs", "a")));
