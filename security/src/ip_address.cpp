@@ -44,7 +44,9 @@ std::optional<IpAddress> parse_ipv4_any_spelling(std::string_view text) {
   // `0x` as 0, for one, which a hand-written reader easily misses (tests/fuzz found it).
   // inet_aton ignores whatever follows white space; a host holds none, and only the
   // characters of a numeric spelling are passed on.
-  if (text.empty() || text.size() > 64) return std::nullopt;
+  // No length limit: inet_aton reads any number of leading zeros (tests/fuzz found a 120-digit
+  // octal spelling read as a host name here and as an address by the resolver).
+  if (text.empty()) return std::nullopt;
   for (const char c : text) {
     if (!basics::is_ascii_hex(c) && c != 'x' && c != 'X' && c != '.') return std::nullopt;
   }
