@@ -279,7 +279,7 @@ tl::expected<std::unique_ptr<HttpServer>, std::string> start_webhook_listener(
     handler->refused(status, target);
   };
   return HttpServer::start(std::move(settings),
-                           [handler](const HttpRequestView& request, HttpResponder respond) {
+                           [handler](const HttpRequestView& request, const HttpResponder& respond) {
                              handler->handle(request, respond);
                            });
 }

@@ -22,11 +22,13 @@ WebhookRelay::WebhookRelay(asio::io_context& io, transport::RecordProducer& prod
 
 WebhookRelay::~WebhookRelay() {
   *alive_ = false;
+  boost::system::error_code ignored;
   for (auto& [job_id, pending] : pending_) {
-    if (pending.timer) pending.timer->cancel();
+    if (pending.timer) pending.timer->cancel(ignored);
   }
   spool_work_.reset();  // the writes already asked for still run: they are promised durable
-  spool_thread_.join();
+  // join() throws only for a thread that is not joinable, which this one always is.
+  if (spool_thread_.joinable()) spool_thread_.join();
 }
 
 template <class Work, class Then>

@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <fstream>
+#include <ranges>
 #include <set>
 #include <sstream>
 #include <vector>
@@ -100,14 +101,17 @@ bool glob_matches(std::string_view glob, std::string_view text) {
   std::vector<char> row(n + 1, 0);
   std::vector<char> next(n + 1, 0);
   row[n] = 1;
-  for (auto token = tokens.rbegin(); token != tokens.rend(); ++token) {
+  // From the last token back: `row` holds what the tokens after this one match. (clang 14
+  // cannot compile libstdc++ 12's views::reverse.)
+  std::reverse(tokens.begin(), tokens.end());
+  for (const auto& token : tokens) {
     for (std::size_t t = n + 1; t-- > 0;) {
-      if (token->first == Token::kLiteral) {
-        next[t] = static_cast<char>(t < n && text[t] == token->second && row[t + 1] != 0);
+      if (token.first == Token::kLiteral) {
+        next[t] = static_cast<char>(t < n && text[t] == token.second && row[t + 1] != 0);
       } else {
         // A star matches nothing, or one more character (never a '/' for a single star).
         const bool more =
-            t < n && (token->first == Token::kDoubleStar || text[t] != '/') && next[t + 1] != 0;
+            t < n && (token.first == Token::kDoubleStar || text[t] != '/') && next[t + 1] != 0;
         next[t] = static_cast<char>(row[t] != 0 || more);
       }
     }
