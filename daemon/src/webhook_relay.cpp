@@ -220,9 +220,14 @@ void WebhookRelay::replay() {
   if (stopping_) return;
   std::size_t started = 0;
   std::vector<std::string> delivered_already;
-  for (const auto& job_id : spooled_) {
+  // Round robin from where the last replay stopped: records the broker keeps refusing (an
+  // ACL, a size limit) cannot hold the batch and starve the others.
+  std::vector<std::string> order(spooled_.upper_bound(replay_cursor_), spooled_.end());
+  order.insert(order.end(), spooled_.begin(), spooled_.upper_bound(replay_cursor_));
+  for (const auto& job_id : order) {
     if (started >= settings_.replay_batch) break;
     if (pending_.contains(job_id) || reading_.contains(job_id)) continue;
+    replay_cursor_ = job_id;
     if (recent_.contains(job_id)) {
       delivered_already.push_back(job_id);  // acknowledged after it was spooled
       continue;

@@ -99,6 +99,7 @@ class WebhookRelay {
   std::map<std::string, Pending> pending_;
   std::set<std::string> spooled_;  ///< ids with a file (written here or found at start)
   std::set<std::string> reading_;  ///< ids being read back for a replay
+  std::string replay_cursor_;      ///< the last id a replay took: the next starts after it
   std::size_t writes_in_progress_ = 0;
   std::deque<std::string> recent_order_;
   std::unordered_set<std::string> recent_;

@@ -5,6 +5,7 @@
 
 #include <boost/asio/executor_work_guard.hpp>
 #include <filesystem>
+#include <set>
 
 #include "support/fake_kafka.hpp"
 #include "support/test_environment.hpp"
@@ -138,6 +139,32 @@ TEST_F(WebhookRelayTest, ShuttingDownAnswersWaitingAndLaterWebhooksFromTheSpool)
   EXPECT_EQ(submit("d5"), Outcome::kSpooled);
   EXPECT_TRUE(spooled("d5"));
   EXPECT_EQ(producer_.produced.size(), produced_before) << "the next start produces it";
+}
+
+TEST_F(WebhookRelayTest, RecordsTheBrokerKeepsRefusingDoNotStarveTheOthers) {
+  {
+    auto spool = webhooks::Spool::open(spool_dir_);
+    ASSERT_TRUE(spool);
+    for (const std::string id : {"github:a", "github:b", "github:c"}) {
+      ASSERT_TRUE(spool->write(webhooks::SpooledRecord{id, "key-" + id, "{}", {}}));
+    }
+  }
+  auto spool = webhooks::Spool::open(spool_dir_);
+  ASSERT_TRUE(spool);
+  WebhookRelaySettings settings;
+  settings.jobs_topic = std::string(kTopic);
+  settings.replay_interval = 20ms;
+  settings.replay_batch = 1;  // one record per replay: without a rotation "a" is tried forever
+  relay_ = std::make_unique<WebhookRelay>(io_, producer_, std::move(*spool), settings);
+  producer_.fail_next(std::string(kTopic), 1000000);  // the broker refuses everything
+  relay_->start();
+  std::set<std::string> tried;
+  EXPECT_TRUE(run_until([&] {
+    tried.clear();
+    for (const auto& record : producer_.on_topic(std::string(kTopic))) tried.insert(*record.key);
+    return tried.size() == 3;
+  })) << "each spooled record is offered in turn";
+  EXPECT_TRUE(spooled("a") && spooled("b") && spooled("c")) << "refused records stay spooled";
 }
 
 }  // namespace
