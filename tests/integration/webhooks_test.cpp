@@ -24,6 +24,7 @@
 #include <sstream>
 #include <string>
 #include <thread>
+#include <type_traits>
 #include <vector>
 
 #include "support/counting_listener.hpp"
@@ -358,22 +359,32 @@ class WebhooksTest : public PipelineFixture {
     return counts.HasMember(status) && counts[status].IsInt() ? counts[status].GetInt() : 0;
   }
 
-  /// All results for `job_id` once at least `count` of them are on the results topic.
-  std::vector<ParsedResult> results_of(const std::string& job_id, std::size_t count,
-                                       std::chrono::milliseconds timeout) {
-    const auto matching = [&job_id](const std::vector<TestRecord>& records) {
-      std::vector<ParsedResult> out;
+  /// What `parse` reads from `topic`'s records and `keep` accepts, once at least `count` are
+  /// there (or the timeout passed).
+  template <class Parse, class Keep>
+  auto read_matching(const std::string& topic, Parse parse, Keep keep, std::size_t count,
+                     std::chrono::milliseconds timeout) {
+    using Parsed = typename std::invoke_result_t<Parse, const std::string&>::value_type;
+    const auto matching = [&](const std::vector<TestRecord>& records) {
+      std::vector<Parsed> out;
       for (const auto& record : records) {
-        if (auto parsed = parse_result(record.value); parsed && parsed->job_id == job_id) {
+        if (auto parsed = parse(record.value); parsed && keep(*parsed)) {
           out.push_back(std::move(*parsed));
         }
       }
       return out;
     };
     return matching(kafka_->read_until(
-        results_topic_,
-        [&](const std::vector<TestRecord>& seen) { return matching(seen).size() >= count; },
+        topic, [&](const std::vector<TestRecord>& seen) { return matching(seen).size() >= count; },
         timeout));
+  }
+
+  /// All results for `job_id` once at least `count` of them are on the results topic.
+  std::vector<ParsedResult> results_of(const std::string& job_id, std::size_t count,
+                                       std::chrono::milliseconds timeout) {
+    return read_matching(
+        results_topic_, [](const std::string& value) { return parse_result(value); },
+        [&job_id](const ParsedResult& result) { return result.job_id == job_id; }, count, timeout);
   }
 
   std::int64_t records_on(const std::string& topic) {
@@ -407,19 +418,9 @@ class WebhooksTest : public PipelineFixture {
   /// Audit records of `event`, once at least `count` of them arrived.
   std::vector<AuditRecord> audit_events(const std::string& event, std::size_t count,
                                         std::chrono::milliseconds timeout) {
-    const auto matching = [&event](const std::vector<TestRecord>& records) {
-      std::vector<AuditRecord> out;
-      for (const auto& record : records) {
-        if (auto parsed = parse_audit(record.value); parsed && parsed->event == event) {
-          out.push_back(std::move(*parsed));
-        }
-      }
-      return out;
-    };
-    return matching(kafka_->read_until(
-        audit_topic_,
-        [&](const std::vector<TestRecord>& seen) { return matching(seen).size() >= count; },
-        timeout));
+    return read_matching(
+        audit_topic_, [](const std::string& value) { return parse_audit(value); },
+        [&event](const AuditRecord& record) { return record.event == event; }, count, timeout);
   }
 
   /// How often the daemons of this test finished `job_id`: ran (git work) and replayed.
