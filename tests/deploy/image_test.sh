@@ -156,7 +156,11 @@ in_image -- /usr/local/bin/mgitd --help >"$run_dir/help.txt" || fail "mgitd --he
 in_image -- /usr/local/bin/mgitctl --help >/dev/null || fail "mgitctl --help failed"
 log "in the image: $version_line; --help lists $(grep -c -- '--' "$run_dir/help.txt") options"
 
-git_url=$(scripts/git-server start "$run_dir/git")
+scripts/git-server start "$run_dir/git" >/dev/null
+# Over https with the server's own CA (git_ca_file): a credential never goes over plain http,
+# and the network policy opens the loopback server by name (network_allow).
+git_url=$(<"$run_dir/git/https_url")
+cp "$run_dir/git/ca.pem" "$config/git-ca.pem"
 head_sha=$(scripts/git-server create-repo "$run_dir/git" image-test 3)
 printf 'username=mgit\npassword=%s\nhosts=127.0.0.1\n' "$(<"$run_dir/git/password")" >"$credentials/test-git"
 chmod 0644 "$credentials/test-git"
@@ -176,7 +180,9 @@ chart_config() {
     python3 -c 'import sys, yaml; sys.stdout.write(yaml.safe_load(sys.stdin)["data"]["mgitd.conf"])'
 }
 chart_config k8s/helm/mgitd/values.yaml --set "config.brokers=$brokers" --set config.group_id=image-test \
-  --set config.workers=2 --set config.shutdown_grace_seconds=10 >"$config/mgitd.conf"
+  --set config.workers=2 --set config.shutdown_grace_seconds=10 \
+  --set 'config.network_allow[0]=127.0.0.1' --set config.git_ca_file=/etc/mgitd/config/git-ca.pem \
+  >"$config/mgitd.conf"
 # The environment the chart's StatefulSet sets (http_listen on loopback here).
 run_env=(MGITD_CONFIG=/etc/mgitd/config/mgitd.conf MGITD_WORKSPACE=/var/lib/mgitd
   MGITD_CREDENTIALS_DIR=/etc/mgitd/credentials MGITD_HTTP_LISTEN="127.0.0.1:$http_port"
