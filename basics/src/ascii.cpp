@@ -25,4 +25,15 @@ bool contains(std::string_view text, std::string_view needle) {
   return text.find(needle) != std::string_view::npos;
 }
 
+std::string lower_hex(const unsigned char* bytes, std::size_t size) {
+  static constexpr std::string_view kHex = "0123456789abcdef";
+  std::string hex;
+  hex.reserve(size * 2);
+  for (std::size_t i = 0; i < size; ++i) {
+    hex += kHex[bytes[i] >> 4U];
+    hex += kHex[bytes[i] & 0x0fU];
+  }
+  return hex;
+}
+
 }  // namespace mgit::basics

@@ -7,6 +7,8 @@
 #include <optional>
 #include <utility>
 
+#include "mgit/basics/ascii.hpp"
+
 namespace mgit::daemon {
 
 namespace {
@@ -40,14 +42,7 @@ std::string sha256_hex(std::string_view bytes) {
   unsigned int length = 0;
   // Cannot fail short of running out of memory; the hex of whatever was written then.
   EVP_Digest(bytes.data(), bytes.size(), digest.data(), &length, EVP_sha256(), nullptr);
-  static constexpr std::string_view kHex = "0123456789abcdef";
-  std::string out;
-  out.reserve(std::size_t{length} * 2);
-  for (unsigned int i = 0; i < length; ++i) {
-    out += kHex[digest[i] >> 4];
-    out += kHex[digest[i] & 0xf];
-  }
-  return out;
+  return basics::lower_hex(digest.data(), length);
 }
 
 std::string headers_sha256_hex(const transport::Headers& headers) {

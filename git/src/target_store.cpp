@@ -13,6 +13,7 @@
 #include <random>
 #include <thread>
 
+#include "mgit/basics/ascii.hpp"
 #include "mgit/basics/file_descriptor.hpp"
 #include "mgit/observability/log.hpp"
 #include "target_record_json.hpp"
@@ -30,9 +31,7 @@ std::string sha256_hex(std::string_view text) {
   unsigned char digest[EVP_MAX_MD_SIZE];
   unsigned int length = 0;
   EVP_Digest(text.data(), text.size(), digest, &length, EVP_sha256(), nullptr);
-  std::string hex;
-  for (unsigned int i = 0; i < length; ++i) hex += fmt::format("{:02x}", digest[i]);
-  return hex;
+  return basics::lower_hex(digest, length);
 }
 
 /// Where a record file lives, relative to the workspace: messages reach job results, which

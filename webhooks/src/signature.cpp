@@ -18,14 +18,7 @@ std::string hmac_sha256_hex(std::string_view key, std::string_view message) {
                           reinterpret_cast<const unsigned char*>(message.data()), message.size(),
                           digest.data(), &length);
   if (done == nullptr) return {};  // no digest matches any proof
-  static constexpr std::string_view kHex = "0123456789abcdef";
-  std::string hex;
-  hex.reserve(std::size_t{length} * 2);
-  for (unsigned int i = 0; i < length; ++i) {
-    hex.push_back(kHex[digest[i] >> 4U]);
-    hex.push_back(kHex[digest[i] & 0x0fU]);
-  }
-  return hex;
+  return basics::lower_hex(digest.data(), length);
 }
 
 bool constant_time_equal(std::string_view a, std::string_view b) {

@@ -23,13 +23,7 @@ bool job_id_character(char c) {
 std::string sha256_hex(std::string_view text, std::size_t hex_chars) {
   std::array<unsigned char, SHA256_DIGEST_LENGTH> digest{};
   SHA256(reinterpret_cast<const unsigned char*>(text.data()), text.size(), digest.data());
-  static constexpr std::string_view kHex = "0123456789abcdef";
-  std::string hex;
-  for (const auto byte : digest) {
-    hex.push_back(kHex[byte >> 4U]);
-    hex.push_back(kHex[byte & 0x0fU]);
-  }
-  return hex.substr(0, hex_chars);
+  return basics::lower_hex(digest.data(), digest.size()).substr(0, hex_chars);
 }
 
 }  // namespace

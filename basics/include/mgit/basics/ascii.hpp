@@ -1,5 +1,6 @@
 #pragma once
 
+#include <cstddef>
 #include <string>
 #include <string_view>
 
@@ -37,6 +38,9 @@ std::string to_lower(std::string_view text);
 std::string_view trim(std::string_view text, std::string_view strip = " \t\r\n\v\f");
 
 bool starts_with(std::string_view text, std::string_view prefix);
+
+/// Lower-case hex of `size` bytes (digests, for file names, headers and comparisons).
+std::string lower_hex(const unsigned char* bytes, std::size_t size);
 bool contains(std::string_view text, std::string_view needle);
 
 }  // namespace mgit::basics
