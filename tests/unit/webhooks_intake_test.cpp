@@ -130,6 +130,22 @@ TEST_F(WebhookIntakeTest, AProofThatFailsIsOneAnswerWhateverWentWrong) {
   }
 }
 
+TEST_F(WebhookIntakeTest, AProofOfTheWrongShapeIsRefusedWithoutReadingAnySecret) {
+  // Unreadable secret files are reported when a proof is checked against them: a malformed
+  // proof must be refused before that, so nothing is reported.
+  std::filesystem::remove(secret_path_);
+  std::filesystem::remove(other_secret_path_);
+  problems_.clear();
+  const auto body = push("acme/app");
+  EXPECT_EQ(github(body, secret_, {{"x-hub-signature-256", "sha256=zz"}}).status, 401U);
+  EXPECT_EQ(github(body, secret_, {{"x-hub-signature-256", "md5=" + std::string(64, 'a')}}).status,
+            401U);
+  EXPECT_TRUE(problems_.empty()) << problems_.front();
+  // A well-formed one is checked against the files, which are reported missing.
+  EXPECT_EQ(github(body, secret_).status, 401U);
+  EXPECT_FALSE(problems_.empty());
+}
+
 TEST_F(WebhookIntakeTest, ARoutesSecretOpensOnlyItsOwnRepositories) {
   // Signed with the other route's secret: a valid proof, but not for acme's repositories.
   const auto verdict = github(push("acme/app"), other_secret_);

@@ -173,7 +173,9 @@ Verdict WebhookIntake::judge(const WebhookCall& call) {
   }
   const auto proof = call.header(names.proof);
   // One answer for a missing and a wrong proof, and no hint of which route was tried.
-  const auto proven = proof.empty() ? std::vector<std::string>() : proven_secret_files(call, proof);
+  // A proof of the wrong shape is refused before any HMAC over the body is computed.
+  const auto proven = well_formed_proof(call.provider, proof) ? proven_secret_files(call, proof)
+                                                              : std::vector<std::string>();
   if (proven.empty()) return answer(Outcome::kUnauthorized, 401, "unauthorized");
   const auto event = call.header(names.event);
   if (event.empty()) {
