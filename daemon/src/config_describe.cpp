@@ -76,6 +76,7 @@ std::string describe_config(const Config& config) {
   add_raw(out, "max_in_flight", std::to_string(config.max_in_flight));
   add_raw(out, "max_buffered_per_partition", std::to_string(config.max_buffered_per_partition));
   add_raw(out, "max_attempts", std::to_string(config.max_attempts));
+  add_raw(out, "coalesce", config.coalesce ? "true" : "false");
   add_raw(out, "revoke_grace_seconds", std::to_string(config.revoke_grace_seconds));
   add_raw(out, "startup_broker_timeout_seconds",
           std::to_string(config.startup_broker_timeout_seconds));

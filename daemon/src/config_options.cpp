@@ -229,6 +229,9 @@ void declare_options(CLI::App& app, Config& config) {
   number("--max-buffered-per-partition", config.max_buffered_per_partition, 1, 1000000,
          "A partition pauses at this many unfinished jobs");
   number("--max-attempts", config.max_attempts, 1, 20, "Tries for a retryable failure (1..20)");
+  app.add_flag("--coalesce", config.coalesce,
+               "Jobs queued behind a target's next job that ask the same share its execution "
+               "(--coalesce=false: each runs its own)");
   number("--revoke-grace-seconds", config.revoke_grace_seconds, 0, kDay,
          "How long a revoked partition's jobs may finish");
   number("--startup-broker-timeout-seconds", config.startup_broker_timeout_seconds, 1, kDay,

@@ -56,6 +56,7 @@ jobs::JobResult ResultBuilder::finished(const InFlightJob& job, const jobs::Job&
   result.attempts = run.attempts;
   result.queue_ms = run.queue_time.count();
   result.duration_ms = run.run_time.count();
+  result.served_by = std::move(run.served_by);
   if (run.outcome) {
     result.report = std::move(*run.outcome);
   } else {

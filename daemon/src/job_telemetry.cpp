@@ -71,9 +71,20 @@ void JobTelemetry::finished(const InFlightJob& job, const jobs::Job& parsed,
                       {"error", result.error ? result.error->message : std::string()},
                       {"attempts", run.attempts},
                       {"duration_ms", static_cast<std::int64_t>(run.run_time.count())},
-                      {"replayed", result.report.replayed}});
+                      {"replayed", result.report.replayed},
+                      {"served_by", run.served_by}});
   if (sinks_.metrics != nullptr) {
     auto* metrics = sinks_.metrics;
+    if (!run.served_by.empty()) {
+      // Its transfer, retries and git spans belong to the job whose execution answered it.
+      metrics->job_coalesced();
+      if (!run.attempt_log.empty()) {
+        metrics->job_queued(std::chrono::duration<double>(run.queue_time).count());
+        metrics->job_duration(to_string(parsed.operation), to_string(run.status),
+                              std::chrono::duration<double>(run.run_time).count());
+      }
+      return;
+    }
     const auto operation = to_string(parsed.operation);
     const auto status = to_string(run.status);
     if (!run.attempt_log.empty()) {
@@ -92,7 +103,7 @@ void JobTelemetry::finished(const InFlightJob& job, const jobs::Job& parsed,
       }
     }
   }
-  if (tracing(job)) trace_attempts(job, parsed, run, result);
+  if (tracing(job) && run.served_by.empty()) trace_attempts(job, parsed, run, result);
 }
 
 bool JobTelemetry::tracing(const InFlightJob& job) const {

@@ -42,6 +42,7 @@ PipelineSettings pipeline_settings(const Config& config) {
   PipelineSettings settings;
   settings.scheduler.workers = config.workers;
   settings.scheduler.max_attempts = config.max_attempts;
+  settings.scheduler.coalesce = config.coalesce;
   settings.scheduler.default_timeout = std::chrono::seconds(config.job_timeout_seconds);
   settings.scheduler.max_timeout = std::chrono::seconds(config.max_job_timeout_seconds);
   settings.scheduler.hosts = detail::host_limit_settings(config);

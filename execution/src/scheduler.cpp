@@ -27,6 +27,20 @@ std::chrono::milliseconds millis_between(Clock::time_point from, Clock::time_poi
   return std::chrono::duration_cast<std::chrono::milliseconds>(to - from);
 }
 
+/// Whether one execution of `leader` answers `other` as well as its own: the same work
+/// (operation, repository, credential, ref, options) and the same limits. A clone is never
+/// shared: the second clone of a target is a `conflict` of its own.
+bool same_request(const jobs::Job& leader, const jobs::Job& other) {
+  const auto& a = leader.options;
+  const auto& b = other.options;
+  return leader.operation != jobs::Operation::kClone && other.operation == leader.operation &&
+         other.repository_url == leader.repository_url &&
+         other.repository_key == leader.repository_key && other.credential == leader.credential &&
+         other.ref == leader.ref && other.target == leader.target && a.prune == b.prune &&
+         a.bare == b.bare && a.depth == b.depth && a.timeout_seconds == b.timeout_seconds &&
+         a.submodules == b.submodules && other.not_after == leader.not_after;
+}
+
 jobs::Status status_of(const tl::expected<jobs::ExecutionReport, jobs::JobError>& outcome) {
   if (outcome) return jobs::Status::kSucceeded;
   return jobs::is_rejection(outcome.error().code) ? jobs::Status::kRejected : jobs::Status::kFailed;
@@ -67,6 +81,7 @@ void Scheduler::submit(jobs::Job job, observability::JobContext ctx, std::uint64
                {},
                {},
                true,
+               {},
                {}});
     return;
   }
@@ -104,7 +119,8 @@ void Scheduler::answer_at_turn(const EntryPtr& entry, jobs::JobError error, jobs
              millis_between(entry->submitted_at, *entry->first_started_at),
              millis_between(*entry->first_started_at, now),
              false,
-             std::move(entry->attempt_log)};
+             std::move(entry->attempt_log),
+             {}};
   complete(entry, std::move(run));
   asio::post(io_, [this, target = entry->job.target] { release_target(target); });
 }
@@ -126,6 +142,9 @@ void Scheduler::start(const EntryPtr& entry) {
     return;
   }
   if (!admit_to_host(entry, now)) return;
+  // Decided at dispatch, once: only jobs already consumed join, so none is answered with a
+  // state older than its own request. Retries keep the group they started with.
+  if (entry->attempts == 0 && settings_.coalesce) coalesce_behind(entry);
   ++entry->attempts;
   entry->attempt_started_at = now;
   entry->attempt_wall_start = std::chrono::system_clock::now();
@@ -176,7 +195,8 @@ void Scheduler::finish_attempt(const EntryPtr& entry,
                            {},
                            {},
                            true,
-                           std::move(entry->attempt_log)});
+                           std::move(entry->attempt_log),
+                           {}});
     release_target(entry->job.target);
     return;
   }
@@ -230,10 +250,48 @@ void Scheduler::finish_attempt(const EntryPtr& entry,
   release_target(entry->job.target);
 }
 
+void Scheduler::coalesce_behind(const EntryPtr& leader) {
+  const auto found = waiting_by_target_.find(leader->job.target);
+  if (found == waiting_by_target_.end()) return;
+  auto& queue = found->second;
+  // Only the run right behind it: a job that asks for something else keeps its place, and
+  // so does every job after it.
+  while (!queue.empty() && leader->followers.size() < settings_.max_coalesced) {
+    const auto& next = queue.front();
+    if (next->tag != leader->tag || !same_request(leader->job, next->job)) break;
+    next->first_started_at = Clock::now();  // its wait ends with the execution that answers it
+    leader->job.coalesced_job_ids.push_back(next->job.job_id);
+    observability::log(LogLevel::kInfo, next->ctx, "job coalesced",
+                       {{"target", next->job.target}, {"served_by", leader->job.job_id}});
+    leader->followers.push_back(next);
+    queue.pop_front();
+  }
+  if (queue.empty()) waiting_by_target_.erase(found);
+}
+
 void Scheduler::complete(const EntryPtr& entry, JobRun run) {
+  auto followers = std::move(entry->followers);
+  entry->followers.clear();
+  std::vector<JobRun> follower_runs;
+  follower_runs.reserve(followers.size());
+  for (const auto& follower : followers) {
+    JobRun copy = run;
+    copy.served_by = entry->job.job_id;
+    if (follower->first_started_at && !run.withdrawn) {
+      copy.queue_time = millis_between(follower->submitted_at, *follower->first_started_at);
+    }
+    follower_runs.push_back(std::move(copy));
+  }
   auto done = std::move(entry->done);
   entry->done = nullptr;
   if (done) done(std::move(run));
+  // After the job that ran, in the order they were submitted.
+  for (std::size_t i = 0; i < followers.size(); ++i) {
+    followers[i]->withdrawn = entry->withdrawn;
+    auto follower_done = std::move(followers[i]->done);
+    followers[i]->done = nullptr;
+    if (follower_done) follower_done(std::move(follower_runs[i]));
+  }
 }
 
 void Scheduler::release_target(const std::string& target) {
@@ -274,6 +332,7 @@ void Scheduler::withdraw(std::uint64_t tag) {
                     {},
                     {},
                     true,
+                    {},
                     {}});
   }
   for (const auto& entry : parked) {

@@ -36,6 +36,9 @@ struct Scheduler::Entry {
   std::unique_ptr<boost::asio::steady_timer> backoff_timer;
   /// While parked: answers the job `rate_limited` when its deadline comes first.
   std::unique_ptr<boost::asio::steady_timer> wait_timer;
+  /// Jobs this entry's execution also answers, oldest first (burst coalescing). They hold
+  /// no worker and no host slot, and complete with the entry.
+  std::vector<std::shared_ptr<Entry>> followers;
 };
 
 }  // namespace mgit::execution

@@ -131,8 +131,12 @@ tl::expected<ExecutionReport, JobError> GitExecutor::execute(
   // and meets the binding check.
   const bool bound_here =
       record.repository_key.empty() || record.repository_key == job.repository_key;
-  if (const ServedJob* served =
-          bound_here ? record.find(job.job_id, job.repository_key) : nullptr) {
+  // A redelivered job with coalesced jobs runs again instead: its recorded state may be
+  // older than what the jobs it now also answers asked for (sync, fetch and mirror are
+  // idempotent; clones are never coalesced).
+  if (const ServedJob* served = bound_here && job.coalesced_job_ids.empty()
+                                    ? record.find(job.job_id, job.repository_key)
+                                    : nullptr) {
     observability::log(LogLevel::kInfo, ctx, "job already served by this target, replaying",
                        {{"target", job.target}});
     if (served->error) return tl::make_unexpected(*served->error);
@@ -167,6 +171,13 @@ tl::expected<ExecutionReport, JobError> GitExecutor::execute(
       if (record.repository_key.empty()) record.repository_key = job.repository_key;
     } else {
       served.error = outcome.error();
+    }
+    // Jobs coalesced into this execution get the same entry under their own ids, in the
+    // same write: a redelivery of any of them is answered from the record.
+    for (const auto& coalesced_id : job.coalesced_job_ids) {
+      ServedJob also = served;
+      also.job_id = coalesced_id;
+      record.add(std::move(also));
     }
     record.add(std::move(served));
     if (auto saved = store_.save(record); !saved) {

@@ -98,6 +98,7 @@ void job_fields(Io& io, Job& job) {
   io(job.options.depth);
   io(job.options.submodules);
   io(job.requested_by);
+  io(job.coalesced_job_ids);
 }
 
 template <class Io, class Context>

@@ -150,6 +150,10 @@ std::string serialize(const JobResult& result, std::size_t kept_refs, bool trunc
     write_key(writer, "recloned");
     writer.Bool(true);
   }
+  if (!result.served_by.empty()) {
+    write_key(writer, "served_by");
+    write_string(writer, result.served_by);
+  }
 
   write_key(writer, "stats");
   writer.StartObject();

@@ -105,6 +105,12 @@ struct Metrics::Impl {
           .Help("Fetch positions reset because a committed offset was out of range.")
           .Register(*registry);
   prometheus::Counter& resets_counter = resets.Add({});
+  prometheus::Family<prometheus::Counter>& coalesced =
+      BuildCounter()
+          .Name("mgitd_jobs_coalesced_total")
+          .Help("Jobs answered by another job's execution (burst coalescing).")
+          .Register(*registry);
+  prometheus::Counter& coalesced_counter = coalesced.Add({});
   prometheus::Family<prometheus::Counter>& dlq =
       BuildCounter()
           .Name("mgitd_dlq_records_total")
@@ -276,6 +282,8 @@ void Metrics::set_rate_limits(std::size_t throttled_hosts, std::size_t waiting_j
   impl_->throttled_hosts.Set(static_cast<double>(throttled_hosts));
   impl_->waiting_jobs.Set(static_cast<double>(waiting_jobs));
 }
+
+void Metrics::job_coalesced() { impl_->coalesced_counter.Increment(); }
 
 void Metrics::offset_resets(std::uint64_t count) {
   impl_->resets_counter.Increment(static_cast<double>(count));

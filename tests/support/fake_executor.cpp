@@ -38,7 +38,8 @@ int FakeExecutor::max_concurrency() const {
 tl::expected<jobs::ExecutionReport, jobs::JobError> FakeExecutor::execute(
     const jobs::Job& job, const observability::JobContext& /*ctx*/,
     const execution::ExecutionControl& control) {
-  Call call{job.job_id, job.target, std::chrono::steady_clock::now(), {}, control.deadline};
+  Call call{job.job_id, job.target,       std::chrono::steady_clock::now(),
+            {},         control.deadline, job.coalesced_job_ids};
   Script script;
   int attempt = 0;
   {

@@ -22,6 +22,7 @@ class FakeExecutor final : public execution::Executor {
     std::chrono::steady_clock::time_point started;
     std::chrono::steady_clock::time_point finished;
     std::chrono::steady_clock::time_point deadline;  ///< the one the scheduler gave
+    std::vector<std::string> coalesced_job_ids;      ///< jobs this call also answers
   };
   using Script = std::function<tl::expected<jobs::ExecutionReport, jobs::JobError>(int attempt)>;
 

@@ -32,6 +32,7 @@ class SchedulerTest : public ::testing::Test {
     s.max_attempts = 3;
     s.backoff_base = 1ms;
     s.backoff_max = 5ms;
+    s.coalesce = false;  // these tests count executions; execution_scheduler_coalesce_test does not
     return s;
   }
 

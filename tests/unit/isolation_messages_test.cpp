@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <string>
+#include <vector>
 
 #include "messages.hpp"
 #include "wire.hpp"
@@ -41,6 +42,7 @@ TEST(IsolationMessages, RunRequestRoundTripsWithItsCredential) {
   request.job.target = "org/app";
   request.job.options.prune = false;
   request.job.options.depth = 3;
+  request.job.coalesced_job_ids = {"j-2", "j-3"};
   request.ctx.trace_id = "trace";
   request.deadline = std::chrono::steady_clock::time_point(std::chrono::seconds(12345));
   security::Credential credential;
@@ -60,6 +62,7 @@ TEST(IsolationMessages, RunRequestRoundTripsWithItsCredential) {
   EXPECT_EQ(decoded->job.repository_url, request.job.repository_url);
   EXPECT_FALSE(decoded->job.options.prune);
   EXPECT_EQ(decoded->job.options.depth, 3);
+  EXPECT_EQ(decoded->job.coalesced_job_ids, (std::vector<std::string>{"j-2", "j-3"}));
   EXPECT_EQ(decoded->ctx.trace_id, "trace");
   EXPECT_EQ(decoded->deadline, request.deadline);
   ASSERT_TRUE(decoded->credential);

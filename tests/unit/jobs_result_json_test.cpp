@@ -87,7 +87,17 @@ TEST(ResultJson, SucceededResultHasEveryField) {
   EXPECT_EQ(doc["source"]["partition"].GetInt(), 3);
   EXPECT_EQ(doc["source"]["offset"].GetInt64(), 1207);
   EXPECT_STREQ(doc["finished_at"].GetString(), "2026-11-23T09:41:07.512Z");
-  EXPECT_FALSE(doc.HasMember("recloned"));  // only present when the target was re-cloned
+  EXPECT_FALSE(doc.HasMember("recloned"));   // only present when the target was re-cloned
+  EXPECT_FALSE(doc.HasMember("served_by"));  // only present when another job's execution answered
+}
+
+TEST(ResultJson, ACoalescedJobNamesTheJobWhoseExecutionAnsweredIt) {
+  JobResult result = succeeded_sync();
+  result.served_by = "01JD5Z8Q3V7Q";
+  const rapidjson::Document doc = parse_json(result_to_json(result));
+  ASSERT_TRUE(doc.HasMember("served_by"));
+  EXPECT_STREQ(doc["served_by"].GetString(), "01JD5Z8Q3V7Q");
+  EXPECT_STREQ(doc["job_id"].GetString(), "01JD5Z8Q3V7R");  // its own id stays
 }
 
 TEST(ResultJson, RecloneOfACorruptTargetIsSaid) {

@@ -30,6 +30,7 @@ struct Config {
   int max_in_flight = 256;
   int max_buffered_per_partition = 64;
   int max_attempts = 3;
+  bool coalesce = true;  ///< burst coalescing (docs/delivery.md)
   int revoke_grace_seconds = 20;
   int startup_broker_timeout_seconds = 60;
   int broker_unready_grace_seconds = 60;

@@ -36,6 +36,13 @@ struct SchedulerSettings {
   /// Per git host caps, token buckets and cool-downs (docs/rate-limits.md); the defaults
   /// limit nothing but cool down a host that answers 429/503.
   HostLimitSettings hosts;
+  /// Burst coalescing: when a target's job is dispatched, the jobs queued right behind it
+  /// that ask for the same thing (docs/delivery.md, "Burst coalescing") are answered by its
+  /// execution instead of each running its own. Off: every job runs on its own.
+  bool coalesce = true;
+  /// Most jobs one execution answers besides its own; the target's record keeps the last
+  /// 256 served ids, so a group must fit in it with room for the next one.
+  std::size_t max_coalesced = 127;
 };
 
 /// One execution of a job, for its `git.<operation>` span and the retry counter.
@@ -54,6 +61,8 @@ struct JobRun {
   std::chrono::milliseconds run_time{0};    ///< first start -> end, retries included
   bool withdrawn = false;                   ///< removed before it ran (revoke, shutdown)
   std::vector<AttemptRecord> attempt_log;   ///< in order; empty when it never ran
+  /// The job whose execution answered this one (coalesced); empty when it ran itself.
+  std::string served_by;
 };
 
 using JobCompletion = std::function<void(JobRun)>;
@@ -89,13 +98,15 @@ class RateLimitObserver {
 };
 
 /// Runs jobs on a worker pool: different targets in parallel (up to `workers`), one
-/// target's jobs one at a time in submission order. Retryable failures are retried with
-/// exponential backoff and jitter while the target's later jobs wait, but other targets
-/// go on. Before each attempt the job's git host must admit it (HostLimiter): a job whose host
-/// is at its cap, out of tokens or cooling down waits without a worker while other hosts'
-/// jobs go on, and is answered `rate_limited` when its deadline would pass first or its host's
-/// waiting jobs fill their share of the buffers.
-/// Not thread-safe: every method and every completion runs on the io_context.
+/// target's jobs one at a time in submission order. With `coalesce`, a dispatched job also
+/// answers the jobs queued right behind it for the same target that ask for the same thing:
+/// each still completes on its own, with `served_by` naming the job that ran. Retryable failures
+/// are retried with exponential backoff and jitter while the target's later jobs wait, but other
+/// targets go on. Before each attempt the job's git host must admit it (HostLimiter): a job whose
+/// host is at its cap, out of tokens or cooling down waits without a worker while other hosts' jobs
+/// go on, and is answered `rate_limited` when its deadline would pass first or its host's waiting
+/// jobs fill their share of the buffers. Not thread-safe: every method and every completion runs on
+/// the io_context.
 class Scheduler {
  public:
   using Clock = std::chrono::steady_clock;
@@ -144,7 +155,10 @@ class Scheduler {
   void finish_attempt(const EntryPtr& entry,
                       tl::expected<jobs::ExecutionReport, jobs::JobError> outcome,
                       std::chrono::system_clock::time_point finished);
+  /// Completes the entry and every job coalesced into it (each with its own queue time).
   void complete(const EntryPtr& entry, JobRun run);
+  /// Moves the jobs queued behind `leader` that its execution can answer into its group.
+  void coalesce_behind(const EntryPtr& leader);
   /// Answers a job at its turn without another attempt (expired, rate limited), then frees
   /// its target from a posted handler: dispatch() is on the stack and must not recurse.
   void answer_at_turn(const EntryPtr& entry, jobs::JobError error, jobs::Status status);

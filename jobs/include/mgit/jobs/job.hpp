@@ -4,6 +4,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 namespace mgit::jobs {
 
@@ -34,6 +35,10 @@ struct Job {
   JobOptions options;
   std::optional<std::chrono::system_clock::time_point> not_after;
   std::string requested_by;
+  /// Other jobs this job's execution also answers (burst coalescing): set by the scheduler
+  /// when it dispatches the job, never read from a job message. The executor records them
+  /// on the target in the same write as this job, so a redelivery of any of them replays.
+  std::vector<std::string> coalesced_job_ids;
 };
 
 }  // namespace mgit::jobs

@@ -56,6 +56,8 @@ struct JobResult {
   int attempts = 0;
   std::string worker;
   ResultSource source;
+  /// The job whose execution answered this one (burst coalescing); empty when it ran itself.
+  std::string served_by;
   std::chrono::system_clock::time_point finished_at;
 };
 

@@ -32,6 +32,8 @@ class Metrics {
   void job_queued(double seconds);
   void git_received(std::uint64_t bytes, std::uint64_t objects);
   void retry(std::string_view error_code);
+  /// A job answered by another job's execution (burst coalescing).
+  void job_coalesced();
   void dlq_record(std::string_view reason);
   /// A git worker process was replaced; `reason` is one of WorkerPool's fixed set.
   void worker_restart(std::string_view reason);

@@ -1,0 +1,269 @@
+// Burst coalescing: jobs queued behind a dispatched job for the same target that ask for the
+// same thing are answered by its execution, each with its own completion.
+#include <gtest/gtest.h>
+
+#include <boost/asio/io_context.hpp>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "mgit/execution/scheduler.hpp"
+#include "support/fake_executor.hpp"
+
+namespace mgit::execution {
+namespace {
+
+using namespace std::chrono_literals;
+using test_support::FakeExecutor;
+
+jobs::Job sync_job(const std::string& id, const std::string& target) {
+  jobs::Job job;
+  job.job_id = id;
+  job.correlation_id = id;
+  job.operation = jobs::Operation::kSync;
+  job.repository_url = "https://git.example.com/" + target;
+  job.repository_key = job.repository_url;
+  job.target = target;
+  return job;
+}
+
+class CoalesceTest : public ::testing::Test {
+ protected:
+  static SchedulerSettings settings() {
+    SchedulerSettings s;
+    s.workers = 2;
+    s.backoff_base = 1ms;
+    s.backoff_max = 5ms;
+    return s;  // coalesce is on by default
+  }
+
+  void submit(Scheduler& scheduler, jobs::Job job, std::uint64_t tag = 1) {
+    const std::string id = job.job_id;
+    scheduler.submit(std::move(job), observability::JobContext{id, id, "t", "s", "", "", true}, tag,
+                     [this, id](JobRun run) {
+                       order_.push_back(id);
+                       runs_.emplace(id, std::move(run));
+                     });
+  }
+
+  void run_until_completed(std::size_t count) {
+    const auto deadline = std::chrono::steady_clock::now() + 10s;
+    while (runs_.size() < count && std::chrono::steady_clock::now() < deadline) {
+      io_.run_for(5ms);
+      io_.restart();
+    }
+  }
+
+  /// Runs the loop until `count` executions started (the loop dispatches them).
+  bool run_until_started(std::size_t count) {
+    const auto deadline = std::chrono::steady_clock::now() + 10s;
+    while (!executor_.wait_for_started(count, 1ms)) {
+      if (std::chrono::steady_clock::now() > deadline) return false;
+      io_.run_for(5ms);
+      io_.restart();
+    }
+    return true;
+  }
+
+  /// Holds `first` running so that everything submitted next queues behind it.
+  void start_holding(Scheduler& scheduler, const std::string& first, const std::string& target) {
+    executor_.hold(first);
+    submit(scheduler, sync_job(first, target));
+    ASSERT_TRUE(executor_.wait_for_started(1, 5s));
+  }
+
+  boost::asio::io_context io_;
+  FakeExecutor executor_;
+  std::map<std::string, JobRun> runs_;
+  std::vector<std::string> order_;
+};
+
+TEST_F(CoalesceTest, JobsQueuedBehindARunningFetchShareTheNextExecution) {
+  Scheduler scheduler(io_, executor_, settings());
+  start_holding(scheduler, "first", "org/app");
+  std::vector<std::string> burst;
+  for (int i = 0; i < 20; ++i) {
+    burst.push_back("burst-" + std::to_string(i));
+    submit(scheduler, sync_job(burst.back(), "org/app"));
+  }
+  executor_.release("first");
+  run_until_completed(21);
+
+  const auto calls = executor_.calls();
+  ASSERT_EQ(calls.size(), 2u) << "the running job, then one execution for the whole burst";
+  EXPECT_EQ(calls[0].job_id, "first");
+  EXPECT_TRUE(calls[0].coalesced_job_ids.empty()) << "nothing was queued when it started";
+  EXPECT_EQ(calls[1].job_id, burst.front());
+  EXPECT_EQ(calls[1].coalesced_job_ids, std::vector<std::string>(burst.begin() + 1, burst.end()));
+
+  ASSERT_EQ(runs_.size(), 21u) << "every job completes on its own";
+  EXPECT_TRUE(runs_.at("first").served_by.empty());
+  EXPECT_TRUE(runs_.at(burst.front()).served_by.empty()) << "it ran itself";
+  for (std::size_t i = 1; i < burst.size(); ++i) {
+    const auto& run = runs_.at(burst[i]);
+    EXPECT_EQ(run.served_by, burst.front()) << burst[i];
+    EXPECT_EQ(run.status, jobs::Status::kSucceeded) << burst[i];
+    EXPECT_FALSE(run.withdrawn);
+  }
+  // Completions keep submission order, so offsets are answered in order.
+  std::vector<std::string> expected_order{"first"};
+  expected_order.insert(expected_order.end(), burst.begin(), burst.end());
+  EXPECT_EQ(order_, expected_order);
+}
+
+TEST_F(CoalesceTest, OffEveryJobRunsItsOwnExecution) {
+  auto s = settings();
+  s.coalesce = false;
+  Scheduler scheduler(io_, executor_, s);
+  start_holding(scheduler, "first", "org/app");
+  for (int i = 0; i < 5; ++i) submit(scheduler, sync_job("j" + std::to_string(i), "org/app"));
+  executor_.release("first");
+  run_until_completed(6);
+  EXPECT_EQ(executor_.calls().size(), 6u);
+  for (const auto& [id, run] : runs_) EXPECT_TRUE(run.served_by.empty()) << id;
+}
+
+TEST_F(CoalesceTest, AJobThatAsksForSomethingElseRunsOnItsOwnInOrder) {
+  Scheduler scheduler(io_, executor_, settings());
+  start_holding(scheduler, "first", "org/app");
+  submit(scheduler, sync_job("a1", "org/app"));
+  submit(scheduler, sync_job("a2", "org/app"));
+  auto other_ref = sync_job("other-ref", "org/app");
+  other_ref.ref = "refs/heads/release";
+  submit(scheduler, other_ref);
+  submit(scheduler, sync_job("b1", "org/app"));  // behind the different one: not merged forward
+  auto no_prune = sync_job("no-prune", "org/app");
+  no_prune.options.prune = false;
+  submit(scheduler, no_prune);
+  auto other_tag = sync_job("other-tag", "org/app");
+  submit(scheduler, other_tag, 2);
+  executor_.release("first");
+  run_until_completed(7);
+
+  std::vector<std::string> executed;
+  for (const auto& call : executor_.calls()) executed.push_back(call.job_id);
+  EXPECT_EQ(executed,
+            (std::vector<std::string>{"first", "a1", "other-ref", "b1", "no-prune", "other-tag"}));
+  EXPECT_EQ(runs_.at("a2").served_by, "a1");
+  EXPECT_EQ(order_, (std::vector<std::string>{"first", "a1", "a2", "other-ref", "b1", "no-prune",
+                                              "other-tag"}));
+}
+
+TEST_F(CoalesceTest, ClonesAndDifferentCredentialsAreNeverShared) {
+  Scheduler scheduler(io_, executor_, settings());
+  start_holding(scheduler, "first", "org/app");
+  auto clone1 = sync_job("clone1", "org/app");
+  clone1.operation = jobs::Operation::kClone;
+  auto clone2 = clone1;
+  clone2.job_id = "clone2";
+  submit(scheduler, clone1);
+  submit(scheduler, clone2);
+  auto with_credential = sync_job("with-credential", "org/app");
+  with_credential.credential = "deploy";
+  submit(scheduler, sync_job("anonymous", "org/app"));
+  submit(scheduler, with_credential);
+  executor_.release("first");
+  run_until_completed(5);
+  EXPECT_EQ(executor_.calls().size(), 5u);
+}
+
+TEST_F(CoalesceTest, AJobConsumedAfterTheExecutionStartedGetsItsOwn) {
+  Scheduler scheduler(io_, executor_, settings());
+  start_holding(scheduler, "first", "org/app");
+  submit(scheduler, sync_job("queued", "org/app"));
+  executor_.hold("queued");
+  executor_.release("first");
+  ASSERT_TRUE(run_until_started(2));
+  submit(scheduler, sync_job("late", "org/app"));  // after "queued" was dispatched
+  executor_.release("queued");
+  run_until_completed(3);
+  const auto calls = executor_.calls();
+  ASSERT_EQ(calls.size(), 3u);
+  EXPECT_EQ(calls[2].job_id, "late");
+  EXPECT_TRUE(runs_.at("late").served_by.empty());
+}
+
+TEST_F(CoalesceTest, ARetriedExecutionAnswersItsWholeGroupWithTheFinalOutcome) {
+  Scheduler scheduler(io_, executor_, settings());
+  start_holding(scheduler, "first", "org/app");
+  submit(scheduler, sync_job("leader", "org/app"));
+  submit(scheduler, sync_job("follower", "org/app"));
+  executor_.script(
+      "leader", [](int attempt) -> tl::expected<jobs::ExecutionReport, jobs::JobError> {
+        if (attempt == 1)
+          return tl::make_unexpected(jobs::JobError{jobs::ErrorCode::kNetwork, "reset"});
+        jobs::ExecutionReport report;
+        report.head_oid = "abc";
+        return report;
+      });
+  executor_.release("first");
+  run_until_completed(3);
+  const auto& follower = runs_.at("follower");
+  EXPECT_EQ(follower.served_by, "leader");
+  EXPECT_EQ(follower.status, jobs::Status::kSucceeded);
+  EXPECT_EQ(follower.attempts, 2);
+  ASSERT_TRUE(follower.outcome.has_value());
+  EXPECT_EQ(follower.outcome->head_oid, "abc");
+  EXPECT_EQ(executor_.calls().size(), 3u) << "first, and the leader's two attempts";
+}
+
+TEST_F(CoalesceTest, AFailureIsEveryCoalescedJobsFailure) {
+  Scheduler scheduler(io_, executor_, settings());
+  start_holding(scheduler, "first", "org/app");
+  submit(scheduler, sync_job("leader", "org/app"));
+  submit(scheduler, sync_job("follower", "org/app"));
+  executor_.script("leader", [](int) -> tl::expected<jobs::ExecutionReport, jobs::JobError> {
+    return tl::make_unexpected(jobs::JobError{jobs::ErrorCode::kNotFound, "gone"});
+  });
+  executor_.release("first");
+  run_until_completed(3);
+  const auto& follower = runs_.at("follower");
+  EXPECT_EQ(follower.status, jobs::Status::kFailed);
+  ASSERT_FALSE(follower.outcome.has_value());
+  EXPECT_EQ(follower.outcome.error().code, jobs::ErrorCode::kNotFound);
+}
+
+TEST_F(CoalesceTest, WithdrawingAGroupWhileItBacksOffWithdrawsEveryJobInIt) {
+  auto s = settings();
+  s.backoff_base = 10s;  // the retry waits long enough to be withdrawn
+  s.backoff_max = 10s;
+  Scheduler scheduler(io_, executor_, s);
+  start_holding(scheduler, "first", "org/app");
+  submit(scheduler, sync_job("leader", "org/app"));
+  submit(scheduler, sync_job("follower", "org/app"));
+  executor_.script("leader", [](int) -> tl::expected<jobs::ExecutionReport, jobs::JobError> {
+    return tl::make_unexpected(jobs::JobError{jobs::ErrorCode::kNetwork, "reset"});
+  });
+  executor_.release("first");
+  run_until_completed(1);
+  ASSERT_TRUE(run_until_started(2));
+  // Its first attempt fails and it backs off: nothing more completes until the withdraw.
+  const auto until = std::chrono::steady_clock::now() + 5s;
+  while (scheduler.running() > 0 && std::chrono::steady_clock::now() < until) {
+    io_.run_for(5ms);
+    io_.restart();
+  }
+  ASSERT_EQ(runs_.size(), 1u);
+  scheduler.withdraw(1);
+  run_until_completed(3);
+  ASSERT_EQ(runs_.size(), 3u);
+  EXPECT_TRUE(runs_.at("leader").withdrawn);
+  EXPECT_TRUE(runs_.at("follower").withdrawn) << "no result: its record is redelivered";
+}
+
+TEST_F(CoalesceTest, AGroupIsCappedAtMaxCoalesced) {
+  auto s = settings();
+  s.max_coalesced = 3;
+  Scheduler scheduler(io_, executor_, s);
+  start_holding(scheduler, "first", "org/app");
+  for (int i = 0; i < 8; ++i) submit(scheduler, sync_job("j" + std::to_string(i), "org/app"));
+  executor_.release("first");
+  run_until_completed(9);
+  const auto calls = executor_.calls();
+  ASSERT_EQ(calls.size(), 3u) << "first, j0 with 3 more, j4 with the last 3";
+  EXPECT_EQ(calls[1].coalesced_job_ids.size(), 3u);
+  EXPECT_EQ(calls[2].job_id, "j4");
+}
+
+}  // namespace
+}  // namespace mgit::execution
