@@ -53,9 +53,11 @@ std::vector<audit::AuditEvent> job_audit_events(const AuditedJob& job,
     events.push_back(job_event(audit::kRateLimited, job, result, "rate_limited"));
   }
   // A rejected job never ran and an expired one never started; a replay answered from the
-  // target's record connected to nobody.
+  // target's record connected to nobody, and a coalesced job's answer came from the
+  // execution of `served_by`, whose own event records the one use.
   const bool ran =
-      result.status == jobs::Status::kSucceeded || result.status == jobs::Status::kFailed;
+      (result.status == jobs::Status::kSucceeded || result.status == jobs::Status::kFailed) &&
+      result.served_by.empty();
   if (!job.credential.empty() && ran && !result.report.replayed &&
       !code_is(jobs::ErrorCode::kRateLimited)) {
     events.push_back(

@@ -117,6 +117,9 @@ TEST(DaemonAuditEventsTest, NoCredentialUseWhenNothingWasSent) {
   auto replay = result(jobs::Status::kSucceeded, std::nullopt);
   replay.report.replayed = true;
   EXPECT_TRUE(job_audit_events(job, replay).empty()) << "a replay connects to nobody";
+  auto coalesced = result(jobs::Status::kSucceeded, std::nullopt);
+  coalesced.served_by = "job-6";
+  EXPECT_TRUE(job_audit_events(job, coalesced).empty()) << "job-6's execution used it, once";
   EXPECT_TRUE(job_audit_events(job, result(jobs::Status::kExpired, std::nullopt)).empty());
   EXPECT_TRUE(job_audit_events(job, result(jobs::Status::kRejected, jobs::ErrorCode::kInvalidJob,
                                            "operation is unknown"))

@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "mgit/daemon/config.hpp"
+#include "mgit/daemon/pipeline_settings.hpp"
 #include "mgit/transport/kafka_secrets.hpp"
 #include "support/config_load_test.hpp"
 
@@ -593,6 +594,28 @@ TEST_F(ConfigTest, InvalidNetworkPolicySettingsExitWithTwo) {
   EXPECT_EQ(result.exit_code, 2);
   EXPECT_THAT(err_, HasSubstr("must not carry a user or password"));
   EXPECT_THAT(err_, Not(HasSubstr("hunter2")));
+}
+
+TEST_F(ConfigTest, CoalescingIsOnByDefaultAndEachSourceTurnsItOff) {
+  auto result = load({});
+  ASSERT_TRUE(result.config) << err_;
+  EXPECT_TRUE(result.config->coalesce);
+  EXPECT_TRUE(pipeline_settings(*result.config).scheduler.coalesce);
+
+  const auto off = write_file("off.conf", "coalesce = false\n");
+  result = load({"--config", off});
+  ASSERT_TRUE(result.config) << err_;
+  EXPECT_FALSE(result.config->coalesce);
+  EXPECT_FALSE(pipeline_settings(*result.config).scheduler.coalesce);
+
+  // flag > env > file.
+  env_["MGITD_COALESCE"] = "true";
+  result = load({"--config", off});
+  ASSERT_TRUE(result.config) << err_;
+  EXPECT_TRUE(result.config->coalesce);
+  result = load({"--config", off, "--coalesce=false"});
+  ASSERT_TRUE(result.config) << err_;
+  EXPECT_FALSE(result.config->coalesce);
 }
 
 }  // namespace
