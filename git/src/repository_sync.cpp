@@ -9,6 +9,7 @@
 #include "error_classification.hpp"
 #include "existing_target.hpp"
 #include "git_dir_sweep.hpp"
+#include "preemptive_auth.hpp"
 #include "mgit/basics/ascii.hpp"
 #include "mgit/observability/log.hpp"
 
@@ -56,6 +57,9 @@ RepositorySync::RepositorySync(const jobs::Job& job, std::filesystem::path path,
   transfer_.connections = &connections_;
   transfer_.job_endpoint = network_.job.endpoint;
   transfer_.job_url_port = network_.job.port_in_url;
+  auth_header_ =
+      preemptive_auth_header(credential, job_.repository_url, network_.policy.follow_redirects);
+  transfer_.credential_presented = auth_header_.has_value();
 }
 
 tl::expected<void, JobError> RepositorySync::check(int rc, std::string_view action) {
@@ -93,11 +97,16 @@ tl::expected<std::string, JobError> RepositorySync::fetch(git_remote* remote, La
   // libgit2's NONE still follows redirects to another port of the same host; with
   // follow_redirects = none the stream refuses those connections.
   constexpr git_remote_redirect_t kRedirects = GIT_REMOTE_REDIRECT_NONE;
+  // The credential on the first request (info/refs, asked at connect) and on the fetch's
+  // (libgit2 replaces the connect options with the fetch's when it reuses the connection).
+  char* header = auth_header_ ? const_cast<char*>(auth_header_->reveal().c_str()) : nullptr;
+  const git_strarray headers{&header, header != nullptr ? 1U : 0U};
   git_remote_connect_options connect;
   git_remote_connect_options_init(&connect, GIT_REMOTE_CONNECT_OPTIONS_VERSION);
   connect.callbacks = callbacks;
   connect.proxy_opts = proxy;
   connect.follow_redirects = kRedirects;
+  connect.custom_headers = headers;
   if (auto ok = check(git_remote_connect_ext(remote, GIT_DIRECTION_FETCH, &connect), "connect");
       !ok) {
     return tl::make_unexpected(ok.error());
@@ -115,6 +124,7 @@ tl::expected<std::string, JobError> RepositorySync::fetch(git_remote* remote, La
   options.callbacks = callbacks;
   options.proxy_opts = proxy;
   options.follow_redirects = kRedirects;
+  options.custom_headers = headers;
   options.prune =
       (layout == Layout::kMirror || job_.options.prune) ? GIT_FETCH_PRUNE : GIT_FETCH_NO_PRUNE;
   // A mirror's refspec already names the tags; the others take them all so a tag can be

@@ -7,6 +7,7 @@
 #include "corrupt_target.hpp"
 #include "mgit/observability/log.hpp"
 #include "network_access.hpp"
+#include "preemptive_auth.hpp"
 #include "target_directory.hpp"
 
 namespace mgit::git {
@@ -98,6 +99,8 @@ tl::expected<void, JobError> TargetOperation::load_credential() {
   auto loaded = settings_.credentials->load(job_.credential);
   if (!loaded) return tl::make_unexpected(JobError{ErrorCode::kAuthFailed, loaded.error().message});
   for (auto& secret : loaded->secrets()) redactor_.add(std::move(secret));
+  // The base64 of user:password goes out as a header (preemptive_auth.hpp): as secret.
+  if (loaded->has_userpass()) redactor_.add(basic_auth_token(*loaded).reveal());
   // Checked again when libgit2 connects; refused here first so a job for a foreign host
   // (or with a file lacking `hosts=`) never reaches the network with the credential.
   if (auto refusal = security::credential_refusal(*loaded, job_.repository_url)) {
