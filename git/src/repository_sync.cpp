@@ -9,6 +9,7 @@
 #include "error_classification.hpp"
 #include "existing_target.hpp"
 #include "git_dir_sweep.hpp"
+#include "job_phases.hpp"
 #include "preemptive_auth.hpp"
 #include "mgit/basics/ascii.hpp"
 #include "mgit/observability/log.hpp"
@@ -118,6 +119,7 @@ tl::expected<std::string, JobError> RepositorySync::fetch(git_remote* remote, La
   } else if (rc != GIT_ENOTFOUND) {
     return tl::make_unexpected(classify(rc, "default branch lookup"));
   }
+  JobPhases::mark(Phase::kConnect);
 
   git_fetch_options options;
   git_fetch_options_init(&options, GIT_FETCH_OPTIONS_VERSION);
@@ -135,6 +137,7 @@ tl::expected<std::string, JobError> RepositorySync::fetch(git_remote* remote, La
   if (auto ok = check(git_remote_fetch(remote, nullptr, &options, "mgitd: fetch"), "fetch"); !ok) {
     return tl::make_unexpected(ok.error());
   }
+  JobPhases::mark(Phase::kFetch);
   const git_indexer_progress* stats = git_remote_stats(remote);
   report_.received_objects = stats->received_objects;
   report_.received_bytes = stats->received_bytes;
@@ -330,13 +333,20 @@ tl::expected<RemotePtr, JobError> RepositorySync::in_memory_remote(git_repositor
 }
 
 /// Writes `key=value` pairs into the repository's own config, so plain `git` run in the
-/// target later sees a normal `origin`.
+/// target later sees a normal `origin`. A key that already has its value is not set again:
+/// most jobs set the same URL and branch keys. (libgit2 1.5 itself compares before writing,
+/// measured: no config.lock per job either way; this keeps it so without relying on that.)
 tl::expected<void, JobError> RepositorySync::configure(
     git_repository* repo, std::initializer_list<std::pair<std::string, std::string>> values) {
   git_config* raw_config = nullptr;
   if (auto ok = check(git_repository_config(&raw_config, repo), "config"); !ok) return ok;
   ConfigPtr config(raw_config);
   for (const auto& [key, value] : values) {
+    Buffer current;
+    if (git_config_get_string_buf(&current.buf, config.get(), key.c_str()) == 0 &&
+        current.str() == value) {
+      continue;
+    }
     if (auto ok = check(git_config_set_string(config.get(), key.c_str(), value.c_str()), "config");
         !ok) {
       return ok;
@@ -365,6 +375,7 @@ tl::expected<ExecutionReport, JobError> RepositorySync::create(Layout layout) {
   if (!configured) return tl::make_unexpected(configured.error());
   auto remote = in_memory_remote(repo.get(), layout);
   if (!remote) return tl::make_unexpected(remote.error());
+  JobPhases::mark(Phase::kOpen);
   auto default_branch = fetch(remote->get(), layout);
   if (!default_branch) return tl::make_unexpected(default_branch.error());
   return finish(repo.get(), layout, true, *default_branch);
@@ -396,6 +407,7 @@ tl::expected<ExecutionReport, JobError> RepositorySync::update(RepositoryPtr rep
   }
   auto remote = in_memory_remote(repo.get(), layout);
   if (!remote) return tl::make_unexpected(remote.error());
+  JobPhases::mark(Phase::kOpen);
   auto default_branch = fetch(remote->get(), layout);
   if (!default_branch) return tl::make_unexpected(default_branch.error());
   return finish(repo.get(), layout, checkout_ref, *default_branch);

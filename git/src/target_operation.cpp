@@ -5,6 +5,7 @@
 #include <utility>
 
 #include "corrupt_target.hpp"
+#include "job_phases.hpp"
 #include "mgit/observability/log.hpp"
 #include "network_access.hpp"
 #include "preemptive_auth.hpp"
@@ -44,6 +45,7 @@ tl::expected<ExecutionReport, JobError> TargetOperation::run() {
       job_, path_, control_, credential_ ? &*credential_ : nullptr, redactor_, ctx_,
       SyncLimits{settings_.max_received_bytes, settings_.max_checkout_bytes},
       SyncNetwork{std::move(*policy), job_endpoint(job_.repository_url), settings_.git_proxy});
+  JobPhases::mark(Phase::kPrepare);
   return operate(*exists);
 }
 
@@ -147,6 +149,7 @@ tl::expected<ExecutionReport, JobError> TargetOperation::create(Layout layout) {
     return tl::make_unexpected(ok.error());
   }
   auto report = sync_->create(layout);
+  JobPhases::mark(Phase::kFinish);  // with the repository and the connection closed
   if (report) {
     directories.keep();
   } else if (!directories.undo()) {
@@ -170,7 +173,9 @@ tl::expected<ExecutionReport, JobError> TargetOperation::update(Layout requested
   auto inspected = inspect_target(path_, job_.target);
   if (!inspected) return tl::make_unexpected(inspected.error());
   if (!inspected->corruption.empty()) return reclone(std::move(*inspected), requested);
-  return sync_->update(std::move(inspected->repo), requested, checkout_ref);
+  auto report = sync_->update(std::move(inspected->repo), requested, checkout_ref);
+  JobPhases::mark(Phase::kFinish);  // with the repository and the connection closed
+  return report;
 }
 
 /// The target is bound to the job's repository, so mgitd made it: a corrupt one is moved

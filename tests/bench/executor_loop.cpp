@@ -3,10 +3,12 @@
 // beside mgit-bench-fetch-loop, and for the per-phase budget of docs/performance.md.
 //
 //   mgit-bench-executor-loop WORKSPACE CREDENTIALS_DIR CA_FILE ROUNDS URL...
-//       Round 0 syncs each URL into target tN (a clone); rounds 1..ROUNDS sync them again,
-//       timed. CREDENTIALS_DIR holds a credential named `server` (hosts= the URLs' host).
+//       Round 0 mirrors each URL into target tN (a clone); rounds 1..ROUNDS sync them again,
+//       timed (BENCH_WORK_TREE=1: work-tree syncs instead of mirrors). CREDENTIALS_DIR holds a credential named `server` (hosts= the URLs' host).
 //       Logs at debug level to stdout (one `git job phases` line per job), then prints
 //       `executor-loop syncs=N failed=F wall_us=W per_sync_us=P`; exit 0 when all succeeded.
+#include <unistd.h>
+
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
@@ -34,15 +36,22 @@ int main(int argc, char** argv) {
   settings.ca_file = argv[3];
   git::GitExecutor executor(settings);
   const int rounds = std::atoi(argv[4]);
+  // Mirrors, as mgit-bench-fetch-loop and scripts/bench's fleet scenarios; BENCH_WORK_TREE=1
+  // syncs work trees (a checkout per job) instead.
+  const char* work_tree = std::getenv("BENCH_WORK_TREE");
+  const jobs::Operation operation = work_tree != nullptr && std::string(work_tree) == "1"
+                                        ? jobs::Operation::kSync
+                                        : jobs::Operation::kMirror;
   std::vector<std::string> urls(argv + 5, argv + argc);
 
   int failed = 0;
   int counter = 0;
   const auto run = [&](std::size_t i) {
     jobs::Job job;
-    job.job_id = "bench-" + std::to_string(++counter);
+    // Unique per process: a job id the target already served is answered from its record.
+    job.job_id = "bench-" + std::to_string(::getpid()) + "-" + std::to_string(++counter);
     job.correlation_id = job.job_id;
-    job.operation = jobs::Operation::kSync;
+    job.operation = operation;
     job.repository_url = urls[i];
     job.repository_key = jobs::normalize_repository_url(urls[i]).value_or(urls[i]);
     job.credential = "server";
