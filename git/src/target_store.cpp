@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstdio>
 #include <chrono>
 #include <cstring>
 #include <random>
@@ -91,8 +92,17 @@ tl::expected<basics::FileDescriptor, jobs::JobError> open_in_state_directory(
   return fd;
 }
 
+/// Swaps `temp` and an existing `path` atomically. ext4 (`auto_da_alloc`) writes a file's
+/// data out when it is renamed over another, so a plain rename waits for the disk even
+/// without fsync (0.1 ms idle, over 1 ms under load; an exchange: 10 µs). False when `path`
+/// does not exist yet or the file system cannot exchange: the caller renames instead.
+bool exchanged(const std::filesystem::path& temp, const std::filesystem::path& path) {
+  return ::renameat2(AT_FDCWD, temp.c_str(), AT_FDCWD, path.c_str(), RENAME_EXCHANGE) == 0;
+}
+
 /// Replaces `path` with `content` atomically: temp file, rename; with `durable`, the temp
-/// file is fsync'd before the rename and the directory after it.
+/// file is fsync'd before the rename and the directory after it, else an existing `path` is
+/// exchanged with the temp file rather than renamed over.
 tl::expected<void, jobs::JobError> write_atomically(const std::filesystem::path& path,
                                                     std::string_view content, bool durable) {
   std::filesystem::path temp = path;
@@ -121,6 +131,10 @@ tl::expected<void, jobs::JobError> write_atomically(const std::filesystem::path&
   if (err == 0 && durable && ::fsync(fd.get()) != 0) err = errno;
   // Closed here, not by the owner, because a failing close() can report a lost write.
   if (::close(fd.release()) != 0 && err == 0) err = errno;
+  if (err == 0 && !durable && exchanged(temp, path)) {
+    ::unlink(temp.c_str());  // now the old record; one left behind by a crash is harmless
+    return {};
+  }
   if (err == 0 && ::rename(temp.c_str(), path.c_str()) != 0) err = errno;
   if (err != 0) {
     ::unlink(temp.c_str());

@@ -75,13 +75,14 @@ class TargetStore {
     /// The temp file and its directory are fsync'd around the rename: the record survives
     /// a crash of the machine. For a new binding and a clone's entry.
     kCrashSafe,
-    /// Temp file and rename only: the record survives a crash of the process (the page
+    /// Temp file swapped in, no fsync: the record survives a crash of the process (the page
     /// cache keeps it), and a crash of the machine may lose it; losing it costs at most a
     /// redelivery that runs again.
     kProcessSafe,
   };
 
-  /// Replaces the record atomically (temp file, rename; fsync'd as `durability` asks).
+  /// Replaces the record atomically (a temp file renamed or exchanged into place; fsync'd as
+  /// `durability` asks).
   [[nodiscard]] tl::expected<void, jobs::JobError> save(
       const TargetRecord& record, Durability durability = Durability::kCrashSafe) const;
 
