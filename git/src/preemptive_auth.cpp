@@ -13,9 +13,9 @@ security::Secret basic_auth_token(const security::Credential& credential) {
   const std::string& in = plain.reveal();
   // 4 output bytes for every 3 input bytes, rounded up, and EVP_EncodeBlock's final NUL.
   std::string out(((in.size() + 2) / 3) * 4 + 1, '\0');
-  const int length =
-      EVP_EncodeBlock(reinterpret_cast<unsigned char*>(out.data()),
-                      reinterpret_cast<const unsigned char*>(in.data()), static_cast<int>(in.size()));
+  const int length = EVP_EncodeBlock(reinterpret_cast<unsigned char*>(out.data()),
+                                     reinterpret_cast<const unsigned char*>(in.data()),
+                                     static_cast<int>(in.size()));
   out.resize(length < 0 ? 0 : static_cast<std::size_t>(length));
   return security::Secret(std::move(out));
 }

@@ -10,9 +10,9 @@
 #include "existing_target.hpp"
 #include "git_dir_sweep.hpp"
 #include "job_phases.hpp"
-#include "preemptive_auth.hpp"
 #include "mgit/basics/ascii.hpp"
 #include "mgit/observability/log.hpp"
+#include "preemptive_auth.hpp"
 
 namespace mgit::git {
 namespace {

@@ -4,9 +4,10 @@
 //
 //   mgit-bench-executor-loop WORKSPACE CREDENTIALS_DIR CA_FILE ROUNDS URL...
 //       Round 0 mirrors each URL into target tN (a clone); rounds 1..ROUNDS sync them again,
-//       timed (BENCH_WORK_TREE=1: work-tree syncs instead of mirrors). CREDENTIALS_DIR holds a credential named `server` (hosts= the URLs' host).
-//       Logs at debug level to stdout (one `git job phases` line per job), then prints
-//       `executor-loop syncs=N failed=F wall_us=W per_sync_us=P`; exit 0 when all succeeded.
+//       timed (BENCH_WORK_TREE=1: work-tree syncs instead of mirrors). CREDENTIALS_DIR holds a
+//       credential named `server` (hosts= the URLs' host). Logs at debug level to stdout (one `git
+//       job phases` line per job), then prints `executor-loop syncs=N failed=F wall_us=W
+//       per_sync_us=P`; exit 0 when all succeeded.
 #include <unistd.h>
 
 #include <chrono>
@@ -72,6 +73,7 @@ int main(int argc, char** argv) {
                         .count();
   const auto syncs = static_cast<long long>(rounds) * static_cast<long long>(urls.size());
   std::printf("executor-loop syncs=%lld failed=%d wall_us=%lld per_sync_us=%lld\n", syncs, failed,
-              static_cast<long long>(wall), syncs == 0 ? 0LL : static_cast<long long>(wall) / syncs);
+              static_cast<long long>(wall),
+              syncs == 0 ? 0LL : static_cast<long long>(wall) / syncs);
   return failed == 0 ? 0 : 1;
 }

@@ -150,9 +150,8 @@ TEST_F(CredentialOnFirstRequest, WithRedirectsAllowedTheCredentialWaitsForTheCha
   executor_ = make_executor(settings);
   const std::string repo = create_repo("redirects", 1);
   ASSERT_TRUE(execute(make_job(Operation::kSync, repo, "redirects")));
-  const auto requests = requests_during(repo, [&] {
-    ASSERT_TRUE(execute(make_job(Operation::kSync, repo, "redirects")));
-  });
+  const auto requests = requests_during(
+      repo, [&] { ASSERT_TRUE(execute(make_job(Operation::kSync, repo, "redirects"))); });
   ASSERT_EQ(requests.size(), 2U) << joined(requests);
   EXPECT_NE(requests[0].find("\" 401 "), std::string::npos) << requests[0];
   EXPECT_NE(requests[0].find(" - ["), std::string::npos) << "sent anonymously: " << requests[0];

@@ -1,8 +1,8 @@
-#include "preemptive_auth.hpp"
-
 #include <gtest/gtest.h>
 
 #include <string>
+
+#include "preemptive_auth.hpp"
 
 namespace mgit::git {
 namespace {
@@ -53,7 +53,8 @@ TEST_F(PreemptiveAuth, NeverWhereARedirectCouldCarryItElsewhere) {
 }
 
 TEST_F(PreemptiveAuth, OnlyForAUserNameAndPassword) {
-  EXPECT_FALSE(preemptive_auth_header(nullptr, "https://git.example.com/x", FollowRedirects::kNone));
+  EXPECT_FALSE(
+      preemptive_auth_header(nullptr, "https://git.example.com/x", FollowRedirects::kNone));
   security::Credential key = credential_;
   key.password = security::Secret();
   key.ssh_private_key = "/keys/id_ed25519";
