@@ -285,7 +285,8 @@ void declare_options(CLI::App& app, Config& config) {
   app.add_flag("--allow-plain-http", config.allow_plain_http,
                "Run jobs with http:// URLs (never with a credential)");
   text("--follow-redirects", config.follow_redirects,
-       "none (only the job URL's host:port) | same_host (any port of its host)")
+       "none (only the job URL's host:port) | same_host (any port of its host; a credential "
+       "then waits for the server's 401)")
       ->check(CLI::IsMember({"none", "same_host"}).description(""));
   text("--git-proxy", config.git_proxy,
        "http(s)://HOST[:PORT] proxy for git over http(s) (empty: none, never from the env)")

@@ -6,6 +6,7 @@
 #include <optional>
 #include <stdexcept>
 
+#include "job_phases.hpp"
 #include "mgit/observability/log.hpp"
 #include "policy_stream.hpp"
 #include "target_directory.hpp"
@@ -36,6 +37,19 @@ bool nothing_on_disk(const fs::path& workspace, const TargetStore& store, std::s
   if (*exists) return false;
   auto marked = store.creating(target);
   return marked && !marked->has_value();
+}
+
+/// What the record write must survive (docs/git-executor.md, "What is durable"): a new
+/// binding and a clone's entry survive a machine crash; an entry of a sync, fetch or mirror
+/// of a bound target only a process crash: lost, it makes a redelivery run again, which for
+/// these operations answers what the job would have answered had it come a moment later.
+TargetStore::Durability record_durability(const Job& job, const TargetRecord& record,
+                                          const std::string& bound_on_disk) {
+  const bool new_binding = record.repository_key != bound_on_disk;
+  // A redelivered clone that finds no entry meets its own target: `conflict`.
+  const bool clone = job.operation == jobs::Operation::kClone;
+  return new_binding || clone ? TargetStore::Durability::kCrashSafe
+                              : TargetStore::Durability::kProcessSafe;
 }
 
 // Debian's libgit2 (mbedTLS) trusts this bundle by default; its directory holds the same CAs
@@ -120,11 +134,16 @@ tl::expected<ExecutionReport, JobError> GitExecutor::execute(
   if (control.should_stop()) return tl::make_unexpected(control.stop_error("during queueing"));
   if (auto ok = check_target_name(job.target); !ok) return tl::make_unexpected(ok.error());
 
+  const JobPhases phases(ctx, job.target);
   auto lock = store_.lock(job.target, control);
   if (!lock) return tl::make_unexpected(lock.error());
+  JobPhases::mark(Phase::kLock);
   auto loaded = store_.load(job.target);
   if (!loaded) return tl::make_unexpected(loaded.error());
   TargetRecord record = loaded->value_or(TargetRecord{job.target, {}, {}});
+  JobPhases::mark(Phase::kLoadRecord);
+  // The binding as it is on disk: a new one is written crash-safe (record_durability).
+  const std::string bound_on_disk = record.repository_key;
 
   // A replay is for the job that was served: same id, same repository, and a target still
   // bound to it. A job id reused for another repository (a takeover attempt) runs instead,
@@ -180,12 +199,13 @@ tl::expected<ExecutionReport, JobError> GitExecutor::execute(
       record.add(std::move(also));
     }
     record.add(std::move(served));
-    if (auto saved = store_.save(record); !saved) {
+    if (auto saved = store_.save(record, record_durability(job, record, bound_on_disk)); !saved) {
       // The git work is done and stays done; only a redelivery loses its replay.
       observability::log(LogLevel::kError, ctx, "cannot record the job on its target",
                          {{"target", job.target}, {"error", saved.error().message}});
     }
   }
+  JobPhases::mark(Phase::kSaveRecord);
   return outcome;
 }
 

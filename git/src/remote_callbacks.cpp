@@ -27,6 +27,12 @@ int on_credentials(git_credential** out, const char* url, const char* username_f
     t.findings.auth_without_credential = true;
     return GIT_EUSER;
   }
+  if (t.credential_presented) {
+    // The header carried the credential already: the server's 401 is its answer to it, not
+    // a challenge, and asking again would only repeat the rejected request.
+    t.findings.auth_exhausted = true;
+    return GIT_EUSER;
+  }
   const security::Credential& cred = *t.credential;
   const std::string_view libgit2_url = url == nullptr ? "" : url;
   if (basics::starts_with(basics::to_lower(libgit2_url.substr(0, 7)), "http://")) {

@@ -33,6 +33,9 @@ struct Transfer {
   Endpoint job_endpoint;            ///< the job URL's host and (default) port
   std::optional<int> job_url_port;  ///< the port the job URL names, if any
   int auth_attempts = 0;
+  /// The credential went out as a header on the first request (preemptive_auth.hpp): a 401
+  /// then means the server rejected it, and the callback refuses instead of trying again.
+  bool credential_presented = false;
   bool stopped = false;          ///< a callback saw `control->should_stop()` and aborted libgit2
   execution::Progress progress;  ///< what libgit2 reported so far, for `control->report`
   CallbackFindings findings;

@@ -9,8 +9,10 @@
 #include "error_classification.hpp"
 #include "existing_target.hpp"
 #include "git_dir_sweep.hpp"
+#include "job_phases.hpp"
 #include "mgit/basics/ascii.hpp"
 #include "mgit/observability/log.hpp"
+#include "preemptive_auth.hpp"
 
 namespace mgit::git {
 namespace {
@@ -56,6 +58,9 @@ RepositorySync::RepositorySync(const jobs::Job& job, std::filesystem::path path,
   transfer_.connections = &connections_;
   transfer_.job_endpoint = network_.job.endpoint;
   transfer_.job_url_port = network_.job.port_in_url;
+  auth_header_ =
+      preemptive_auth_header(credential, job_.repository_url, network_.policy.follow_redirects);
+  transfer_.credential_presented = auth_header_.has_value();
 }
 
 tl::expected<void, JobError> RepositorySync::check(int rc, std::string_view action) {
@@ -93,11 +98,16 @@ tl::expected<std::string, JobError> RepositorySync::fetch(git_remote* remote, La
   // libgit2's NONE still follows redirects to another port of the same host; with
   // follow_redirects = none the stream refuses those connections.
   constexpr git_remote_redirect_t kRedirects = GIT_REMOTE_REDIRECT_NONE;
+  // The credential on the first request (info/refs, asked at connect) and on the fetch's
+  // (libgit2 replaces the connect options with the fetch's when it reuses the connection).
+  char* header = auth_header_ ? const_cast<char*>(auth_header_->reveal().c_str()) : nullptr;
+  const git_strarray headers{&header, header != nullptr ? 1U : 0U};
   git_remote_connect_options connect;
   git_remote_connect_options_init(&connect, GIT_REMOTE_CONNECT_OPTIONS_VERSION);
   connect.callbacks = callbacks;
   connect.proxy_opts = proxy;
   connect.follow_redirects = kRedirects;
+  connect.custom_headers = headers;
   if (auto ok = check(git_remote_connect_ext(remote, GIT_DIRECTION_FETCH, &connect), "connect");
       !ok) {
     return tl::make_unexpected(ok.error());
@@ -109,12 +119,14 @@ tl::expected<std::string, JobError> RepositorySync::fetch(git_remote* remote, La
   } else if (rc != GIT_ENOTFOUND) {
     return tl::make_unexpected(classify(rc, "default branch lookup"));
   }
+  JobPhases::mark(Phase::kConnect);
 
   git_fetch_options options;
   git_fetch_options_init(&options, GIT_FETCH_OPTIONS_VERSION);
   options.callbacks = callbacks;
   options.proxy_opts = proxy;
   options.follow_redirects = kRedirects;
+  options.custom_headers = headers;
   options.prune =
       (layout == Layout::kMirror || job_.options.prune) ? GIT_FETCH_PRUNE : GIT_FETCH_NO_PRUNE;
   // A mirror's refspec already names the tags; the others take them all so a tag can be
@@ -125,6 +137,7 @@ tl::expected<std::string, JobError> RepositorySync::fetch(git_remote* remote, La
   if (auto ok = check(git_remote_fetch(remote, nullptr, &options, "mgitd: fetch"), "fetch"); !ok) {
     return tl::make_unexpected(ok.error());
   }
+  JobPhases::mark(Phase::kFetch);
   const git_indexer_progress* stats = git_remote_stats(remote);
   report_.received_objects = stats->received_objects;
   report_.received_bytes = stats->received_bytes;
@@ -320,13 +333,20 @@ tl::expected<RemotePtr, JobError> RepositorySync::in_memory_remote(git_repositor
 }
 
 /// Writes `key=value` pairs into the repository's own config, so plain `git` run in the
-/// target later sees a normal `origin`.
+/// target later sees a normal `origin`. A key that already has its value is not set again:
+/// most jobs set the same URL and branch keys. (libgit2 1.5 itself compares before writing,
+/// measured: no config.lock per job either way; this keeps it so without relying on that.)
 tl::expected<void, JobError> RepositorySync::configure(
     git_repository* repo, std::initializer_list<std::pair<std::string, std::string>> values) {
   git_config* raw_config = nullptr;
   if (auto ok = check(git_repository_config(&raw_config, repo), "config"); !ok) return ok;
   ConfigPtr config(raw_config);
   for (const auto& [key, value] : values) {
+    Buffer current;
+    if (git_config_get_string_buf(&current.buf, config.get(), key.c_str()) == 0 &&
+        current.str() == value) {
+      continue;
+    }
     if (auto ok = check(git_config_set_string(config.get(), key.c_str(), value.c_str()), "config");
         !ok) {
       return ok;
@@ -355,6 +375,7 @@ tl::expected<ExecutionReport, JobError> RepositorySync::create(Layout layout) {
   if (!configured) return tl::make_unexpected(configured.error());
   auto remote = in_memory_remote(repo.get(), layout);
   if (!remote) return tl::make_unexpected(remote.error());
+  JobPhases::mark(Phase::kOpen);
   auto default_branch = fetch(remote->get(), layout);
   if (!default_branch) return tl::make_unexpected(default_branch.error());
   return finish(repo.get(), layout, true, *default_branch);
@@ -386,6 +407,7 @@ tl::expected<ExecutionReport, JobError> RepositorySync::update(RepositoryPtr rep
   }
   auto remote = in_memory_remote(repo.get(), layout);
   if (!remote) return tl::make_unexpected(remote.error());
+  JobPhases::mark(Phase::kOpen);
   auto default_branch = fetch(remote->get(), layout);
   if (!default_branch) return tl::make_unexpected(default_branch.error());
   return finish(repo.get(), layout, checkout_ref, *default_branch);

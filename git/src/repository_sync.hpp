@@ -3,6 +3,7 @@
 #include <cstdint>
 #include <filesystem>
 #include <initializer_list>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <tl/expected.hpp>
@@ -87,6 +88,8 @@ class RepositorySync {
   SyncNetwork network_;
   ConnectLog connections_;  ///< what the stream did, for credentials and classification
   Transfer transfer_;
+  /// `Authorization: Basic …` for the first request, when preemptive_auth_header allows it.
+  std::optional<security::Secret> auth_header_;
   bool lock_held_ = false;
   jobs::ExecutionReport report_;
   std::string detached_ref_;  ///< the ref a detached checkout came from

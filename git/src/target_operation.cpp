@@ -5,8 +5,10 @@
 #include <utility>
 
 #include "corrupt_target.hpp"
+#include "job_phases.hpp"
 #include "mgit/observability/log.hpp"
 #include "network_access.hpp"
+#include "preemptive_auth.hpp"
 #include "target_directory.hpp"
 
 namespace mgit::git {
@@ -43,6 +45,7 @@ tl::expected<ExecutionReport, JobError> TargetOperation::run() {
       job_, path_, control_, credential_ ? &*credential_ : nullptr, redactor_, ctx_,
       SyncLimits{settings_.max_received_bytes, settings_.max_checkout_bytes},
       SyncNetwork{std::move(*policy), job_endpoint(job_.repository_url), settings_.git_proxy});
+  JobPhases::mark(Phase::kPrepare);
   return operate(*exists);
 }
 
@@ -98,6 +101,8 @@ tl::expected<void, JobError> TargetOperation::load_credential() {
   auto loaded = settings_.credentials->load(job_.credential);
   if (!loaded) return tl::make_unexpected(JobError{ErrorCode::kAuthFailed, loaded.error().message});
   for (auto& secret : loaded->secrets()) redactor_.add(std::move(secret));
+  // The base64 of user:password goes out as a header (preemptive_auth.hpp): as secret.
+  if (loaded->has_userpass()) redactor_.add(basic_auth_token(*loaded).reveal());
   // Checked again when libgit2 connects; refused here first so a job for a foreign host
   // (or with a file lacking `hosts=`) never reaches the network with the credential.
   if (auto refusal = security::credential_refusal(*loaded, job_.repository_url)) {
@@ -144,6 +149,7 @@ tl::expected<ExecutionReport, JobError> TargetOperation::create(Layout layout) {
     return tl::make_unexpected(ok.error());
   }
   auto report = sync_->create(layout);
+  JobPhases::mark(Phase::kFinish);  // with the repository and the connection closed
   if (report) {
     directories.keep();
   } else if (!directories.undo()) {
@@ -167,7 +173,9 @@ tl::expected<ExecutionReport, JobError> TargetOperation::update(Layout requested
   auto inspected = inspect_target(path_, job_.target);
   if (!inspected) return tl::make_unexpected(inspected.error());
   if (!inspected->corruption.empty()) return reclone(std::move(*inspected), requested);
-  return sync_->update(std::move(inspected->repo), requested, checkout_ref);
+  auto report = sync_->update(std::move(inspected->repo), requested, checkout_ref);
+  JobPhases::mark(Phase::kFinish);  // with the repository and the connection closed
+  return report;
 }
 
 /// The target is bound to the job's repository, so mgitd made it: a corrupt one is moved

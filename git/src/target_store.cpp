@@ -9,6 +9,7 @@
 
 #include <cerrno>
 #include <chrono>
+#include <cstdio>
 #include <cstring>
 #include <random>
 #include <thread>
@@ -77,12 +78,38 @@ tl::expected<void, jobs::JobError> create_state_directory(const std::filesystem:
   return {};
 }
 
-/// Replaces `path` with `content` atomically: temp file, fsync, rename, fsync of the directory.
+/// Opens `path` with `flags`; when its directory is missing, creates it and tries again (the
+/// directory exists for every job but a workspace's first, so it is not checked first).
+tl::expected<basics::FileDescriptor, jobs::JobError> open_in_state_directory(
+    const std::filesystem::path& path, int flags) {
+  basics::FileDescriptor fd(::open(path.c_str(), flags, 0640));
+  if (!fd && errno == ENOENT) {
+    if (auto ok = create_state_directory(path.parent_path()); !ok) {
+      return tl::make_unexpected(ok.error());
+    }
+    fd = basics::FileDescriptor(::open(path.c_str(), flags, 0640));
+  }
+  return fd;
+}
+
+/// Swaps `temp` and an existing `path` atomically. ext4 (`auto_da_alloc`) writes a file's
+/// data out when it is renamed over another, so a plain rename waits for the disk even
+/// without fsync (0.1 ms idle, over 1 ms under load; an exchange: 10 µs). False when `path`
+/// does not exist yet or the file system cannot exchange: the caller renames instead.
+bool exchanged(const std::filesystem::path& temp, const std::filesystem::path& path) {
+  return ::renameat2(AT_FDCWD, temp.c_str(), AT_FDCWD, path.c_str(), RENAME_EXCHANGE) == 0;
+}
+
+/// Replaces `path` with `content` atomically: temp file, rename; with `durable`, the temp
+/// file is fsync'd before the rename and the directory after it, else an existing `path` is
+/// exchanged with the temp file rather than renamed over.
 tl::expected<void, jobs::JobError> write_atomically(const std::filesystem::path& path,
-                                                    std::string_view content) {
+                                                    std::string_view content, bool durable) {
   std::filesystem::path temp = path;
   temp += fmt::format(".tmp.{}.{}", ::getpid(), std::random_device{}());
-  basics::FileDescriptor fd(::open(temp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0640));
+  auto opened = open_in_state_directory(temp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC);
+  if (!opened) return tl::make_unexpected(opened.error());
+  basics::FileDescriptor fd = std::move(*opened);
   if (!fd) {
     return tl::make_unexpected(
         internal(fmt::format("cannot create {}: {}", relative_name(temp), std::strerror(errno))));
@@ -101,9 +128,13 @@ tl::expected<void, jobs::JobError> write_atomically(const std::filesystem::path&
       written += static_cast<std::size_t>(n);
     }
   }
-  if (err == 0 && ::fsync(fd.get()) != 0) err = errno;
+  if (err == 0 && durable && ::fsync(fd.get()) != 0) err = errno;
   // Closed here, not by the owner, because a failing close() can report a lost write.
   if (::close(fd.release()) != 0 && err == 0) err = errno;
+  if (err == 0 && !durable && exchanged(temp, path)) {
+    ::unlink(temp.c_str());  // now the old record; one left behind by a crash is harmless
+    return {};
+  }
   if (err == 0 && ::rename(temp.c_str(), path.c_str()) != 0) err = errno;
   if (err != 0) {
     ::unlink(temp.c_str());
@@ -114,6 +145,7 @@ tl::expected<void, jobs::JobError> write_atomically(const std::filesystem::path&
     return tl::make_unexpected(
         internal(fmt::format("cannot write {}: {}", relative_name(path), std::strerror(err))));
   }
+  if (!durable) return {};
   return sync_directory(path.parent_path());
 }
 
@@ -203,22 +235,23 @@ tl::expected<std::optional<TargetRecord>, jobs::JobError> TargetStore::load(
   return std::optional<TargetRecord>(TargetRecord{std::string(target), {}, {}});
 }
 
-tl::expected<void, jobs::JobError> TargetStore::save(const TargetRecord& record) const {
-  if (auto ok = create_state_directory(directory_); !ok) return ok;
+tl::expected<void, jobs::JobError> TargetStore::save(const TargetRecord& record,
+                                                     Durability durability) const {
   std::filesystem::path path = file_stem(record.target);
   path += ".json";
-  return write_atomically(path, serialize_record(record));
+  return write_atomically(path, serialize_record(record), durability == Durability::kCrashSafe);
 }
 
 tl::expected<TargetLock, jobs::JobError> TargetStore::lock(
     std::string_view target, const execution::ExecutionControl& control) const {
-  if (auto ok = create_state_directory(directory_); !ok) return tl::make_unexpected(ok.error());
   std::filesystem::path path = file_stem(target);
   path += ".lock";
   // Waiting for a lock another replica holds is not a stall: the wait reports progress.
   execution::Progress waiting;
   while (true) {
-    basics::FileDescriptor fd(::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0640));
+    auto opened = open_in_state_directory(path, O_RDWR | O_CREAT | O_CLOEXEC);
+    if (!opened) return tl::make_unexpected(opened.error());
+    basics::FileDescriptor fd = std::move(*opened);
     if (!fd) {
       return tl::make_unexpected(internal(
           fmt::format("cannot open lock {}: {}", relative_name(path), std::strerror(errno))));
@@ -260,10 +293,9 @@ tl::expected<void, jobs::JobError> TargetStore::forget(std::string_view target,
 
 tl::expected<void, jobs::JobError> TargetStore::mark_creating(std::string_view target,
                                                               std::size_t created) const {
-  if (auto ok = create_state_directory(directory_); !ok) return ok;
   std::filesystem::path path = file_stem(target);
   path += ".creating";
-  return write_atomically(path, fmt::format("created_directories={}\n", created));
+  return write_atomically(path, fmt::format("created_directories={}\n", created), true);
 }
 
 tl::expected<std::optional<std::size_t>, jobs::JobError> TargetStore::creating(

@@ -102,5 +102,15 @@ TEST_F(CredentialBinding, NeverOverPlainHttp) {
             "credential 'org-token' is never sent over plain http");
 }
 
+TEST_F(CredentialBinding, RefusedOnceTheHeaderCarriedIt) {
+  // The first request carried the credential (preemptive_auth.hpp): a 401 is the server's
+  // verdict on it, and a second try would only repeat the request.
+  log_.connected = Endpoint{"git.example.com", 443};
+  transfer_.credential_presented = true;
+  EXPECT_EQ(ask("https://git.example.com/org/app.git"), GIT_EUSER);
+  EXPECT_TRUE(transfer_.findings.auth_exhausted);
+  EXPECT_EQ(transfer_.auth_attempts, 0);
+}
+
 }  // namespace
 }  // namespace mgit::git

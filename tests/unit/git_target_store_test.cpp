@@ -320,6 +320,37 @@ TEST_F(TargetStoreTest, FsyncFailureReportsItsOwnErrno) {
   EXPECT_FALSE(loaded->has_value());
 }
 
+TEST_F(TargetStoreTest, OnlyACrashSafeSaveIsFsynced) {
+  // Every fsync fails: a save that calls it fails, one that does not succeeds.
+  const FailingFsync failing(EIO);
+  const TargetStore store(workspace_);
+  TargetRecord record{"t", "https://git.example.com/org/app", {}};
+  record.add(ServedJob{"job-1", record.repository_key, std::nullopt, "refs/heads/main",
+                       std::string(40, 'a')});
+  ASSERT_TRUE(store.save(record, TargetStore::Durability::kProcessSafe));
+  const auto loaded = store.load("t");
+  ASSERT_TRUE(loaded && loaded->has_value());
+  EXPECT_EQ((*loaded)->repository_key, record.repository_key);
+  ASSERT_NE((*loaded)->find("job-1", record.repository_key), nullptr);
+
+  // The second process-safe write replaces the first (by exchange) and leaves no temp file.
+  record.add(ServedJob{"job-2", record.repository_key, std::nullopt, "refs/heads/main",
+                       std::string(40, 'b')});
+  ASSERT_TRUE(store.save(record, TargetStore::Durability::kProcessSafe));
+  const auto reloaded = store.load("t");
+  ASSERT_TRUE(reloaded && reloaded->has_value());
+  ASSERT_NE((*reloaded)->find("job-2", record.repository_key), nullptr);
+  EXPECT_EQ((*reloaded)->served.size(), 2U);
+  std::vector<std::string> files;
+  for (const auto& entry : fs::directory_iterator(store.directory())) {
+    files.push_back(entry.path().filename().string());
+  }
+  EXPECT_EQ(files.size(), 1U) << ::testing::PrintToString(files);
+
+  EXPECT_FALSE(store.save(record, TargetStore::Durability::kCrashSafe));
+  EXPECT_FALSE(store.save(record));  // crash-safe unless asked otherwise
+}
+
 TEST_F(TargetStoreTest, LockExcludesASecondHolderUntilReleased) {
   const TargetStore first(workspace_);
   const TargetStore second(workspace_);

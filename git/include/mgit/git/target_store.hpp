@@ -70,8 +70,21 @@ class TargetStore {
   [[nodiscard]] tl::expected<std::optional<TargetRecord>, jobs::JobError> load(
       std::string_view target) const;
 
-  /// Replaces the record atomically (temp file, fsync, rename, fsync of the directory).
-  [[nodiscard]] tl::expected<void, jobs::JobError> save(const TargetRecord& record) const;
+  /// How much a `save` must survive (docs/git-executor.md, "What is durable").
+  enum class Durability {
+    /// The temp file and its directory are fsync'd around the rename: the record survives
+    /// a crash of the machine. For a new binding and a clone's entry.
+    kCrashSafe,
+    /// Temp file swapped in, no fsync: the record survives a crash of the process (the page
+    /// cache keeps it), and a crash of the machine may lose it; losing it costs at most a
+    /// redelivery that runs again.
+    kProcessSafe,
+  };
+
+  /// Replaces the record atomically (a temp file renamed or exchanged into place; fsync'd as
+  /// `durability` asks).
+  [[nodiscard]] tl::expected<void, jobs::JobError> save(
+      const TargetRecord& record, Durability durability = Durability::kCrashSafe) const;
 
   /// Blocks until the target's lock is held, polling so that `control` can end the wait:
   /// `timeout` when the deadline passes, `internal` when cancelled. A lock file may be
