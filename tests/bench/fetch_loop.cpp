@@ -3,11 +3,14 @@
 // the mirror refspec, connect, learn the default branch, fetch with prune and no FETCH_HEAD,
 // point HEAD at the default branch — and nothing else (no Kafka, no target lock or record).
 //
-//   mgit-bench-fetch-loop WORKERS LIST USER PASSWORD_FILE [CA_FILE]
+//   mgit-bench-fetch-loop [--rounds R] WORKERS LIST USER PASSWORD_FILE [CA_FILE]
 //       LIST holds `REPO_DIR<TAB>URL` lines. CA_FILE: certificates trusted for https, set the
 //       way mgitd's git_ca_file is (Debian's mbedTLS build of libgit2 ignores SSL_CERT_FILE).
-//       Prints `fetch-loop repos=N failed=F wall_ms=W received_objects=O`; exit 0 when every
-//       fetch succeeded.
+//       R rounds (default 1) fetch every repository once each, one round after the other (the
+//       threads are joined in between, as scripts/bench waits for each round's results from
+//       mgitd), so a repository is never fetched by two threads at once.
+//       Prints `fetch-loop repos=N rounds=R failed=F wall_ms=W received_objects=O`; exit 0
+//       when every fetch succeeded.
 #include <git2.h>
 
 #include <atomic>
@@ -91,8 +94,16 @@ bool fetch_one(const std::string& dir, const std::string& url, const Credentials
 }  // namespace
 
 int main(int argc, char** argv) {
-  if (argc != 5 && argc != 6) {
-    std::fprintf(stderr, "usage: %s WORKERS LIST USER PASSWORD_FILE [CA_FILE]\n", argv[0]);
+  const char* program = argv[0];
+  int rounds = 1;
+  if (argc >= 3 && std::string(argv[1]) == "--rounds") {
+    rounds = std::atoi(argv[2]);
+    argc -= 2;
+    argv += 2;
+  }
+  if ((argc != 5 && argc != 6) || rounds < 1) {
+    std::fprintf(stderr, "usage: %s [--rounds R] WORKERS LIST USER PASSWORD_FILE [CA_FILE]\n",
+                 program);
     return 2;
   }
   const int workers = std::atoi(argv[1]);
@@ -121,26 +132,28 @@ int main(int argc, char** argv) {
     git_libgit2_shutdown();
     return 2;
   }
-  std::atomic<std::size_t> next{0};
   std::atomic<long> failed{0};
   std::atomic<unsigned long> objects{0};
   const auto started = std::chrono::steady_clock::now();
-  std::vector<std::thread> threads;
-  for (int w = 0; w < workers; ++w) {
-    threads.emplace_back([&] {
-      unsigned long received = 0;
-      for (std::size_t i; (i = next.fetch_add(1)) < repos.size();) {
-        if (!fetch_one(repos[i].first, repos[i].second, credentials, received)) ++failed;
-      }
-      objects += received;
-    });
+  for (int round = 0; round < rounds; ++round) {
+    std::atomic<std::size_t> next{0};
+    std::vector<std::thread> threads;
+    for (int w = 0; w < workers; ++w) {
+      threads.emplace_back([&] {
+        unsigned long received = 0;
+        for (std::size_t i; (i = next.fetch_add(1)) < repos.size();) {
+          if (!fetch_one(repos[i].first, repos[i].second, credentials, received)) ++failed;
+        }
+        objects += received;
+      });
+    }
+    for (auto& thread : threads) thread.join();
   }
-  for (auto& thread : threads) thread.join();
   const auto wall = std::chrono::duration_cast<std::chrono::milliseconds>(
                         std::chrono::steady_clock::now() - started)
                         .count();
   git_libgit2_shutdown();
-  std::printf("fetch-loop repos=%zu failed=%ld wall_ms=%lld received_objects=%lu\n", repos.size(),
-              failed.load(), static_cast<long long>(wall), objects.load());
+  std::printf("fetch-loop repos=%zu rounds=%d failed=%ld wall_ms=%lld received_objects=%lu\n",
+              repos.size(), rounds, failed.load(), static_cast<long long>(wall), objects.load());
   return failed == 0 ? 0 : 1;
 }

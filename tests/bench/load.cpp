@@ -15,8 +15,9 @@
 //       latency is the result's broker timestamp minus the job's (also for the steady
 //       state alone: jobs produced 10 s or more after the first). With ID_PREFIX, only jobs
 //       whose id starts with it count (scripts/bench warms a daemon up on the same topics). Prints
-//       one line of key=value figures; exit 0 when every answered job succeeded, 1 when any did
-//       not, 3 on timeout.
+//       one line of key=value figures (`coalesced`: results whose `served_by` names another
+//       job, i.e. answered by that job's execution); exit 0 when every answered job succeeded,
+//       1 when any did not, 3 on timeout.
 #include <librdkafka/rdkafka.h>
 #include <rapidjson/document.h>
 
@@ -258,6 +259,7 @@ int collect(const std::string& brokers, const std::string& results_topic, long e
   std::unordered_map<std::string, std::int64_t> answered;  // id -> first result timestamp
   std::map<std::string, long> statuses;
   long duplicates = 0;
+  long coalesced = 0;
   std::int64_t first_result = INT64_MAX;
   std::int64_t last_result = 0;
   std::vector<std::pair<std::int64_t, std::int64_t>> latencies;  // job timestamp, latency
@@ -296,6 +298,10 @@ int collect(const std::string& brokers, const std::string& results_topic, long e
     const std::string status =
         doc.HasMember("status") && doc["status"].IsString() ? doc["status"].GetString() : "?";
     ++statuses[status];
+    if (doc.HasMember("served_by") && doc["served_by"].IsString() &&
+        id != doc["served_by"].GetString()) {
+      ++coalesced;
+    }
     if (status != "succeeded" && first_problem.empty()) first_problem = value.substr(0, 600);
     first_result = std::min(first_result, ts);
     last_result = std::max(last_result, ts);
@@ -315,9 +321,10 @@ int collect(const std::string& brokers, const std::string& results_topic, long e
   std::sort(all.begin(), all.end());
   std::sort(steady.begin(), steady.end());
   long succeeded = statuses.count("succeeded") != 0 ? statuses["succeeded"] : 0;
-  std::printf("answered=%zu expected=%ld succeeded=%ld not_succeeded=%ld duplicates=%ld",
-              answered.size(), expect, succeeded, static_cast<long>(answered.size()) - succeeded,
-              duplicates);
+  std::printf(
+      "answered=%zu expected=%ld succeeded=%ld not_succeeded=%ld duplicates=%ld coalesced=%ld",
+      answered.size(), expect, succeeded, static_cast<long>(answered.size()) - succeeded,
+      duplicates, coalesced);
   if (!answered.empty()) {
     std::printf(" first_result_ms=%lld last_result_ms=%lld", static_cast<long long>(first_result),
                 static_cast<long long>(last_result));
