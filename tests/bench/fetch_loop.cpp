@@ -2,6 +2,9 @@
 // mirrors the way mgitd's executor does (git/src/git_executor.cpp): an in-memory remote with
 // the mirror refspec, connect, learn the default branch, fetch with prune and no FETCH_HEAD,
 // point HEAD at the default branch — and nothing else (no Kafka, no target lock or record).
+// Over https it sends the credential on the first request, as mgitd does with its default
+// follow_redirects = none (docs/git-executor.md, "Credentials on the first request"), so both
+// make the same one request per nothing-new sync; over plain http it answers the 401.
 //
 //   mgit-bench-fetch-loop [--rounds R] WORKERS LIST USER PASSWORD_FILE [CA_FILE]
 //       LIST holds `REPO_DIR<TAB>URL` lines. CA_FILE: certificates trusted for https, set the
@@ -13,6 +16,7 @@
 //       when every fetch succeeded.
 #include <git2.h>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <cstdio>
@@ -27,7 +31,25 @@ namespace {
 struct Credentials {
   std::string user;
   std::string password;
+  std::string header;  ///< "Authorization: Basic …", sent on the first request over https
 };
+
+std::string base64(const std::string& in) {
+  static constexpr char kAlphabet[] =
+      "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+  std::string out;
+  for (std::size_t i = 0; i < in.size(); i += 3) {
+    const std::size_t n = std::min<std::size_t>(3, in.size() - i);
+    unsigned value = 0;
+    for (std::size_t k = 0; k < 3; ++k) {
+      value = (value << 8) | (k < n ? static_cast<unsigned char>(in[i + k]) : 0U);
+    }
+    for (std::size_t k = 0; k < 4; ++k) {
+      out += k <= n ? kAlphabet[(value >> (18 - 6 * k)) & 0x3F] : '=';
+    }
+  }
+  return out;
+}
 
 struct Attempt {
   const Credentials* credentials;
@@ -65,7 +87,9 @@ bool fetch_one(const std::string& dir, const std::string& url, const Credentials
   git_proxy_options_init(&proxy, GIT_PROXY_OPTIONS_VERSION);
   // As mgitd without git_proxy: no proxy from the environment or git config.
   proxy.type = GIT_PROXY_NONE;
-  ok = ok && git_remote_connect(remote, GIT_DIRECTION_FETCH, &callbacks, &proxy, nullptr) == 0;
+  char* header = const_cast<char*>(credentials.header.c_str());
+  git_strarray headers{&header, url.rfind("https://", 0) == 0 ? 1U : 0U};
+  ok = ok && git_remote_connect(remote, GIT_DIRECTION_FETCH, &callbacks, &proxy, &headers) == 0;
   git_buf branch = GIT_BUF_INIT;
   const bool has_default = ok && git_remote_default_branch(&branch, remote) == 0;
   if (ok) {
@@ -73,6 +97,7 @@ bool fetch_one(const std::string& dir, const std::string& url, const Credentials
     git_fetch_options_init(&options, GIT_FETCH_OPTIONS_VERSION);
     options.callbacks = callbacks;
     options.proxy_opts = proxy;
+    options.custom_headers = headers;
     options.prune = GIT_FETCH_PRUNE;
     options.download_tags = GIT_REMOTE_DOWNLOAD_TAGS_UNSPECIFIED;
     options.update_fetchhead = 0;
@@ -115,11 +140,13 @@ int main(int argc, char** argv) {
       if (tab != std::string::npos) repos.emplace_back(line.substr(0, tab), line.substr(tab + 1));
     }
   }
-  Credentials credentials{argv[3], {}};
+  Credentials credentials{argv[3], {}, {}};
   {
     std::ifstream in(argv[4]);
     std::getline(in, credentials.password);
   }
+  credentials.header =
+      "Authorization: Basic " + base64(credentials.user + ":" + credentials.password);
   if (workers < 1 || repos.empty() || credentials.password.empty()) {
     std::fprintf(stderr, "fetch-loop: need WORKERS >= 1, repositories and a password\n");
     return 2;
