@@ -22,7 +22,7 @@ std::string render_duration(steady_clock::duration duration) {
       0, std::chrono::duration_cast<std::chrono::seconds>(duration).count());
   if (total < 60) return fmt::format("{}s", total);
   if (total < 3600) return fmt::format("{}m{:02}s", total / 60, total % 60);
-  if (total < 48 * 3600) return fmt::format("{}h{:02}m", total / 3600, total % 3600 / 60);
+  if (total < 48LL * 3600) return fmt::format("{}h{:02}m", total / 3600, total % 3600 / 60);
   return fmt::format("{}d{:02}h", total / 86400, total % 86400 / 3600);
 }
 
