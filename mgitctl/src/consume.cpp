@@ -67,9 +67,10 @@ ReadEnd read_topic(const KafkaOptions& kafka, const ReadPlan& plan,
       if (message->err == RD_KAFKA_RESP_ERR__FATAL ||
           message->err == RD_KAFKA_RESP_ERR_TOPIC_AUTHORIZATION_FAILED ||
           message->err == RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART) {
-        throw CtlError(fmt::format("reading {}: {} (check the topic name and this client's ACLs; "
-                                   "mgitctl topics check lists the topics)",
-                                   plan.topic, error));
+        throw CtlError(
+            fmt::format("reading {}: {} (check the topic name and this client's ACLs; "
+                        "mgitctl topics check lists the topics)",
+                        plan.topic, error));
       }
       fmt::print(stderr, "mgitctl: reading {}: {} (retrying)\n", plan.topic, error);
       continue;

@@ -14,10 +14,10 @@
 
 #include "commands.hpp"
 #include "consume.hpp"
-#include "progress.hpp"
 #include "mgit/jobs/parse.hpp"
 #include "mgit/observability/job_context.hpp"
 #include "mgit/security/redaction.hpp"
+#include "progress.hpp"
 
 namespace mgit::mgitctl {
 namespace {

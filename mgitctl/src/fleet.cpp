@@ -47,22 +47,23 @@ void apply_since(const KafkaOptions& kafka, const std::string& topic, const std:
   }
   const auto ms =
       std::chrono::duration_cast<std::chrono::milliseconds>(from.time_since_epoch()).count();
-  const KafkaPtr client = make_client(RD_KAFKA_CONSUMER, make_conf(kafka, {{"group.id", "mgitctl"}}));
+  const KafkaPtr client =
+      make_client(RD_KAFKA_CONSUMER, make_conf(kafka, {{"group.id", "mgitctl"}}));
   PartitionListPtr list(rd_kafka_topic_partition_list_new(static_cast<int>(ranges.size())));
   for (const auto& range : ranges) {
     rd_kafka_topic_partition_list_add(list.get(), topic.c_str(), range.partition)->offset = ms;
   }
-  const rd_kafka_resp_err_t err = rd_kafka_offsets_for_times(client.get(), list.get(),
-                                                             kafka.timeout_ms);
+  const rd_kafka_resp_err_t err =
+      rd_kafka_offsets_for_times(client.get(), list.get(), kafka.timeout_ms);
   if (err != RD_KAFKA_RESP_ERR_NO_ERROR) {
-    throw CtlError(fmt::format(
-        "cannot look up offsets of {} by time: {} (check --brokers or MGITD_BROKERS; "
-        "--from-offset avoids the lookup)",
-        topic, rd_kafka_err2str(err)));
+    throw CtlError(
+        fmt::format("cannot look up offsets of {} by time: {} (check --brokers or MGITD_BROKERS; "
+                    "--from-offset avoids the lookup)",
+                    topic, rd_kafka_err2str(err)));
   }
   for (auto& range : ranges) {
-    const auto* found = rd_kafka_topic_partition_list_find(list.get(), topic.c_str(),
-                                                           range.partition);
+    const auto* found =
+        rd_kafka_topic_partition_list_find(list.get(), topic.c_str(), range.partition);
     // -1: no record that new; the partition contributes nothing.
     if (found == nullptr || found->err != RD_KAFKA_RESP_ERR_NO_ERROR || found->offset < 0) {
       range.low = range.high;
@@ -79,9 +80,9 @@ int run_fleet(const KafkaOptions& kafka, const FleetOptions& options) {
   if (!options.stale_after.empty()) {
     stale_after = parse_duration(options.stale_after);
     if (!stale_after) {
-      throw CtlError(fmt::format(
-          "--stale-after '{}' is not a duration (e.g. 90s, 30m, 24h, 7d, 1h30m)",
-          options.stale_after));
+      throw CtlError(
+          fmt::format("--stale-after '{}' is not a duration (e.g. 90s, 30m, 24h, 7d, 1h30m)",
+                      options.stale_after));
     }
   }
   ReadPlan plan;
@@ -98,8 +99,7 @@ int run_fleet(const KafkaOptions& kafka, const FleetOptions& options) {
   // Up to the end offsets captured now, then stop: a live topic never makes it wait forever.
   plan.from_low = true;
   plan.until_high = true;
-  plan.deadline =
-      std::chrono::steady_clock::now() + std::chrono::seconds(options.timeout_seconds);
+  plan.deadline = std::chrono::steady_clock::now() + std::chrono::seconds(options.timeout_seconds);
 
   Fleet fleet;
   std::size_t skipped = 0;

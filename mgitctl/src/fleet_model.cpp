@@ -118,11 +118,20 @@ std::optional<seconds> parse_duration(std::string_view text) {
     }
     if (pos == first || pos == text.size()) return std::nullopt;  // a number needs its unit
     switch (text[pos]) {
-      case 's': total += seconds(value); break;
-      case 'm': total += minutes(value); break;
-      case 'h': total += hours(value); break;
-      case 'd': total += hours(24 * value); break;
-      default: return std::nullopt;
+      case 's':
+        total += seconds(value);
+        break;
+      case 'm':
+        total += minutes(value);
+        break;
+      case 'h':
+        total += hours(value);
+        break;
+      case 'd':
+        total += hours(24 * value);
+        break;
+      default:
+        return std::nullopt;
     }
     ++pos;
   }
@@ -151,8 +160,8 @@ bool Fleet::add(std::optional<std::string_view> key, std::string_view value,
   // Per key the topic is ordered, but replays and several daemons can interleave: the newest
   // finish wins, and a record without any time counts as newest (it was read last).
   const bool newest = !entry.last_time || !time || *time >= *entry.last_time;
-  if (status == "succeeded" && (!entry.last_success_time || !time ||
-                                *time >= *entry.last_success_time)) {
+  if (status == "succeeded" &&
+      (!entry.last_success_time || !time || *time >= *entry.last_success_time)) {
     entry.last_success_time = time;
     entry.last_success_at = finished_at;
   }

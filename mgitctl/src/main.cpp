@@ -71,7 +71,8 @@ int run(int argc, char** argv) {
   auto* topics =
       app.add_subcommand("topics", "Create or check the jobs, results, DLQ and audit topics");
   topics->require_subcommand(1);
-  topics->footer("Example:\n  mgitctl topics create --replication-factor 3\n  mgitctl topics check --strict");
+  topics->footer(
+      "Example:\n  mgitctl topics create --replication-factor 3\n  mgitctl topics check --strict");
   TopicsCreateOptions create_options;
   auto* create =
       topics->add_subcommand("create", "Create the four topics (existing ones are kept)");

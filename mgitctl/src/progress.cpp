@@ -18,8 +18,8 @@ double seconds_of(steady_clock::duration d) { return std::chrono::duration<doubl
 }  // namespace
 
 std::string render_duration(steady_clock::duration duration) {
-  const auto total = std::max<long long>(
-      0, std::chrono::duration_cast<std::chrono::seconds>(duration).count());
+  const auto total =
+      std::max<long long>(0, std::chrono::duration_cast<std::chrono::seconds>(duration).count());
   if (total < 60) return fmt::format("{}s", total);
   if (total < 3600) return fmt::format("{}m{:02}s", total / 60, total % 60);
   if (total < 48LL * 3600) return fmt::format("{}h{:02}m", total / 3600, total % 3600 / 60);
@@ -55,11 +55,10 @@ std::string render_summary(const WaitTally& tally, steady_clock::duration elapse
     status_width = std::max(status_width, outcome.first.size());
     code_width = std::max(code_width, outcome.second.size());
   }
-  std::string out =
-      fmt::format("answered {}/{} in {}, failures {}\n", tally.answered, tally.total,
-                  render_duration(elapsed), tally.failures);
-  out += fmt::format("{:<{}}  {:<{}}  {:>6}\n", "status", status_width, "error", code_width,
-                     "count");
+  std::string out = fmt::format("answered {}/{} in {}, failures {}\n", tally.answered, tally.total,
+                                render_duration(elapsed), tally.failures);
+  out +=
+      fmt::format("{:<{}}  {:<{}}  {:>6}\n", "status", status_width, "error", code_width, "count");
   for (const auto& [outcome, count] : tally.by_outcome) {
     out += fmt::format("{:<{}}  {:<{}}  {:>6}\n", outcome.first, status_width, outcome.second,
                        code_width, count);

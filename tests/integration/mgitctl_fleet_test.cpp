@@ -42,14 +42,14 @@ std::string result_json(const std::string& job_id, const std::string& url,
                         const std::string& target, const std::string& status,
                         const std::string& finished_at, const std::string& oid = "",
                         const std::string& error_code = "", const std::string& message = "") {
-  std::string json = R"({"schema":"mgit.sync-result/v1","job_id":")" + job_id +
-                     R"(","status":")" + status + R"(","operation":"sync","repository":{"url":")" +
-                     url + R"("},"target":")" + target + "\"";
+  std::string json = R"({"schema":"mgit.sync-result/v1","job_id":")" + job_id + R"(","status":")" +
+                     status + R"(","operation":"sync","repository":{"url":")" + url +
+                     R"("},"target":")" + target + "\"";
   json += error_code.empty() ? R"(,"error":null)"
-                             : R"(,"error":{"code":")" + error_code + R"(","message":")" +
-                                   message + R"(","retryable":false})";
-  json += oid.empty() ? R"(,"head":null)"
-                      : R"(,"head":{"ref":"refs/heads/main","oid":")" + oid + "\"}";
+                             : R"(,"error":{"code":")" + error_code + R"(","message":")" + message +
+                                   R"(","retryable":false})";
+  json +=
+      oid.empty() ? R"(,"head":null)" : R"(,"head":{"ref":"refs/heads/main","oid":")" + oid + "\"}";
   return json + R"(,"attempts":1,"finished_at":")" + finished_at + "\"}";
 }
 
@@ -88,7 +88,8 @@ TEST_F(MgitctlFleetTest, OneLinePerRepositoryFailingFirstRedactedAndExitOneOnAFa
   const std::string key_c = "https://git.example.com/org/c";
   produce_results({
       // a: succeeded, then failed: failing, its head still the last one reported.
-      {key_a, result_json("a-1", key_a + ".git", "org/a", "succeeded", rfc3339(now - 2h), oid_a),
+      {key_a,
+       result_json("a-1", key_a + ".git", "org/a", "succeeded", rfc3339(now - 2h), oid_a),
        {}},
       {key_a,
        result_json("a-2", key_a + ".git", "org/a", "failed", rfc3339(now - 1h), "", "auth_failed",
@@ -99,10 +100,12 @@ TEST_F(MgitctlFleetTest, OneLinePerRepositoryFailingFirstRedactedAndExitOneOnAFa
        result_json("b-1", key_b + ".git", "org/b", "failed", rfc3339(now - 3h), "", "network",
                    "connection reset"),
        {}},
-      {key_b, result_json("b-2", key_b + ".git", "org/b", "succeeded", rfc3339(now - 1h), oid_b),
+      {key_b,
+       result_json("b-2", key_b + ".git", "org/b", "succeeded", rfc3339(now - 1h), oid_b),
        {}},
       // c: its only success is three days old.
-      {key_c, result_json("c-1", key_c + ".git", "org/c", "succeeded", rfc3339(now - 72h), oid_c),
+      {key_c,
+       result_json("c-1", key_c + ".git", "org/c", "succeeded", rfc3339(now - 72h), oid_c),
        {}},
       // Not a result: counted as skipped, never fatal.
       {key_c, "not json", {}},
@@ -166,7 +169,8 @@ TEST_F(MgitctlFleetTest, ReadsFromATimeOrAnOffsetAndExitsZeroWhenAllSucceeded) {
   const std::string old_key = "https://git.example.com/org/old";
   const std::string new_key = "https://git.example.com/org/new";
   produce_results(
-      {{old_key, result_json("o-1", old_key, "org/old", "failed", rfc3339(now), "", "network", "x"),
+      {{old_key,
+        result_json("o-1", old_key, "org/old", "failed", rfc3339(now), "", "network", "x"),
         {}}});
   // The broker's timestamp of that record; everything produced after the clock passes it is newer.
   const auto first = kafka_.read_until(
@@ -187,7 +191,8 @@ TEST_F(MgitctlFleetTest, ReadsFromATimeOrAnOffsetAndExitsZeroWhenAllSucceeded) {
   EXPECT_THAT(result.out, HasSubstr("org/old"));
 
   // From a time between the two: only the new one, all well.
-  const auto boundary = std::chrono::system_clock::time_point(std::chrono::milliseconds(boundary_ms));
+  const auto boundary =
+      std::chrono::system_clock::time_point(std::chrono::milliseconds(boundary_ms));
   const std::time_t t = std::chrono::system_clock::to_time_t(boundary);
   std::tm tm{};
   gmtime_r(&t, &tm);
@@ -217,22 +222,25 @@ TEST_F(MgitctlFleetTest, UsageAndConnectionErrorsNameTheFix) {
   create_topics(1);
   auto result = run({"fleet", "--since", "yesterday"});
   EXPECT_EQ(result.exit_code, 2) << result.out << result.err;
-  EXPECT_THAT(result.err, HasSubstr("neither a duration (90s, 30m, 24h, 7d, 1h30m) nor an RFC 3339"));
+  EXPECT_THAT(result.err,
+              HasSubstr("neither a duration (90s, 30m, 24h, 7d, 1h30m) nor an RFC 3339"));
   result = run({"fleet", "--stale-after", "soon"});
   EXPECT_EQ(result.exit_code, 2) << result.out << result.err;
   EXPECT_THAT(result.err, HasSubstr("is not a duration"));
   result = run({"fleet", "--since", "1h", "--from-offset", "end"});
   EXPECT_EQ(result.exit_code, 2) << result.out << result.err;
 
-  result = run({"--brokers", brokers_, "--results-topic", "mgitctl-test-" + suffix_ + ".absent",
-                "fleet"},
-               false);
+  result = run(
+      {"--brokers", brokers_, "--results-topic", "mgitctl-test-" + suffix_ + ".absent", "fleet"},
+      false);
   EXPECT_EQ(result.exit_code, 2) << result.out << result.err;
   EXPECT_THAT(result.err, HasSubstr("create it with `mgitctl topics create`"));
 
   // Nothing listens on port 1.
   for (const std::vector<std::string>& command :
-       {std::vector<std::string>{"fleet"}, {"topics", "check"}, {"results"},
+       {std::vector<std::string>{"fleet"},
+        {"topics", "check"},
+        {"results"},
         {"enqueue", "--url", "https://git.example.com/org/app"}}) {
     std::vector<std::string> args{"--brokers", "127.0.0.1:1", "--request-timeout", "1500"};
     args.insert(args.end(), command.begin(), command.end());
@@ -244,10 +252,17 @@ TEST_F(MgitctlFleetTest, UsageAndConnectionErrorsNameTheFix) {
 }
 
 TEST_F(MgitctlFleetTest, EveryCommandAnswersHelpWithAnExample) {
-  for (const std::vector<std::string>& command :
-       {std::vector<std::string>{}, {"topics"}, {"topics", "create"}, {"topics", "check"},
-        {"enqueue"}, {"results"}, {"dlq"}, {"fleet"}, {"validate"}, {"credentials"},
-        {"credentials", "check"}}) {
+  for (const std::vector<std::string>& command : {std::vector<std::string>{},
+                                                  {"topics"},
+                                                  {"topics", "create"},
+                                                  {"topics", "check"},
+                                                  {"enqueue"},
+                                                  {"results"},
+                                                  {"dlq"},
+                                                  {"fleet"},
+                                                  {"validate"},
+                                                  {"credentials"},
+                                                  {"credentials", "check"}}) {
     auto args = command;
     args.push_back("--help");
     const auto result = run(args, false);
@@ -368,22 +383,25 @@ TEST_F(MgitctlFleetTest, EnqueueWaitOnATerminalShowsProgressThenASummaryTable) {
             "\"}}\n";
   }
   auto args = common_args();
-  args.insert(args.end(), {"enqueue", "--file", write("tty.jsonl", jobs), "--wait", "--timeout",
-                           "60"});
+  args.insert(args.end(),
+              {"enqueue", "--file", write("tty.jsonl", jobs), "--wait", "--timeout", "60"});
   PtyMgitctl ctl(args);
   ASSERT_TRUE(ctl.await_output("answered 0/3 (0%)  failures 0  waiting for the first result", 30s))
       << ctl.output();
 
   const auto now = rfc3339(std::chrono::system_clock::now());
   const std::string url = "https://git.example.com/org/";
-  const auto first = result_json("tty-1", url + "tty-1", "org/tty-1", "failed", now, "",
-                                 "auth_failed", "denied");
+  const auto first =
+      result_json("tty-1", url + "tty-1", "org/tty-1", "failed", now, "", "auth_failed", "denied");
   produce_results({{url + "tty-1", first, {}}});
   ASSERT_TRUE(ctl.await_output("answered 1/3 (33%)  failures 1  ", 30s)) << ctl.output();
   EXPECT_TRUE(ctl.await_output("ETA ", 5s)) << ctl.output();
-  produce_results(
-      {{url + "tty-2", result_json("tty-2", url + "tty-2", "org/tty-2", "succeeded", now, "ab"), {}},
-       {url + "tty-3", result_json("tty-3", url + "tty-3", "org/tty-3", "succeeded", now, "cd"), {}}});
+  produce_results({{url + "tty-2",
+                    result_json("tty-2", url + "tty-2", "org/tty-2", "succeeded", now, "ab"),
+                    {}},
+                   {url + "tty-3",
+                    result_json("tty-3", url + "tty-3", "org/tty-3", "succeeded", now, "cd"),
+                    {}}});
   EXPECT_EQ(ctl.finish(), 1);
 
   std::string out = ctl.output();

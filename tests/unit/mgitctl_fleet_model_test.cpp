@@ -60,19 +60,22 @@ TEST(MgitctlTime, ParsesDurationsAndRendersThemShort) {
 std::string result(const std::string& job, const std::string& target, const std::string& status,
                    const std::string& finished_at, const std::string& extra = "") {
   return R"({"job_id":")" + job + R"(","status":")" + status +
-         R"(","repository":{"url":"https://u:pw@git.example.com/)" + target + R"(.git"},"target":")" +
-         target + R"(","finished_at":")" + finished_at + "\"" + extra + "}";
+         R"(","repository":{"url":"https://u:pw@git.example.com/)" + target +
+         R"(.git"},"target":")" + target + R"(","finished_at":")" + finished_at + "\"" + extra +
+         "}";
 }
 
 TEST(MgitctlFleet, TheNewestResultWinsWhateverTheOrderItWasReadIn) {
   Fleet fleet;
   const std::string key = "https://git.example.com/org/a";
   // Read newest first (a replay): the older failure must not become "last".
-  EXPECT_TRUE(fleet.add(key, result("a-2", "org/a", "succeeded", "2026-11-23T10:00:00Z",
-                                    R"(,"head":{"ref":"refs/heads/main","oid":"abc"})"),
+  EXPECT_TRUE(fleet.add(key,
+                        result("a-2", "org/a", "succeeded", "2026-11-23T10:00:00Z",
+                               R"(,"head":{"ref":"refs/heads/main","oid":"abc"})"),
                         -1));
-  EXPECT_TRUE(fleet.add(key, result("a-1", "org/a", "failed", "2026-11-23T09:00:00Z",
-                                    R"(,"error":{"code":"network","message":"reset"})"),
+  EXPECT_TRUE(fleet.add(key,
+                        result("a-1", "org/a", "failed", "2026-11-23T09:00:00Z",
+                               R"(,"error":{"code":"network","message":"reset"})"),
                         -1));
   EXPECT_FALSE(fleet.add(key, "not json", -1));
   EXPECT_FALSE(fleet.add(key, R"({"job_id":"x"})", -1)) << "no status: not a result";
@@ -92,8 +95,9 @@ TEST(MgitctlFleet, OrdersFailingThenStaleThenTheRestAndUsesTheRecordTimeAsFallba
   const auto now = at(2026, 11, 23, 12, 0, 0);
   fleet.add("k/ok", result("1", "org/ok", "succeeded", "2026-11-23T11:00:00Z"), -1);
   fleet.add("k/old", result("2", "org/old", "succeeded", "2026-11-20T11:00:00Z"), -1);
-  fleet.add("k/bad", result("3", "org/bad", "rejected", "2026-11-23T11:00:00Z",
-                            R"(,"error":{"code":"policy_denied","message":"see https://t:s@h/x"})"),
+  fleet.add("k/bad",
+            result("3", "org/bad", "rejected", "2026-11-23T11:00:00Z",
+                   R"(,"error":{"code":"policy_denied","message":"see https://t:s@h/x"})"),
             -1);
   // No finished_at: the broker timestamp stands in (an hour before now).
   const auto ts = duration_cast<milliseconds>((now - hours(1)).time_since_epoch()).count();
@@ -136,7 +140,8 @@ TEST(MgitctlProgress, RendersTheLineAndTheSummary) {
   EXPECT_EQ(render_progress(tally, seconds(2)),
             "answered 4/10 (40%)  failures 1  2.0/s  ETA 3s  elapsed 2s");
   tally.answered = 10;
-  EXPECT_EQ(render_progress(tally, seconds(5)), "answered 10/10 (100%)  failures 1  2.0/s  elapsed 5s");
+  EXPECT_EQ(render_progress(tally, seconds(5)),
+            "answered 10/10 (100%)  failures 1  2.0/s  elapsed 5s");
   tally.answered = 4;
   EXPECT_EQ(render_summary(tally, seconds(65)),
             "answered 4/10 in 1m05s, failures 1\n"
