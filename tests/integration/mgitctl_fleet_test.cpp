@@ -236,6 +236,11 @@ TEST_F(MgitctlFleetTest, UsageAndConnectionErrorsNameTheFix) {
   EXPECT_EQ(result.exit_code, 2) << result.out << result.err;
   EXPECT_THAT(result.err, HasSubstr("create it with `mgitctl topics create`"));
 
+  result = run({"validate", (dir_.path() / "absent.jsonl").string()}, false);
+  EXPECT_EQ(result.exit_code, 2) << result.out << result.err;
+  EXPECT_THAT(result.err, HasSubstr("absent.jsonl: cannot be read: No such file or directory "
+                                    "(check the path; '-' reads stdin)"));
+
   // Nothing listens on port 1.
   for (const std::vector<std::string>& command :
        {std::vector<std::string>{"fleet"},
