@@ -1,7 +1,7 @@
 // mgitctl for people, against the real broker: `fleet` over result events, `enqueue --wait`
 // with and without a terminal, `--help` of every command, errors that name the fix.
-// Results are produced directly, as mgitd would publish them (the mgit.sync-result/v1 contract,
-// docs/job-schema.md); no daemon runs here.
+// Most results are produced directly, as mgitd would publish them (the mgit.sync-result/v1
+// contract, docs/job-schema.md); MgitctlWithDaemonTest runs the real mgitd and git server.
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
@@ -15,11 +15,14 @@
 #include <chrono>
 #include <ctime>
 #include <mutex>
+#include <sstream>
 #include <string>
 #include <thread>
 #include <vector>
 
 #include "mgitctl_harness.hpp"
+#include "support/daemon_process.hpp"
+#include "support/pipeline_fixture.hpp"
 
 namespace {
 
@@ -420,6 +423,52 @@ TEST_F(MgitctlFleetTest, EnqueueWaitOnATerminalShowsProgressThenASummaryTable) {
                              "status     error         count\n"
                              "failed     auth_failed       1\n"
                              "succeeded  -                 2\n"));
+}
+
+/// mgitctl against a real mgitd syncing from the real git server.
+class MgitctlWithDaemonTest : public mgit::test_support::PipelineFixture {
+ protected:
+  CommandResult mgitctl(std::vector<std::string> args) {
+    std::vector<std::string> all{"--brokers",       kafka_->brokers(), "--jobs-topic", jobs_topic_,
+                                 "--results-topic", results_topic_,    "--dlq-topic",  dlq_topic_,
+                                 "--audit-topic",   audit_topic_};
+    all.insert(all.end(), args.begin(), args.end());
+    return Mgitctl(all, dir_->path()).finish();
+  }
+};
+
+TEST_F(MgitctlWithDaemonTest, FleetShowsWhatTheDaemonAnswered) {
+  const std::string head = create_repo("fleet-app");
+  auto daemon = start_daemon();
+  const std::string missing = "fleet-missing-" + suffix_;
+  const auto jobs_file = dir_->path() / "jobs.jsonl";
+  std::ofstream(jobs_file) << job_json("fleet-1", "sync", "fleet-app",
+                                       "\"target\":\"org/fleet-app\"")
+                           << "\n"
+                           << job_json("fleet-2", "sync", missing, "\"target\":\"org/missing\"")
+                           << "\n";
+  auto result = mgitctl({"enqueue", "--file", jobs_file.string(), "--wait", "--timeout", "120"});
+  ASSERT_EQ(result.exit_code, 1) << result.out << result.err;  // one job fails
+  EXPECT_EQ(result.err, "") << "no terminal, no progress";
+
+  result = mgitctl({"fleet", "--since", "1h"});
+  EXPECT_EQ(result.exit_code, 1) << result.out << result.err;
+  const auto lines = [&](const std::string& needle) {
+    std::istringstream in(result.out);
+    for (std::string line; std::getline(in, line);) {
+      if (line.find(needle) != std::string::npos) return line;
+    }
+    return std::string();
+  };
+  const auto bad = lines("org/missing");
+  const auto good = lines("org/fleet-app");
+  EXPECT_THAT(bad, testing::StartsWith("failing  "));
+  EXPECT_THAT(bad, HasSubstr(" failed "));
+  EXPECT_THAT(bad, HasSubstr(" never "));
+  EXPECT_THAT(good, testing::StartsWith("ok       "));
+  EXPECT_THAT(good, HasSubstr("main@" + head.substr(0, 12)));
+  EXPECT_LT(result.out.find(bad), result.out.find(good));
+  EXPECT_THAT(result.out, Not(HasSubstr(git_password_)));
 }
 
 }  // namespace
