@@ -438,12 +438,13 @@ class MgitctlWithDaemonTest : public mgit::test_support::PipelineFixture {
 };
 
 TEST_F(MgitctlWithDaemonTest, FleetShowsWhatTheDaemonAnswered) {
-  const std::string head = create_repo("fleet-app");
+  // Repository names are shared by every test using the git server: make them this test's own.
+  const std::string app = "fleet-app-" + suffix_;
+  const std::string head = create_repo(app);
   auto daemon = start_daemon();
   const std::string missing = "fleet-missing-" + suffix_;
   const auto jobs_file = dir_->path() / "jobs.jsonl";
-  std::ofstream(jobs_file) << job_json("fleet-1", "sync", "fleet-app",
-                                       "\"target\":\"org/fleet-app\"")
+  std::ofstream(jobs_file) << job_json("fleet-1", "sync", app, "\"target\":\"org/fleet-app\"")
                            << "\n"
                            << job_json("fleet-2", "sync", missing, "\"target\":\"org/missing\"")
                            << "\n";
