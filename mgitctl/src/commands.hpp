@@ -44,6 +44,14 @@ struct ConsumeOptions {
   int timeout_seconds = 0;  ///< 0: no limit
 };
 
+struct FleetOptions {
+  std::string since;        ///< RFC 3339 time or a duration back from now
+  std::string from_offset;  ///< beginning (default), end or N
+  std::string stale_after;  ///< a duration; empty: staleness is not judged
+  bool json = false;
+  int timeout_seconds = 60;
+};
+
 struct ValidateOptions {
   std::string file;
   std::size_t max_message_bytes = 65536;
@@ -68,6 +76,8 @@ int run_topics_check(const KafkaOptions& kafka, const TopicsCheckOptions& option
 int run_enqueue(const KafkaOptions& kafka, const EnqueueOptions& options);
 int run_results(const KafkaOptions& kafka, const ConsumeOptions& options);
 int run_dlq(const KafkaOptions& kafka, const ConsumeOptions& options);
+/// One line per repository from the results topic; exit 1 when any is failing (or stale).
+int run_fleet(const KafkaOptions& kafka, const FleetOptions& options);
 int run_validate(const ValidateOptions& options);
 /// Every problem of every credential file of a directory (docs/mgitctl.md); exit 1 on any.
 int run_credentials_check(const CredentialsCheckOptions& options);

@@ -56,6 +56,7 @@ ReadEnd read_topic(const KafkaOptions& kafka, const ReadPlan& plan,
       return ReadEnd::kTimedOut;
     }
     const MessagePtr message(rd_kafka_consumer_poll(consumer.get(), kPollMs));
+    if (plan.on_tick) plan.on_tick();
     if (!message) continue;
     if (message->err == RD_KAFKA_RESP_ERR__PARTITION_EOF) {
       if (message->offset >= high_of(message->partition)) behind.erase(message->partition);
@@ -66,7 +67,10 @@ ReadEnd read_topic(const KafkaOptions& kafka, const ReadPlan& plan,
       if (message->err == RD_KAFKA_RESP_ERR__FATAL ||
           message->err == RD_KAFKA_RESP_ERR_TOPIC_AUTHORIZATION_FAILED ||
           message->err == RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART) {
-        throw CtlError(fmt::format("reading {}: {}", plan.topic, error));
+        throw CtlError(
+            fmt::format("reading {}: {} (check the topic name and this client's ACLs; "
+                        "mgitctl topics check lists the topics)",
+                        plan.topic, error));
       }
       fmt::print(stderr, "mgitctl: reading {}: {} (retrying)\n", plan.topic, error);
       continue;

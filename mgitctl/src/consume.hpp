@@ -18,6 +18,8 @@ struct ReadPlan {
   bool from_low = false;               ///< start at each range's low, else at its high
   bool until_high = false;             ///< stop once every partition reached its high
   std::optional<std::chrono::steady_clock::time_point> deadline;
+  /// Called after every poll (at least every 200 ms while waiting), e.g. to redraw progress.
+  std::function<void()> on_tick;
 };
 
 /// Reads `plan.topic` with explicit partition offsets (no group membership, nothing committed)

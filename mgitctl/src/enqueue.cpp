@@ -17,6 +17,7 @@
 #include "mgit/jobs/parse.hpp"
 #include "mgit/observability/job_context.hpp"
 #include "mgit/security/redaction.hpp"
+#include "progress.hpp"
 
 namespace mgit::mgitctl {
 namespace {
@@ -218,11 +219,17 @@ int await_results(const KafkaOptions& kafka, const EnqueueOptions& options,
   }
   if (pending.empty()) return kExitOk;
   bool all_succeeded = true;
+  // Live progress goes to stderr, and only on a terminal: stdout carries nothing but the
+  // results, byte for byte as without one, so pipes and CI logs see no difference.
+  ProgressLine progress(stderr);
+  WaitTally tally;
+  tally.total = pending.size();
   ReadPlan plan;
   plan.topic = kafka.results_topic;
   plan.ranges = results_before;
   plan.deadline =
       std::chrono::steady_clock::now() + std::chrono::seconds(options.wait_timeout_seconds);
+  if (progress.active()) plan.on_tick = [&] { progress.tick(tally); };
   const ReadEnd end = read_topic(kafka, plan, [&](const rd_kafka_message_t& message) {
     if (message.payload == nullptr) return true;
     rapidjson::Document doc;
@@ -232,18 +239,31 @@ int await_results(const KafkaOptions& kafka, const EnqueueOptions& options,
     if (!id) return true;
     // Results of other producers' jobs, and redelivered duplicates, are skipped.
     if (pending.erase(std::string(*id)) == 0) return true;
-    if (string_member(doc, "status") != std::optional<std::string_view>("succeeded")) {
+    const auto status = string_member(doc, "status");
+    ++tally.answered;
+    if (status != std::optional<std::string_view>("succeeded")) {
       all_succeeded = false;
+      ++tally.failures;
     }
+    std::string code = "-";
+    if (doc.HasMember("error")) {
+      if (auto c = string_member(doc["error"], "code")) code = std::string(*c);
+    }
+    ++tally.by_outcome[{status ? std::string(*status) : std::string("(none)"), code}];
+    progress.before_output();
     fmt::print("{}\n", std::string_view(static_cast<const char*>(message.payload), message.len));
     std::fflush(stdout);
     return !pending.empty();
   });
+  progress.finish(tally);
   if (end == ReadEnd::kTimedOut) {
     std::string missing;
     for (const auto& id : pending) missing += (missing.empty() ? "" : " ") + id;
-    fmt::print(stderr, "mgitctl: timed out after {}s waiting for results of: {}\n",
-               options.wait_timeout_seconds, missing);
+    fmt::print(stderr,
+               "mgitctl: timed out after {}s waiting for results of: {} (is mgitd running and "
+               "reading {}? `mgitctl dlq` shows jobs it could not parse; --timeout waits "
+               "longer)\n",
+               options.wait_timeout_seconds, missing, kafka.jobs_topic);
     return kExitTimeout;
   }
   return all_succeeded ? kExitOk : kExitFailed;

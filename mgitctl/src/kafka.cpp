@@ -68,7 +68,18 @@ MetadataPtr fetch_metadata(rd_kafka_t* client, int timeout_ms) {
   const rd_kafka_metadata_t* raw = nullptr;
   const rd_kafka_resp_err_t err = rd_kafka_metadata(client, 1, nullptr, &raw, timeout_ms);
   if (err != RD_KAFKA_RESP_ERR_NO_ERROR) {
-    throw CtlError(fmt::format("cannot read cluster metadata: {}", rd_kafka_err2str(err)));
+    // The usual cause is a wrong address or missing TLS/SASL settings: name where they come from.
+    char brokers[512] = "";
+    std::size_t size = sizeof brokers;
+    if (rd_kafka_conf_get(rd_kafka_conf(client), "bootstrap.servers", brokers, &size) !=
+        RD_KAFKA_CONF_OK) {
+      brokers[0] = '\0';
+    }
+    throw CtlError(fmt::format(
+        "cannot reach brokers {} ({}): check --brokers or MGITD_BROKERS, and for TLS/SASL "
+        "--kafka-property, --kafka-secrets-file or MGITD_KAFKA_SECRET_* (--request-timeout "
+        "waits longer)",
+        brokers, rd_kafka_err2str(err)));
   }
   return MetadataPtr(raw);
 }
@@ -89,7 +100,10 @@ std::vector<PartitionRange> watermarks(rd_kafka_t* client, const std::string& to
   const MetadataPtr metadata = fetch_metadata(client, timeout_ms);
   const auto* info = find_topic(*metadata, topic);
   if (info == nullptr || info->partition_cnt == 0) {
-    throw CtlError(fmt::format("topic {} does not exist (mgitctl topics create)", topic));
+    throw CtlError(fmt::format(
+        "topic {} does not exist: create it with `mgitctl topics create`, or name the right one "
+        "with the --*-topic options or MGITD_*_TOPIC",
+        topic));
   }
   std::vector<PartitionRange> out;
   for (int i = 0; i < info->partition_cnt; ++i) {

@@ -41,7 +41,12 @@ int run(int argc, char** argv) {
   app.footer(
       "Secrets for librdkafka come from --kafka-secrets-file (env MGITD_KAFKA_SECRETS_FILE) or\n"
       "MGITD_KAFKA_SECRET_<KEY> variables, as for mgitd.\n"
-      "Exit codes: 0 ok, 1 the command found a problem, 2 usage or connection error, 3 timeout.");
+      "Exit codes: 0 ok, 1 the command found a problem, 2 usage or connection error, 3 timeout.\n"
+      "Every command has its own --help with an example, e.g. mgitctl fleet --help.\n\n"
+      "Examples:\n"
+      "  mgitctl --brokers kafka:9092 topics check\n"
+      "  MGITD_BROKERS=kafka:9092 mgitctl enqueue --url https://git.example.com/org/app.git "
+      "--wait");
 
   KafkaOptions kafka;
   kafka.brokers = env_or("MGITD_BROKERS", kafka.brokers);
@@ -66,6 +71,8 @@ int run(int argc, char** argv) {
   auto* topics =
       app.add_subcommand("topics", "Create or check the jobs, results, DLQ and audit topics");
   topics->require_subcommand(1);
+  topics->footer(
+      "Example:\n  mgitctl topics create --replication-factor 3\n  mgitctl topics check --strict");
   TopicsCreateOptions create_options;
   auto* create =
       topics->add_subcommand("create", "Create the four topics (existing ones are kept)");
@@ -83,6 +90,10 @@ int run(int argc, char** argv) {
   auto* check = topics->add_subcommand(
       "check", "Verify the topics exist (exit 1 if not) and warn about weak replication");
   check->add_flag("--strict", check_options.strict, "Warnings fail the check too");
+  create->footer(
+      "Example:\n  mgitctl --brokers kafka:9092 topics create --partitions 12 "
+      "--replication-factor 3");
+  check->footer("Example:\n  mgitctl --brokers kafka:9092 topics check --strict");
 
   // enqueue
   EnqueueOptions enqueue_options;
@@ -107,7 +118,13 @@ int run(int argc, char** argv) {
                     "Send invalid jobs as they are (for testing the daemon)");
   enqueue->add_option("--max-message-bytes", enqueue_options.max_message_bytes,
                       "Size limit used when validating");
-  enqueue->add_flag("--wait", enqueue_options.wait, "Wait for every job's result and print it");
+  enqueue->add_flag("--wait", enqueue_options.wait,
+                    "Wait for every job's result and print it (on a terminal, live progress "
+                    "and a summary go to stderr)");
+  enqueue->footer(
+      "Examples:\n"
+      "  mgitctl enqueue --url https://git.example.com/org/app.git --ref main --target org/app\n"
+      "  mgitctl validate jobs.jsonl && mgitctl enqueue --file jobs.jsonl --wait --timeout 600");
   enqueue
       ->add_option("--timeout", enqueue_options.wait_timeout_seconds,
                    "Seconds --wait waits (exit 3 when reached)")
@@ -117,9 +134,39 @@ int run(int argc, char** argv) {
   ConsumeOptions results_options;
   auto* results = app.add_subcommand("results", "Print result events, one JSON per line");
   add_consume_options(*results, results_options);
+  results->footer(
+      "Examples:\n  mgitctl results | jq -c 'select(.status != \"succeeded\")'\n"
+      "  mgitctl results --follow --timeout 60");
   ConsumeOptions dlq_options;
   auto* dlq = app.add_subcommand("dlq", "Print dead-letter records with their error headers");
   add_consume_options(*dlq, dlq_options);
+  dlq->footer("Example:\n  mgitctl dlq | jq -r '.headers[\"mgit-error-code\"]' | sort | uniq -c");
+
+  // fleet
+  FleetOptions fleet_options;
+  auto* fleet = app.add_subcommand(
+      "fleet", "One line per repository from the results topic: failing and stale ones first");
+  auto* since = fleet->add_option(
+      "--since", fleet_options.since,
+      "Read results from this RFC 3339 time (2026-11-23T09:00:00Z) or this long ago (24h, 7d)");
+  fleet
+      ->add_option("--from-offset", fleet_options.from_offset,
+                   "Or start at beginning (default), end, or offset N of every partition")
+      ->excludes(since);
+  fleet->add_option("--stale-after", fleet_options.stale_after,
+                    "Mark (and exit 1 for) repositories without a success for this long (24h)");
+  fleet->add_flag("--json", fleet_options.json, "One JSON document for scripts");
+  fleet
+      ->add_option("--timeout", fleet_options.timeout_seconds,
+                   "Seconds to read up to the end offsets taken at start (exit 3 when reached)")
+      ->check(CLI::PositiveNumber);
+  fleet->footer(
+      "Reads up to the end of the topic as it is at start, then prints and exits.\n"
+      "Exit 1 when any repository's newest result is not succeeded (or, with --stale-after,\n"
+      "it has not succeeded for that long).\n\n"
+      "Examples:\n"
+      "  mgitctl fleet --since 24h --stale-after 6h\n"
+      "  mgitctl fleet --json | jq -r '.repositories[] | select(.failing) | .target'");
 
   // validate
   ValidateOptions validate_options;
@@ -128,17 +175,20 @@ int run(int argc, char** argv) {
       ->required();
   validate->add_option("--max-message-bytes", validate_options.max_message_bytes,
                        "Size limit, as mgitd's max_message_bytes");
+  validate->footer("Example:\n  mgitctl validate jobs.jsonl && mgitctl enqueue --file jobs.jsonl");
 
   // credentials check
   CredentialsCheckOptions credentials_options;
   auto* credentials = app.add_subcommand("credentials", "Inspect a credentials directory offline");
   credentials->require_subcommand(1);
+  credentials->footer("Example:\n  mgitctl credentials check /etc/mgitd/credentials");
   auto* credentials_check = credentials->add_subcommand(
       "check", "List every problem of every credential file, as mgitd would meet it");
   credentials_check
       ->add_option("directory", credentials_options.directory,
                    "The credentials directory (mgitd's credentials_dir)")
       ->required();
+  credentials_check->footer("Example:\n  mgitctl credentials check /etc/mgitd/credentials");
 
   try {
     app.parse(argc, argv);
@@ -153,6 +203,7 @@ int run(int argc, char** argv) {
     if (*enqueue) return run_enqueue(kafka, enqueue_options);
     if (*results) return run_results(kafka, results_options);
     if (*dlq) return run_dlq(kafka, dlq_options);
+    if (*fleet) return run_fleet(kafka, fleet_options);
     if (*validate) return run_validate(validate_options);
     if (*credentials_check) return run_credentials_check(credentials_options);
   } catch (const CtlError& e) {

@@ -29,7 +29,12 @@ constexpr long long kDlqHeaderHeadroomBytes = 65536;
 /// Waits for the one admin result event posted to `queue`.
 EventPtr await_admin_result(rd_kafka_queue_t* queue, int timeout_ms, const char* what) {
   EventPtr event(rd_kafka_queue_poll(queue, timeout_ms + 5000));
-  if (!event) throw CtlError(fmt::format("{}: no answer from the cluster", what));
+  if (!event) {
+    throw CtlError(fmt::format(
+        "{}: no answer from the cluster within {} ms (check --brokers or MGITD_BROKERS; "
+        "--request-timeout waits longer)",
+        what, timeout_ms));
+  }
   if (rd_kafka_event_error(event.get()) != RD_KAFKA_RESP_ERR_NO_ERROR) {
     throw CtlError(fmt::format("{}: {}", what, rd_kafka_event_error_string(event.get())));
   }

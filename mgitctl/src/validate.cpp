@@ -2,7 +2,9 @@
 #include <rapidjson/document.h>
 
 #include <algorithm>
+#include <cerrno>
 #include <cstddef>
+#include <cstring>
 #include <fstream>
 #include <iostream>
 #include <iterator>
@@ -20,7 +22,10 @@ std::vector<InputDocument> read_documents(const std::string& path) {
     text.assign(std::istreambuf_iterator<char>(std::cin), std::istreambuf_iterator<char>());
   } else {
     std::ifstream in(path, std::ios::binary);
-    if (!in) throw CtlError(fmt::format("{}: cannot be read", path));
+    if (!in) {
+      throw CtlError(fmt::format("{}: cannot be read: {} (check the path; '-' reads stdin)", path,
+                                 std::strerror(errno)));
+    }
     text.assign(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
   }
 
