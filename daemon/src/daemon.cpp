@@ -101,8 +101,10 @@ int run_daemon(const Config& input, const ExecutorFactory& make_executor,
   // running, the signal set below turns it into a reload.
   std::signal(SIGHUP, SIG_IGN);
   Config config = input;
+  // Buffered: the event loop logs several lines per job and must not pay a write(2) for each.
   observability::init_logging(
-      observability::parse_log_level(config.log_level).value_or(LogLevel::kInfo));
+      observability::parse_log_level(config.log_level).value_or(LogLevel::kInfo),
+      observability::LogOutput::kBuffered);
 
   std::unique_ptr<EmbeddedBroker> embedded;
   if (config.embedded_broker) {
@@ -331,6 +333,7 @@ int run_daemon(const Config& input, const ExecutorFactory& make_executor,
   }
   std::signal(SIGHUP, SIG_IGN);  // the signal set restored the default when it went away
   observability::log(LogLevel::kInfo, "mgitd stopped", {{"exit_code", exit_code}});
+  observability::flush_logs();
   return exit_code;
 }
 
