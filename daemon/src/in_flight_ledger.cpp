@@ -28,8 +28,8 @@ constexpr int kFormatVersion = 1;
 bool pwrite_all(int fd, std::string_view content) {
   std::size_t done = 0;
   while (done < content.size()) {
-    const auto n = ::pwrite(fd, content.data() + done, content.size() - done,
-                            static_cast<off_t>(done));
+    const auto n =
+        ::pwrite(fd, content.data() + done, content.size() - done, static_cast<off_t>(done));
     if (n < 0 && errno == EINTR) continue;
     if (n <= 0) return false;
     done += static_cast<std::size_t>(n);

@@ -98,8 +98,7 @@ void PartitionBook::apply_backpressure(const TopicPartition& tp) {
     consumer_->pause({tp});
     observability::log(LogLevel::kDebug, "partition paused", {{"partition", tp.partition}});
   }
-  if (!held_at_limit_ && !paused_globally_ &&
-      tracker_.total_pending() >= settings_.max_in_flight) {
+  if (!held_at_limit_ && !paused_globally_ && tracker_.total_pending() >= settings_.max_in_flight) {
     // Stop taking records rather than pause: a pause drops librdkafka's prefetch, and the
     // resume then waits for a fetch (up to fetch.wait.max.ms) while the pipeline runs dry.
     held_at_limit_ = true;

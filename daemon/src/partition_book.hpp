@@ -1,7 +1,7 @@
 #pragma once
 
-#include <boost/asio/io_context.hpp>
 #include <algorithm>
+#include <boost/asio/io_context.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <chrono>
 #include <cstddef>
@@ -127,7 +127,7 @@ class PartitionBook {
   std::map<transport::TopicPartition, std::uint64_t> tags_;
   std::size_t total_outstanding_ = 0;
   std::uint64_t last_generation_ = 0;
-  bool held_at_limit_ = false;  ///< not taking records (hold_records) at max_in_flight
+  bool held_at_limit_ = false;         ///< not taking records (hold_records) at max_in_flight
   std::uint64_t hold_generation_ = 0;  ///< a cancelled deadline's late handler does nothing
   boost::asio::steady_timer hold_deadline_;
   bool paused_globally_ = false;

@@ -170,7 +170,8 @@ TEST_F(PipelineTest, MaxInFlightStopsTakingRecordsAndResumesAtSevenEighths) {
   config_.max_in_flight = 16;  // resumes at 14
   for (int i = 0; i < 16; ++i) executor_.hold("j" + std::to_string(i));
   for (int i = 0; i < 15; ++i) {
-    pipeline().on_record(record(i % 2 == 0 ? kP0 : kP1, i / 2, job("j" + std::to_string(i), "t" + std::to_string(i))));
+    pipeline().on_record(record(i % 2 == 0 ? kP0 : kP1, i / 2,
+                                job("j" + std::to_string(i), "t" + std::to_string(i))));
   }
   EXPECT_FALSE(consumer_.holding);
   pipeline().on_record(record(kP1, 7, job("j15", "t15")));
