@@ -89,8 +89,12 @@ int run_daemon(const Config& config, const ConfigReloader& reload) {
       config,
       [](const Config& effective, security::CredentialStore& credentials,
          observability::Metrics& metrics) -> std::unique_ptr<execution::Executor> {
-        return std::make_unique<isolation::WorkerPool>(
+        auto pool = std::make_unique<isolation::WorkerPool>(
             worker_pool_settings(effective, credentials, metrics));
+        // Before intake starts: a fresh daemon's first jobs would otherwise each wait for a
+        // worker process to start (docs/performance.md, "Latency").
+        pool->start_workers(static_cast<std::size_t>(std::max(1, effective.workers)));
+        return pool;
       },
       reload);
 }

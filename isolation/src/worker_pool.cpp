@@ -139,6 +139,36 @@ tl::expected<WorkerPool::WorkerPtr, std::string> WorkerPool::start_worker() {
   return std::move(*worker);
 }
 
+void WorkerPool::start_workers(std::size_t count) {
+  const auto started_at = Clock::now();
+  std::vector<std::thread> starters;
+  starters.reserve(count);
+  for (std::size_t i = 0; i < count; ++i) {
+    starters.emplace_back([this] {
+      auto worker = start_worker();
+      const std::lock_guard lock(mutex_);
+      if (worker) {
+        idle_.push_back(std::move(*worker));
+        return;
+      }
+      observability::log(LogLevel::kWarn, "git worker not started ahead; the first job starts one",
+                         {{"error", worker.error()}});
+    });
+  }
+  for (auto& starter : starters) starter.join();
+  std::size_t idle = 0;
+  {
+    const std::lock_guard lock(mutex_);
+    idle = idle_.size();
+  }
+  observability::log(
+      LogLevel::kInfo, "git workers started ahead",
+      {{"workers", idle},
+       {"ms", static_cast<std::int64_t>(
+                  std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - started_at)
+                      .count())}});
+}
+
 tl::expected<WorkerPool::WorkerPtr, JobError> WorkerPool::acquire(
     const observability::JobContext& ctx, const execution::ExecutionControl& control) {
   {

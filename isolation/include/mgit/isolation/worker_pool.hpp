@@ -59,6 +59,11 @@ class WorkerPool final : public execution::Executor {
       const jobs::Job& job, const observability::JobContext& ctx,
       const execution::ExecutionControl& control) override;
 
+  /// Starts `count` workers now, in parallel, and keeps them idle, so the first jobs of a
+  /// fresh daemon do not each wait for a process to start (exec, sandbox, libgit2, CA file).
+  /// One that fails to start is started with a job later, as without this.
+  void start_workers(std::size_t count);
+
  private:
   using WorkerPtr = std::unique_ptr<WorkerProcess>;
 
