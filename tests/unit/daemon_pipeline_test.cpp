@@ -167,7 +167,8 @@ TEST_F(PipelineTest, AHotPartitionPausesAloneAndResumesAtHalf) {
 }
 
 TEST_F(PipelineTest, MaxInFlightStopsTakingRecordsAndResumesAtSevenEighths) {
-  config_.max_in_flight = 16;  // resumes at 14
+  config_.max_in_flight = 16;               // resumes at 14
+  config_.max_buffered_per_partition = 16;  // no partition pauses on its own here
   for (int i = 0; i < 16; ++i) executor_.hold("j" + std::to_string(i));
   for (int i = 0; i < 15; ++i) {
     pipeline().on_record(record(i % 2 == 0 ? kP0 : kP1, i / 2,
