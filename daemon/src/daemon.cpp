@@ -10,6 +10,8 @@
 #include <fstream>
 #include <iostream>
 #include <iterator>
+#include <string>
+#include <vector>
 
 #include "audit_events.hpp"
 #include "audit_kafka_sink.hpp"
@@ -197,6 +199,11 @@ int run_daemon(const Config& input, const ExecutorFactory& make_executor,
   asio::io_context io;
   auto producer = transport::RecordProducer::create(io, transport::ProducerSettings{settings});
   if (!producer) return startup_failure(producer.error().message);
+  // Looked up while the consumer joins its group: a fresh daemon's first result would
+  // otherwise wait for the results topic's metadata.
+  std::vector<std::string> answer_topics{config.results_topic, config.dlq_topic};
+  if (config.audit_sink == "kafka") answer_topics.push_back(config.audit_topic);
+  (*producer)->prepare_topics(answer_topics);
   KafkaAuditSink audit_topic(**producer, config.audit_topic);
   audit::AuditLogSettings audit_settings;
   // Intake is held at half the buffer, and the jobs already taken in (at most max_in_flight)
