@@ -44,8 +44,13 @@ std::size_t utf8_sequence_length(std::string_view text, std::size_t at) {
 }  // namespace
 
 void append_json_escaped(std::string& out, std::string_view text) {
+  // Runs of printable ASCII, nearly all of a log line, are appended in one piece: this runs
+  // for every field of every log line on the event loop.
+  std::size_t plain = 0;
   for (std::size_t i = 0; i < text.size(); ++i) {
     const auto c = static_cast<unsigned char>(text[i]);
+    if (c >= 0x20 && c < 0x80 && c != '"' && c != '\\') continue;
+    out.append(text.substr(plain, i - plain));
     switch (c) {
       case '"':
         out += "\\\"";
@@ -65,8 +70,6 @@ void append_json_escaped(std::string& out, std::string_view text) {
       default:
         if (c < 0x20) {
           append_unicode_escape(out, c);
-        } else if (c < 0x80) {
-          out += static_cast<char>(c);
         } else if (const auto length = utf8_sequence_length(text, i); length > 0) {
           out.append(text.substr(i, length));
           i += length - 1;
@@ -76,7 +79,9 @@ void append_json_escaped(std::string& out, std::string_view text) {
           out += "\\ufffd";
         }
     }
+    plain = i + 1;
   }
+  out.append(text.substr(plain));
 }
 
 }  // namespace mgit::basics

@@ -10,6 +10,8 @@
 #include <fstream>
 #include <iostream>
 #include <iterator>
+#include <string>
+#include <vector>
 
 #include "audit_events.hpp"
 #include "audit_kafka_sink.hpp"
@@ -89,8 +91,12 @@ int run_daemon(const Config& config, const ConfigReloader& reload) {
       config,
       [](const Config& effective, security::CredentialStore& credentials,
          observability::Metrics& metrics) -> std::unique_ptr<execution::Executor> {
-        return std::make_unique<isolation::WorkerPool>(
+        auto pool = std::make_unique<isolation::WorkerPool>(
             worker_pool_settings(effective, credentials, metrics));
+        // Before intake starts: a fresh daemon's first jobs would otherwise each wait for a
+        // worker process to start (docs/performance.md, "Latency").
+        pool->start_workers(static_cast<std::size_t>(std::max(1, effective.workers)));
+        return pool;
       },
       reload);
 }
@@ -101,8 +107,10 @@ int run_daemon(const Config& input, const ExecutorFactory& make_executor,
   // running, the signal set below turns it into a reload.
   std::signal(SIGHUP, SIG_IGN);
   Config config = input;
+  // Buffered: the event loop logs several lines per job and must not pay a write(2) for each.
   observability::init_logging(
-      observability::parse_log_level(config.log_level).value_or(LogLevel::kInfo));
+      observability::parse_log_level(config.log_level).value_or(LogLevel::kInfo),
+      observability::LogOutput::kBuffered);
 
   std::unique_ptr<EmbeddedBroker> embedded;
   if (config.embedded_broker) {
@@ -191,6 +199,11 @@ int run_daemon(const Config& input, const ExecutorFactory& make_executor,
   asio::io_context io;
   auto producer = transport::RecordProducer::create(io, transport::ProducerSettings{settings});
   if (!producer) return startup_failure(producer.error().message);
+  // Looked up while the consumer joins its group: a fresh daemon's first result would
+  // otherwise wait for the results topic's metadata.
+  std::vector<std::string> answer_topics{config.results_topic, config.dlq_topic};
+  if (config.audit_sink == "kafka") answer_topics.push_back(config.audit_topic);
+  (*producer)->prepare_topics(answer_topics);
   KafkaAuditSink audit_topic(**producer, config.audit_topic);
   audit::AuditLogSettings audit_settings;
   // Intake is held at half the buffer, and the jobs already taken in (at most max_in_flight)
@@ -331,6 +344,7 @@ int run_daemon(const Config& input, const ExecutorFactory& make_executor,
   }
   std::signal(SIGHUP, SIG_IGN);  // the signal set restored the default when it went away
   observability::log(LogLevel::kInfo, "mgitd stopped", {{"exit_code", exit_code}});
+  observability::flush_logs();
   return exit_code;
 }
 

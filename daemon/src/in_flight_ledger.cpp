@@ -1,7 +1,10 @@
 #include "in_flight_ledger.hpp"
 
 #include <rapidjson/document.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
+#include <cerrno>
 #include <cstdio>
 #include <exception>
 #include <limits>
@@ -21,6 +24,23 @@ using observability::LogLevel;
 namespace {
 
 constexpr int kFormatVersion = 1;
+
+bool pwrite_all(int fd, std::string_view content) {
+  std::size_t done = 0;
+  while (done < content.size()) {
+    const auto n =
+        ::pwrite(fd, content.data() + done, content.size() - done, static_cast<off_t>(done));
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) return false;
+    done += static_cast<std::size_t>(n);
+  }
+  return true;
+}
+
+bool still_linked(int fd) {
+  struct stat status {};
+  return ::fstat(fd, &status) == 0 && status.st_nlink > 0;
+}
 
 std::string describe(const RecordId& id, int unclean_exits) {
   return id.source.topic + "[" + std::to_string(id.source.partition) + "]@" +
@@ -62,6 +82,7 @@ InFlightLedger::~InFlightLedger() {
       return;
     }
     std::lock_guard lock(write_mutex_);
+    out_.reset();
     remove_state_file(file_);
   } catch (const std::exception& e) {
     // A destructor must not throw; the next start then counts this exit as unclean.
@@ -148,15 +169,14 @@ void InFlightLedger::write(const std::string& content, std::uint64_t version) {
   std::lock_guard lock(write_mutex_);
   // A later snapshot holds every change this one does.
   if (version <= written_version_) return;
-  const auto temp = std::filesystem::path(file_.string() + ".tmp");
+  // A worker removed or replaced the file: write a new one, or the next start reads nothing.
+  if (out_ && !still_linked(out_.get())) out_.reset();
   std::error_code ec;
-  {
-    // Workers may write beneath the workspace: the temp file is the daemon's own new regular
-    // file whatever a worker planted at its name (state_file.hpp).
-    const auto out = create_state_file(temp);
-    if (!out || !write_all(out->get(), content)) ec = std::make_error_code(std::errc::io_error);
+  if (out_) {
+    if (!overwrite(content)) ec = std::make_error_code(std::errc::io_error);
+  } else {
+    ec = replace(content);
   }
-  if (!ec && !replace_state_file(temp, file_)) ec = std::make_error_code(std::errc::io_error);
   if (ec) {
     // Poison detection is off until the disk takes writes again; one line per change.
     if (!write_failing_) {
@@ -165,6 +185,7 @@ void InFlightLedger::write(const std::string& content, std::uint64_t version) {
                          {{"file", file_.string()}, {"error", ec.message()}});
     }
     write_failing_ = true;
+    out_.reset();
     return;
   }
   if (write_failing_) {
@@ -172,6 +193,36 @@ void InFlightLedger::write(const std::string& content, std::uint64_t version) {
   }
   write_failing_ = false;
   written_version_ = version;
+}
+
+std::error_code InFlightLedger::replace(const std::string& content) {
+  const auto temp = std::filesystem::path(file_.string() + ".tmp");
+  // Workers may write beneath the workspace: the temp file is the daemon's own new regular
+  // file whatever a worker planted at its name (state_file.hpp).
+  auto out = create_state_file(temp);
+  if (!out || !write_all(out->get(), content)) return std::make_error_code(std::errc::io_error);
+  if (!replace_state_file(temp, file_)) return std::make_error_code(std::errc::io_error);
+  // The descriptor now names the file itself: later writes overwrite it in place.
+  out_ = std::move(*out);
+  size_ = content.size();
+  return {};
+}
+
+bool InFlightLedger::overwrite(const std::string& content) {
+  // In place rather than temp file + rename: on ext4 a rename over a file writes the new
+  // file's blocks out (auto_da_alloc) and frees the old inode's (a discard on some mounts),
+  // twice per job. Spaces pad a shorter snapshot to the old length, so the file is a whole
+  // JSON document at every moment; a much shorter one is truncated after.
+  std::string padded = content;
+  if (padded.size() < size_) padded.append(size_ - padded.size(), ' ');
+  if (!pwrite_all(out_.get(), padded)) return false;
+  size_ = padded.size();
+  constexpr std::size_t kSlack = 4096;
+  if (size_ > content.size() + kSlack) {
+    if (::ftruncate(out_.get(), static_cast<off_t>(content.size())) != 0) return false;
+    size_ = content.size();
+  }
+  return true;
 }
 
 int InFlightLedger::consumed(const RecordId& id) {

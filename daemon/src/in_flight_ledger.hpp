@@ -7,8 +7,10 @@
 #include <map>
 #include <mutex>
 #include <string>
+#include <system_error>
 #include <unordered_map>
 
+#include "mgit/basics/file_descriptor.hpp"
 #include "mgit/execution/executor.hpp"
 #include "mgit/transport/types.hpp"
 
@@ -33,8 +35,9 @@ struct RecordId {
 /// when this one died, and count that against them. A record still counted after
 /// `kPoisonUncleanExits` unclean exits is poison (docs/delivery.md, "Poison records").
 ///
-/// The file is rewritten whole (temp file + rename, no fsync: a daemon crash keeps the page
-/// cache; a machine crash may lose a count) when an execution attempt starts, before it
+/// The file is rewritten whole (the first time temp file + rename, then in place, padded to
+/// its old length; no fsync: a daemon crash keeps the page cache; a machine crash may lose a
+/// count or leave a torn file, read as no counts) when an execution attempt starts, before it
 /// runs, and when it ends. io_context calls only change memory; the next write or the clean
 /// exit persists them, so the loop never waits for the disk. Thread-safe: the worker threads
 /// call `started`/`finished`, the io_context thread the rest.
@@ -82,6 +85,10 @@ class InFlightLedger {
   [[nodiscard]] std::string snapshot(bool clean) const;
   /// Writes `content` unless a newer snapshot was written already.
   void write(const std::string& content, std::uint64_t version);
+  /// Writes a new file (temp file + rename) and keeps it open; with `write_mutex_` held.
+  std::error_code replace(const std::string& content);
+  /// Overwrites the open file in place; with `write_mutex_` held.
+  bool overwrite(const std::string& content);
 
   std::filesystem::path file_;
   std::mutex state_mutex_;
@@ -91,6 +98,8 @@ class InFlightLedger {
 
   std::mutex write_mutex_;  ///< taken without `state_mutex_`, so the loop never waits on disk
   std::uint64_t written_version_ = 0;
+  basics::FileDescriptor out_;  ///< the file as last written, overwritten in place
+  std::size_t size_ = 0;        ///< its length
   bool write_failing_ = false;
 };
 

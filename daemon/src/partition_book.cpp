@@ -13,7 +13,11 @@ using transport::TopicPartition;
 
 PartitionBook::PartitionBook(asio::io_context& io, execution::Scheduler& scheduler,
                              PartitionBookSettings settings, std::function<void()> on_released)
-    : io_(io), scheduler_(scheduler), settings_(settings), on_released_(std::move(on_released)) {}
+    : io_(io),
+      scheduler_(scheduler),
+      settings_(settings),
+      on_released_(std::move(on_released)),
+      hold_deadline_(io) {}
 
 std::uint64_t PartitionBook::tag_of(const TopicPartition& partition) {
   const auto found = tags_.find(partition);
@@ -94,12 +98,38 @@ void PartitionBook::apply_backpressure(const TopicPartition& tp) {
     consumer_->pause({tp});
     observability::log(LogLevel::kDebug, "partition paused", {{"partition", tp.partition}});
   }
-  if (!paused_globally_ && tracker_.total_pending() >= settings_.max_in_flight) {
-    paused_globally_ = true;
-    consumer_->pause(consumer_->assignment());
-    observability::log(LogLevel::kInfo, "intake paused: max_in_flight reached",
+  if (!held_at_limit_ && !paused_globally_ && tracker_.total_pending() >= settings_.max_in_flight) {
+    // Stop taking records rather than pause: a pause drops librdkafka's prefetch, and the
+    // resume then waits for a fetch (up to fetch.wait.max.ms) while the pipeline runs dry.
+    held_at_limit_ = true;
+    consumer_->hold_records(true);
+    const auto hold = ++hold_generation_;
+    hold_deadline_.expires_after(settings_.hold_before_pause);
+    hold_deadline_.async_wait([this, hold](const boost::system::error_code& ec) {
+      if (!ec && held_at_limit_ && hold == hold_generation_) hold_to_pause();
+    });
+    observability::log(LogLevel::kDebug, "intake held: max_in_flight reached",
                        {{"in_flight", tracker_.total_pending()}});
   }
+}
+
+void PartitionBook::end_hold() {
+  if (!held_at_limit_) return;
+  held_at_limit_ = false;
+  ++hold_generation_;
+  hold_deadline_.cancel();
+  if (consumer_ != nullptr) consumer_->hold_records(false);
+}
+
+void PartitionBook::hold_to_pause() {
+  // Jobs finish slower than the hold may last: unserved rebalances would stall the group and
+  // max.poll.interval.ms would run out. Pausing lets the consumer be polled again; its
+  // prefetch is dropped, which costs one fetch at the resume, little against a long hold.
+  end_hold();
+  paused_globally_ = true;
+  if (consumer_ != nullptr) consumer_->pause(consumer_->assignment());
+  observability::log(LogLevel::kInfo, "intake paused: max_in_flight reached",
+                     {{"in_flight", tracker_.total_pending()}});
 }
 
 void PartitionBook::release_backpressure(const TopicPartition& tp) {
@@ -108,8 +138,9 @@ void PartitionBook::release_backpressure(const TopicPartition& tp) {
   if (found == partitions_.end()) return;
   auto& partition = found->second;
   const auto half_partition = settings_.max_buffered_per_partition / 2;
-  const auto half_global = settings_.max_in_flight / 2;
-  if (paused_globally_ && tracker_.total_pending() <= half_global) {
+  const auto global_resume = resume_level(settings_.max_in_flight);
+  if (held_at_limit_ && tracker_.total_pending() <= global_resume) end_hold();
+  if (paused_globally_ && tracker_.total_pending() <= global_resume) {
     paused_globally_ = false;
     if (!held_) consumer_->resume(resumable());
     observability::log(LogLevel::kInfo, "intake resumed",
@@ -139,6 +170,12 @@ void PartitionBook::hold_intake(bool hold) {
   if (consumer_ == nullptr) return;
   if (hold) {
     consumer_->pause(consumer_->assignment());
+    if (held_at_limit_) {
+      // Paused now anyway: the consumer is polled again, and max_in_flight keeps intake
+      // paused after the audit hold ends.
+      end_hold();
+      paused_globally_ = true;
+    }
   } else if (!stopped_ && !paused_globally_) {
     consumer_->resume(resumable());
   }
@@ -220,6 +257,8 @@ void PartitionBook::maybe_finish_revoke(const TopicPartition& tp, bool deadline_
 void PartitionBook::stop_intake() {
   stopped_ = true;
   if (consumer_ != nullptr) consumer_->pause(consumer_->assignment());
+  // Paused for good: the consumer must be polled again to serve the final rebalance.
+  end_hold();
 }
 
 void PartitionBook::release_draining() {
@@ -232,7 +271,7 @@ void PartitionBook::release_draining() {
 }
 
 std::size_t PartitionBook::paused(std::size_t assigned) const {
-  if (paused_globally_ || stopped_ || held_) return assigned;
+  if (paused_globally_ || held_at_limit_ || stopped_ || held_) return assigned;
   std::size_t paused = 0;
   for (const auto& [tp, state] : partitions_) {
     if (state.paused_for_backpressure || state.release) ++paused;

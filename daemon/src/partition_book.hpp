@@ -1,5 +1,6 @@
 #pragma once
 
+#include <algorithm>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <chrono>
@@ -21,12 +22,23 @@ struct PartitionBookSettings {
   std::size_t max_buffered_per_partition = 64;
   std::size_t max_in_flight = 256;
   std::chrono::seconds revoke_grace{20};
+  /// How long intake may stop taking records at `max_in_flight` (hold_records) before it
+  /// pauses every partition instead: a hold keeps librdkafka's prefetch but also leaves
+  /// rebalances and errors unserved.
+  std::chrono::milliseconds hold_before_pause{1000};
 };
+
+/// Where intake stopped at `limit` unfinished records starts again: at 7/8 of it, so the
+/// pipeline never runs dry while librdkafka's prefetch refills.
+[[nodiscard]] constexpr std::size_t resume_level(std::size_t limit) {
+  return limit - std::max<std::size_t>(1, limit / 8);
+}
 
 /// The pipeline's account of its partitions: which consumed offsets are still unanswered
 /// (and so which watermark may be stored), backpressure (a partition pauses at
-/// `max_buffered_per_partition` unfinished records, everything at `max_in_flight`; both
-/// resume at half), revoke drains, and whether intake is open at all.
+/// `max_buffered_per_partition` unfinished records and resumes at half; at `max_in_flight`
+/// intake stops taking records, and pauses everything if that lasts `hold_before_pause`;
+/// both resume at 7/8 of `max_in_flight`), revoke drains, and whether intake is open at all.
 ///
 /// Every assignment of a partition gets a new generation: an answer that arrives after its
 /// partition was released (and maybe assigned again) counts for nothing here.
@@ -98,6 +110,9 @@ class PartitionBook {
   std::size_t forget_partition(const transport::TopicPartition& partition);
   void apply_backpressure(const transport::TopicPartition& partition);
   void release_backpressure(const transport::TopicPartition& partition);
+  /// The hold at max_in_flight lasted: pause everything, so the consumer is polled again.
+  void hold_to_pause();
+  void end_hold();
   void maybe_finish_revoke(const transport::TopicPartition& partition, bool deadline_passed);
   /// Assigned partitions that nothing keeps paused (backpressure, a revoke drain).
   [[nodiscard]] std::vector<transport::TopicPartition> resumable() const;
@@ -112,6 +127,9 @@ class PartitionBook {
   std::map<transport::TopicPartition, std::uint64_t> tags_;
   std::size_t total_outstanding_ = 0;
   std::uint64_t last_generation_ = 0;
+  bool held_at_limit_ = false;         ///< not taking records (hold_records) at max_in_flight
+  std::uint64_t hold_generation_ = 0;  ///< a cancelled deadline's late handler does nothing
+  boost::asio::steady_timer hold_deadline_;
   bool paused_globally_ = false;
   bool stopped_ = false;
   bool held_ = false;

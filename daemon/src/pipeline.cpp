@@ -70,7 +70,7 @@ Pipeline::Pipeline(asio::io_context& io, PipelineSettings settings, execution::E
       book_(std::make_unique<PartitionBook>(
           io, scheduler_,
           PartitionBookSettings{settings_.max_buffered_per_partition, settings_.max_in_flight,
-                                settings_.revoke_grace},
+                                settings_.revoke_grace, settings_.hold_before_pause},
           [this] { maybe_finish_shutdown(); })),
       telemetry_(std::make_unique<JobTelemetry>(telemetry, settings_.group_id)),
       results_(std::make_unique<ResultBuilder>(settings_.worker)),

@@ -112,7 +112,7 @@ void WorkerPool::replaced(std::string_view reason) const {
   if (settings_.on_worker_replaced) settings_.on_worker_replaced(reason);
 }
 
-tl::expected<WorkerPool::WorkerPtr, std::string> WorkerPool::start_worker() {
+tl::expected<WorkerPool::WorkerPtr, std::string> WorkerPool::spawn_worker() {
   const fs::path working_directory =
       settings_.setup.workspace.empty() ? fs::path("/") : fs::path(settings_.setup.workspace);
   auto worker =
@@ -123,6 +123,11 @@ tl::expected<WorkerPool::WorkerPtr, std::string> WorkerPool::start_worker() {
   if (!write_frame(process.socket(), encode_setup(settings_.setup))) {
     return tl::make_unexpected("worker " + process.reap() + " before its setup");
   }
+  return std::move(*worker);
+}
+
+tl::expected<WorkerPool::WorkerPtr, std::string> WorkerPool::await_ready(WorkerPtr worker) {
+  auto& process = *worker;
   FrameBuffer buffer;
   auto ready = read_frame_until(process.socket(), buffer, Clock::now() + kHandshakeTimeout);
   if (!ready || ready->type != MessageType::kReady) {
@@ -136,7 +141,51 @@ tl::expected<WorkerPool::WorkerPtr, std::string> WorkerPool::start_worker() {
   }
   observability::log(first ? LogLevel::kInfo : LogLevel::kDebug, "git worker started",
                      {{"pid", static_cast<std::int64_t>(process.pid())}, {"sandbox", sandbox}});
-  return std::move(*worker);
+  return worker;
+}
+
+tl::expected<WorkerPool::WorkerPtr, std::string> WorkerPool::start_worker() {
+  auto worker = spawn_worker();
+  if (!worker) return worker;
+  return await_ready(std::move(*worker));
+}
+
+void WorkerPool::start_workers(std::size_t count) {
+  // Spawned from this thread, not from helper threads: a worker's parent-death signal
+  // (sandbox.cpp) follows the thread that spawned it, and a helper thread that ends would
+  // take its workers with it. They initialise in parallel all the same, each in its process;
+  // waiting for them one after the other costs the slowest one.
+  const auto started_at = Clock::now();
+  std::vector<WorkerPtr> spawned;
+  std::size_t idle = 0;
+  const auto not_started = [](const std::string& error) {
+    observability::log(LogLevel::kWarn, "git worker not started ahead; the first job starts one",
+                       {{"error", error}});
+  };
+  for (std::size_t i = 0; i < count; ++i) {
+    auto worker = spawn_worker();
+    if (worker) {
+      spawned.push_back(std::move(*worker));
+    } else {
+      not_started(worker.error());
+    }
+  }
+  for (auto& worker : spawned) {
+    auto ready = await_ready(std::move(worker));
+    if (!ready) {
+      not_started(ready.error());
+      continue;
+    }
+    const std::lock_guard lock(mutex_);
+    idle_.push_back(std::move(*ready));
+    ++idle;
+  }
+  observability::log(
+      LogLevel::kInfo, "git workers started ahead",
+      {{"workers", idle},
+       {"ms", static_cast<std::int64_t>(
+                  std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - started_at)
+                      .count())}});
 }
 
 tl::expected<WorkerPool::WorkerPtr, JobError> WorkerPool::acquire(

@@ -2,13 +2,13 @@
 
 #include <fmt/chrono.h>
 #include <fmt/format.h>
-#include <spdlog/sinks/stdout_sinks.h>
-#include <spdlog/spdlog.h>
 
 #include <atomic>
 #include <chrono>
 #include <cmath>
+#include <cstdlib>
 
+#include "log_writer.hpp"
 #include "mgit/basics/json_escape.hpp"
 
 namespace mgit::observability {
@@ -16,17 +16,15 @@ namespace {
 
 std::atomic<int> g_level{static_cast<int>(LogLevel::kInfo)};
 
-std::shared_ptr<spdlog::logger>& json_logger() {
-  // The pattern is only "%v": the line is already a complete JSON object.
-  static std::shared_ptr<spdlog::logger> logger = [] {
-    auto sink = std::make_shared<spdlog::sinks::stdout_sink_mt>();
-    auto created = std::make_shared<spdlog::logger>("mgitd", sink);
-    created->set_pattern("%v");
-    created->set_level(spdlog::level::trace);
-    created->flush_on(spdlog::level::trace);
+detail::LogWriter& writer() {
+  // Never destroyed: a static destructor may still log after this one would have run. Exit
+  // writes out what is buffered.
+  static detail::LogWriter* const instance = [] {
+    auto* created = new detail::LogWriter();
+    std::atexit([] { flush_logs(); });
     return created;
   }();
-  return logger;
+  return *instance;
 }
 
 std::string_view level_name(LogLevel level) {
@@ -89,7 +87,7 @@ void emit(LogLevel level, const JobContext* ctx, std::string_view msg, LogFields
   }
   for (const auto& field : fields) append_field(line, field);
   line += '}';
-  json_logger()->info(line);
+  writer().write(line, level >= LogLevel::kWarn);
 }
 
 }  // namespace
@@ -103,10 +101,12 @@ std::optional<LogLevel> parse_log_level(std::string_view text) {
   return std::nullopt;
 }
 
-void init_logging(LogLevel level) {
-  json_logger();
+void init_logging(LogLevel level, LogOutput output) {
+  writer().set_buffered(output == LogOutput::kBuffered);
   set_log_level(level);
 }
+
+void flush_logs() { writer().flush(); }
 
 void set_log_level(LogLevel level) { g_level.store(static_cast<int>(level)); }
 

@@ -18,6 +18,7 @@ class FakeConsumer final : public transport::IntakeConsumer {
   tl::expected<void, transport::TransportError> start() override { return {}; }
   void pause(const std::vector<transport::TopicPartition>& partitions) override;
   void resume(const std::vector<transport::TopicPartition>& partitions) override;
+  void hold_records(bool hold) override { holding = hold; }
   tl::expected<void, transport::TransportError> store_offset(const transport::TopicPartition& tp,
                                                              std::int64_t next_offset) override;
   tl::expected<void, transport::TransportError> commit_stored() override;
@@ -26,6 +27,7 @@ class FakeConsumer final : public transport::IntakeConsumer {
 
   std::vector<transport::TopicPartition> assigned;
   std::set<transport::TopicPartition> paused;
+  bool holding = false;
   std::map<transport::TopicPartition, std::int64_t> stored;
   int commits = 0;
   bool closed = false;

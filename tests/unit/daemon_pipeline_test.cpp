@@ -70,7 +70,9 @@ class PipelineTest : public ::testing::Test {
 
   Pipeline& pipeline() {
     if (!pipeline_) {
-      pipeline_ = std::make_unique<Pipeline>(io_, pipeline_settings(config_), executor_, producer_);
+      auto settings = pipeline_settings(config_);
+      settings.hold_before_pause = hold_before_pause_;
+      pipeline_ = std::make_unique<Pipeline>(io_, std::move(settings), executor_, producer_);
       pipeline_->attach(consumer_);
     }
     return *pipeline_;
@@ -97,6 +99,7 @@ class PipelineTest : public ::testing::Test {
   test_support::TempDir workspace_;
   boost::asio::io_context io_;
   Config config_;
+  std::chrono::milliseconds hold_before_pause_{1000};
   FakeExecutor executor_;
   FakeConsumer consumer_;
   FakeProducer producer_;
@@ -163,18 +166,45 @@ TEST_F(PipelineTest, AHotPartitionPausesAloneAndResumesAtHalf) {
   ASSERT_TRUE(run_until([&] { return result_statuses().size() == 5; }));
 }
 
-TEST_F(PipelineTest, MaxInFlightPausesEveryPartition) {
+TEST_F(PipelineTest, MaxInFlightStopsTakingRecordsAndResumesAtSevenEighths) {
+  config_.max_in_flight = 16;               // resumes at 14
+  config_.max_buffered_per_partition = 16;  // no partition pauses on its own here
+  for (int i = 0; i < 16; ++i) executor_.hold("j" + std::to_string(i));
+  for (int i = 0; i < 15; ++i) {
+    pipeline().on_record(record(i % 2 == 0 ? kP0 : kP1, i / 2,
+                                job("j" + std::to_string(i), "t" + std::to_string(i))));
+  }
+  EXPECT_FALSE(consumer_.holding);
+  pipeline().on_record(record(kP1, 7, job("j15", "t15")));
+  EXPECT_TRUE(consumer_.holding) << "at max_in_flight intake stops taking records";
+  EXPECT_TRUE(consumer_.paused.empty()) << "without pausing: librdkafka keeps its prefetch";
+  executor_.release("j0");
+  ASSERT_TRUE(run_until([&] { return consumer_.stored.count(kP0) == 1; }));
+  EXPECT_TRUE(consumer_.holding) << "15 unfinished: above 7/8";
+  executor_.release("j1");
+  ASSERT_TRUE(run_until([&] { return !consumer_.holding; })) << "14 unfinished: taking again";
+  EXPECT_TRUE(consumer_.paused.empty());
+  for (int i = 2; i < 16; ++i) executor_.release("j" + std::to_string(i));
+  ASSERT_TRUE(run_until([&] { return result_statuses().size() == 16; }));
+}
+
+TEST_F(PipelineTest, AHoldAtMaxInFlightThatLastsBecomesAPauseOfEveryPartition) {
   config_.max_in_flight = 2;
+  hold_before_pause_ = 20ms;
   executor_.hold("a");
   executor_.hold("b");
   pipeline().on_record(record(kP0, 0, job("a", "a")));
-  EXPECT_TRUE(consumer_.paused.empty());
   pipeline().on_record(record(kP1, 0, job("b", "b")));
+  EXPECT_TRUE(consumer_.holding);
+  // Held too long: rebalances and errors wait in the same queue, so the consumer is polled
+  // again with every partition paused.
+  ASSERT_TRUE(run_until([&] { return !consumer_.holding; }));
   EXPECT_TRUE(consumer_.paused.contains(kP0));
   EXPECT_TRUE(consumer_.paused.contains(kP1));
   executor_.release("a");
+  ASSERT_TRUE(run_until([&] { return consumer_.paused.empty(); })) << "1 of 2: resumed";
   executor_.release("b");
-  ASSERT_TRUE(run_until([&] { return consumer_.paused.empty(); }));
+  ASSERT_TRUE(run_until([&] { return result_statuses().size() == 2; }));
 }
 
 TEST_F(PipelineTest, UnparseableMessageGoesToTheDlqWithItsKeyBytesAndErrorHeaders) {

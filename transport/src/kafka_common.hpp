@@ -21,6 +21,7 @@ using PartitionListPtr =
     Handle<rd_kafka_topic_partition_list_t, &rd_kafka_topic_partition_list_destroy>;
 using KafkaErrorPtr = Handle<rd_kafka_error_t, &rd_kafka_error_destroy>;
 using KafkaHeadersPtr = Handle<rd_kafka_headers_t, &rd_kafka_headers_destroy>;
+using KafkaTopicPtr = Handle<rd_kafka_topic_t, &rd_kafka_topic_destroy>;
 
 inline void destroy_metadata(const rd_kafka_metadata_t* metadata) {
   rd_kafka_metadata_destroy(metadata);

@@ -154,6 +154,16 @@ class KafkaIntakeConsumer final : public IntakeConsumer {
     rd_kafka_resume_partitions(rk_.get(), list.get());
   }
 
+  void hold_records(bool hold) override {
+    if (hold == holding_) return;
+    holding_ = hold;
+    // The queue's wakeup may have fired while we held: look again now.
+    if (!hold && !closing_)
+      asio::post(io_, [this] {
+        if (!closing_ && !holding_) poll_batch();
+      });
+  }
+
   tl::expected<void, TransportError> store_offset(const TopicPartition& partition,
                                                   std::int64_t next_offset) override {
     if (closed_) {
@@ -216,6 +226,8 @@ class KafkaIntakeConsumer final : public IntakeConsumer {
       events_.on_offset_resets(resets);
     }
     for (int i = 0; i < kMaxRecordsPerPoll && !closing_; ++i) {
+      // Checked per record: the owner holds from inside on_record, at its limit.
+      if (holding_) return;
       polling_ = true;
       rd_kafka_message_t* raw = rd_kafka_consumer_poll(rk_.get(), 0);
       polling_ = false;
@@ -342,6 +354,7 @@ class KafkaIntakeConsumer final : public IntakeConsumer {
   bool closing_ = false;
   bool closed_ = false;
   bool polling_ = false;  ///< inside rd_kafka_consumer_poll, where callbacks run
+  bool holding_ = false;  ///< hold_records: the queue is left alone
   std::atomic<std::uint64_t> offset_resets_{0};
 };
 

@@ -7,6 +7,7 @@
 #include <deque>
 #include <exception>
 #include <string_view>
+#include <vector>
 
 #include "kafka_common.hpp"
 #include "mgit/observability/log.hpp"
@@ -48,6 +49,7 @@ class KafkaRecordProducer final : public RecordProducer {
       // below, in order. stderr, because the logger is what may have failed.
       std::fprintf(stderr, "mgitd: producer shutdown: %s\n", e.what());
     }
+    topics_.clear();  // topic handles go before the handle they belong to
     queue_.reset();
     rk_.reset();  // handlers of records purged here are never called; their opaques leak
                   // only if flush timed out, which was logged above.
@@ -90,6 +92,16 @@ class KafkaRecordProducer final : public RecordProducer {
   }
 
   [[nodiscard]] std::size_t outstanding() const override { return outstanding_; }
+
+  void prepare_topics(const std::vector<std::string>& topics) override {
+    // librdkafka queries a topic's leader when its handle is first created; holding the
+    // handle keeps the answer for the first produce to that topic.
+    for (const auto& topic : topics) {
+      if (topic.empty()) continue;
+      KafkaTopicPtr handle(rd_kafka_topic_new(rk_.get(), topic.c_str(), nullptr));
+      if (handle) topics_.push_back(std::move(handle));
+    }
+  }
 
   std::size_t flush(std::chrono::milliseconds timeout) override {
     if (!rk_) return outstanding_;
@@ -203,6 +215,7 @@ class KafkaRecordProducer final : public RecordProducer {
   asio::steady_timer retry_timer_;
   bool retry_armed_ = false;
   std::deque<Waiting> waiting_;
+  std::vector<KafkaTopicPtr> topics_;
   std::size_t outstanding_ = 0;
   bool handlers_detached_ = false;
 };

@@ -20,6 +20,8 @@ struct PipelineSettings {
   std::size_t max_buffered_per_partition = 64;
   std::size_t max_in_flight = 256;
   std::chrono::seconds revoke_grace{20};
+  /// At max_in_flight intake stops taking records; after this long it pauses every partition.
+  std::chrono::milliseconds hold_before_pause{1000};
   std::chrono::seconds shutdown_grace{30};
   /// The largest result event: what the brokers accept, less room for headers and overhead.
   std::size_t max_result_bytes = 1000000 - 16 * 1024;

@@ -59,12 +59,21 @@ class WorkerPool final : public execution::Executor {
       const jobs::Job& job, const observability::JobContext& ctx,
       const execution::ExecutionControl& control) override;
 
+  /// Starts `count` workers now (they initialise in parallel) and keeps them idle, so the first
+  /// jobs of a fresh daemon do not each wait for a process to start (exec, sandbox, libgit2, CA
+  /// file). One that fails to start is started with a job later, as without this. Call it from a
+  /// thread that lives as long as the pool: the workers die with the thread that spawned them.
+  void start_workers(std::size_t count);
+
  private:
   using WorkerPtr = std::unique_ptr<WorkerProcess>;
 
   tl::expected<WorkerPtr, jobs::JobError> acquire(const observability::JobContext& ctx,
                                                   const execution::ExecutionControl& control);
   tl::expected<WorkerPtr, std::string> start_worker();
+  /// The two halves of start_worker: spawn and send the setup, then wait for `ready`.
+  tl::expected<WorkerPtr, std::string> spawn_worker();
+  tl::expected<WorkerPtr, std::string> await_ready(WorkerPtr worker);
   void release(WorkerPtr worker);
   void replaced(std::string_view reason) const;
   void died();

@@ -39,8 +39,16 @@ struct LogField {
 
 using LogFields = std::initializer_list<LogField>;
 
+/// kDirect: one write(2) per line. kBuffered: info and lower lines are written together a few
+/// ms later by a flusher thread (a busy event loop pays an append, not a system call, per
+/// line); a warn or error line is written at once with everything before it, and exit
+/// writes out the rest.
+enum class LogOutput { kDirect, kBuffered };
+
 /// Installs the process-wide JSON-lines logger (stdout). Safe to call again to change level.
-void init_logging(LogLevel level);
+void init_logging(LogLevel level, LogOutput output = LogOutput::kDirect);
+/// Writes out buffered lines now (before an exit that skips atexit handlers, say).
+void flush_logs();
 void set_log_level(LogLevel level);
 bool log_enabled(LogLevel level);
 

@@ -60,6 +60,13 @@ class IntakeConsumer {
 
   virtual void pause(const std::vector<TopicPartition>& partitions) = 0;
   virtual void resume(const std::vector<TopicPartition>& partitions) = 0;
+  /// Stops (true) or restarts (false) taking records off the consumer's queue without
+  /// pausing anything: librdkafka keeps what it prefetched (bounded by
+  /// `queued.max.messages.kbytes`), so taking records again costs no fetch round trip, where
+  /// pause() drops the prefetch and a resume waits for the next fetch. Rebalances, errors and
+  /// statistics share that queue and wait too, and max.poll.interval.ms counts on: a hold
+  /// must stay short (the owner pauses instead when it lasts).
+  virtual void hold_records(bool hold) = 0;
 
   /// Stores `next_offset` (last finished + 1) for the next auto-commit. Fails with
   /// ERR__STATE once the partition is no longer assigned.

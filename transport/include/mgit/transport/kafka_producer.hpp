@@ -4,7 +4,9 @@
 #include <chrono>
 #include <functional>
 #include <memory>
+#include <string>
 #include <tl/expected.hpp>
+#include <vector>
 
 #include "mgit/transport/types.hpp"
 
@@ -38,6 +40,10 @@ class RecordProducer {
   /// Blocks until every record is reported or the timeout passes, serving delivery
   /// handlers meanwhile. Returns the number still outstanding.
   virtual std::size_t flush(std::chrono::milliseconds timeout) = 0;
+
+  /// Looks up these topics' partitions and leaders now, in the background, so the first
+  /// record to each does not wait for that lookup (up to ~0.7 s for a new topic).
+  virtual void prepare_topics(const std::vector<std::string>& /*topics*/) {}
 };
 
 }  // namespace mgit::transport
