@@ -8,7 +8,7 @@
 #include <vector>
 
 #include "mgit/execution/scheduler.hpp"
-#include "support/fake_executor.hpp"
+#include "support/scheduler_harness.hpp"
 
 namespace mgit::execution {
 namespace {
@@ -16,54 +16,11 @@ namespace {
 using namespace std::chrono_literals;
 using test_support::FakeExecutor;
 
-jobs::Job sync_job(const std::string& id, const std::string& target) {
-  jobs::Job job;
-  job.job_id = id;
-  job.correlation_id = id;
-  job.operation = jobs::Operation::kSync;
-  job.repository_url = "https://git.example.com/" + target;
-  job.repository_key = job.repository_url;
-  job.target = target;
-  return job;
-}
+using test_support::sync_job;
 
-class CoalesceTest : public ::testing::Test {
+class CoalesceTest : public test_support::SchedulerHarness {
  protected:
-  static SchedulerSettings settings() {
-    SchedulerSettings s;
-    s.workers = 2;
-    s.backoff_base = 1ms;
-    s.backoff_max = 5ms;
-    return s;  // coalesce is on by default
-  }
-
-  void submit(Scheduler& scheduler, jobs::Job job, std::uint64_t tag = 1) {
-    const std::string id = job.job_id;
-    scheduler.submit(std::move(job), observability::JobContext{id, id, "t", "s", "", "", true}, tag,
-                     [this, id](JobRun run) {
-                       order_.push_back(id);
-                       runs_.emplace(id, std::move(run));
-                     });
-  }
-
-  void run_until_completed(std::size_t count) {
-    const auto deadline = std::chrono::steady_clock::now() + 10s;
-    while (runs_.size() < count && std::chrono::steady_clock::now() < deadline) {
-      io_.run_for(5ms);
-      io_.restart();
-    }
-  }
-
-  /// Runs the loop until `count` executions started (the loop dispatches them).
-  bool run_until_started(std::size_t count) {
-    const auto deadline = std::chrono::steady_clock::now() + 10s;
-    while (!executor_.wait_for_started(count, 1ms)) {
-      if (std::chrono::steady_clock::now() > deadline) return false;
-      io_.run_for(5ms);
-      io_.restart();
-    }
-    return true;
-  }
+  static SchedulerSettings settings() { return fast_settings(); }  // coalesce is on by default
 
   /// Holds `first` running so that everything submitted next queues behind it.
   void start_holding(Scheduler& scheduler, const std::string& first, const std::string& target) {
@@ -71,11 +28,6 @@ class CoalesceTest : public ::testing::Test {
     submit(scheduler, sync_job(first, target));
     ASSERT_TRUE(executor_.wait_for_started(1, 5s));
   }
-
-  boost::asio::io_context io_;
-  FakeExecutor executor_;
-  std::map<std::string, JobRun> runs_;
-  std::vector<std::string> order_;
 };
 
 TEST_F(CoalesceTest, JobsQueuedBehindARunningFetchShareTheNextExecution) {

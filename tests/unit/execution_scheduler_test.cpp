@@ -6,6 +6,7 @@
 #include "mgit/execution/scheduler.hpp"
 #include "support/daemon_process.hpp"
 #include "support/fake_executor.hpp"
+#include "support/scheduler_harness.hpp"
 
 namespace mgit::execution {
 namespace {
@@ -13,52 +14,18 @@ namespace {
 using namespace std::chrono_literals;
 using test_support::FakeExecutor;
 
-jobs::Job make_job(const std::string& id, const std::string& target) {
-  jobs::Job job;
-  job.job_id = id;
-  job.correlation_id = id;
-  job.operation = jobs::Operation::kSync;
-  job.repository_url = "https://git.example.com/" + target;
-  job.repository_key = job.repository_url;
-  job.target = target;
-  return job;
-}
-
-class SchedulerTest : public ::testing::Test {
+class SchedulerTest : public test_support::SchedulerHarness {
  protected:
-  SchedulerSettings settings() {
-    SchedulerSettings s;
-    s.workers = 2;
-    s.max_attempts = 3;
-    s.backoff_base = 1ms;
-    s.backoff_max = 5ms;
+  static SchedulerSettings settings() {
+    auto s = fast_settings();
     s.coalesce = false;  // these tests count executions; execution_scheduler_coalesce_test does not
     return s;
   }
 
   void submit(Scheduler& scheduler, const std::string& id, const std::string& target,
               std::uint64_t tag = 1) {
-    scheduler.submit(make_job(id, target),
-                     observability::JobContext{id, id, "t", "s", "", "", true}, tag,
-                     [this, id](JobRun run) {
-                       order_.push_back(id);
-                       runs_.emplace(id, std::move(run));
-                     });
+    SchedulerHarness::submit(scheduler, test_support::sync_job(id, target), tag);
   }
-
-  // Runs the loop until `count` jobs completed or a generous timeout passes.
-  void run_until_completed(std::size_t count) {
-    const auto deadline = std::chrono::steady_clock::now() + 10s;
-    while (runs_.size() < count && std::chrono::steady_clock::now() < deadline) {
-      io_.run_for(5ms);
-      io_.restart();
-    }
-  }
-
-  boost::asio::io_context io_;
-  FakeExecutor executor_;
-  std::map<std::string, JobRun> runs_;
-  std::vector<std::string> order_;
 };
 
 TEST_F(SchedulerTest, DifferentTargetsRunInParallel) {
@@ -144,7 +111,7 @@ TEST_F(SchedulerTest, OverrunAndAgeOfRunningJobsAreVisible) {
   EXPECT_FALSE(scheduler.oldest_running_age());
   EXPECT_FALSE(scheduler.longest_overrun());
   executor_.hold("slow");
-  auto job = make_job("slow", "org/slow");
+  auto job = test_support::sync_job("slow", "org/slow");
   job.options.timeout_seconds = 1;
   scheduler.submit(job, observability::JobContext{"slow", "slow", "t", "s", "", "", true}, 1,
                    [this](JobRun run) { runs_.emplace("slow", std::move(run)); });
@@ -168,7 +135,7 @@ TEST_F(SchedulerTest, EveryDeadlineIsCappedByMaxTimeout) {
   s.default_timeout = 7200s;
   s.max_timeout = 5s;
   Scheduler scheduler(io_, executor_, s);
-  auto day_long = make_job("day", "org/day");
+  auto day_long = test_support::sync_job("day", "org/day");
   day_long.options.timeout_seconds = 86400;
   scheduler.submit(day_long, observability::JobContext{"day", "day", "t", "s", "", "", true}, 1,
                    [this](JobRun run) { runs_.emplace("day", std::move(run)); });
@@ -268,7 +235,7 @@ TEST_F(SchedulerTest, ARetryingTargetDoesNotHoldUpOtherTargets) {
 
 TEST_F(SchedulerTest, ExpiredJobIsAnsweredWithoutRunning) {
   Scheduler scheduler(io_, executor_, settings());
-  auto job = make_job("late", "org/late");
+  auto job = test_support::sync_job("late", "org/late");
   job.not_after = std::chrono::system_clock::now() - 1s;
   scheduler.submit(job, observability::JobContext{}, 1,
                    [this](JobRun run) { runs_.emplace("late", std::move(run)); });
