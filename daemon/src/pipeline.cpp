@@ -164,8 +164,10 @@ void Pipeline::completed(const std::shared_ptr<InFlightJob>& job, const jobs::Jo
                          execution::JobRun run) {
   ledger_->forget(job->ctx.span_id);
   if (run.withdrawn) {
-    // No result, but an attempt may have offered the credential already: that stays audited.
-    if (sinks_.audit != nullptr && run.attempts > 0 && !parsed.credential.empty()) {
+    // No result, but an attempt may have offered the credential already: that stays audited,
+    // once, by the job that ran (a coalesced job's `attempts` are its execution's).
+    if (sinks_.audit != nullptr && run.attempts > 0 && !parsed.credential.empty() &&
+        run.served_by.empty()) {
       sinks_.audit->record(withdrawn_credential_use(
           AuditedJob{job->ctx, parsed.credential, parsed.repository_key}, parsed.repository_url));
       apply_audit_gate();

@@ -132,3 +132,43 @@ TEST_F(PipelineAuditTest, ARefusedEventHoldsIntakeUntilTheSinkCatchesUpButBackpr
 
 }  // namespace
 }  // namespace mgit::daemon
+
+namespace mgit::daemon {
+namespace {
+
+std::string job_with_credential(const std::string& id) {
+  return R"({"schema":"mgit.sync-job/v1","job_id":")" + id +
+         R"(","operation":"sync","repository":{"url":"https://git.example.com/org/app.git",)"
+         R"("credential":"deploy"}})";
+}
+
+TEST_F(PipelineAuditTest, AWithdrawnCoalescedGroupRecordsOneCredentialUse) {
+  executor_.hold("first");
+  pipeline_->on_record(record(kP0, 0, job_with_credential("first")));
+  ASSERT_TRUE(executor_.wait_for_started(1, 5s));
+  // Queued behind it, asking the same: the next execution answers all three.
+  executor_.hold("leader");
+  pipeline_->on_record(record(kP0, 1, job_with_credential("leader")));
+  pipeline_->on_record(record(kP0, 2, job_with_credential("follower-1")));
+  pipeline_->on_record(record(kP0, 3, job_with_credential("follower-2")));
+  executor_.release("first");
+  ASSERT_TRUE(run_until([&] { return executor_.calls().size() == 1; }));
+  ASSERT_TRUE(run_until([&] { return executor_.wait_for_started(2, 1ms); }));
+  // Lost while the group runs: its execution is stopped and nobody is answered.
+  pipeline_->on_revoked({kP0}, true, [] {});
+  ASSERT_TRUE(run_until([&] { return executor_.calls().size() == 2; }));
+  io_.run_for(50ms);
+  io_.restart();
+  std::size_t withdrawn_uses = 0;
+  for (const auto& pending : sink_.pending) {
+    if (pending.line.find(R"("event":"credential_use","outcome":"withdrawn")") !=
+        std::string::npos) {
+      ++withdrawn_uses;
+      EXPECT_NE(pending.line.find(R"("job_id":"leader")"), std::string::npos) << pending.line;
+    }
+  }
+  EXPECT_EQ(withdrawn_uses, 1u) << "one execution offered the credential once";
+}
+
+}  // namespace
+}  // namespace mgit::daemon
