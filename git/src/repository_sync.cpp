@@ -58,8 +58,12 @@ RepositorySync::RepositorySync(const jobs::Job& job, std::filesystem::path path,
   transfer_.connections = &connections_;
   transfer_.job_endpoint = network_.job.endpoint;
   transfer_.job_url_port = network_.job.port_in_url;
-  auth_header_ =
-      preemptive_auth_header(credential, job_.repository_url, network_.policy.follow_redirects);
+  // Not through a proxy: the policy stream then sees only the proxy, and libgit2 1.5 follows
+  // a redirect to another port of the job's host, where the header would go along.
+  if (network_.git_proxy.empty()) {
+    auth_header_ =
+        preemptive_auth_header(credential, job_.repository_url, network_.policy.follow_redirects);
+  }
   transfer_.credential_presented = auth_header_.has_value();
 }
 
