@@ -203,6 +203,31 @@ std::vector<FleetEntry> Fleet::rows(SystemTime now, std::optional<seconds> stale
   return out;
 }
 
+namespace {
+
+/// A cell as the terminal may see it: results carry text a remote chose (libgit2 quotes a
+/// server's ERR packet), so control characters (C0, DEL, and C1 in UTF-8: escape sequences that
+/// could retitle the window, rewrite the clipboard or hide lines) become '?'.
+std::string printable(std::string_view text) {
+  std::string out;
+  out.reserve(text.size());
+  for (std::size_t i = 0; i < text.size(); ++i) {
+    const auto byte = static_cast<unsigned char>(text[i]);
+    if (byte == 0xC2 && i + 1 < text.size() && static_cast<unsigned char>(text[i + 1]) >= 0x80 &&
+        static_cast<unsigned char>(text[i + 1]) <= 0x9F) {
+      out += '?';
+      ++i;
+    } else if (byte < 0x20 || byte == 0x7F) {
+      out += '?';
+    } else {
+      out += text[i];
+    }
+  }
+  return out;
+}
+
+}  // namespace
+
 std::string render_fleet_table(const std::vector<FleetEntry>& rows, SystemTime now) {
   struct Line {
     std::vector<std::string> cells;
@@ -219,9 +244,16 @@ std::string render_fleet_table(const std::vector<FleetEntry>& rows, SystemTime n
     if (!row.error_code.empty()) {
       error = row.error_code + (row.error_message.empty() ? "" : ": " + row.error_message);
     }
-    lines.push_back({{state_of(row), row.target.empty() ? "-" : row.target,
-                      row.repository_url.empty() ? row.repository_key : row.repository_url,
-                      row.last_status, success, head_of(row), error}});
+    std::vector<std::string> cells{
+        state_of(row),
+        row.target.empty() ? "-" : row.target,
+        row.repository_url.empty() ? row.repository_key : row.repository_url,
+        row.last_status,
+        success,
+        head_of(row),
+        error};
+    for (auto& cell : cells) cell = printable(cell);
+    lines.push_back({std::move(cells)});
   }
   std::vector<std::size_t> widths(7, 0);
   for (const auto& line : lines) {

@@ -17,6 +17,7 @@ using mgit::mgitctl::Fleet;
 using mgit::mgitctl::parse_duration;
 using mgit::mgitctl::parse_rfc3339;
 using mgit::mgitctl::render_duration;
+using mgit::mgitctl::render_fleet_table;
 using mgit::mgitctl::render_progress;
 using mgit::mgitctl::render_summary;
 using mgit::mgitctl::SystemTime;
@@ -149,6 +150,27 @@ TEST(MgitctlProgress, RendersTheLineAndTheSummary) {
             "failed     network       1\n"
             "succeeded  -             3\n"
             "no result  -             6\n");
+}
+
+TEST(MgitctlFleet, TheTableNeverPrintsTerminalControlSequencesARemoteChose) {
+  Fleet fleet;
+  // libgit2 quotes a server's ERR packet: the remote chooses this text.
+  ASSERT_TRUE(fleet.add(
+      std::string("https://git.example.com/org/evil"),
+      result("e-1", "org/evil", "failed", "2026-11-23T09:00:00Z",
+             R"(,"error":{"code":"network","message":"remote error: )"
+             R"(\u001b]52;c;ZWNobyBwd25lZA==\u0007 \u001b[2J hidden\u009b31m \u007f end"})"),
+      -1));
+  const auto table = render_fleet_table(fleet.rows(at(2026, 11, 23, 11, 0, 0), std::nullopt),
+                                        at(2026, 11, 23, 11, 0, 0));
+  for (const char c : table) {
+    const auto byte = static_cast<unsigned char>(c);
+    EXPECT_TRUE(byte == '\n' || (byte >= 0x20 && byte != 0x7F)) << "byte " << int{byte};
+  }
+  EXPECT_EQ(table.find("\xC2\x9B"), std::string::npos) << "C1 CSI";
+  EXPECT_NE(table.find("remote error: ?]52;c;ZWNobyBwd25lZA==? ?[2J hidden?31m ? end"),
+            std::string::npos)
+      << table;
 }
 
 }  // namespace
