@@ -138,6 +138,15 @@ void PartitionBook::release_backpressure(const TopicPartition& tp) {
   if (found == partitions_.end()) return;
   auto& partition = found->second;
   const auto half_partition = settings_.max_buffered_per_partition / 2;
+  release_global_backpressure();
+  if (partition.paused_for_backpressure && tracker_.pending(tp) <= half_partition) {
+    partition.paused_for_backpressure = false;
+    if (!paused_globally_ && !held_ && !partition.release) consumer_->resume({tp});
+  }
+}
+
+void PartitionBook::release_global_backpressure() {
+  if (consumer_ == nullptr || stopped_) return;
   const auto global_resume = resume_level(settings_.max_in_flight);
   if (held_at_limit_ && tracker_.total_pending() <= global_resume) end_hold();
   if (paused_globally_ && tracker_.total_pending() <= global_resume) {
@@ -145,10 +154,6 @@ void PartitionBook::release_backpressure(const TopicPartition& tp) {
     if (!held_) consumer_->resume(resumable());
     observability::log(LogLevel::kInfo, "intake resumed",
                        {{"in_flight", tracker_.total_pending()}});
-  }
-  if (partition.paused_for_backpressure && tracker_.pending(tp) <= half_partition) {
-    partition.paused_for_backpressure = false;
-    if (!paused_globally_ && !held_ && !partition.release) consumer_->resume({tp});
   }
 }
 
@@ -231,6 +236,9 @@ std::size_t PartitionBook::forget_partition(const TopicPartition& tp) {
     partitions_.erase(found);
   }
   tracker_.revoke(tp);
+  // Its jobs no longer count: when they were what held or paused intake (one hot partition
+  // revoked past its grace, or lost), nothing else would take records again.
+  release_global_backpressure();
   return outstanding;
 }
 

@@ -110,6 +110,8 @@ class PartitionBook {
   std::size_t forget_partition(const transport::TopicPartition& partition);
   void apply_backpressure(const transport::TopicPartition& partition);
   void release_backpressure(const transport::TopicPartition& partition);
+  /// Ends the hold or global pause at max_in_flight once few enough jobs are unfinished.
+  void release_global_backpressure();
   /// The hold at max_in_flight lasted: pause everything, so the consumer is polled again.
   void hold_to_pause();
   void end_hold();

@@ -207,6 +207,23 @@ TEST_F(PipelineTest, AHoldAtMaxInFlightThatLastsBecomesAPauseOfEveryPartition) {
   ASSERT_TRUE(run_until([&] { return result_statuses().size() == 2; }));
 }
 
+TEST_F(PipelineTest, LosingThePartitionThatFilledMaxInFlightTakesRecordsAgain) {
+  config_.max_in_flight = 2;
+  config_.max_buffered_per_partition = 8;
+  hold_before_pause_ = 20ms;
+  executor_.hold("a");
+  executor_.hold("b");
+  pipeline().on_record(record(kP0, 0, job("a", "a")));
+  pipeline().on_record(record(kP0, 1, job("b", "b")));
+  ASSERT_TRUE(run_until([&] { return consumer_.paused.contains(kP1); })) << "held, then paused";
+  // Every unfinished job was the lost partition's: nothing else would ever resume intake.
+  pipeline().on_revoked({kP0}, true, [] {});
+  consumer_.assigned = {kP1};
+  ASSERT_TRUE(run_until([&] { return !consumer_.paused.contains(kP1) && !consumer_.holding; }));
+  executor_.release("a");
+  executor_.release("b");
+}
+
 TEST_F(PipelineTest, UnparseableMessageGoesToTheDlqWithItsKeyBytesAndErrorHeaders) {
   auto r = record(kP1, 41, "not json", {{"x-origin", "producer-7"}});
   r.key.reset();  // a keyless record stays keyless in the DLQ
