@@ -37,9 +37,16 @@ bool pwrite_all(int fd, std::string_view content) {
   return true;
 }
 
-bool still_linked(int fd) {
-  struct stat status {};
-  return ::fstat(fd, &status) == 0 && status.st_nlink > 0;
+/// Whether `fd` is still the file at `path`, by that one name, `size` bytes long, as the
+/// daemon left it. Workers can write beneath the workspace: a file renamed away, linked
+/// elsewhere, replaced or appended to is not overwritten in place but written anew.
+bool still_the_file(int fd, const std::filesystem::path& path, std::size_t size) {
+  struct stat open_file {};
+  struct stat at_path {};
+  return ::fstat(fd, &open_file) == 0 && ::lstat(path.c_str(), &at_path) == 0 &&
+         open_file.st_dev == at_path.st_dev && open_file.st_ino == at_path.st_ino &&
+         open_file.st_nlink == 1 && S_ISREG(open_file.st_mode) &&
+         static_cast<std::size_t>(open_file.st_size) == size;
 }
 
 std::string describe(const RecordId& id, int unclean_exits) {
@@ -169,8 +176,9 @@ void InFlightLedger::write(const std::string& content, std::uint64_t version) {
   std::lock_guard lock(write_mutex_);
   // A later snapshot holds every change this one does.
   if (version <= written_version_) return;
-  // A worker removed or replaced the file: write a new one, or the next start reads nothing.
-  if (out_ && !still_linked(out_.get())) out_.reset();
+  // A worker removed, moved, linked, replaced or appended to the file: write a new one, or the
+  // next start reads nothing (or what the worker planted).
+  if (out_ && !still_the_file(out_.get(), file_, size_)) out_.reset();
   std::error_code ec;
   if (out_) {
     if (!overwrite(content)) ec = std::make_error_code(std::errc::io_error);

@@ -146,6 +146,32 @@ TEST_F(InFlightLedgerTest, ADamagedFileIsStartedAfresh) {
       << "rewritten for this process: " << contents();
 }
 
+TEST_F(InFlightLedgerTest, AFileAWorkerMovedReplacedOrAppendedToIsWrittenAnew) {
+  InFlightLedger ledger(file());
+  ledger.consumed(kA);
+  ledger.expect("span-a", kA);
+  ledger.started("span-a");
+  // A compromised worker (it may write beneath the workspace) moves the file away and plants
+  // its own: the next write must land at the real name, not in the moved file.
+  const auto moved = file().string() + ".moved";
+  std::filesystem::rename(file(), moved);
+  std::ofstream(file()) << R"({"version":1,"clean":true,"records":[]})";
+  ledger.consumed(kB);
+  ledger.expect("span-b", kB);
+  ledger.started("span-b");
+  EXPECT_NE(contents().find(R"("offset":6)"), std::string::npos) << contents();
+  EXPECT_NE(contents().find(R"("offset":5)"), std::string::npos) << contents();
+  // Bytes appended to the live file would make it unreadable at the next start.
+  std::ofstream(file(), std::ios::app) << "]]garbage";
+  ledger.finished("span-b");
+  EXPECT_EQ(contents().find("garbage"), std::string::npos) << contents();
+  // A second name for it (a hard link a worker keeps) is left behind too.
+  std::filesystem::create_hard_link(file(), file().string() + ".link");
+  ledger.finished("span-a");
+  EXPECT_EQ(std::filesystem::hard_link_count(file()), 1u);
+  EXPECT_EQ(contents().find(R"("offset":5)"), std::string::npos) << contents();
+}
+
 TEST_F(InFlightLedgerTest, AnEmptyPathTurnsTheLedgerOff) {
   InFlightLedger ledger{std::filesystem::path()};
   ledger.expect("span", kA);
