@@ -213,6 +213,15 @@ tl::expected<std::optional<TargetRecord>, jobs::JobError> TargetStore::load(
         "cannot read target record {}: {}", relative_name(path), std::strerror(content.error()))));
   }
   if (!content->has_value()) return std::optional<TargetRecord>();
+  if ((*content)->find_first_not_of('\0') == std::string::npos) {
+    // Empty (or zeros): what ext4 leaves of a record swapped in without fsync in the half
+    // minute before a power loss, the expected aftermath rather than damage worth keeping.
+    // It is overwritten by this job's save.
+    observability::log(observability::LogLevel::kWarn,
+                       "target record empty (a write lost to a machine crash); starting it over",
+                       {{"target", target}});
+    return std::optional<TargetRecord>(TargetRecord{std::string(target), {}, {}});
+  }
   if (auto record = parse_record(**content, target)) return record;
 
   // A corrupt record must not fail every later job on the target until someone intervenes:
