@@ -126,10 +126,11 @@ tl::expected<WorkerPool::WorkerPtr, std::string> WorkerPool::spawn_worker() {
   return std::move(*worker);
 }
 
-tl::expected<WorkerPool::WorkerPtr, std::string> WorkerPool::await_ready(WorkerPtr worker) {
+tl::expected<WorkerPool::WorkerPtr, std::string> WorkerPool::await_ready(
+    WorkerPtr worker, Clock::time_point deadline) {
   auto& process = *worker;
   FrameBuffer buffer;
-  auto ready = read_frame_until(process.socket(), buffer, Clock::now() + kHandshakeTimeout);
+  auto ready = read_frame_until(process.socket(), buffer, deadline);
   if (!ready || ready->type != MessageType::kReady) {
     return tl::make_unexpected("worker did not start: " + process.reap());
   }
@@ -147,7 +148,7 @@ tl::expected<WorkerPool::WorkerPtr, std::string> WorkerPool::await_ready(WorkerP
 tl::expected<WorkerPool::WorkerPtr, std::string> WorkerPool::start_worker() {
   auto worker = spawn_worker();
   if (!worker) return worker;
-  return await_ready(std::move(*worker));
+  return await_ready(std::move(*worker), Clock::now() + kHandshakeTimeout);
 }
 
 void WorkerPool::start_workers(std::size_t count) {
@@ -170,8 +171,11 @@ void WorkerPool::start_workers(std::size_t count) {
       not_started(worker.error());
     }
   }
+  // One handshake timeout for all of them: startup (before the health endpoints listen) must
+  // not grow with the number of workers that hang.
+  const auto deadline = started_at + kHandshakeTimeout;
   for (auto& worker : spawned) {
-    auto ready = await_ready(std::move(worker));
+    auto ready = await_ready(std::move(worker), deadline);
     if (!ready) {
       not_started(ready.error());
       continue;

@@ -71,9 +71,11 @@ class WorkerPool final : public execution::Executor {
   tl::expected<WorkerPtr, jobs::JobError> acquire(const observability::JobContext& ctx,
                                                   const execution::ExecutionControl& control);
   tl::expected<WorkerPtr, std::string> start_worker();
-  /// The two halves of start_worker: spawn and send the setup, then wait for `ready`.
+  /// The two halves of start_worker: spawn and send the setup, then wait for `ready` until
+  /// `deadline`.
   tl::expected<WorkerPtr, std::string> spawn_worker();
-  tl::expected<WorkerPtr, std::string> await_ready(WorkerPtr worker);
+  tl::expected<WorkerPtr, std::string> await_ready(WorkerPtr worker,
+                                                   std::chrono::steady_clock::time_point deadline);
   void release(WorkerPtr worker);
   void replaced(std::string_view reason) const;
   void died();
