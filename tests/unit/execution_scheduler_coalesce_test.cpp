@@ -217,5 +217,24 @@ TEST_F(CoalesceTest, AGroupIsCappedAtMaxCoalesced) {
   EXPECT_EQ(calls[2].job_id, "j4");
 }
 
+TEST_F(CoalesceTest, CancellingARunningGroupWithdrawsEveryJobInIt) {
+  Scheduler scheduler(io_, executor_, settings());
+  start_holding(scheduler, "first", "org/app");
+  submit(scheduler, sync_job("leader", "org/app"));
+  submit(scheduler, sync_job("follower", "org/app"));
+  executor_.hold("leader");
+  executor_.release("first");
+  ASSERT_TRUE(run_until_started(2));
+  ASSERT_EQ(runs_.size(), 1u) << "only the first job is answered";
+  // Its partition is revoked past the grace: the running execution is stopped (a worker
+  // killed) and nobody in the group is answered; the next owner runs them again.
+  scheduler.cancel_running(1);
+  run_until_completed(3);
+  ASSERT_EQ(runs_.size(), 3u);
+  EXPECT_TRUE(runs_.at("leader").withdrawn);
+  EXPECT_TRUE(runs_.at("follower").withdrawn);
+  EXPECT_EQ(runs_.at("follower").served_by, "leader");
+}
+
 }  // namespace
 }  // namespace mgit::execution
