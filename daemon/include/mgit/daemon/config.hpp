@@ -30,7 +30,6 @@ struct Config {
   int max_in_flight = 256;
   int max_buffered_per_partition = 64;
   int max_attempts = 3;
-  bool coalesce = true;  ///< burst coalescing (docs/delivery.md)
   int revoke_grace_seconds = 20;
   int startup_broker_timeout_seconds = 60;
   int broker_unready_grace_seconds = 60;
@@ -63,6 +62,7 @@ struct Config {
   // Network policy of the git workers (docs/git-executor.md, "Network policy").
   std::vector<std::string> network_allow;  ///< host globs and CIDRs opened
   bool allow_plain_http = false;
+  bool coalesce = true;                   ///< burst coalescing (docs/delivery.md)
   std::string follow_redirects = "none";  ///< none | same_host
   std::string git_proxy;                  ///< empty: no proxy
   int connect_timeout_seconds = 10;
