@@ -73,37 +73,34 @@ void JobTelemetry::finished(const InFlightJob& job, const jobs::Job& parsed,
                       {"duration_ms", static_cast<std::int64_t>(run.run_time.count())},
                       {"replayed", result.report.replayed},
                       {"served_by", run.served_by}});
+  // A coalesced job's transfer, retries and git spans belong to the job whose execution
+  // answered it: counted once, there.
+  const bool ran_itself = run.served_by.empty();
   if (sinks_.metrics != nullptr) {
     auto* metrics = sinks_.metrics;
-    if (!run.served_by.empty()) {
-      // Its transfer, retries and git spans belong to the job whose execution answered it.
-      metrics->job_coalesced();
-      if (!run.attempt_log.empty()) {
-        metrics->job_queued(std::chrono::duration<double>(run.queue_time).count());
-        metrics->job_duration(to_string(parsed.operation), to_string(run.status),
-                              std::chrono::duration<double>(run.run_time).count());
-      }
-      return;
-    }
     const auto operation = to_string(parsed.operation);
     const auto status = to_string(run.status);
     if (!run.attempt_log.empty()) {
       metrics->job_queued(std::chrono::duration<double>(run.queue_time).count());
       metrics->job_duration(operation, status, std::chrono::duration<double>(run.run_time).count());
     }
-    metrics->git_received(result.report.received_bytes, result.report.received_objects);
-    // Every failed attempt but the last was retried; an expired job was waiting to retry
-    // its last one too.
-    const auto retried = run.status == jobs::Status::kExpired
-                             ? run.attempt_log.size()
-                             : (run.attempt_log.empty() ? 0 : run.attempt_log.size() - 1);
-    for (std::size_t i = 0; i < retried; ++i) {
-      if (const auto& error = run.attempt_log[i].error) {
-        metrics->retry(to_string(error->code));
+    if (!ran_itself) {
+      metrics->job_coalesced();
+    } else {
+      metrics->git_received(result.report.received_bytes, result.report.received_objects);
+      // Every failed attempt but the last was retried; an expired job was waiting to retry
+      // its last one too.
+      const auto retried = run.status == jobs::Status::kExpired
+                               ? run.attempt_log.size()
+                               : (run.attempt_log.empty() ? 0 : run.attempt_log.size() - 1);
+      for (std::size_t i = 0; i < retried; ++i) {
+        if (const auto& error = run.attempt_log[i].error) {
+          metrics->retry(to_string(error->code));
+        }
       }
     }
   }
-  if (tracing(job) && run.served_by.empty()) trace_attempts(job, parsed, run, result);
+  if (tracing(job) && ran_itself) trace_attempts(job, parsed, run, result);
 }
 
 bool JobTelemetry::tracing(const InFlightJob& job) const {
