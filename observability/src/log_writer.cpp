@@ -1,5 +1,6 @@
 #include "log_writer.hpp"
 
+#include <limits.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -27,6 +28,22 @@ void write_all(std::string_view bytes) {
 }
 
 }  // namespace
+
+std::vector<std::string_view> atomic_write_pieces(std::string_view lines) {
+  std::vector<std::string_view> pieces;
+  while (!lines.empty()) {
+    std::size_t end = 0;
+    while (end < lines.size()) {
+      const auto newline = lines.find('\n', end);
+      const auto next = newline == std::string_view::npos ? lines.size() : newline + 1;
+      if (end > 0 && next > PIPE_BUF) break;
+      end = next;
+    }
+    pieces.push_back(lines.substr(0, end));
+    lines.remove_prefix(end);
+  }
+  return pieces;
+}
 
 LogWriter::~LogWriter() {
   {
@@ -71,7 +88,7 @@ void LogWriter::flush() {
     const std::lock_guard lock(mutex_);
     taken.swap(pending_);
   }
-  write_all(taken);
+  for (const auto piece : atomic_write_pieces(taken)) write_all(piece);
 }
 
 void LogWriter::run_flusher() {

@@ -5,8 +5,15 @@
 #include <string>
 #include <string_view>
 #include <thread>
+#include <vector>
 
 namespace mgit::observability::detail {
+
+/// Where a batch of lines is cut into writes: whole lines, each piece at most PIPE_BUF bytes
+/// unless one line alone is longer. The git workers write their own lines to the same stdout,
+/// a pipe in a container, and only a write of up to PIPE_BUF bytes is atomic there: a larger
+/// batch could get a worker's line spliced into one of its lines.
+std::vector<std::string_view> atomic_write_pieces(std::string_view lines);
 
 /// Writes complete log lines to stdout. Unbuffered, every line is one write(2). Buffered,
 /// lines are collected and written together by a flusher thread a few ms after the first of

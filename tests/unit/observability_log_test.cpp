@@ -1,5 +1,6 @@
 #include <fcntl.h>
 #include <gtest/gtest.h>
+#include <limits.h>
 #include <unistd.h>
 
 #include <chrono>
@@ -8,6 +9,7 @@
 #include <string>
 #include <thread>
 
+#include "log_writer.hpp"
 #include "mgit/observability/log.hpp"
 #include "support/test_environment.hpp"
 
@@ -85,3 +87,31 @@ TEST(Log, FlushWritesWhatIsBuffered) {
 
 }  // namespace
 }  // namespace mgit::observability
+
+namespace mgit::observability::detail {
+namespace {
+
+TEST(LogWritePieces, BatchesAreCutAtWholeLinesOfAtMostPipeBuf) {
+  const std::string line(99, 'x');  // 100 bytes with its newline
+  std::string batch;
+  for (int i = 0; i < 100; ++i) batch += line + "\n";  // 10,000 bytes
+  const std::string huge(2 * PIPE_BUF, 'y');
+  batch += huge + "\n" + line + "\n";
+  const auto pieces = atomic_write_pieces(batch);
+  std::string joined;
+  for (const auto piece : pieces) {
+    joined += piece;
+    ASSERT_FALSE(piece.empty());
+    EXPECT_EQ(piece.back(), '\n') << "whole lines only";
+    if (piece.find('y') == std::string_view::npos) {
+      EXPECT_LE(piece.size(), std::size_t{PIPE_BUF}) << "atomic on a pipe";
+    } else {
+      EXPECT_EQ(piece, huge + "\n") << "a line longer than PIPE_BUF goes alone";
+    }
+  }
+  EXPECT_EQ(joined, batch);
+  EXPECT_EQ(pieces.size(), 10000 / (PIPE_BUF / 100 * 100) + 1 + 1 + 1);
+}
+
+}  // namespace
+}  // namespace mgit::observability::detail
