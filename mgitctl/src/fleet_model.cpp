@@ -203,12 +203,7 @@ std::vector<FleetEntry> Fleet::rows(SystemTime now, std::optional<seconds> stale
   return out;
 }
 
-namespace {
-
-/// A cell as the terminal may see it: results carry text a remote chose (libgit2 quotes a
-/// server's ERR packet), so control characters (C0, DEL, and C1 in UTF-8: escape sequences that
-/// could retitle the window, rewrite the clipboard or hide lines) become '?'.
-std::string printable(std::string_view text) {
+std::string terminal_safe(std::string_view text) {
   std::string out;
   out.reserve(text.size());
   for (std::size_t i = 0; i < text.size(); ++i) {
@@ -225,8 +220,6 @@ std::string printable(std::string_view text) {
   }
   return out;
 }
-
-}  // namespace
 
 std::string render_fleet_table(const std::vector<FleetEntry>& rows, SystemTime now) {
   struct Line {
@@ -252,7 +245,7 @@ std::string render_fleet_table(const std::vector<FleetEntry>& rows, SystemTime n
         success,
         head_of(row),
         error};
-    for (auto& cell : cells) cell = printable(cell);
+    for (auto& cell : cells) cell = terminal_safe(cell);
     lines.push_back({std::move(cells)});
   }
   std::vector<std::size_t> widths(7, 0);

@@ -62,6 +62,12 @@ class Fleet {
 /// Aligned columns for a terminal: STATE TARGET REPOSITORY STATUS LAST-SUCCESS HEAD ERROR.
 std::string render_fleet_table(const std::vector<FleetEntry>& rows, SystemTime now);
 
+/// Text as a terminal may be shown it: results carry text a remote (or whoever can write the
+/// results topic) chose, libgit2 quoting a server's ERR packet, so control characters (C0,
+/// DEL, and C1 in UTF-8: escape sequences that could retitle the window, rewrite the
+/// clipboard or hide lines) become '?'.
+std::string terminal_safe(std::string_view text);
+
 /// One JSON document: {"repositories":[…],"total":N,"failing":N,"stale":N}.
 std::string render_fleet_json(const std::vector<FleetEntry>& rows);
 

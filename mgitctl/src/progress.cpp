@@ -6,6 +6,10 @@
 #include <algorithm>
 #include <cstdlib>
 #include <string_view>
+#include <tuple>
+#include <vector>
+
+#include "fleet_model.hpp"
 
 namespace mgit::mgitctl {
 namespace {
@@ -51,17 +55,19 @@ std::string render_progress(const WaitTally& tally, steady_clock::duration elaps
 std::string render_summary(const WaitTally& tally, steady_clock::duration elapsed) {
   std::size_t status_width = std::string_view("no result").size();
   std::size_t code_width = std::string_view("error").size();
+  // Status and code come from result events: shown only once control characters are out.
+  std::vector<std::tuple<std::string, std::string, std::size_t>> rows;
   for (const auto& [outcome, count] : tally.by_outcome) {
-    status_width = std::max(status_width, outcome.first.size());
-    code_width = std::max(code_width, outcome.second.size());
+    rows.emplace_back(terminal_safe(outcome.first), terminal_safe(outcome.second), count);
+    status_width = std::max(status_width, std::get<0>(rows.back()).size());
+    code_width = std::max(code_width, std::get<1>(rows.back()).size());
   }
   std::string out = fmt::format("answered {}/{} in {}, failures {}\n", tally.answered, tally.total,
                                 render_duration(elapsed), tally.failures);
   out +=
       fmt::format("{:<{}}  {:<{}}  {:>6}\n", "status", status_width, "error", code_width, "count");
-  for (const auto& [outcome, count] : tally.by_outcome) {
-    out += fmt::format("{:<{}}  {:<{}}  {:>6}\n", outcome.first, status_width, outcome.second,
-                       code_width, count);
+  for (const auto& [status, code, count] : rows) {
+    out += fmt::format("{:<{}}  {:<{}}  {:>6}\n", status, status_width, code, code_width, count);
   }
   if (tally.answered < tally.total) {
     out += fmt::format("{:<{}}  {:<{}}  {:>6}\n", "no result", status_width, "-", code_width,

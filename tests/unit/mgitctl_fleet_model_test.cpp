@@ -152,6 +152,21 @@ TEST(MgitctlProgress, RendersTheLineAndTheSummary) {
             "no result  -             6\n");
 }
 
+TEST(MgitctlProgress, TheSummaryNeverPrintsControlCharactersFromAResult) {
+  WaitTally tally;
+  tally.total = 1;
+  tally.answered = 1;
+  tally.failures = 1;
+  // Anyone who can write the results topic chooses these strings (decoded from JSON).
+  tally.by_outcome[{"failed\x1b]0;owned\x07", "x\x1b[2J"}] = 1;
+  const auto summary = render_summary(tally, seconds(1));
+  for (const char c : summary) {
+    const auto byte = static_cast<unsigned char>(c);
+    EXPECT_TRUE(byte == '\n' || (byte >= 0x20 && byte != 0x7F)) << "byte " << int{byte};
+  }
+  EXPECT_NE(summary.find("failed?]0;owned?  x?[2J"), std::string::npos) << summary;
+}
+
 TEST(MgitctlFleet, TheTableNeverPrintsTerminalControlSequencesARemoteChose) {
   Fleet fleet;
   // libgit2 quotes a server's ERR packet: the remote chooses this text.
