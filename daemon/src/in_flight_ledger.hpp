@@ -37,7 +37,8 @@ struct RecordId {
 ///
 /// The file is rewritten whole (the first time temp file + rename, then in place, padded to
 /// its old length; no fsync: a daemon crash keeps the page cache; a machine crash may lose a
-/// count or leave a torn file, read as no counts) when an execution attempt starts, before it
+/// count or leave a torn file, read as no counts, and so may a daemon killed while another of
+/// its threads is inside a write longer than a page) when an execution attempt starts, before it
 /// runs, and when it ends. io_context calls only change memory; the next write or the clean
 /// exit persists them, so the loop never waits for the disk. Thread-safe: the worker threads
 /// call `started`/`finished`, the io_context thread the rest.
