@@ -1,10 +1,10 @@
 #include "log_writer.hpp"
 
-#include <limits.h>
 #include <unistd.h>
 
 #include <cerrno>
 #include <chrono>
+#include <climits>
 #include <utility>
 
 namespace mgit::observability::detail {
