@@ -259,6 +259,13 @@ void Scheduler::coalesce_behind(const EntryPtr& leader) {
   while (!queue.empty() && leader->followers.size() < settings_.max_coalesced) {
     const auto& next = queue.front();
     if (next->tag != leader->tag || !same_request(leader->job, next->job)) break;
+    // The same job id twice (a producer's retry) is never one group: its result would name
+    // itself in `served_by`. Left queued, it runs next and the target's record answers it.
+    const auto& ids = leader->job.coalesced_job_ids;
+    if (next->job.job_id == leader->job.job_id ||
+        std::find(ids.begin(), ids.end(), next->job.job_id) != ids.end()) {
+      break;
+    }
     next->first_started_at = Clock::now();  // its wait ends with the execution that answers it
     leader->job.coalesced_job_ids.push_back(next->job.job_id);
     observability::log(LogLevel::kInfo, next->ctx, "job coalesced",

@@ -46,14 +46,16 @@ class SchedulerHarness : public ::testing::Test {
     scheduler.submit(std::move(job), observability::JobContext{id, id, "t", "s", "", "", true}, tag,
                      [this, id](execution::JobRun run) {
                        order_.push_back(id);
+                       served_by_.push_back(run.served_by);
                        runs_.emplace(id, std::move(run));
                      });
   }
 
-  /// Runs the loop until `count` jobs completed or a generous timeout passes.
+  /// Runs the loop until `count` completions (a job id submitted twice counts twice) or a
+  /// generous timeout passes.
   void run_until_completed(std::size_t count) {
     const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
-    while (runs_.size() < count && std::chrono::steady_clock::now() < deadline) {
+    while (order_.size() < count && std::chrono::steady_clock::now() < deadline) {
       io_.run_for(std::chrono::milliseconds(5));
       io_.restart();
     }
@@ -74,6 +76,7 @@ class SchedulerHarness : public ::testing::Test {
   FakeExecutor executor_;
   std::map<std::string, execution::JobRun> runs_;
   std::vector<std::string> order_;
+  std::vector<std::string> served_by_;  ///< each completion's `served_by`, in order_'s order
 };
 
 }  // namespace mgit::test_support

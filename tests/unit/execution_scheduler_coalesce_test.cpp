@@ -217,6 +217,28 @@ TEST_F(CoalesceTest, AGroupIsCappedAtMaxCoalesced) {
   EXPECT_EQ(calls[2].job_id, "j4");
 }
 
+TEST_F(CoalesceTest, AJobIdSubmittedTwiceIsNeverServedByItself) {
+  Scheduler scheduler(io_, executor_, settings());
+  start_holding(scheduler, "first", "org/app");
+  // A producer's retry: the same job id twice in a row, then another job.
+  submit(scheduler, sync_job("dup", "org/app"));
+  submit(scheduler, sync_job("dup", "org/app"));
+  submit(scheduler, sync_job("next", "org/app"));
+  executor_.release("first");
+  run_until_completed(4);
+
+  const auto calls = executor_.calls();
+  ASSERT_EQ(calls.size(), 3u) << "first; dup alone; the retried dup with next behind it";
+  EXPECT_EQ(calls[1].job_id, "dup");
+  EXPECT_TRUE(calls[1].coalesced_job_ids.empty());
+  EXPECT_EQ(calls[2].job_id, "dup");
+  EXPECT_EQ(calls[2].coalesced_job_ids, std::vector<std::string>{"next"});
+  EXPECT_EQ(order_, (std::vector<std::string>{"first", "dup", "dup", "next"}));
+  for (std::size_t i = 0; i < order_.size(); ++i) {
+    EXPECT_NE(served_by_[i], order_[i]) << "completion " << i << " names itself";
+  }
+}
+
 TEST_F(CoalesceTest, CancellingARunningGroupWithdrawsEveryJobInIt) {
   Scheduler scheduler(io_, executor_, settings());
   start_holding(scheduler, "first", "org/app");
