@@ -5,12 +5,14 @@
 
 #include <chrono>
 #include <fstream>
+#include <regex>
 #include <string>
 #include <thread>
 #include <vector>
 
 #include "mgit/git/git_executor.hpp"
 #include "mgit/observability/log.hpp"
+#include "support/daemon_process.hpp"
 #include "support/git_executor_fixture.hpp"
 #include "support/test_environment.hpp"
 #include "support/test_git_server.hpp"
@@ -152,6 +154,36 @@ TEST_F(CredentialOnFirstRequest, WithRedirectsAllowedTheCredentialWaitsForTheCha
   ASSERT_TRUE(execute(make_job(Operation::kSync, repo, "redirects")));
   const auto requests = requests_during(
       repo, [&] { ASSERT_TRUE(execute(make_job(Operation::kSync, repo, "redirects"))); });
+  ASSERT_EQ(requests.size(), 2U) << joined(requests);
+  EXPECT_NE(requests[0].find("\" 401 "), std::string::npos) << requests[0];
+  EXPECT_NE(requests[0].find(" - ["), std::string::npos) << "sent anonymously: " << requests[0];
+  EXPECT_TRUE(authenticated_ok(requests[1])) << requests[1];
+}
+
+TEST_F(CredentialOnFirstRequest, ThroughAGitProxyTheCredentialWaitsForTheChallenge) {
+  // Through a proxy the policy stream sees only the proxy's address, so nothing proves the
+  // tunnel ends at the host the credential is bound to: the credential goes only in answer
+  // to the server's 401, as git itself does.
+  mgit::test_support::DaemonProcess proxy(
+      "/usr/bin/python3", {std::string(MGITD_SOURCE_DIR) + "/tests/support/connect_proxy.py"},
+      root_ / "proxy.log");
+  ASSERT_TRUE(proxy.wait_for_log("listening on", std::chrono::seconds(20))) << proxy.log_text();
+  std::smatch port;
+  const std::string announced = proxy.log_text();
+  ASSERT_TRUE(std::regex_search(announced, port, std::regex("listening on ([0-9]+)")));
+  auto settings = this->settings();
+  settings.git_proxy = "http://127.0.0.1:" + port[1].str();
+  executor_ = make_executor(settings);
+
+  const std::string repo = create_repo("proxied", 1);
+  ASSERT_TRUE(execute(make_job(Operation::kSync, repo, "proxied")));
+  const auto requests = requests_during(repo, [&] {
+    auto synced = execute(make_job(Operation::kSync, repo, "proxied"));
+    ASSERT_TRUE(synced) << synced.error().message;
+    EXPECT_EQ(synced->head_oid, rev_parse(repo, "main"));
+  });
+  EXPECT_NE(proxy.log_text().find("connect 127.0.0.1:"), std::string::npos)
+      << "the sync did not go through the proxy: " << proxy.log_text();
   ASSERT_EQ(requests.size(), 2U) << joined(requests);
   EXPECT_NE(requests[0].find("\" 401 "), std::string::npos) << requests[0];
   EXPECT_NE(requests[0].find(" - ["), std::string::npos) << "sent anonymously: " << requests[0];
