@@ -8,6 +8,7 @@
 #include <cstdio>
 #include <exception>
 #include <limits>
+#include <optional>
 #include <string_view>
 #include <system_error>
 #include <utility>
@@ -89,51 +90,104 @@ InFlightLedger::~InFlightLedger() {
       return;
     }
     std::lock_guard lock(write_mutex_);
-    out_.reset();
-    remove_state_file(file_);
+    for (int slot = 0; slot < kSlots; ++slot) {
+      out_[slot].reset();
+      remove_state_file(slot_path(slot));
+    }
   } catch (const std::exception& e) {
     // A destructor must not throw; the next start then counts this exit as unclean.
     std::fprintf(stderr, "mgitd: in-flight file at exit: %s\n", e.what());
   }
 }
 
+std::filesystem::path InFlightLedger::slot_path(int slot) const {
+  return slot == 0 ? file_ : std::filesystem::path(file_.string() + ".alt");
+}
+
 void InFlightLedger::load() {
-  // A worker can write beneath the workspace, so the file is read as state_file.hpp says:
+  // A worker can write beneath the workspace, so each slot is read as state_file.hpp says:
   // only a regular file, never blocking, bounded.
   constexpr std::size_t kMaxLedgerBytes = std::size_t{16} * 1024 * 1024;
-  const auto read = read_state_file(file_, kMaxLedgerBytes);
-  if (!read && read.error() == "absent") return;  // the first start, or a clean last exit
-  if (!read) {
-    observability::log(LogLevel::kWarn, "in-flight file unreadable; starting without counts",
-                       {{"file", file_.string()}, {"error", read.error()}});
-    return;
+  std::optional<int> newest;
+  std::uint64_t newest_sequence = 0;
+  std::map<RecordId, Entry> newest_entries;
+  std::vector<std::string> newest_blamed;
+  std::vector<std::string> problems;
+  for (int slot = 0; slot < kSlots; ++slot) {
+    const auto read = read_state_file(slot_path(slot), kMaxLedgerBytes);
+    if (!read && read.error() == "absent") continue;  // the first start, or a clean last exit
+    if (!read) {
+      problems.push_back(slot_path(slot).filename().string() + ": " + read.error());
+      continue;
+    }
+    std::map<RecordId, Entry> records;
+    std::uint64_t sequence = 0;
+    std::vector<std::string> blamed;
+    if (!parse_slot(*read, records, sequence, blamed)) {
+      // Torn by a crash mid-write, or planted: the other slot has the state before it.
+      problems.push_back(slot_path(slot).filename().string() + ": not a whole snapshot");
+      continue;
+    }
+    if (!newest || sequence > newest_sequence) {
+      newest = slot;
+      newest_sequence = sequence;
+      newest_entries = std::move(records);
+      newest_blamed = std::move(blamed);
+    }
   }
-  const std::string& text = *read;
+  if (!problems.empty()) {
+    std::string list;
+    for (const auto& item : problems) list += (list.empty() ? "" : "; ") + item;
+    observability::log(LogLevel::kWarn,
+                       newest ? "in-flight slot unreadable; reading the other"
+                              : "in-flight file unreadable; starting without counts",
+                       {{"file", file_.string()}, {"error", list}});
+  }
+  if (!newest) return;
+  entries_ = std::move(newest_entries);
+  version_ = newest_sequence;
+  next_slot_ = (*newest + 1) % kSlots;  // the newest whole snapshot stays until the next is
+  if (!newest_blamed.empty()) {
+    std::string list;
+    for (const auto& item : newest_blamed) list += (list.empty() ? "" : ", ") + item;
+    observability::log(LogLevel::kWarn,
+                       "the previous mgitd exited uncleanly while running records; counted",
+                       {{"records", list}, {"poison_at", kPoisonUncleanExits}});
+  }
+}
+
+bool InFlightLedger::parse_slot(const std::string& text, std::map<RecordId, Entry>& records,
+                                std::uint64_t& sequence, std::vector<std::string>& blamed) const {
   rapidjson::Document doc;
   doc.Parse(text.c_str(), text.size());
-  const auto damaged = [&](const char* why) {
-    observability::log(LogLevel::kWarn, "in-flight file unreadable; starting without counts",
-                       {{"file", file_.string()}, {"error", why}});
-    entries_.clear();
-  };
-  if (doc.HasParseError() || !doc.IsObject()) return damaged("not a JSON object");
+  if (doc.HasParseError() || !doc.IsObject()) return false;
   if (!doc.HasMember("version") || !doc["version"].IsInt() ||
       doc["version"].GetInt() != kFormatVersion) {
-    return damaged("unknown version");
+    return false;
   }
   if (!doc.HasMember("clean") || !doc["clean"].IsBool() || !doc.HasMember("records") ||
       !doc["records"].IsArray()) {
-    return damaged("missing clean or records");
+    return false;
+  }
+  // The sequence number opens and closes a snapshot: a write torn between pages leaves the
+  // new one's start before the old one's end, which can still be valid JSON. A file from
+  // before the two slots has neither and counts as the oldest.
+  sequence = 0;
+  if (doc.HasMember("seq") || doc.HasMember("end")) {
+    if (!doc.HasMember("seq") || !doc["seq"].IsUint64() || !doc.HasMember("end") ||
+        !doc["end"].IsUint64() || doc["seq"].GetUint64() != doc["end"].GetUint64()) {
+      return false;
+    }
+    sequence = doc["seq"].GetUint64();
   }
   const bool clean = doc["clean"].GetBool();
-  std::vector<std::string> blamed;
   for (const auto& record : doc["records"].GetArray()) {
     if (!record.IsObject() || !record.HasMember("topic") || !record["topic"].IsString() ||
         !record.HasMember("partition") || !record["partition"].IsInt() ||
         !record.HasMember("offset") || !record["offset"].IsInt64() ||
         !record.HasMember("unclean_exits") || !record["unclean_exits"].IsInt() ||
         !record.HasMember("running") || !record["running"].IsBool()) {
-      return damaged("malformed record");
+      return false;
     }
     const RecordId id{{record["topic"].GetString(), record["partition"].GetInt()},
                       record["offset"].GetInt64()};
@@ -143,19 +197,14 @@ void InFlightLedger::load() {
       ++entry.unclean_exits;
       blamed.push_back(describe(id, entry.unclean_exits));
     }
-    if (entry.unclean_exits > 0) entries_[id] = entry;
+    if (entry.unclean_exits > 0) records[id] = entry;
   }
-  if (!blamed.empty()) {
-    std::string list;
-    for (const auto& item : blamed) list += (list.empty() ? "" : ", ") + item;
-    observability::log(LogLevel::kWarn,
-                       "the previous mgitd exited uncleanly while running records; counted",
-                       {{"records", list}, {"poison_at", kPoisonUncleanExits}});
-  }
+  return true;
 }
 
 std::string InFlightLedger::snapshot(bool clean) const {
-  std::string out = "{\"version\":" + std::to_string(kFormatVersion) +
+  const std::string sequence = std::to_string(version_);
+  std::string out = "{\"version\":" + std::to_string(kFormatVersion) + ",\"seq\":" + sequence +
                     ",\"clean\":" + (clean ? "true" : "false") + ",\"records\":[";
   bool first = true;
   for (const auto& [id, entry] : entries_) {
@@ -168,7 +217,7 @@ std::string InFlightLedger::snapshot(bool clean) const {
            ",\"unclean_exits\":" + std::to_string(entry.unclean_exits) +
            ",\"running\":" + (entry.running ? "true" : "false") + "}";
   }
-  out += "]}\n";
+  out += "],\"end\":" + sequence + "}\n";
   return out;
 }
 
@@ -176,14 +225,17 @@ void InFlightLedger::write(const std::string& content, std::uint64_t version) {
   std::lock_guard lock(write_mutex_);
   // A later snapshot holds every change this one does.
   if (version <= written_version_) return;
-  // A worker removed, moved, linked, replaced or appended to the file: write a new one, or the
+  // A worker removed, moved, linked, replaced or appended to the slot: write a new one, or the
   // next start reads nothing (or what the worker planted).
-  if (out_ && !still_the_file(out_.get(), file_, size_)) out_.reset();
+  const int slot = next_slot_;
+  if (out_[slot] && !still_the_file(out_[slot].get(), slot_path(slot), size_[slot])) {
+    out_[slot].reset();
+  }
   std::error_code ec;
-  if (out_) {
-    if (!overwrite(content)) ec = std::make_error_code(std::errc::io_error);
+  if (out_[slot]) {
+    if (!overwrite(slot, content)) ec = std::make_error_code(std::errc::io_error);
   } else {
-    ec = replace(content);
+    ec = replace(slot, content);
   }
   if (ec) {
     // Poison detection is off until the disk takes writes again; one line per change.
@@ -193,42 +245,45 @@ void InFlightLedger::write(const std::string& content, std::uint64_t version) {
                          {{"file", file_.string()}, {"error", ec.message()}});
     }
     write_failing_ = true;
-    out_.reset();
-    return;
+    out_[slot].reset();
+    return;  // the same slot again next time: the other one still holds the last whole state
   }
   if (write_failing_) {
     observability::log(LogLevel::kInfo, "in-flight file written again", {{"file", file_.string()}});
   }
   write_failing_ = false;
   written_version_ = version;
+  next_slot_ = (slot + 1) % kSlots;
 }
 
-std::error_code InFlightLedger::replace(const std::string& content) {
-  const auto temp = std::filesystem::path(file_.string() + ".tmp");
+std::error_code InFlightLedger::replace(int slot, const std::string& content) {
+  const auto path = slot_path(slot);
+  const auto temp = std::filesystem::path(path.string() + ".tmp");
   // Workers may write beneath the workspace: the temp file is the daemon's own new regular
   // file whatever a worker planted at its name (state_file.hpp).
   auto out = create_state_file(temp);
   if (!out || !write_all(out->get(), content)) return std::make_error_code(std::errc::io_error);
-  if (!replace_state_file(temp, file_)) return std::make_error_code(std::errc::io_error);
-  // The descriptor now names the file itself: later writes overwrite it in place.
-  out_ = std::move(*out);
-  size_ = content.size();
+  if (!replace_state_file(temp, path)) return std::make_error_code(std::errc::io_error);
+  // The descriptor now names the slot itself: later writes overwrite it in place.
+  out_[slot] = std::move(*out);
+  size_[slot] = content.size();
   return {};
 }
 
-bool InFlightLedger::overwrite(const std::string& content) {
+bool InFlightLedger::overwrite(int slot, const std::string& content) {
   // In place rather than temp file + rename: on ext4 a rename over a file writes the new
   // file's blocks out (auto_da_alloc) and frees the old inode's (a discard on some mounts),
-  // twice per job. Spaces pad a shorter snapshot to the old length, so the file is a whole
-  // JSON document at every moment; a much shorter one is truncated after.
+  // twice per job. Spaces pad a shorter snapshot to the old length; a much shorter one is
+  // truncated after.
   std::string padded = content;
-  if (padded.size() < size_) padded.append(size_ - padded.size(), ' ');
-  if (!pwrite_all(out_.get(), padded)) return false;
-  size_ = padded.size();
+  if (padded.size() < size_[slot]) padded.append(size_[slot] - padded.size(), ' ');
+  const int fd = out_[slot].get();
+  if (!pwrite_all(fd, padded)) return false;
+  size_[slot] = padded.size();
   constexpr std::size_t kSlack = 4096;
-  if (size_ > content.size() + kSlack) {
-    if (::ftruncate(out_.get(), static_cast<off_t>(content.size())) != 0) return false;
-    size_ = content.size();
+  if (size_[slot] > content.size() + kSlack) {
+    if (::ftruncate(fd, static_cast<off_t>(content.size())) != 0) return false;
+    size_[slot] = content.size();
   }
   return true;
 }

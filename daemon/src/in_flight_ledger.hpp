@@ -9,6 +9,7 @@
 #include <string>
 #include <system_error>
 #include <unordered_map>
+#include <vector>
 
 #include "mgit/basics/file_descriptor.hpp"
 #include "mgit/execution/executor.hpp"
@@ -35,10 +36,13 @@ struct RecordId {
 /// when this one died, and count that against them. A record still counted after
 /// `kPoisonUncleanExits` unclean exits is poison (docs/delivery.md, "Poison records").
 ///
-/// The file is rewritten whole (the first time temp file + rename, then in place, padded to
-/// its old length; no fsync: a daemon crash keeps the page cache; a machine crash may lose a
-/// count or leave a torn file, read as no counts, and so may a daemon killed while another of
-/// its threads is inside a write longer than a page) when an execution attempt starts, before it
+/// The state is rewritten whole into one of two slots, `<name>.json` and `<name>.json.alt`,
+/// alternately, each snapshot carrying a sequence number at its start and its end; a start
+/// reads the newest whole slot. A slot is written the first time as temp file + rename, then
+/// in place, padded to its old length, without fsync (a daemon crash keeps the page cache): a
+/// write torn by a machine crash, or by the daemon's death while another thread is inside a
+/// write longer than a page, spoils only the slot it was writing, and the other still holds
+/// the state before that change. It is written when an execution attempt starts, before it
 /// runs, and when it ends. io_context calls only change memory; the next write or the clean
 /// exit persists them, so the loop never waits for the disk. Thread-safe: the worker threads
 /// call `started`/`finished`, the io_context thread the rest.
@@ -77,30 +81,39 @@ class InFlightLedger {
     bool consumed = false;  ///< by this process
   };
 
+  /// Reads both slots; the newest whole one becomes the state, and the next write goes to the
+  /// other.
   void load();
+  /// Parses one slot into `records` and its sequence number; false when it is not whole.
+  bool parse_slot(const std::string& text, std::map<RecordId, Entry>& records,
+                  std::uint64_t& sequence, std::vector<std::string>& blamed) const;
+  [[nodiscard]] std::filesystem::path slot_path(int slot) const;
   /// Applies `change` to the entries for `run_id`'s record (nothing for an unknown run), then
   /// writes the new state outside the state lock.
   void update_run(const std::string& run_id,
                   const std::function<void(std::map<RecordId, Entry>&, const RecordId&)>& change);
-  /// Serializes the current state; call with `state_mutex_` held.
+  /// Serializes the current state as snapshot number `version_`; call with `state_mutex_`
+  /// held.
   [[nodiscard]] std::string snapshot(bool clean) const;
   /// Writes `content` unless a newer snapshot was written already.
   void write(const std::string& content, std::uint64_t version);
-  /// Writes a new file (temp file + rename) and keeps it open; with `write_mutex_` held.
-  std::error_code replace(const std::string& content);
-  /// Overwrites the open file in place; with `write_mutex_` held.
-  bool overwrite(const std::string& content);
+  /// Writes slot `slot` anew (temp file + rename) and keeps it open; with `write_mutex_` held.
+  std::error_code replace(int slot, const std::string& content);
+  /// Overwrites slot `slot`'s open file in place; with `write_mutex_` held.
+  bool overwrite(int slot, const std::string& content);
 
   std::filesystem::path file_;
   std::mutex state_mutex_;
   std::map<RecordId, Entry> entries_;
   std::unordered_map<std::string, RecordId> runs_;
-  std::uint64_t version_ = 0;
+  std::uint64_t version_ = 0;  ///< the snapshot sequence number, continued across processes
 
   std::mutex write_mutex_;  ///< taken without `state_mutex_`, so the loop never waits on disk
   std::uint64_t written_version_ = 0;
-  basics::FileDescriptor out_;  ///< the file as last written, overwritten in place
-  std::size_t size_ = 0;        ///< its length
+  static constexpr int kSlots = 2;
+  basics::FileDescriptor out_[kSlots];  ///< each slot as last written, overwritten in place
+  std::size_t size_[kSlots] = {0, 0};   ///< their lengths
+  int next_slot_ = 0;                   ///< never the slot holding the newest whole snapshot
   bool write_failing_ = false;
 };
 

@@ -286,9 +286,11 @@ TEST_F(DeadLetterTest, ARecordRunningAtThreeUncleanExitsGoesToTheDlqAsPoison) {
   EXPECT_EQ(metric_sample(metrics.body, R"(mgitd_dlq_records_total{reason="poison"})"), 1);
   daemon->signal(SIGTERM);
   EXPECT_EQ(daemon->wait_exit(60s), 0);
-  EXPECT_FALSE(std::filesystem::exists(workspace_ / ".mgitd" / "in-flight" /
-                                       (group_ + "-poison-" + suffix_ + ".json")))
+  const auto ledger =
+      workspace_ / ".mgitd" / "in-flight" / (group_ + "-poison-" + suffix_ + ".json");
+  EXPECT_FALSE(std::filesystem::exists(ledger))
       << "answered, nothing left counted: the clean exit removes the file";
+  EXPECT_FALSE(std::filesystem::exists(ledger.string() + ".alt")) << "and its other slot";
 }
 
 }  // namespace

@@ -2,10 +2,13 @@
 // the crash: the test keeps a copy of it then, lets the ledger exit, and puts the copy back.
 #include <gtest/gtest.h>
 
+#include <cstdint>
 #include <filesystem>
 #include <fstream>
+#include <map>
 #include <memory>
 #include <optional>
+#include <regex>
 #include <string>
 
 #include "in_flight_ledger.hpp"
@@ -21,16 +24,28 @@ const RecordId kOther{{"mgit.sync.jobs", 1}, 2};
 class InFlightLedgerTest : public ::testing::Test {
  protected:
   std::filesystem::path file() const { return dir_.path() / "in-flight" / "g-host.json"; }
+  std::filesystem::path other_slot() const { return file().string() + ".alt"; }
 
-  std::string contents() const {
-    std::ifstream in(file());
+  static std::string read(const std::filesystem::path& path) {
+    std::ifstream in(path);
     return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
   }
+  static std::uint64_t sequence(const std::string& text) {
+    std::smatch found;
+    return std::regex_search(text, found, std::regex(R"re("seq":([0-9]+))re"))
+               ? std::stoull(found[1].str())
+               : 0;
+  }
+  /// The slot written last (the higher sequence number).
+  std::filesystem::path newest_slot() const {
+    return sequence(read(other_slot())) > sequence(read(file())) ? other_slot() : file();
+  }
+  std::string contents() const { return read(newest_slot()); }
 
   /// Runs one process lifetime that starts `running` (and leaves it running) and then dies
   /// without a clean exit.
   void crash_while_running(const std::optional<RecordId>& running) {
-    std::string at_crash;
+    std::map<std::filesystem::path, std::optional<std::string>> at_crash;
     {
       InFlightLedger ledger(file());
       if (running) {
@@ -38,9 +53,17 @@ class InFlightLedgerTest : public ::testing::Test {
         ledger.expect("span-1", *running);
         ledger.started("span-1");
       }
-      at_crash = contents();
+      for (const auto& slot : {file(), other_slot()}) {
+        at_crash[slot] = std::filesystem::exists(slot) ? std::optional(read(slot)) : std::nullopt;
+      }
     }  // its clean exit is what the crash never got to
-    std::ofstream(file(), std::ios::trunc) << at_crash;
+    for (const auto& [slot, text] : at_crash) {
+      if (text) {
+        std::ofstream(slot, std::ios::trunc) << *text;
+      } else {
+        std::filesystem::remove(slot);
+      }
+    }
   }
 
   /// The unclean exits a new process sees for `id`.
@@ -151,25 +174,80 @@ TEST_F(InFlightLedgerTest, AFileAWorkerMovedReplacedOrAppendedToIsWrittenAnew) {
   ledger.consumed(kA);
   ledger.expect("span-a", kA);
   ledger.started("span-a");
-  // A compromised worker (it may write beneath the workspace) moves the file away and plants
-  // its own: the next write must land at the real name, not in the moved file.
-  const auto moved = file().string() + ".moved";
-  std::filesystem::rename(file(), moved);
-  std::ofstream(file()) << R"({"version":1,"clean":true,"records":[]})";
+  // A compromised worker (it may write beneath the workspace) moves both slots away and
+  // plants its own: the next writes must land at the real names, not in the moved files.
+  for (const auto& slot : {file(), other_slot()}) {
+    std::filesystem::rename(slot, slot.string() + ".moved");
+    std::ofstream(slot) << R"({"version":1,"clean":true,"records":[]})";
+  }
   ledger.consumed(kB);
   ledger.expect("span-b", kB);
   ledger.started("span-b");
   EXPECT_NE(contents().find(R"("offset":6)"), std::string::npos) << contents();
   EXPECT_NE(contents().find(R"("offset":5)"), std::string::npos) << contents();
-  // Bytes appended to the live file would make it unreadable at the next start.
-  std::ofstream(file(), std::ios::app) << "]]garbage";
+  // Bytes appended to a live slot would make it unreadable at the next start.
+  for (const auto& slot : {file(), other_slot()}) std::ofstream(slot, std::ios::app) << "]]garbage";
   ledger.finished("span-b");
-  EXPECT_EQ(contents().find("garbage"), std::string::npos) << contents();
-  // A second name for it (a hard link a worker keeps) is left behind too.
-  std::filesystem::create_hard_link(file(), file().string() + ".link");
+  ledger.consumed(kOther);  // no write of its own
   ledger.finished("span-a");
-  EXPECT_EQ(std::filesystem::hard_link_count(file()), 1u);
+  for (const auto& slot : {file(), other_slot()}) {
+    EXPECT_EQ(read(slot).find("garbage"), std::string::npos) << slot << ": " << read(slot);
+  }
+  // A second name for each (a hard link a worker keeps) is left behind too.
+  for (const auto& slot : {file(), other_slot()}) {
+    std::filesystem::create_hard_link(slot, slot.string() + ".link");
+  }
+  ledger.expect("span-a2", kA);
+  ledger.started("span-a2");
+  ledger.finished("span-a2");
+  for (const auto& slot : {file(), other_slot()}) {
+    EXPECT_EQ(std::filesystem::hard_link_count(slot), 1u) << slot;
+  }
   EXPECT_EQ(contents().find(R"("offset":5)"), std::string::npos) << contents();
+}
+
+TEST_F(InFlightLedgerTest, AWriteTornByACrashFallsBackToTheStateBeforeIt) {
+  std::map<std::filesystem::path, std::string> at_crash;
+  {
+    InFlightLedger ledger(file());
+    ledger.consumed(kA);
+    ledger.expect("span-a", kA);
+    ledger.started("span-a");
+    ledger.consumed(kB);
+    ledger.expect("span-b", kB);
+    ledger.started("span-b");  // the write the crash tears: A and B running
+    for (const auto& slot : {file(), other_slot()}) at_crash[slot] = read(slot);
+  }
+  const auto torn =
+      sequence(at_crash[file()]) > sequence(at_crash[other_slot()]) ? file() : other_slot();
+  ASSERT_NE(at_crash[torn].find(R"("offset":6)"), std::string::npos) << at_crash[torn];
+  for (auto& [slot, text] : at_crash) {
+    // The crash stopped the newest write half way: its start is there, its end is not.
+    if (slot == torn) text.resize(text.size() / 2);
+    std::ofstream(slot, std::ios::trunc) << text;
+  }
+  InFlightLedger next(file());
+  EXPECT_EQ(next.consumed(kA), 1) << "the slot before the torn write had A running";
+  EXPECT_EQ(next.consumed(kB), 0) << "B's start was in the torn write";
+}
+
+TEST_F(InFlightLedgerTest, AWriteTornBetweenPagesIsNotReadAsWhole) {
+  // The newest snapshot's first bytes over the older one's last: still JSON, but its
+  // sequence numbers disagree, so the other slot is read.
+  std::filesystem::create_directories(file().parent_path());
+  std::ofstream(other_slot()) << R"({"version":1,"seq":4,"clean":false,"records":[)"
+                              << R"({"topic":"mgit.sync.jobs","partition":0,"offset":5,)"
+                              << R"("unclean_exits":0,"running":true}],"end":4})";
+  std::ofstream(file()) << R"({"version":1,"seq":5,"clean":false,"records":[],"end":3})";
+  EXPECT_EQ(InFlightLedger(file()).consumed(kA), 1);
+}
+
+TEST_F(InFlightLedgerTest, AFileFromBeforeTheTwoSlotsIsStillCounted) {
+  std::filesystem::create_directories(file().parent_path());
+  std::ofstream(file()) << R"({"version":1,"clean":false,"records":[)"
+                        << R"({"topic":"mgit.sync.jobs","partition":0,"offset":5,)"
+                        << R"("unclean_exits":1,"running":true}]})";
+  EXPECT_EQ(InFlightLedger(file()).consumed(kA), 2);
 }
 
 TEST_F(InFlightLedgerTest, AnEmptyPathTurnsTheLedgerOff) {
