@@ -284,14 +284,21 @@ int run_daemon(const Config& input, const ExecutorFactory& make_executor,
       if (ec) return;
       observability::log(LogLevel::kInfo, "signal received", {{"signal", signal_number}});
       pipeline.begin_shutdown([&] {
-        const auto stop = [&] {
-          // Webhooks answered from the spool must reach their senders before the listener
-          // goes: no request handed over is left without an answer.
-          if (webhook_listener) webhook_listener->drain(std::chrono::seconds(2));
+        const auto finish = [&] {
           // Delivery reports of the last results must be served before we stop the loop.
           const auto left = (*producer)->flush(std::chrono::seconds(10));
           if (left > 0) exit_code = 1;
           io.stop();
+        };
+        const auto stop = [&, finish] {
+          if (!webhook_listener) return finish();
+          // Webhooks answered from the spool must reach their senders before the listener
+          // goes: no request handed over is left without an answer. The wait runs on this
+          // loop, so a request read meanwhile on a kept-alive connection is still spooled and
+          // answered by the relay.
+          webhook_listener->stop_accepting();
+          drain_webhook_listener(io, *webhook_listener,
+                                 std::chrono::steady_clock::now() + kWebhookDrain, finish);
         };
         // Webhooks still waiting for the broker are answered from the spool (replayed at the
         // next start); so are any that arrive until the listener closes.

@@ -1,6 +1,7 @@
 #include "mgit/daemon/http_server.hpp"
 
 #include <atomic>
+#include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/steady_timer.hpp>
@@ -52,7 +53,9 @@ class Session;
 /// (HTTP thread only), and the io_context their answers are posted to while it runs.
 struct ResponderGate {
   std::mutex mutex;
-  bool open = true;  ///< false once the server stops: later answers are dropped
+  bool open = true;                  ///< false once the server stops: later answers are dropped
+  bool refusing = false;             ///< requests are answered 503 instead of handed over (drain)
+  std::atomic<bool> closing{false};  ///< every answer closes its connection (drain)
   asio::io_context* io = nullptr;
   std::map<std::uint64_t, std::shared_ptr<Session>>* parked = nullptr;  ///< HTTP thread only
   std::uint64_t next_id = 0;                                            ///< HTTP thread only
@@ -145,11 +148,27 @@ class Session : public std::enable_shared_from_this<Session> {
           return joined->emplace_back(std::move(value));
         },
         std::string_view(request.body()), peer_error ? std::string() : peer.address().to_string()};
+    bool refused = false;
+    {
+      // Checked and counted under the lock refuse_requests() takes: a request is either
+      // refused here or counted before the drain looks at the count.
+      const std::lock_guard lock(gate_->mutex);
+      refused = gate_->refusing;
+      if (!refused) ++gate_->unanswered;
+    }
+    if (refused) {
+      // The handler's loop is stopping: it might never answer.
+      if (settings_.on_refused) settings_.on_refused(503, std::string_view(request.target()));
+      do_write(
+          HttpResponse{
+              503, "text/plain; charset=utf-8", "shutting down; retry\n", {{"Retry-After", "1"}}},
+          version, false, head);
+      return;
+    }
     // Parked on the server until answered: the responder may be called on another thread,
     // after this call returns, or never again once the server stops.
     const auto id = ++gate_->next_id;
     gate_->parked->emplace(id, shared_from_this());
-    ++gate_->unanswered;
     HttpResponder respond = [gate = gate_, id, version, keep_alive, head](HttpResponse answer) {
       const std::lock_guard lock(gate->mutex);
       if (!gate->open) return;
@@ -187,6 +206,9 @@ class Session : public std::enable_shared_from_this<Session> {
     response->set(http::field::content_type, answer.content_type);
     response->set(http::field::cache_control, "no-store");
     for (const auto& [name, value] : answer.headers) response->set(name, value);
+    // While draining, each connection ends with its current request: the client's next one
+    // opens a new connection, which another replica accepts.
+    keep_alive = keep_alive && !gate_->closing.load();
     response->keep_alive(keep_alive);
     const auto length = answer.body.size();
     if (!head) response->body() = std::move(answer.body);
@@ -268,16 +290,20 @@ class BeastHttpServer final : public HttpServer {
     return {};
   }
 
-  void drain(std::chrono::milliseconds timeout) override {
+  void stop_accepting() override {
+    gate_->closing = true;
     asio::post(io_, [this] {
       boost::system::error_code ignored;
       acceptor_.close(ignored);
     });
-    const auto deadline = std::chrono::steady_clock::now() + timeout;
-    while (gate_->unanswered.load() > 0 && std::chrono::steady_clock::now() < deadline) {
-      std::this_thread::sleep_for(std::chrono::milliseconds(10));
-    }
   }
+
+  void refuse_requests() override {
+    const std::lock_guard lock(gate_->mutex);
+    gate_->refusing = true;
+  }
+
+  [[nodiscard]] std::size_t unanswered() const override { return gate_->unanswered.load(); }
 
   [[nodiscard]] std::uint16_t port() const override { return port_; }
   [[nodiscard]] std::size_t connections() const override { return open_.load(); }
@@ -325,6 +351,10 @@ class BeastHttpServer final : public HttpServer {
   std::atomic<std::size_t> open_{0};  // before io_: sessions destroyed with it count down
   std::shared_ptr<ResponderGate> gate_ = std::make_shared<ResponderGate>();
   asio::io_context io_;
+  // Parked requests wait on no I/O of their own: once the acceptor is closed (drain) and every
+  // other connection is gone, run() would return and their answers, posted later, would never
+  // be written. The destructor stops io_ instead.
+  asio::executor_work_guard<asio::io_context::executor_type> keep_running_{io_.get_executor()};
   std::map<std::uint64_t, std::shared_ptr<Session>> parked_;  ///< awaiting their answer
   tcp::acceptor acceptor_;
   asio::steady_timer retry_timer_{io_};

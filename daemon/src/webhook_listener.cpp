@@ -2,6 +2,7 @@
 
 #include <atomic>
 #include <boost/asio/post.hpp>
+#include <boost/asio/steady_timer.hpp>
 #include <chrono>
 #include <filesystem>
 
@@ -282,6 +283,54 @@ tl::expected<std::unique_ptr<HttpServer>, std::string> start_webhook_listener(
                            [handler](const HttpRequestView& request, const HttpResponder& respond) {
                              handler->handle(request, respond);
                            });
+}
+
+namespace {
+
+/// One drain's polling on the daemon's loop; kept alive by its pending timer wait.
+class WebhookDrain : public std::enable_shared_from_this<WebhookDrain> {
+ public:
+  WebhookDrain(boost::asio::io_context& io, HttpServer& listener,
+               std::chrono::steady_clock::time_point deadline, std::function<void()> done)
+      : listener_(listener), timer_(io), deadline_(deadline), done_(std::move(done)) {}
+
+  void poll() {
+    const bool late = std::chrono::steady_clock::now() >= deadline_;
+    if (listener_.unanswered() == 0 || late) {
+      // Refused first, then counted: a request handed over before the refusal is in the
+      // count, so it is waited for too.
+      listener_.refuse_requests();
+      if (listener_.unanswered() == 0 || late) {
+        if (listener_.unanswered() > 0) {
+          observability::log(observability::LogLevel::kWarn,
+                             "webhook requests left unanswered at the drain deadline",
+                             {{"unanswered", listener_.unanswered()}});
+        }
+        auto done = std::move(done_);
+        done();
+        return;
+      }
+    }
+    timer_.expires_after(std::chrono::milliseconds(10));
+    timer_.async_wait([self = shared_from_this()](const boost::system::error_code& ec) {
+      if (!ec) self->poll();
+    });
+  }
+
+ private:
+  HttpServer& listener_;
+  boost::asio::steady_timer timer_;
+  std::chrono::steady_clock::time_point deadline_;
+  std::function<void()> done_;
+};
+
+}  // namespace
+
+void drain_webhook_listener(boost::asio::io_context& io, HttpServer& listener,
+                            std::chrono::steady_clock::time_point deadline,
+                            std::function<void()> done) {
+  auto drain = std::make_shared<WebhookDrain>(io, listener, deadline, std::move(done));
+  boost::asio::post(io, [drain] { drain->poll(); });
 }
 
 }  // namespace mgit::daemon

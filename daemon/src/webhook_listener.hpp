@@ -5,6 +5,8 @@
 // are recorded, on the daemon's io_context.
 
 #include <boost/asio/io_context.hpp>
+#include <chrono>
+#include <functional>
 #include <memory>
 #include <string>
 #include <tl/expected.hpp>
@@ -30,5 +32,16 @@ struct WebhookListenerParts {
 /// proxies are unusable or the address cannot be bound. The parts must outlive the server.
 tl::expected<std::unique_ptr<HttpServer>, std::string> start_webhook_listener(
     const Config& config, WebhookListenerParts parts);
+
+/// How long a SIGTERM drain waits for webhook requests already handed over to be answered.
+inline constexpr std::chrono::seconds kWebhookDrain{2};
+
+/// The listener's drain, after `stop_accepting()`: waits on `io` (never blocking it, so the
+/// relay keeps answering requests read on kept-alive connections meanwhile) until nothing
+/// handed over is unanswered, then refuses later requests with 503 and, once what was handed
+/// over by then is answered too (or at `deadline`), calls `done` on `io`.
+void drain_webhook_listener(boost::asio::io_context& io, HttpServer& listener,
+                            std::chrono::steady_clock::time_point deadline,
+                            std::function<void()> done);
 
 }  // namespace mgit::daemon

@@ -1,5 +1,6 @@
 #include <gtest/gtest.h>
 
+#include <array>
 #include <atomic>
 #include <boost/asio/connect.hpp>
 #include <boost/asio/io_context.hpp>
@@ -7,7 +8,9 @@
 #include <boost/asio/read.hpp>
 #include <boost/asio/write.hpp>
 #include <mutex>
+#include <regex>
 #include <thread>
+#include <vector>
 
 #include "mgit/daemon/http_server.hpp"
 #include "support/daemon_process.hpp"
@@ -203,6 +206,103 @@ TEST(HttpServerAsync, AnAnswerAfterTheServerStoppedIsDropped) {
   server->reset();
   kept(HttpResponse{202, "text/plain", "late", {}});  // must neither crash nor reach anyone
   client.join();
+}
+
+/// Sends one request on `socket` and reads one whole response (headers and the
+/// Content-Length body); empty when the connection ended first.
+std::string exchange(tcp::socket& socket, const std::string& target) {
+  boost::system::error_code ec;
+  asio::write(
+      socket,
+      asio::buffer("POST " + target + " HTTP/1.1\r\nHost: x\r\n" + "Content-Length: 1\r\n\r\nb"),
+      ec);
+  if (ec) return {};
+  std::string reply;
+  std::array<char, 1024> chunk{};
+  while (true) {
+    const auto end = reply.find("\r\n\r\n");
+    if (end != std::string::npos) {
+      std::smatch length;
+      const std::string head = reply.substr(0, end);
+      const std::size_t body =
+          std::regex_search(head, length, std::regex("Content-Length: ([0-9]+)"))
+              ? std::stoul(length[1].str())
+              : 0;
+      if (reply.size() >= end + 4 + body) return reply;
+    }
+    const auto n = socket.read_some(asio::buffer(chunk), ec);
+    if (ec) return {};
+    reply.append(chunk.data(), n);
+  }
+}
+
+TEST(HttpServerDrain, KeptAliveRequestsAreAnsweredThenClosedThenRefusedWithoutTheHandler) {
+  std::atomic<int> handled{0};
+  std::mutex mutex;
+  std::vector<HttpResponder> held;
+  auto server =
+      HttpServer::start(HttpServerSettings{"127.0.0.1:0", 8, 8192, 4096, 5s, 5s, 5s, 5s, {}},
+                        [&](const HttpRequestView& request, HttpResponder respond) {
+                          ++handled;
+                          if (request.target == "/hold") {
+                            const std::lock_guard lock(mutex);
+                            held.push_back(std::move(respond));
+                            return;
+                          }
+                          respond(HttpResponse{202, "text/plain", "ok", {}});
+                        });
+  ASSERT_TRUE(server) << server.error();
+  auto& listener = **server;
+  asio::io_context io;
+  const tcp::endpoint endpoint{asio::ip::make_address("127.0.0.1"), listener.port()};
+  tcp::socket first(io);
+  tcp::socket second(io);
+  tcp::socket third(io);
+  first.connect(endpoint);
+  second.connect(endpoint);
+  third.connect(endpoint);
+  const auto before = exchange(first, "/a");
+  ASSERT_NE(before.find("202"), std::string::npos) << before;
+  EXPECT_EQ(before.find("Connection: close"), std::string::npos) << "kept alive: " << before;
+  ASSERT_NE(exchange(second, "/a").find("202"), std::string::npos);
+  ASSERT_NE(exchange(third, "/a").find("202"), std::string::npos);
+  ASSERT_EQ(handled.load(), 3);
+
+  listener.stop_accepting();
+  // A request read on a kept-alive connection during the drain still reaches the handler,
+  // and its answer ends the connection.
+  const auto during = exchange(first, "/a");
+  EXPECT_NE(during.find("202"), std::string::npos) << during;
+  EXPECT_NE(during.find("Connection: close"), std::string::npos) << during;
+  EXPECT_EQ(handled.load(), 4);
+  // One handed over and not answered yet is what the drain waits for.
+  std::thread holding([&] { exchange(second, "/hold"); });
+  ASSERT_TRUE(test_support::eventually([&] { return handled.load() == 5; }, 5s));
+  ASSERT_TRUE(test_support::eventually([&] { return listener.unanswered() == 1; }, 5s));
+  EXPECT_TRUE(test_support::eventually(
+      [&] {
+        tcp::socket late(io);
+        boost::system::error_code refused;
+        late.connect(endpoint, refused);
+        return static_cast<bool>(refused);
+      },
+      5s))
+      << "no new connection once accepting stopped";
+
+  listener.refuse_requests();
+  const auto refused = exchange(third, "/a");
+  EXPECT_NE(refused.find("503"), std::string::npos) << refused;
+  EXPECT_NE(refused.find("Retry-After: 1"), std::string::npos) << refused;
+  EXPECT_NE(refused.find("Connection: close"), std::string::npos) << refused;
+  EXPECT_EQ(handled.load(), 5) << "a refused request is never handed to the handler";
+  EXPECT_EQ(listener.unanswered(), 1U);
+  {
+    const std::lock_guard lock(mutex);
+    ASSERT_EQ(held.size(), 1U);
+    held.front()(HttpResponse{202, "text/plain", "late", {}});
+  }
+  holding.join();
+  EXPECT_TRUE(test_support::eventually([&] { return listener.unanswered() == 0; }, 5s));
 }
 
 }  // namespace

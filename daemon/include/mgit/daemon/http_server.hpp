@@ -65,9 +65,16 @@ class HttpServer {
   static tl::expected<std::unique_ptr<HttpServer>, std::string> start(HttpServerSettings settings,
                                                                       AsyncHttpHandler handler);
   virtual ~HttpServer() = default;
-  /// Stops accepting connections, then waits until every request handed to the handler has
-  /// its answer written (or `timeout` passes). Blocks the caller, not the server's thread.
-  virtual void drain(std::chrono::milliseconds timeout) = 0;
+  // The drain, in two steps so the handler's own loop can keep running between them (a
+  // request read on a kept-alive connection meanwhile is handed over and answered):
+  /// Stops accepting connections; from now on every answer closes its connection.
+  virtual void stop_accepting() = 0;
+  /// From now on a request read on a connection still open is answered 503 (`Retry-After`,
+  /// `Connection: close`) by the server's thread, never handed to the handler. Requests handed
+  /// over before this returns are counted in `unanswered()`.
+  virtual void refuse_requests() = 0;
+  /// Requests handed to the handler whose answer is not written yet.
+  [[nodiscard]] virtual std::size_t unanswered() const = 0;
   [[nodiscard]] virtual std::uint16_t port() const = 0;
   /// Connections currently open (for tests and the limit).
   [[nodiscard]] virtual std::size_t connections() const = 0;
