@@ -107,7 +107,7 @@ class WebhookHandler : public std::enable_shared_from_this<WebhookHandler> {
     const bool refused = verdict.outcome == Outcome::kUnauthorized ||
                          verdict.outcome == Outcome::kBadRequest ||
                          verdict.outcome == Outcome::kUnsupportedMediaType;
-    if (refused && !limiter_.allow(source, received)) {
+    if (refused && !limiter_.allow(webhooks::rate_limit_source(source), received)) {
       finish(provider_name, Outcome::kRateLimited, respond, {},
              "too many refused requests from this source");
       return;

@@ -115,6 +115,20 @@ TEST(WebhookSourceLimitsTest, TheSourceTableIsBounded) {
   EXPECT_FALSE(limiter.allow("10.0.0.99", t0));
 }
 
+TEST(WebhookSourceLimitsTest, AnIpv6HostSpendsOneBucketPerSlash64) {
+  EXPECT_EQ(rate_limit_source("2001:db8:1:2:aaaa:bbbb:cccc:dddd"), "2001:db8:1:2::/64");
+  EXPECT_EQ(rate_limit_source("10.0.0.1"), "10.0.0.1");
+  SourceRateLimiter limiter(1.0, 2.0);
+  const auto t0 = std::chrono::steady_clock::time_point{} + 1h;
+  // Fresh addresses of one /64 (a host picks any of 2^64) share the bucket ...
+  for (int i = 1; i <= 2; ++i) {
+    EXPECT_TRUE(limiter.allow(rate_limit_source("2001:db8:1:2::" + std::to_string(i)), t0));
+  }
+  EXPECT_FALSE(limiter.allow(rate_limit_source("2001:db8:1:2::77"), t0)) << "burst of 2 spent";
+  // ... and the next /64 has its own.
+  EXPECT_TRUE(limiter.allow(rate_limit_source("2001:db8:1:3::1"), t0));
+}
+
 TEST(WebhookSourceLimitsTest, ForwardedForIsBelievedOnlyFromATrustedProxy) {
   auto proxies = TrustedProxies::parse({"10.42.0.0/16", "fd00::/8"});
   ASSERT_TRUE(proxies) << proxies.error();

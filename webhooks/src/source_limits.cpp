@@ -98,6 +98,13 @@ std::string client_address(std::string_view peer, std::string_view x_forwarded_f
   return client.to_string();
 }
 
+std::string rate_limit_source(std::string_view client) {
+  auto address = security::parse_ip_literal(client);
+  if (!address || !address->v6) return std::string(client);
+  std::fill(address->bytes.begin() + 8, address->bytes.end(), std::uint8_t{0});
+  return address->to_string() + "/64";
+}
+
 SourceRateLimiter::SourceRateLimiter(double rate_per_second, double burst, std::size_t max_sources)
     : rate_(rate_per_second),
       burst_(std::max(burst, 1.0)),

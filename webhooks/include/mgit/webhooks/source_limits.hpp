@@ -37,6 +37,12 @@ class TrustedProxies {
 std::string client_address(std::string_view peer, std::string_view x_forwarded_for,
                            const TrustedProxies& proxies);
 
+/// The bucket a client address (as `client_address` returns it) spends: an IPv4 address
+/// itself, an IPv6 address its /64 (`2001:db8:1:2::/64`). One host usually holds a whole /64,
+/// so counting each /128 apart would let it churn the table with fresh addresses and start
+/// each with a full bucket.
+std::string rate_limit_source(std::string_view client);
+
 /// A token bucket per source address, at most `max_sources` of them: when the table is full
 /// the source seen least recently is forgotten (it starts again with a full bucket, which
 /// is the cheapest error). One thread only.
