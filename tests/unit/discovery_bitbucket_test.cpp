@@ -204,6 +204,11 @@ TEST_F(BitbucketProviderTest, RejectsEachMalformedField) {
       {"/values/1/parent", "true", "values[1].parent is not an object"},
       {"/values/0/updated_on", std::nullopt, "values[0].updated_on is missing"},
       {"/values/0/updated_on", "\"last week\"", "values[0].updated_on is not an ISO 8601"},
+      // Outside what system_clock holds (found by tests/fuzz/discovery_parse_fuzz.cpp).
+      {"/values/0/updated_on", "\"1378-01-02T03:04:05+00:00\"",
+       "values[0].updated_on is not an ISO 8601"},
+      {"/values/0/updated_on", "\"9999-12-31T23:59:59Z\"",
+       "values[0].updated_on is not an ISO 8601"},
       {"/next", "42", "next is not a string"},
   };
   for (const Case& c : cases) {
