@@ -39,7 +39,7 @@ std::string_view path_of_url(std::string_view url) {
 }
 
 tl::expected<Repository, DiscoveryError> parse_repository(const rapidjson::Value& item,
-                                                          std::string path) {
+                                                          const std::string& path) {
   if (!item.IsObject()) return tl::unexpected(bad_response(kName, path + " is not an object"));
   const ObjectFields fields(kName, path, item);
   Repository repository;
@@ -83,8 +83,8 @@ tl::expected<Repository, DiscoveryError> parse_repository(const rapidjson::Value
     // Older API versions: visible to the whole organisation, GitLab's "internal".
     repository.visibility = "internal";
   } else {
-    return tl::unexpected(project_fields.error(
-        "visibility", "is not one of \"private\", \"public\", \"organization\""));
+    return tl::unexpected(
+        project_fields.error("visibility", R"(is not one of "private", "public", "organization")"));
   }
   return repository;
 }

@@ -52,7 +52,7 @@ tl::expected<Repository, DiscoveryError> parse_project(const rapidjson::Value& i
   if (!visibility) return tl::unexpected(visibility.error());
   if (*visibility != "public" && *visibility != "internal" && *visibility != "private") {
     return tl::unexpected(
-        fields.error("visibility", "is not one of \"public\", \"internal\", \"private\""));
+        fields.error("visibility", R"(is not one of "public", "internal", "private")"));
   }
   repository.visibility = std::move(*visibility);
   // `topics` since GitLab 14.0; older servers send only the deprecated `tag_list`.
