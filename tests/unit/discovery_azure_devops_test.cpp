@@ -5,6 +5,7 @@
 
 #include <string>
 
+#include "mgit/discovery/provider_limits.hpp"
 #include "provider_support.hpp"
 #include "support/discovery_json_edit.hpp"
 
@@ -327,6 +328,23 @@ TEST_F(AzureDevOpsProviderTest, AuthorizationIsBasicWithAnEmptyUserName) {
             (std::pair<std::string, std::string>{"Authorization", "Basic OnBhdC1TZWNyZXRfMQ=="}));
   EXPECT_EQ(provider_->authorization("someone", "abc"),
             (std::pair<std::string, std::string>{"Authorization", "Basic OmFiYw=="}));
+}
+
+TEST(DiscoveryProviderLimitsTest, FiltersAProviderCannotAnswerAreRefusedByName) {
+  const auto azure_topic = unanswerable_filter("azure-devops", true, false);
+  ASSERT_TRUE(azure_topic.has_value());
+  EXPECT_NE(azure_topic->find("--topic"), std::string::npos);
+  EXPECT_NE(azure_topic->find("azure-devops"), std::string::npos);
+  const auto azure_pushed = unanswerable_filter("azure-devops", false, true);
+  ASSERT_TRUE(azure_pushed.has_value());
+  EXPECT_NE(azure_pushed->find("--pushed-since"), std::string::npos);
+  EXPECT_TRUE(unanswerable_filter("bitbucket", true, false).has_value());
+  // Bitbucket's updated_on stands in for the push time; GitLab's last_activity_at does.
+  EXPECT_FALSE(unanswerable_filter("bitbucket", false, true).has_value());
+  EXPECT_FALSE(unanswerable_filter("gitlab", true, true).has_value());
+  EXPECT_FALSE(unanswerable_filter("github", true, true).has_value());
+  EXPECT_FALSE(unanswerable_filter("azure-devops", false, false).has_value());
+  EXPECT_FALSE(limits_of("bitbucket").archived);
 }
 
 }  // namespace
