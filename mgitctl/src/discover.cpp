@@ -11,6 +11,7 @@
 #include "commands.hpp"
 #include "discover_jobs.hpp"
 #include "fleet_model.hpp"
+#include "mgit/discovery/provider_limits.hpp"
 #include "mgit/security/credentials.hpp"
 
 namespace mgit::mgitctl {
@@ -154,6 +155,11 @@ int run_discover(const KafkaOptions& kafka, const DiscoverCommandOptions& option
     throw CtlError(fmt::format(
         "--api-url must start with https:// (plain http:// only with --allow-http, on a trusted "
         "network: the token would travel unencrypted)"));
+  }
+  // A filter on a fact the provider does not list would select nothing, silently.
+  if (auto refused = discovery::unanswerable_filter(provider->name(), !options.topics.empty(),
+                                                    !options.pushed_since.empty())) {
+    throw CtlError(*refused);
   }
   const RepositoryFilter filter = make_filter(options);
   JobShape shape;
