@@ -99,6 +99,21 @@ function switchResponse(provider, orgName, org, listing) {
   return null;
 }
 
+// Organisations "sync-<id>" exist without a fixture entry: three repositories
+// "sync-<id>-one|two|three" whose clone URLs are {git}/sync-<id>-N.git, so an end-to-end test
+// creates those repositories on the real git server under names of its own and syncs them.
+function generatedOrg(name) {
+  if (!/^sync-[a-z0-9][a-z0-9-]{0,60}$/.test(name)) return undefined;
+  return {
+    repos: ['one', 'two', 'three'].map((n) => ({
+      name: `${name}-${n}`,
+      clone_url: `{git}/${name}-${n}.git`,
+      pushed_at: new Date().toISOString().replace(/\.\d{3}Z$/, 'Z'),
+      default_branch: 'main',
+    })),
+  };
+}
+
 async function main() {
   const args = parseArgs(process.argv.slice(2));
   const requirePackage = packageLoader(args.nodeModules);
@@ -133,7 +148,7 @@ async function main() {
       log(401);
       return send(res, 401, {}, errorBody(401, 'Bad credentials'));
     }
-    const org = fixture.orgs[listing.org];
+    const org = fixture.orgs[listing.org] || generatedOrg(listing.org);
     if (!org) { log(404); return send(res, 404, {}, errorBody(404, 'Not Found')); }
     const limited = switchResponse(provider, listing.org, org, listing);
     if (limited) { log(limited.status); return send(res, limited.status, limited.headers, errorBody(limited.status, limited.message)); }

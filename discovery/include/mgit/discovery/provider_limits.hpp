@@ -9,7 +9,7 @@ namespace mgit::discovery {
 /// Which repository facts provider `provider_name`'s listing cannot give. A filter on such a
 /// fact would select nothing (or everything) without saying why, so the CLI refuses it.
 /// Azure DevOps has no topics and no push time; Bitbucket Cloud has no topics and no
-/// archived flag (docs/discovery-providers.md).
+/// archived flag (docs/discovery.md).
 struct ProviderLimits {
   bool topics = true;
   bool pushed_at = true;
