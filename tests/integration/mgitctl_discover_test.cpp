@@ -252,7 +252,10 @@ TEST_F(MgitctlDiscoverTest, RefusalsBeforeAndDuringTheListing) {
   EXPECT_EQ(result.exit_code, 2) << result.err;
   EXPECT_THAT(result.err, HasSubstr("certificate verification failed"));
   // Plain http needs --allow-http.
-  result = discover("github", "acme", {"--api-url", "http://127.0.0.1:1/github"});
+  result = Mgitctl({"discover", "--provider", "github", "--org", "acme", "--api-url",
+                    "http://127.0.0.1:1/github"},
+                   dir_.path())
+               .finish();
   EXPECT_EQ(result.exit_code, 2) << result.err;
   EXPECT_THAT(result.err, HasSubstr("--allow-http"));
   // A target template that cannot make a safe target.
