@@ -225,10 +225,11 @@ int run(int argc, char** argv) {
                        "Keep names or full names matching this glob (fnmatch); repeatable (any "
                        "of)");
   discover->add_option("--topic", discover_options.topics,
-                       "Keep repositories with this topic; repeatable (all of)");
+                       "Keep repositories with this topic; repeatable (all of); not for "
+                       "azure-devops or bitbucket (no topics)");
   discover->add_option("--pushed-since", discover_options.pushed_since,
                        "Keep repositories pushed since this RFC 3339 time or this long ago "
-                       "(30d)");
+                       "(30d); not for azure-devops (no push time)");
   discover->add_option("--operation", discover_options.operation, "The jobs' operation")
       ->check(CLI::IsMember({"clone", "fetch", "sync", "mirror"}));
   discover->add_option("--target", discover_options.target,
