@@ -51,6 +51,9 @@ std::optional<Origin> origin_of(std::string_view url) {
   return origin;
 }
 
+constexpr int kMinYear = 1900;
+constexpr int kMaxYear = 2200;
+
 std::string_view trim(std::string_view text) {
   while (!text.empty() && basics::is_ascii_space(text.front())) text.remove_prefix(1);
   while (!text.empty() && basics::is_ascii_space(text.back())) text.remove_suffix(1);
@@ -140,6 +143,9 @@ std::optional<std::chrono::system_clock::time_point> parse_timestamp(std::string
       !parse_digits(text.substr(14, 2), minute) || !parse_digits(text.substr(17, 2), second)) {
     return std::nullopt;
   }
+  // system_clock counts nanoseconds on this platform: about 1678..2262. A forge's timestamps
+  // lie well inside; anything outside would overflow the conversion below.
+  if (year < kMinYear || year > kMaxYear) return std::nullopt;
   if (month < 1 || month > 12 || day < 1 || day > 31 || hour > 23 || minute > 59 || second > 60) {
     return std::nullopt;
   }

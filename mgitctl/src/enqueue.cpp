@@ -40,7 +40,8 @@ struct Outgoing {
   std::int64_t offset = -1;
 };
 
-/// A ULID-shaped id (48-bit milliseconds + 80 random bits, Crockford base32): sortable by time.
+}  // namespace
+
 std::string generate_job_id() {
   static constexpr char kAlphabet[] = "0123456789ABCDEFGHJKMNPQRSTVWXYZ";
   std::uint64_t ms =
@@ -57,6 +58,8 @@ std::string generate_job_id() {
   for (std::size_t i = 10; i < id.size(); ++i) id[i] = kAlphabet[digit(engine)];
   return id;
 }
+
+namespace {
 
 std::string job_from_flags(const EnqueueOptions& options) {
   if (options.url.empty()) throw CtlError("enqueue needs --url or --file");
@@ -280,7 +283,11 @@ int run_enqueue(const KafkaOptions& kafka, const EnqueueOptions& options) {
   } else {
     documents.push_back(InputDocument{1, job_from_flags(options)});
   }
+  return enqueue_documents(kafka, options, documents);
+}
 
+int enqueue_documents(const KafkaOptions& kafka, const EnqueueOptions& options,
+                      const std::vector<InputDocument>& documents) {
   std::vector<Outgoing> outgoing(documents.size());
   std::vector<std::string> problems;
   for (std::size_t i = 0; i < documents.size(); ++i) {

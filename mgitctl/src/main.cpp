@@ -177,6 +177,91 @@ int run(int argc, char** argv) {
                        "Size limit, as mgitd's max_message_bytes");
   validate->footer("Example:\n  mgitctl validate jobs.jsonl && mgitctl enqueue --file jobs.jsonl");
 
+  // discover
+  DiscoverCommandOptions discover_options;
+  discover_options.credentials_dir = env_or("MGITD_CREDENTIALS_DIR", "");
+  discover_options.api_credential = env_or("MGITD_API_CREDENTIAL", "");
+  auto* discover = app.add_subcommand(
+      "discover", "List an organisation's repositories through its provider's API, as jobs");
+  discover
+      ->add_option("--provider", discover_options.provider,
+                   "github, gitlab, gitea, azure-devops or bitbucket")
+      ->required();
+  discover
+      ->add_option("--org", discover_options.org,
+                   "Organisation (GitLab: group path; Bitbucket: workspace)")
+      ->required();
+  discover->add_option("--api-url", discover_options.api_url,
+                       "API base (default: the provider's public API; GitHub Enterprise: "
+                       "https://HOST/api/v3; required for gitea)");
+  discover->add_option("--api-credential", discover_options.api_credential,
+                       "Credential file whose password= is the API token; its hosts= must "
+                       "allow the API host (env MGITD_API_CREDENTIAL)");
+  discover->add_option("--credentials-dir", discover_options.credentials_dir,
+                       "Directory of credential files, mgitd's format (env "
+                       "MGITD_CREDENTIALS_DIR)");
+  discover->add_option("--ca-file", discover_options.ca_file,
+                       "Extra CA certificates (PEM) to trust for the API, e.g. a self-hosted one");
+  discover->add_flag("--allow-http", discover_options.allow_http,
+                     "Allow a plain http:// --api-url (trusted networks only: the token is "
+                     "sent unencrypted)");
+  discover
+      ->add_option("--max-wait", discover_options.max_wait_seconds,
+                   "Longest wait, in seconds, for one rate limit to reset (longer: exit 3)")
+      ->check(CLI::NonNegativeNumber);
+  discover
+      ->add_option("--request-timeout-seconds", discover_options.request_timeout_seconds,
+                   "Timeout of one API request")
+      ->check(CLI::PositiveNumber);
+  discover->add_flag("--include-archived", discover_options.include_archived,
+                     "Keep archived repositories (left out by default)");
+  discover->add_flag("--include-forks", discover_options.include_forks,
+                     "Keep forks (left out by default)");
+  discover
+      ->add_option("--visibility", discover_options.visibilities,
+                   "Keep only this visibility; repeatable (any of)")
+      ->check(CLI::IsMember({"public", "private", "internal"}));
+  discover->add_option("--name", discover_options.names,
+                       "Keep names or full names matching this glob (fnmatch); repeatable (any "
+                       "of)");
+  discover->add_option("--topic", discover_options.topics,
+                       "Keep repositories with this topic; repeatable (all of); not for "
+                       "azure-devops or bitbucket (no topics)");
+  discover->add_option("--pushed-since", discover_options.pushed_since,
+                       "Keep repositories pushed since this RFC 3339 time or this long ago "
+                       "(30d); not for azure-devops (no push time)");
+  discover->add_option("--operation", discover_options.operation, "The jobs' operation")
+      ->check(CLI::IsMember({"clone", "fetch", "sync", "mirror"}));
+  discover->add_option("--target", discover_options.target,
+                       "Target template: {provider}, {org}, {full_name}, {name}");
+  discover->add_option("--credential", discover_options.credential,
+                       "The credential the jobs name for git (not the API token's)");
+  discover->add_option("--url-scheme", discover_options.url_scheme, "Clone URL: https or ssh")
+      ->check(CLI::IsMember({"https", "ssh"}));
+  discover->add_flag("--enqueue", discover_options.enqueue,
+                     "Send the jobs to the jobs topic instead of printing them");
+  discover->add_flag("--wait", discover_options.enqueue_options.wait,
+                     "With --enqueue: wait for every job's result, as enqueue --wait");
+  discover
+      ->add_option("--timeout", discover_options.enqueue_options.wait_timeout_seconds,
+                   "Seconds --wait waits (exit 3 when reached)")
+      ->check(CLI::PositiveNumber);
+  discover->add_option("--max-message-bytes", discover_options.enqueue_options.max_message_bytes,
+                       "Size limit used when validating the jobs");
+  discover->footer(
+      "Writes one job per repository as JSON lines (for mgitctl enqueue --file -), or sends\n"
+      "them with --enqueue. Archived repositories and forks are left out unless asked for.\n"
+      "A summary (listed, filtered out, pages, rate-limit waits) goes to stderr.\n"
+      "Exit: 0 ok (also for an empty organisation), 1 an invalid API answer or job, 2 usage,\n"
+      "credential (401/403), unknown org (404) or connection error, 3 rate limited longer\n"
+      "than --max-wait. See docs/discovery.md.\n\n"
+      "Examples:\n"
+      "  mgitctl discover --provider github --org acme --api-credential github-api \\\n"
+      "    --credentials-dir /etc/mgitd/credentials --credential github-git \\\n"
+      "    --topic backend --pushed-since 90d > jobs.jsonl\n"
+      "  mgitctl discover --provider gitea --api-url https://gitea.example.com --org infra \\\n"
+      "    --api-credential gitea-api --credentials-dir ./creds --enqueue --wait");
+
   // credentials check
   CredentialsCheckOptions credentials_options;
   auto* credentials = app.add_subcommand("credentials", "Inspect a credentials directory offline");
@@ -206,6 +291,7 @@ int run(int argc, char** argv) {
     if (*fleet) return run_fleet(kafka, fleet_options);
     if (*validate) return run_validate(validate_options);
     if (*credentials_check) return run_credentials_check(credentials_options);
+    if (*discover) return run_discover(kafka, discover_options);
   } catch (const CtlError& e) {
     fmt::print(stderr, "mgitctl: {}\n", e.what());
     return e.exit_code();
