@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <deque>
+#include <iterator>
 #include <thread>
 
 #include "provider_support.hpp"
@@ -99,7 +100,8 @@ class Loop {
       }
       // Depth first: a listing's next page before the listings it revealed, so pages of one
       // listing stay together in the output order.
-      for (auto it = page->more.rbegin(); it != page->more.rend(); ++it) queue.push_front(*it);
+      queue.insert(queue.begin(), std::make_move_iterator(page->more.begin()),
+                   std::make_move_iterator(page->more.end()));
       if (page->next) queue.push_front(std::move(*page->next));
     }
     return std::move(result_);

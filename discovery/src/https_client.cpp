@@ -34,6 +34,10 @@ using Clock = std::chrono::steady_clock;
 
 constexpr std::uint32_t kHeaderLimit = 64 * 1024;
 
+std::string where(const UrlParts& parts) {
+  return fmt::format("{}://{}:{}", parts.scheme, parts.host, parts.port);
+}
+
 TransportFailure failure(DiscoveryErrorCode code, std::string message, bool transient) {
   return TransportFailure{DiscoveryError{code, std::move(message)}, transient};
 }
@@ -82,10 +86,6 @@ class HttpsTransport final : public Transport {
   }
 
  private:
-  std::string where(const UrlParts& parts) const {
-    return fmt::format("{}://{}:{}", parts.scheme, parts.host, parts.port);
-  }
-
   tl::expected<ApiResponse, TransportFailure> send(const UrlParts& parts,
                                                    const ApiRequest& request) {
     const auto deadline = Clock::now() + options_.request_timeout;
