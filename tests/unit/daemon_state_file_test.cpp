@@ -86,14 +86,19 @@ TEST(StateFile, LedgerStartsAndWritesWithFifosPlantedAtItsNames) {
   const auto file = dir.path() / "in-flight.json";
   ASSERT_EQ(::mkfifo(file.c_str(), 0600), 0);
   ASSERT_EQ(::mkfifo((file.string() + ".tmp").c_str(), 0600), 0);
+  ASSERT_EQ(::mkfifo((file.string() + ".alt").c_str(), 0600), 0);  // the second slot
+  ASSERT_EQ(::mkfifo((file.string() + ".alt.tmp").c_str(), 0600), 0);
   {
     InFlightLedger ledger(file);  // the load must not wait for a FIFO's writer
     const RecordId record{{"mgit.sync.jobs", 0}, 5};
     EXPECT_EQ(ledger.consumed(record), 0);
     ledger.expect("run-1", record);
-    ledger.started("run-1");  // the write must not wait for a FIFO's reader
+    ledger.started("run-1");  // the writes must not wait for a FIFO's reader
+    const auto other = std::filesystem::path(file.string() + ".alt");
     EXPECT_TRUE(std::filesystem::is_regular_file(file));
-    EXPECT_NE(read_all(file).find("\"offset\""), std::string::npos) << read_all(file);
+    EXPECT_TRUE(std::filesystem::is_regular_file(other));
+    EXPECT_NE(read_all(other).find("\"offset\""), std::string::npos)
+        << "the second write, in the second slot: " << read_all(other);
   }
 }
 
