@@ -68,6 +68,11 @@ struct Config {
   int connect_timeout_seconds = 10;
   int socket_timeout_seconds = 300;
   std::string git_ca_file;  ///< PEM CAs trusted for https remotes beside the system's
+  // The force-push safety net (docs/git-executor.md, "Force-push safety net").
+  bool ref_backup = true;
+  std::vector<std::string> ref_backup_namespaces{"refs/heads/", "refs/tags/"};
+  int ref_backup_keep = 10;         ///< newest backups kept per ref; 0: no count limit
+  int ref_backup_max_age_days = 0;  ///< 0: no age limit
   std::string http_listen = "0.0.0.0:8080";
   // Webhook intake (docs/webhooks.md): off while webhook_listen is empty.
   std::string webhook_listen;
