@@ -326,8 +326,8 @@ tl::expected<RemotePtr, JobError> RepositorySync::in_memory_remote(git_repositor
   options.repository = repo;
   options.name = nullptr;
   // A mirror's refspecs are built per fetch from what the remote advertises and passed to
-  // the download; a base `+refs/*:refs/*` would let libgit2's opportunistic updates write
-  // `refs/mgitd/`.
+  // the download; without a base `+refs/*:refs/*` nothing else (libgit2's opportunistic
+  // updates of configured refspecs) can ever reach `refs/mgitd/`.
   const std::string spec(fetchspec(layout));
   options.fetchspec = layout == Layout::kMirror ? nullptr : spec.c_str();
   options.flags = GIT_REMOTE_CREATE_SKIP_INSTEADOF | GIT_REMOTE_CREATE_SKIP_DEFAULT_FETCHSPEC;

@@ -106,6 +106,24 @@ TEST_F(RefBackupTest, ForcePushKeepsTheOldTipUnderABackupRef) {
   EXPECT_EQ(run(mirror + " rev-parse refs/heads/main"), new_tip);
 }
 
+TEST_F(RefBackupTest, AJobKilledAfterItsBackupsBeforeTheRefsMovedIsNotBackedUpTwice) {
+  const std::string repo = create_repo("killed", 2);
+  ASSERT_TRUE(execute(make_job(Operation::kMirror, repo, "m")));
+  const std::string old_tip = rev_parse(repo, "main");
+  rewrite(repo, "main");
+  // What a worker killed between writing its backups and moving the refs leaves behind.
+  const std::string left = "refs/mgitd/backup/refs/heads/main/20250101T000000Z";
+  run(target_git("m") + " update-ref " + left + " " + old_tip);
+
+  const auto report = execute(make_job(Operation::kMirror, repo, "m"));
+  ASSERT_TRUE(report) << report.error().message;
+  const RefUpdate* main = find_update(*report, "refs/heads/main");
+  ASSERT_NE(main, nullptr);
+  EXPECT_TRUE(main->forced);
+  EXPECT_EQ(main->backup_ref, left);
+  EXPECT_EQ(backups("m", "refs/heads/main"), std::vector<std::string>{left});
+}
+
 TEST_F(RefBackupTest, AFastForwardIsNotForcedAndMakesNoBackup) {
   const std::string repo = create_repo("ff", 1);
   ASSERT_TRUE(execute(make_job(Operation::kMirror, repo, "m")));
