@@ -63,8 +63,8 @@ std::optional<system_clock::time_point> parse_stamp(std::string_view s) {
   }
   const std::int64_t days =
       days_from_civil(year, static_cast<unsigned>(month), static_cast<unsigned>(day));
-  return system_clock::time_point(
-      std::chrono::seconds(days * 86400 + hour * 3600 + minute * 60 + second));
+  return system_clock::time_point(std::chrono::seconds(days * 86400 + std::int64_t{hour} * 3600 +
+                                                       std::int64_t{minute} * 60 + second));
 }
 
 }  // namespace

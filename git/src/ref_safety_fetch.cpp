@@ -52,6 +52,7 @@ tl::expected<void, jobs::JobError> RepositorySync::download_and_update(
   std::vector<std::string> specs;
   std::vector<char*> spec_ptrs;
   specs.reserve(mappings.size());
+  spec_ptrs.reserve(mappings.size());
   for (const RefMapping& mapping : mappings) specs.push_back(mapping.refspec());
   for (std::string& spec : specs) spec_ptrs.push_back(spec.data());
   const git_strarray refspecs{spec_ptrs.data(), spec_ptrs.size()};

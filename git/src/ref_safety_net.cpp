@@ -143,7 +143,10 @@ tl::expected<void, GitStepFailure> RefSafetyNet::prepare(
   }
   if (rc != GIT_ITEROVER) return failed(rc, "listing refs");
 
-  for (const auto& [name, old] : local_refs) {
+  for (const auto& local : local_refs) {
+    // Not a structured binding: clang 14 cannot capture one in the lambda below.
+    const std::string& name = local.first;
+    const git_oid& old = local.second;
     bool drops_tip = false;
     if (auto in = incoming.find(name); in != incoming.end()) {
       drops_tip = forced(old, in->second);

@@ -69,7 +69,8 @@ class RefSafetyNet {
   [[nodiscard]] bool backed_up(const std::string& local) const;
   [[nodiscard]] bool forced(const git_oid& old_oid, const git_oid& new_oid) const;
   tl::expected<std::string, GitStepFailure> backup(const std::string& local, const git_oid& old);
-  tl::expected<std::vector<BackupName>, GitStepFailure> list_backups(const std::string& glob) const;
+  [[nodiscard]] tl::expected<std::vector<BackupName>, GitStepFailure> list_backups(
+      const std::string& glob) const;
 
   git_repository* repo_;
   SafetyNetPolicy policy_;
