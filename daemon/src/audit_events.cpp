@@ -66,6 +66,26 @@ std::vector<audit::AuditEvent> job_audit_events(const AuditedJob& job,
       events.push_back(job_event(audit::kCredentialRefused, job, result, "auth_failed"));
     }
   }
+  // The force-push safety net: one event per old tip kept. Ref names and ids come from the
+  // target's remote, never from a credential.
+  if (ran && !result.report.replayed) {
+    for (const jobs::RefUpdate& update : result.report.refs_updated) {
+      if (update.backup_ref.empty()) continue;
+      audit::AuditEvent event;
+      event.event = audit::kRefBackup;
+      event.outcome = update.new_oid.empty() ? "deleted" : "forced";
+      event.correlation_id = job.ctx.correlation_id;
+      event.job_id = job.ctx.job_id;
+      event.trace_id = job.ctx.trace_id;
+      event.fields.push_back({"repository", security::redact_url(result.repository_url)});
+      event.fields.push_back({"target", result.target});
+      event.fields.push_back({"ref", update.ref});
+      event.fields.push_back({"old", update.old_oid});
+      event.fields.push_back({"new", update.new_oid});
+      event.fields.push_back({"backup_ref", update.backup_ref});
+      events.push_back(std::move(event));
+    }
+  }
   return events;
 }
 

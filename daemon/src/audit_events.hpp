@@ -25,7 +25,8 @@ struct AuditedJob {
 /// when a credential was offered to the remote (the job ran and was not a replay), with the
 /// result's status as outcome; `credential_refused` when the remote refused it
 /// (`auth_failed`) or the policy refused to hand it out (a denial naming the credential);
-/// `rate_limited` for a job answered so. Any other answer gives none.
+/// `rate_limited` for a job answered so; `ref_backup` for each ref whose old tip the job kept
+/// under refs/mgitd/backup/ (outcome `forced` or `deleted`). Any other answer gives none.
 std::vector<audit::AuditEvent> job_audit_events(const AuditedJob& job,
                                                 const jobs::JobResult& result);
 

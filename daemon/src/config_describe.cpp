@@ -113,6 +113,10 @@ std::string describe_config(const Config& config) {
   add_raw(out, "connect_timeout_seconds", std::to_string(config.connect_timeout_seconds));
   add_raw(out, "socket_timeout_seconds", std::to_string(config.socket_timeout_seconds));
   add_string(out, "git_ca_file", config.git_ca_file);
+  add_raw(out, "ref_backup", config.ref_backup ? "true" : "false");
+  add_raw(out, "ref_backup_namespaces", string_list(config.ref_backup_namespaces));
+  add_raw(out, "ref_backup_keep", std::to_string(config.ref_backup_keep));
+  add_raw(out, "ref_backup_max_age_days", std::to_string(config.ref_backup_max_age_days));
   add_string(out, "http_listen", config.http_listen);
   add_string(out, "webhook_listen", config.webhook_listen);
   add_string(out, "webhook_routes_file", config.webhook_routes_file);

@@ -23,6 +23,7 @@ constexpr std::string_view kTextType = "TEXT";
 constexpr std::string_view kIntegerType = "INT";
 constexpr std::string_view kKeyValueType = "KEY=VALUE";
 constexpr std::string_view kHostOrCidrType = "HOST|CIDR";
+constexpr std::string_view kRefPrefixType = "REF_PREFIX";
 
 std::string trim(std::string_view text) { return std::string(basics::trim(text, kBlanks)); }
 
@@ -108,12 +109,29 @@ std::string check_git_proxy(const std::string& value) {
   return value.empty() ? std::string() : git::git_proxy_problem(value);
 }
 
+/// A backed-up namespace: a prefix under refs/, never mgitd's own refs/mgitd/.
+std::string check_ref_prefix(const std::string& value) {
+  if (!basics::starts_with(value, "refs/") || value.size() < 6) {
+    return fmt::format("'{}' is not a ref prefix under refs/ (e.g. refs/heads/)", value);
+  }
+  if (basics::starts_with(value, "refs/mgitd/") || value == "refs/mgitd") {
+    return "refs/mgitd/ holds the backups themselves";
+  }
+  if (value.find_first_of(" ~^:?*[\\") != std::string::npos ||
+      value.find("..") != std::string::npos) {
+    return fmt::format("'{}' has characters a ref name cannot hold", value);
+  }
+  return {};
+}
+
 constexpr int kDay = 86400;
 
 ValueKind kind_of(const CLI::Option& option) {
   if (option.get_expected_max() == 0) return ValueKind::kBoolean;  // a flag takes no argument
   const std::string type = option.get_type_name();
-  if (type == kKeyValueType || type == kHostOrCidrType) return ValueKind::kStringArray;
+  if (type == kKeyValueType || type == kHostOrCidrType || type == kRefPrefixType) {
+    return ValueKind::kStringArray;
+  }
   if (type == kIntegerType) return ValueKind::kInteger;
   return ValueKind::kString;
 }
@@ -297,6 +315,19 @@ void declare_options(CLI::App& app, Config& config) {
          "A git connection's read or write blocked this long fails (network)");
   text("--git-ca-file", config.git_ca_file,
        "PEM file of CAs trusted for https git remotes, besides the system's (empty: none)");
+  app.add_flag("--ref-backup", config.ref_backup,
+               "Keep a ref's old tip under refs/mgitd/backup/ when a fetch moves it "
+               "non-fast-forward or deletes it (--ref-backup=false: off)");
+  app.add_option("--ref-backup-namespaces", config.ref_backup_namespaces,
+                 "Repeatable remote ref prefix whose forced updates and deletions are backed up "
+                 "(default: refs/heads/ refs/tags/)")
+      ->type_name(std::string(kRefPrefixType))
+      ->check(CLI::Validator(check_ref_prefix, "", ""))
+      ->take_all();
+  number("--ref-backup-keep", config.ref_backup_keep, 0, 1000000,
+         "Newest backups kept per ref (0: no count limit)");
+  number("--ref-backup-max-age-days", config.ref_backup_max_age_days, 0, 36500,
+         "Backups older than this many days are removed by a later job (0: no age limit)");
   text("--http-listen", config.http_listen, "HOST:PORT for metrics and health")
       ->check(CLI::Validator(check_listen, "", ""));
   declare_webhook_options(app, config);

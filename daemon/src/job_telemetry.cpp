@@ -88,6 +88,13 @@ void JobTelemetry::finished(const InFlightJob& job, const jobs::Job& parsed,
       metrics->job_coalesced();
     } else {
       metrics->git_received(result.report.received_bytes, result.report.received_objects);
+      // A replay answered from the target's record moved nothing.
+      if (!result.report.replayed) {
+        for (const jobs::RefUpdate& update : result.report.refs_updated) {
+          if (update.forced)
+            metrics->forced_update(update.new_oid.empty(), !update.backup_ref.empty());
+        }
+      }
       // Every failed attempt but the last was retried; an expired job was waiting to retry
       // its last one too.
       const auto retried = run.status == jobs::Status::kExpired

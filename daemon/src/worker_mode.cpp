@@ -35,6 +35,10 @@ isolation::WorkerPoolSettings worker_pool_settings(const Config& config,
   setup.connect_timeout_seconds = config.connect_timeout_seconds;
   setup.socket_timeout_seconds = config.socket_timeout_seconds;
   setup.ca_file = config.git_ca_file;
+  setup.ref_backup = config.ref_backup;
+  setup.ref_backup_namespaces = config.ref_backup_namespaces;
+  setup.ref_backup_keep = config.ref_backup_keep;
+  setup.ref_backup_max_age_days = config.ref_backup_max_age_days;
   settings.home = std::filesystem::path(config.workspace) / ".mgitd" / "worker-home";
   settings.credentials = &credentials;
   settings.stall_timeout = std::chrono::seconds(config.stall_timeout_seconds);
@@ -69,6 +73,9 @@ int run_worker_process() {
         settings.connect_timeout = std::chrono::seconds(setup.connect_timeout_seconds);
         settings.socket_timeout = std::chrono::seconds(setup.socket_timeout_seconds);
         settings.ca_file = setup.ca_file;
+        settings.ref_backup =
+            git::RefBackupSettings{setup.ref_backup, setup.ref_backup_namespaces,
+                                   setup.ref_backup_keep, setup.ref_backup_max_age_days};
         return std::make_unique<git::GitExecutor>(std::move(settings));
       });
 }

@@ -38,7 +38,8 @@ bool same_request(const jobs::Job& leader, const jobs::Job& other) {
          other.repository_key == leader.repository_key && other.credential == leader.credential &&
          other.ref == leader.ref && other.target == leader.target && a.prune == b.prune &&
          a.bare == b.bare && a.depth == b.depth && a.timeout_seconds == b.timeout_seconds &&
-         a.submodules == b.submodules && other.not_after == leader.not_after;
+         a.submodules == b.submodules && a.ref_backup == b.ref_backup &&
+         other.not_after == leader.not_after;
 }
 
 jobs::Status status_of(const tl::expected<jobs::ExecutionReport, jobs::JobError>& outcome) {

@@ -43,14 +43,15 @@ RepositorySync::RepositorySync(const jobs::Job& job, std::filesystem::path path,
                                const security::Credential* credential,
                                const security::Redactor& redactor,
                                const observability::JobContext& ctx, SyncLimits limits,
-                               SyncNetwork network)
+                               SyncNetwork network, RefBackupSettings backups)
     : job_(job),
       path_(std::move(path)),
       control_(control),
       redactor_(redactor),
       ctx_(ctx),
       limits_(limits),
-      network_(std::move(network)) {
+      network_(std::move(network)),
+      backups_(std::move(backups)) {
   transfer_.control = &control;
   transfer_.credential = credential;
   transfer_.url = job_.repository_url;
@@ -131,14 +132,14 @@ tl::expected<std::string, JobError> RepositorySync::fetch(git_remote* remote, La
   options.proxy_opts = proxy;
   options.follow_redirects = kRedirects;
   options.custom_headers = headers;
-  options.prune =
-      (layout == Layout::kMirror || job_.options.prune) ? GIT_FETCH_PRUNE : GIT_FETCH_NO_PRUNE;
-  // A mirror's refspec already names the tags; the others take them all so a tag can be
-  // checked out.
-  options.download_tags = layout == Layout::kMirror ? GIT_REMOTE_DOWNLOAD_TAGS_UNSPECIFIED
-                                                    : GIT_REMOTE_DOWNLOAD_TAGS_ALL;
+  // libgit2's prune deletes before anything could be backed up, and with `+refs/*:refs/*`
+  // it would also delete `refs/mgitd/`: mgitd prunes itself (ref_safety_net.hpp).
+  options.prune = GIT_FETCH_NO_PRUNE;
+  // A mirror's refspecs name the tags; the others take them all so a tag can be checked out.
+  options.download_tags =
+      layout == Layout::kMirror ? GIT_REMOTE_DOWNLOAD_TAGS_NONE : GIT_REMOTE_DOWNLOAD_TAGS_ALL;
   options.update_fetchhead = 0;
-  if (auto ok = check(git_remote_fetch(remote, nullptr, &options, "mgitd: fetch"), "fetch"); !ok) {
+  if (auto ok = download_and_update(remote, layout, options); !ok) {
     return tl::make_unexpected(ok.error());
   }
   JobPhases::mark(Phase::kFetch);
@@ -324,8 +325,11 @@ tl::expected<RemotePtr, JobError> RepositorySync::in_memory_remote(git_repositor
   git_remote_create_options_init(&options, GIT_REMOTE_CREATE_OPTIONS_VERSION);
   options.repository = repo;
   options.name = nullptr;
+  // A mirror's refspecs are built per fetch from what the remote advertises and passed to
+  // the download; without a base `+refs/*:refs/*` nothing else (libgit2's opportunistic
+  // updates of configured refspecs) can ever reach `refs/mgitd/`.
   const std::string spec(fetchspec(layout));
-  options.fetchspec = spec.c_str();
+  options.fetchspec = layout == Layout::kMirror ? nullptr : spec.c_str();
   options.flags = GIT_REMOTE_CREATE_SKIP_INSTEADOF | GIT_REMOTE_CREATE_SKIP_DEFAULT_FETCHSPEC;
   git_remote* remote = nullptr;
   if (auto ok = check(git_remote_create_with_opts(&remote, job_.repository_url.c_str(), &options),

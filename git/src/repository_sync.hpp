@@ -12,6 +12,7 @@
 #include "existing_target.hpp"
 #include "libgit2_handles.hpp"
 #include "mgit/execution/executor.hpp"
+#include "mgit/git/git_executor.hpp"
 #include "mgit/jobs/error.hpp"
 #include "mgit/jobs/job.hpp"
 #include "mgit/jobs/result.hpp"
@@ -47,7 +48,7 @@ class RepositorySync {
   RepositorySync(const jobs::Job& job, std::filesystem::path path,
                  const execution::ExecutionControl& control, const security::Credential* credential,
                  const security::Redactor& redactor, const observability::JobContext& ctx,
-                 SyncLimits limits, SyncNetwork network);
+                 SyncLimits limits, SyncNetwork network, RefBackupSettings backups);
   // libgit2's callbacks hold the address of `transfer_`: a copy would leave them pointing at
   // the original.
   RepositorySync(const RepositorySync&) = delete;
@@ -67,6 +68,9 @@ class RepositorySync {
   tl::expected<void, jobs::JobError> check(int rc, std::string_view action);
   jobs::JobError classify(int rc, std::string_view action);
   tl::expected<std::string, jobs::JobError> fetch(git_remote* remote, Layout layout);
+  // ref_safety_fetch.cpp: download, back up, move refs, prune, expire backups.
+  tl::expected<void, jobs::JobError> download_and_update(git_remote* remote, Layout layout,
+                                                         const git_fetch_options& options);
   tl::expected<void, jobs::JobError> checkout(git_repository* repo,
                                               const std::string& default_branch);
   tl::expected<void, jobs::JobError> check_checkout_size(git_repository* repo, git_object* commit);
@@ -86,6 +90,7 @@ class RepositorySync {
   const observability::JobContext& ctx_;
   SyncLimits limits_;
   SyncNetwork network_;
+  RefBackupSettings backups_;
   ConnectLog connections_;  ///< what the stream did, for credentials and classification
   Transfer transfer_;
   /// `Authorization: Basic …` for the first request, when preemptive_auth_header allows it.

@@ -44,7 +44,8 @@ tl::expected<ExecutionReport, JobError> TargetOperation::run() {
   sync_.emplace(
       job_, path_, control_, credential_ ? &*credential_ : nullptr, redactor_, ctx_,
       SyncLimits{settings_.max_received_bytes, settings_.max_checkout_bytes},
-      SyncNetwork{std::move(*policy), job_endpoint(job_.repository_url), settings_.git_proxy});
+      SyncNetwork{std::move(*policy), job_endpoint(job_.repository_url), settings_.git_proxy},
+      settings_.ref_backup);
   JobPhases::mark(Phase::kPrepare);
   return operate(*exists);
 }

@@ -56,6 +56,7 @@ struct FieldReader {
     v = static_cast<jobs::Operation>(valid ? raw : 0);
   }
   void operator()(std::vector<std::string>& v) {
+    v.clear();  // the sent list replaces a default (ref_backup_namespaces has one)
     const auto items = r.count(kMinStringBytes);
     for (std::size_t i = 0; i < items; ++i) v.push_back(r.str());
   }
@@ -81,6 +82,10 @@ void setup_fields(Io& io, Setup& s) {
   io(s.connect_timeout_seconds);
   io(s.socket_timeout_seconds);
   io(s.ca_file);
+  io(s.ref_backup);
+  io(s.ref_backup_namespaces);
+  io(s.ref_backup_keep);
+  io(s.ref_backup_max_age_days);
 }
 
 template <class Io, class Job>
@@ -97,6 +102,7 @@ void job_fields(Io& io, Job& job) {
   io(job.options.bare);
   io(job.options.depth);
   io(job.options.submodules);
+  io(job.options.ref_backup);
   io(job.requested_by);
   io(job.coalesced_job_ids);
 }
@@ -232,6 +238,8 @@ std::string encode_done(const Outcome& outcome) {
     w.str(update.ref);
     w.str(update.old_oid);
     w.str(update.new_oid);
+    w.boolean(update.forced);
+    w.str(update.backup_ref);
   }
   w.u64(report.received_objects);
   w.u64(report.received_bytes);
@@ -251,13 +259,15 @@ std::optional<Outcome> decode_done(std::string_view payload) {
   jobs::ExecutionReport report;
   report.head_ref = r.str();
   report.head_oid = r.str();
-  const auto updates = r.count(3 * kMinStringBytes);
+  const auto updates = r.count(4 * kMinStringBytes + 1);
   report.refs_updated.reserve(updates);
   for (std::size_t i = 0; i < updates; ++i) {
     jobs::RefUpdate update;
     update.ref = r.str();
     update.old_oid = r.str();
     update.new_oid = r.str();
+    update.forced = r.boolean();
+    update.backup_ref = r.str();
     report.refs_updated.push_back(std::move(update));
   }
   report.received_objects = r.u64();

@@ -166,6 +166,10 @@ std::optional<JobError> read_options(const Value& doc, Job& job) {
   if (!submodules) return submodules.error();
   if (*submodules) return invalid("options.submodules: submodules are not supported");
   job.options.submodules = false;
+
+  auto ref_backup = read_bool(*options, "ref_backup", true);
+  if (!ref_backup) return ref_backup.error();
+  job.options.ref_backup = *ref_backup;
   return std::nullopt;
 }
 

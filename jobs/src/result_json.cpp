@@ -138,6 +138,15 @@ std::string serialize(const JobResult& result, std::size_t kept_refs, bool trunc
     write_string_or_null(writer, update.old_oid);  // null: created
     write_key(writer, "new");
     write_string_or_null(writer, update.new_oid);  // null: deleted
+    // Only when set, like `recloned`: v1 consumers that do not know them see no change.
+    if (update.forced) {
+      write_key(writer, "forced");
+      writer.Bool(true);
+    }
+    if (!update.backup_ref.empty()) {
+      write_key(writer, "backup_ref");
+      write_string(writer, update.backup_ref);
+    }
     writer.EndObject();
   }
   writer.EndArray();

@@ -28,6 +28,7 @@ struct EnqueueOptions {
   std::string correlation_id;
   int timeout_seconds = 0;  ///< 0: not set, the daemon's default applies
   bool prune = true;
+  bool ref_backup = true;  ///< false: `options.ref_backup: false` (no force-push backups)
   std::string requested_by;
   // Or many from a JSON-lines file (`-` for stdin).
   std::string file;

@@ -100,6 +100,10 @@ std::string job_from_flags(const EnqueueOptions& options) {
   w.StartObject();
   w.Key("prune");
   w.Bool(options.prune);
+  if (!options.ref_backup) {  // only when off: the daemon's default is on
+    w.Key("ref_backup");
+    w.Bool(false);
+  }
   if (options.timeout_seconds > 0) {
     w.Key("timeout_seconds");
     w.Int(options.timeout_seconds);

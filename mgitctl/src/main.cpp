@@ -110,6 +110,9 @@ int run(int argc, char** argv) {
                    "Job deadline (0: the daemon's default)")
       ->check(CLI::NonNegativeNumber);
   enqueue->add_flag("--prune,!--no-prune", enqueue_options.prune, "Prune deleted remote refs");
+  enqueue->add_flag(
+      "!--no-ref-backup", enqueue_options.ref_backup,
+      "No refs/mgitd/backup/ refs for this job's forced updates (options.ref_backup)");
   enqueue->add_option("--requested-by", enqueue_options.requested_by,
                       "Who asked (default mgitctl:$USER)");
   enqueue->add_option("--file", enqueue_options.file,

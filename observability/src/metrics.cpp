@@ -211,6 +211,13 @@ struct Metrics::Impl {
           .Name("mgitd_rate_limited_answers_total")
           .Help("Jobs answered rate_limited, by reason (deadline, share, attempts).")
           .Register(*registry);
+  prometheus::Family<prometheus::Counter>& forced_updates =
+      BuildCounter()
+          .Name("mgitd_forced_updates_total")
+          .Help(
+              "Refs a fetch moved non-fast-forward (forced) or deleted (deleted), and of "
+              "those how many were backed up under refs/mgitd/backup/ (backed_up=true|false).")
+          .Register(*registry);
 
   std::mutex lag_mutex;
   std::map<std::int32_t, prometheus::Gauge*> lag_by_partition;
@@ -229,6 +236,11 @@ Metrics::Metrics(const BuildInfo& build) : impl_(std::make_unique<Impl>()) {
   }
   for (const auto* reason : {"deadline", "share", "attempts"}) {
     impl_->rate_limited.Add({{"reason", reason}});
+  }
+  for (const auto* kind : {"forced", "deleted"}) {
+    for (const auto* backed_up : {"true", "false"}) {
+      impl_->forced_updates.Add({{"kind", kind}, {"backed_up", backed_up}});
+    }
   }
 }
 
@@ -284,6 +296,12 @@ void Metrics::set_rate_limits(std::size_t throttled_hosts, std::size_t waiting_j
 }
 
 void Metrics::job_coalesced() { impl_->coalesced_counter.Increment(); }
+
+void Metrics::forced_update(bool deleted, bool backed_up) {
+  impl_->forced_updates
+      .Add({{"kind", deleted ? "deleted" : "forced"}, {"backed_up", backed_up ? "true" : "false"}})
+      .Increment();
+}
 
 void Metrics::offset_resets(std::uint64_t count) {
   impl_->resets_counter.Increment(static_cast<double>(count));

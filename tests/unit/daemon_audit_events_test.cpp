@@ -56,6 +56,40 @@ TEST(DaemonAuditEventsTest, APolicyDenialCarriesTheJobsIdsAndTheRedactedUrl) {
   EXPECT_EQ(line.find("hunter2"), std::string::npos) << line;
 }
 
+TEST(DaemonAuditEventsTest, EachBackupOfAForcedUpdateIsAnEvent) {
+  const auto ctx = context();
+  auto ran = result(jobs::Status::kSucceeded, std::nullopt);
+  ran.repository_url = "https://user:hunter2-SECRET@git.example.com/org/app.git";
+  ran.target = "mirrors/app";
+  const std::string a(40, 'a');
+  const std::string b(40, 'b');
+  jobs::RefUpdate moved{"refs/heads/main", a, b};
+  moved.forced = true;
+  moved.backup_ref = "refs/mgitd/backup/refs/heads/main/20261206T114501Z";
+  jobs::RefUpdate deleted{"refs/heads/gone", b, ""};
+  deleted.forced = true;
+  deleted.backup_ref = "refs/mgitd/backup/refs/heads/gone/20261206T114501Z";
+  jobs::RefUpdate not_backed_up{"refs/pull/1/head", a, b};
+  not_backed_up.forced = true;
+  ran.report.refs_updated = {moved, deleted, not_backed_up, {"refs/heads/ff", a, b}};
+  const auto events = job_audit_events(AuditedJob{ctx, "", ""}, ran);
+  ASSERT_EQ(names(events), (std::vector<std::string>{"ref_backup", "ref_backup"}));
+  EXPECT_EQ(events[0].outcome, "forced");
+  EXPECT_EQ(events[1].outcome, "deleted");
+  const auto line = audit::encode(events[0]);
+  EXPECT_NE(line.find(R"("job_id":"job-7")"), std::string::npos) << line;
+  EXPECT_NE(
+      line.find(R"("target":"mirrors/app","ref":"refs/heads/main","old":")" + a + R"(","new":")" +
+                b + R"(","backup_ref":"refs/mgitd/backup/refs/heads/main/20261206T114501Z")"),
+      std::string::npos)
+      << line;
+  EXPECT_EQ(line.find("hunter2"), std::string::npos) << line;
+
+  // A replay moved nothing: no events.
+  ran.report.replayed = true;
+  EXPECT_TRUE(job_audit_events(AuditedJob{ctx, "", ""}, ran).empty());
+}
+
 TEST(DaemonAuditEventsTest, ADenialNamingTheCredentialIsAlsoACredentialRefusal) {
   const auto ctx = context();
   const auto events = job_audit_events(

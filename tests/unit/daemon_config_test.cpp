@@ -596,6 +596,52 @@ TEST_F(ConfigTest, InvalidNetworkPolicySettingsExitWithTwo) {
   EXPECT_THAT(err_, Not(HasSubstr("hunter2")));
 }
 
+TEST_F(ConfigTest, RefBackupSettingsComeFromEverySource) {
+  auto result = load({});
+  ASSERT_TRUE(result.config) << err_;
+  EXPECT_TRUE(result.config->ref_backup);
+  EXPECT_THAT(result.config->ref_backup_namespaces, ElementsAre("refs/heads/", "refs/tags/"));
+  EXPECT_EQ(result.config->ref_backup_keep, 10);
+  EXPECT_EQ(result.config->ref_backup_max_age_days, 0);
+
+  const auto file = write_file("backup.conf",
+                               "ref_backup = false\nref_backup_namespaces = [\"refs/heads/\"]\n"
+                               "ref_backup_keep = 3\nref_backup_max_age_days = 90\n");
+  result = load({"--config", file});
+  ASSERT_TRUE(result.config) << err_;
+  EXPECT_FALSE(result.config->ref_backup);
+  EXPECT_THAT(result.config->ref_backup_namespaces, ElementsAre("refs/heads/"));
+  EXPECT_EQ(result.config->ref_backup_keep, 3);
+  EXPECT_EQ(result.config->ref_backup_max_age_days, 90);
+
+  // flag > env > file, the list taken whole from one source.
+  env_["MGITD_REF_BACKUP"] = "true";
+  env_["MGITD_REF_BACKUP_NAMESPACES"] = "refs/heads/,refs/pull/";
+  env_["MGITD_REF_BACKUP_KEEP"] = "5";
+  result = load({"--config", file});
+  ASSERT_TRUE(result.config) << err_;
+  EXPECT_TRUE(result.config->ref_backup);
+  EXPECT_THAT(result.config->ref_backup_namespaces, ElementsAre("refs/heads/", "refs/pull/"));
+  EXPECT_EQ(result.config->ref_backup_keep, 5);
+  result = load({"--config", file, "--ref-backup=false", "--ref-backup-namespaces", "refs/tags/",
+                 "--ref-backup-keep", "0"});
+  ASSERT_TRUE(result.config) << err_;
+  EXPECT_FALSE(result.config->ref_backup);
+  EXPECT_THAT(result.config->ref_backup_namespaces, ElementsAre("refs/tags/"));
+  EXPECT_EQ(result.config->ref_backup_keep, 0);
+
+  for (const auto& [args, message] : std::vector<std::pair<std::vector<std::string>, std::string>>{
+           {{"--ref-backup-namespaces", "refs/mgitd/"}, "refs/mgitd/ holds the backups"},
+           {{"--ref-backup-namespaces", "heads/"}, "not a ref prefix under refs/"},
+           {{"--ref-backup-namespaces", "refs/a*"}, "characters a ref name cannot hold"},
+           {{"--ref-backup-keep", "-1"}, "--ref-backup-keep"},
+           {{"--ref-backup-max-age-days", "36501"}, "--ref-backup-max-age-days"}}) {
+    const auto refused = load(args);
+    EXPECT_EQ(refused.exit_code, 2) << args[1];
+    EXPECT_THAT(err_, HasSubstr(message)) << args[1];
+  }
+}
+
 TEST_F(ConfigTest, CoalescingIsOnByDefaultAndEachSourceTurnsItOff) {
   auto result = load({});
   ASSERT_TRUE(result.config) << err_;

@@ -87,18 +87,21 @@ TEST_F(CoalesceTest, AJobThatAsksForSomethingElseRunsOnItsOwnInOrder) {
   auto no_prune = sync_job("no-prune", "org/app");
   no_prune.options.prune = false;
   submit(scheduler, no_prune);
+  auto no_backup = sync_job("no-backup", "org/app");  // options.ref_backup: false
+  no_backup.options.ref_backup = false;
+  submit(scheduler, no_backup);
   auto other_tag = sync_job("other-tag", "org/app");
   submit(scheduler, other_tag, 2);
   executor_.release("first");
-  run_until_completed(7);
+  run_until_completed(8);
 
   std::vector<std::string> executed;
   for (const auto& call : executor_.calls()) executed.push_back(call.job_id);
-  EXPECT_EQ(executed,
-            (std::vector<std::string>{"first", "a1", "other-ref", "b1", "no-prune", "other-tag"}));
+  EXPECT_EQ(executed, (std::vector<std::string>{"first", "a1", "other-ref", "b1", "no-prune",
+                                                "no-backup", "other-tag"}));
   EXPECT_EQ(runs_.at("a2").served_by, "a1");
   EXPECT_EQ(order_, (std::vector<std::string>{"first", "a1", "a2", "other-ref", "b1", "no-prune",
-                                              "other-tag"}));
+                                              "no-backup", "other-tag"}));
 }
 
 TEST_F(CoalesceTest, ClonesAndDifferentCredentialsAreNeverShared) {

@@ -33,6 +33,20 @@ TEST(IsolationMessages, SetupRoundTripsWithTheCaFile) {
   EXPECT_EQ(decoded->ca_file, setup.ca_file);
 }
 
+TEST(IsolationMessages, SetupRoundTripsWithTheRefBackupSettings) {
+  WorkerSetup setup;
+  setup.ref_backup = false;
+  setup.ref_backup_namespaces = {"refs/heads/", "refs/pull/"};
+  setup.ref_backup_keep = 3;
+  setup.ref_backup_max_age_days = 90;
+  const auto decoded = decode_setup(frame_of(encode_setup(setup)).payload);
+  ASSERT_TRUE(decoded.has_value());
+  EXPECT_FALSE(decoded->ref_backup);
+  EXPECT_EQ(decoded->ref_backup_namespaces, setup.ref_backup_namespaces);
+  EXPECT_EQ(decoded->ref_backup_keep, 3);
+  EXPECT_EQ(decoded->ref_backup_max_age_days, 90);
+}
+
 TEST(IsolationMessages, RunRequestRoundTripsWithItsCredential) {
   RunRequest request;
   request.job.job_id = "j-1";
@@ -41,6 +55,7 @@ TEST(IsolationMessages, RunRequestRoundTripsWithItsCredential) {
   request.job.credential = "deploy";
   request.job.target = "org/app";
   request.job.options.prune = false;
+  request.job.options.ref_backup = false;
   request.job.options.depth = 3;
   request.job.coalesced_job_ids = {"j-2", "j-3"};
   request.ctx.trace_id = "trace";
@@ -61,6 +76,7 @@ TEST(IsolationMessages, RunRequestRoundTripsWithItsCredential) {
   EXPECT_EQ(decoded->job.operation, jobs::Operation::kMirror);
   EXPECT_EQ(decoded->job.repository_url, request.job.repository_url);
   EXPECT_FALSE(decoded->job.options.prune);
+  EXPECT_FALSE(decoded->job.options.ref_backup);
   EXPECT_EQ(decoded->job.options.depth, 3);
   EXPECT_EQ(decoded->job.coalesced_job_ids, (std::vector<std::string>{"j-2", "j-3"}));
   EXPECT_EQ(decoded->ctx.trace_id, "trace");
@@ -97,6 +113,8 @@ TEST(IsolationMessages, OutcomesRoundTrip) {
   report.head_ref = "refs/heads/main";
   report.head_oid = "abc";
   report.refs_updated = {{"refs/heads/main", "", "abc"}, {"refs/tags/v1", "def", ""}};
+  report.refs_updated[1].forced = true;
+  report.refs_updated[1].backup_ref = "refs/mgitd/backup/refs/tags/v1/20261206T114501Z";
   report.received_bytes = 1u << 30;
   report.replayed = true;
   report.recloned = true;
@@ -104,6 +122,9 @@ TEST(IsolationMessages, OutcomesRoundTrip) {
   ASSERT_TRUE(done && *done);
   EXPECT_EQ((*done)->refs_updated.size(), 2u);
   EXPECT_EQ((*done)->refs_updated[1].old_oid, "def");
+  EXPECT_FALSE((*done)->refs_updated[0].forced);
+  EXPECT_TRUE((*done)->refs_updated[1].forced);
+  EXPECT_EQ((*done)->refs_updated[1].backup_ref, "refs/mgitd/backup/refs/tags/v1/20261206T114501Z");
   EXPECT_EQ((*done)->received_bytes, 1u << 30);
   EXPECT_TRUE((*done)->replayed);
   EXPECT_TRUE((*done)->recloned);

@@ -513,6 +513,9 @@ TEST(ParseJob, Options) {
                  "options.submodules: submodules are not supported");
   EXPECT_FALSE(expect_job(parse(with("/options/prune", "false"))).options.prune);
   EXPECT_TRUE(expect_job(parse(with("/options/bare", "true"))).options.bare);
+  expect_invalid(with("/options/ref_backup", "0"), "options.ref_backup: must be a boolean");
+  EXPECT_TRUE(expect_job(parse(with("/options/prune", "true"))).options.ref_backup);
+  EXPECT_FALSE(expect_job(parse(with("/options/ref_backup", "false"))).options.ref_backup);
 }
 
 TEST(ParseJob, DepthOtherThanZeroIsRejected) {

@@ -110,6 +110,29 @@ TEST(ResultJson, RecloneOfACorruptTargetIsSaid) {
   EXPECT_STREQ(doc["status"].GetString(), "succeeded");
 }
 
+TEST(ResultJson, AForcedUpdateNamesItsBackupAndADeletionHasNoNew) {
+  JobResult result = succeeded_sync();
+  jobs::RefUpdate moved{"refs/heads/main", std::string(40, 'a'), std::string(40, 'b')};
+  moved.forced = true;
+  moved.backup_ref = "refs/mgitd/backup/refs/heads/main/20261206T114501Z";
+  jobs::RefUpdate deleted{"refs/heads/gone", std::string(40, 'c'), ""};
+  deleted.forced = true;
+  jobs::RefUpdate plain{"refs/heads/ff", std::string(40, 'd'), std::string(40, 'e')};
+  result.report.refs_updated = {moved, deleted, plain};
+  const rapidjson::Document doc = parse_json(result_to_json(result));
+  const auto& refs = doc["refs_updated"];
+  ASSERT_EQ(refs.Size(), 3u);
+  EXPECT_TRUE(refs[0]["forced"].GetBool());
+  EXPECT_STREQ(refs[0]["backup_ref"].GetString(),
+               "refs/mgitd/backup/refs/heads/main/20261206T114501Z");
+  EXPECT_TRUE(refs[1]["new"].IsNull());
+  EXPECT_TRUE(refs[1]["forced"].GetBool());
+  EXPECT_FALSE(refs[1].HasMember("backup_ref"));
+  // A fast-forward carries neither field: v1 consumers see what they saw before.
+  EXPECT_FALSE(refs[2].HasMember("forced"));
+  EXPECT_FALSE(refs[2].HasMember("backup_ref"));
+}
+
 TEST(ResultJson, RejectedResultBeforeTheJobWasKnown) {
   JobResult result;
   result.job_id = "j";

@@ -46,6 +46,24 @@ TEST(Metrics, CountsWithTheirLabels) {
       1);
 }
 
+TEST(Metrics, ForcedUpdatesByKindAndBackup) {
+  Metrics metrics(BuildInfo{"1.2.3", "abc123"});
+  metrics.forced_update(false, true);
+  metrics.forced_update(false, true);
+  metrics.forced_update(true, false);
+  const auto text = metrics.serialize();
+  EXPECT_EQ(test_support::metric_sample(
+                text, R"(mgitd_forced_updates_total{backed_up="true",kind="forced"})"),
+            2);
+  EXPECT_EQ(test_support::metric_sample(
+                text, R"(mgitd_forced_updates_total{backed_up="false",kind="deleted"})"),
+            1);
+  EXPECT_EQ(test_support::metric_sample(
+                text, R"(mgitd_forced_updates_total{backed_up="true",kind="deleted"})"),
+            0)
+      << "every series exists from the start";
+}
+
 TEST(Metrics, HistogramsUseGitSizedBuckets) {
   Metrics metrics(BuildInfo{"v", "r"});
   metrics.job_duration("mirror", "succeeded", 0.005);

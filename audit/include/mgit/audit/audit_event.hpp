@@ -15,6 +15,7 @@ inline constexpr std::string_view kCredentialUse = "credential_use";
 inline constexpr std::string_view kCredentialRefused = "credential_refused";
 inline constexpr std::string_view kRateLimited = "rate_limited";
 inline constexpr std::string_view kHostCooldown = "host_cooldown";
+inline constexpr std::string_view kRefBackup = "ref_backup";
 inline constexpr std::string_view kConfigLoaded = "config_loaded";
 inline constexpr std::string_view kConfigReloaded = "config_reloaded";
 inline constexpr std::string_view kWebhookAuthFailed = "webhook_auth_failed";

@@ -63,11 +63,17 @@ struct Config {
   std::vector<std::string> network_allow;  ///< host globs and CIDRs opened
   bool allow_plain_http = false;
   bool coalesce = true;                   ///< burst coalescing (docs/delivery.md)
+  bool ref_backup = true;                 ///< force-push safety net backups
   std::string follow_redirects = "none";  ///< none | same_host
   std::string git_proxy;                  ///< empty: no proxy
   int connect_timeout_seconds = 10;
   int socket_timeout_seconds = 300;
   std::string git_ca_file;  ///< PEM CAs trusted for https remotes beside the system's
+  // The force-push safety net (docs/git-executor.md, "Force-push safety net"); its switch
+  // `ref_backup` sits with the other booleans (struct padding).
+  std::vector<std::string> ref_backup_namespaces{"refs/heads/", "refs/tags/"};
+  int ref_backup_keep = 10;         ///< newest backups kept per ref; 0: no count limit
+  int ref_backup_max_age_days = 0;  ///< 0: no age limit
   std::string http_listen = "0.0.0.0:8080";
   // Webhook intake (docs/webhooks.md): off while webhook_listen is empty.
   std::string webhook_listen;

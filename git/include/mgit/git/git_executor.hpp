@@ -8,6 +8,7 @@
 #include <string>
 #include <string_view>
 #include <tl/expected.hpp>
+#include <vector>
 
 #include "mgit/execution/executor.hpp"
 #include "mgit/git/target_store.hpp"
@@ -20,6 +21,15 @@ namespace mgit::git {
 enum class FollowRedirects {
   kNone,      ///< none that leaves the job URL's host:port (a path on it is fine)
   kSameHost,  ///< any port of the job URL's host (libgit2's GIT_REMOTE_REDIRECT_NONE)
+};
+
+/// The force-push safety net (docs/git-executor.md, "Force-push safety net").
+struct RefBackupSettings {
+  bool enabled = true;  ///< `ref_backup`; a job's `options.ref_backup: false` also turns it off
+  /// Remote ref prefixes whose forced updates and deletions are backed up.
+  std::vector<std::string> namespaces{"refs/heads/", "refs/tags/"};
+  int keep = 10;         ///< newest backups kept per ref; 0 = no count limit
+  int max_age_days = 0;  ///< backups older than this are removed; 0 = no age limit
 };
 
 struct GitExecutorSettings {
@@ -55,6 +65,7 @@ struct GitExecutorSettings {
   /// empty: the system's only. Process-wide like `max_pack_objects`; the constructor throws
   /// when the file cannot be loaded.
   std::filesystem::path ca_file{};
+  RefBackupSettings ref_backup{};
 };
 
 /// Empty when `url` may be `git_proxy` (`http(s)://host[:port]`, no user, no path); else

@@ -34,6 +34,11 @@ struct WorkerSetup {
   std::string git_proxy;
   int connect_timeout_seconds = 10;
   int socket_timeout_seconds = 300;
+  // The force-push safety net (git::RefBackupSettings), as configured.
+  bool ref_backup = true;
+  std::vector<std::string> ref_backup_namespaces{"refs/heads/", "refs/tags/"};
+  int ref_backup_keep = 10;
+  int ref_backup_max_age_days = 0;
 };
 
 /// Builds the worker's executor once its sandbox is in place. `credentials` answers only

@@ -19,6 +19,9 @@ struct JobOptions {
   int depth = 0;
   std::optional<int> timeout_seconds;  ///< unset: the daemon's `job_timeout_seconds`
   bool submodules = false;
+  /// `options.ref_backup`: false turns the force-push safety net's backups off for this job
+  /// (the daemon's `ref_backup` can only turn them off, not on).
+  bool ref_backup = true;
 };
 
 /// A validated `mgit.sync-job/v1`. Every field has passed validation; `repository_key`

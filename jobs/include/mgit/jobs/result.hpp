@@ -19,6 +19,10 @@ struct RefUpdate {
   std::string ref;
   std::string old_oid;  ///< empty for a created ref
   std::string new_oid;  ///< empty for a deleted (pruned) ref
+  /// The old tip is no longer reachable from the ref: a non-fast-forward move or a deletion.
+  bool forced = false;
+  /// Where the old tip was kept (`refs/mgitd/backup/<ref>/<stamp>`); empty when not backed up.
+  std::string backup_ref{};
 };
 
 /// What an execution did to its target.

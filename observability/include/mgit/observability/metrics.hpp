@@ -34,6 +34,9 @@ class Metrics {
   void retry(std::string_view error_code);
   /// A job answered by another job's execution (burst coalescing).
   void job_coalesced();
+  /// A ref a job's fetch moved non-fast-forward or deleted (`deleted`), and whether its old
+  /// tip was backed up (the force-push safety net).
+  void forced_update(bool deleted, bool backed_up);
   void dlq_record(std::string_view reason);
   /// A git worker process was replaced; `reason` is one of WorkerPool's fixed set.
   void worker_restart(std::string_view reason);
