@@ -69,14 +69,22 @@ function makeCertificates(dir) {
 
 // Rate-limit and server-error switches fire on the first page of a listing, once: the retry
 // of that page is served, and the next listing is limited again (so every run sees one wait).
-const fired = new Set();
+// A retry is a request within a few seconds after the limit's end; anything later (a test run
+// again against the same stand-in, or a client that gave up) meets the switch afresh.
+const fired = new Map();  // key -> when the switch fired (ms)
+const kRetryWindowMs = 10_000;
 function switchResponse(provider, orgName, org, listing) {
   const switches = org.switches || {};
   const key = (kind) => `${provider.name}/${orgName}/${kind}`;
   const once = (kind) => {
     if (listing.page !== 1) return false;
-    if (fired.delete(key(kind))) return false;
-    fired.add(key(kind));
+    const now = Date.now();
+    const at = fired.get(key(kind));
+    if (at !== undefined && now - at < kRetryWindowMs) {
+      fired.delete(key(kind));
+      return false;
+    }
+    fired.set(key(kind), now);
     return true;
   };
   if (switches.rate_limit && once('rate')) {
