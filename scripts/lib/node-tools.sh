@@ -16,27 +16,33 @@ WEBHOOK_NODE_SOURCE="$MGIT_REPO_ROOT/tests/webhooks"
 # Debian bookworm's own nodejs is 18.
 WEBHOOK_NODE_MIN_MAJOR=18
 
+# Installs the npm packages pinned in SRC/package-lock.json into
+# .cache/NAME-node-<hash>/node_modules (once; later calls only check the marker), runs
+# `node SELF_CHECK --self-check --node-modules DIR` before trusting them, and sets
+# NODE_PACKAGES_DIR to that node_modules directory.
+#
 # Named by a hash of package.json and package-lock.json, so a changed pin gets a fresh
 # directory instead of a stale one. The packages are plain JavaScript and JSON: the Node.js
 # version is not part of the name.
-ensure_webhook_node_modules() {
-  local src=$WEBHOOK_NODE_SOURCE cache="$MGIT_REPO_ROOT/.cache" key dir major
+install_node_packages() {
+  local src=$1 name=$2 self_check=$3 cache="$MGIT_REPO_ROOT/.cache" key dir major what
+  what=${src#"$MGIT_REPO_ROOT"/}
   if ! command -v node >/dev/null || ! command -v npm >/dev/null; then
-    die "node and npm are needed for tests/webhooks (run scripts/install-deps)"
+    die "node and npm are needed for $what (run scripts/install-deps)"
   fi
   major=$(node -p 'process.versions.node.split(".")[0]')
   ((major >= WEBHOOK_NODE_MIN_MAJOR)) ||
-    die "tests/webhooks needs Node.js $WEBHOOK_NODE_MIN_MAJOR or later, found $(node --version)"
+    die "$what needs Node.js $WEBHOOK_NODE_MIN_MAJOR or later, found $(node --version)"
   key=$(cat "$src/package.json" "$src/package-lock.json" | sha256sum | cut -c1-16)
-  dir="$cache/webhooks-node-$key"
+  dir="$cache/$name-node-$key"
   # Marker written last, so an interrupted install is redone rather than trusted.
   if [[ ! -f $dir/.complete ]]; then
     mkdir -p "$cache"
     # Parallel test jobs may all install on a cold cache.
-    exec 9>"$cache/webhooks-node.lock"
+    exec 9>"$cache/$name-node.lock"
     flock 9
     if [[ ! -f $dir/.complete ]]; then
-      log "installing the npm packages of tests/webhooks into ${dir#"$MGIT_REPO_ROOT"/}"
+      log "installing the npm packages of $what into ${dir#"$MGIT_REPO_ROOT"/}"
       rm -rf "$dir"
       mkdir -p "$dir"
       cp "$src/package.json" "$src/package-lock.json" "$dir/"
@@ -45,15 +51,20 @@ ensure_webhook_node_modules() {
       (cd "$dir" && npm ci --ignore-scripts --no-audit --no-fund --prefer-offline) \
         </dev/null >"$dir/install.log" 2>&1 ||
         { cat "$dir/install.log" >&2; die "npm ci in ${dir#"$MGIT_REPO_ROOT"/} failed"; }
-      node "$src/webhook-request.mjs" --self-check --node-modules "$dir/node_modules" >&2 ||
-        die "the webhook client cannot run with the packages in $dir"
+      node "$self_check" --self-check --node-modules "$dir/node_modules" >&2 ||
+        die "$what cannot run with the packages in $dir"
       touch "$dir/.complete"
     fi
     exec 9>&-
   fi
-  export MGITD_TEST_WEBHOOK_NODE_MODULES="$dir/node_modules"
-  export MGITD_TEST_WEBHOOK_CLIENT="$src/webhook-request.mjs"
-  export MGITD_TEST_WEBHOOK_LOAD="$src/webhook-load.mjs"
+  NODE_PACKAGES_DIR="$dir/node_modules"
+}
+
+ensure_webhook_node_modules() {
+  install_node_packages "$WEBHOOK_NODE_SOURCE" webhooks "$WEBHOOK_NODE_SOURCE/webhook-request.mjs"
+  export MGITD_TEST_WEBHOOK_NODE_MODULES="$NODE_PACKAGES_DIR"
+  export MGITD_TEST_WEBHOOK_CLIENT="$WEBHOOK_NODE_SOURCE/webhook-request.mjs"
+  export MGITD_TEST_WEBHOOK_LOAD="$WEBHOOK_NODE_SOURCE/webhook-load.mjs"
 }
 
 # The discovery tests' stand-in API server (tests/discovery/): @octokit/openapi (GitHub's
@@ -66,33 +77,8 @@ ensure_webhook_node_modules() {
 DISCOVERY_NODE_SOURCE="$MGIT_REPO_ROOT/tests/discovery"
 
 ensure_discovery_node_modules() {
-  local src=$DISCOVERY_NODE_SOURCE cache="$MGIT_REPO_ROOT/.cache" key dir major
-  if ! command -v node >/dev/null || ! command -v npm >/dev/null; then
-    die "node and npm are needed for tests/discovery (run scripts/install-deps)"
-  fi
-  major=$(node -p 'process.versions.node.split(".")[0]')
-  ((major >= WEBHOOK_NODE_MIN_MAJOR)) ||
-    die "tests/discovery needs Node.js $WEBHOOK_NODE_MIN_MAJOR or later, found $(node --version)"
-  key=$(cat "$src/package.json" "$src/package-lock.json" | sha256sum | cut -c1-16)
-  dir="$cache/discovery-node-$key"
-  if [[ ! -f $dir/.complete ]]; then
-    mkdir -p "$cache"
-    exec 9>"$cache/discovery-node.lock"
-    flock 9
-    if [[ ! -f $dir/.complete ]]; then
-      log "installing the npm packages of tests/discovery into ${dir#"$MGIT_REPO_ROOT"/}"
-      rm -rf "$dir"
-      mkdir -p "$dir"
-      cp "$src/package.json" "$src/package-lock.json" "$dir/"
-      (cd "$dir" && npm ci --ignore-scripts --no-audit --no-fund --prefer-offline) \
-        </dev/null >"$dir/install.log" 2>&1 ||
-        { cat "$dir/install.log" >&2; die "npm ci in ${dir#"$MGIT_REPO_ROOT"/} failed"; }
-      # The validator must reject a broken GitHub repository object before any test trusts it.
-      node "$src/standin-server.mjs" --self-check --node-modules "$dir/node_modules" >&2 ||
-        die "the discovery stand-in cannot run with the packages in $dir"
-      touch "$dir/.complete"
-    fi
-    exec 9>&-
-  fi
-  export MGITD_TEST_DISCOVERY_NODE_MODULES="$dir/node_modules"
+  # The self-check proves the validator rejects a broken GitHub repository object before any
+  # test trusts it.
+  install_node_packages "$DISCOVERY_NODE_SOURCE" discovery "$DISCOVERY_NODE_SOURCE/standin-server.mjs"
+  export MGITD_TEST_DISCOVERY_NODE_MODULES="$NODE_PACKAGES_DIR"
 }
