@@ -13,6 +13,7 @@
 #include <mutex>
 #include <thread>
 #include <utility>
+#include <vector>
 
 #include "mgit/observability/log.hpp"
 
@@ -61,6 +62,9 @@ struct ResponderGate {
   std::uint64_t next_id = 0;                                            ///< HTTP thread only
   /// Requests handed to the handler whose answer is not written yet (for `drain`).
   std::atomic<std::size_t> unanswered{0};
+  /// Sessions waiting for a request's header (HTTP thread only): the drain closes the ones
+  /// that have received nothing of it yet.
+  std::map<Session*, std::weak_ptr<Session>> reading;
 };
 
 class Session : public std::enable_shared_from_this<Session> {
@@ -74,13 +78,23 @@ class Session : public std::enable_shared_from_this<Session> {
         gate_(std::move(gate)) {
     ++open_;
   }
-  ~Session() { --open_; }
+  ~Session() {
+    --open_;
+    gate_->reading.erase(this);
+  }
 
   // The first request gets the read timeout alone: a connection that sends nothing is cut off
   // as fast as one that sends slowly. Kept-alive connections may idle between requests.
   void start() { read(std::chrono::milliseconds(0)); }
 
   void write(HttpResponse answer, unsigned version, bool keep_alive, bool head);
+
+  /// The drain: a connection waiting for a request that has sent none of it is closed, so
+  /// the client's next request opens a new connection (to another replica) instead of
+  /// meeting this one's 503.
+  void close_if_idle() {
+    if (buffer_.size() == 0) close();
+  }
 
  private:
   void read(std::chrono::milliseconds first_byte_timeout) {
@@ -93,8 +107,10 @@ class Session : public std::enable_shared_from_this<Session> {
     const auto now = std::chrono::steady_clock::now();
     deadline_ = now + first_byte_timeout + settings_.read_timeout;
     stream_.expires_at(std::min(deadline_, now + first_byte_timeout + settings_.header_timeout));
+    gate_->reading.insert_or_assign(this, weak_from_this());
     http::async_read_header(stream_, buffer_, *parser_,
                             [self = shared_from_this()](const beast::error_code& ec, std::size_t) {
+                              self->gate_->reading.erase(self.get());
                               if (ec) {
                                 self->on_read(ec);
                                 return;
@@ -295,6 +311,12 @@ class BeastHttpServer final : public HttpServer {
     asio::post(io_, [this] {
       boost::system::error_code ignored;
       acceptor_.close(ignored);
+      // Copied first: closing a session may end it, and its destructor edits the map.
+      std::vector<std::shared_ptr<Session>> waiting;
+      for (const auto& [session, weak] : gate_->reading) {
+        if (auto alive = weak.lock()) waiting.push_back(std::move(alive));
+      }
+      for (const auto& session : waiting) session->close_if_idle();
     });
   }
 

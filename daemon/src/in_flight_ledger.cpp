@@ -179,6 +179,10 @@ bool InFlightLedger::parse_slot(const std::string& text, std::map<RecordId, Entr
       return false;
     }
     sequence = doc["seq"].GetUint64();
+    // Workers can write beneath the workspace: a planted number near the top would make this
+    // process's numbers wrap, and its writes look older than the planted slot.
+    constexpr std::uint64_t kMaxSequence = std::uint64_t{1} << 62U;
+    if (sequence >= kMaxSequence) return false;
   }
   const bool clean = doc["clean"].GetBool();
   for (const auto& record : doc["records"].GetArray()) {

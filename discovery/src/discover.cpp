@@ -7,6 +7,7 @@
 #include <deque>
 #include <iterator>
 #include <thread>
+#include <unordered_set>
 
 #include "provider_support.hpp"
 #include "rate_limit.hpp"
@@ -90,13 +91,32 @@ class Loop {
       }
       ApiRequest request = std::move(queue.front());
       queue.pop_front();
+      // A next link back to a page already listed would loop until max_requests.
+      if (!visited_.insert(request.url).second) {
+        return tl::make_unexpected(DiscoveryError{
+            DiscoveryErrorCode::kBadResponse,
+            fmt::format("the {} API led back to a page it already listed ({}); stopped",
+                        provider_.name(), origin_text(request.url))});
+      }
       auto response = fetch(request);
       if (!response) return tl::make_unexpected(std::move(response.error()));
       auto page = provider_.parse(options_.query, request, *response);
       if (!page) return tl::make_unexpected(std::move(page.error()));
       ++result_.stats.pages;
       for (auto& repository : page->repositories) {
+        // Offset paging repeats an entry when a repository is created or deleted meanwhile.
+        if (!listed_.insert(repository.full_name).second) {
+          ++result_.stats.duplicates;
+          continue;
+        }
         result_.repositories.push_back(std::move(repository));
+      }
+      if (result_.repositories.size() > options_.max_repositories) {
+        return tl::make_unexpected(DiscoveryError{
+            DiscoveryErrorCode::kBadResponse,
+            fmt::format("the {} API listed more than {} repositories; stopped (raise "
+                        "--max-repositories if the organisation is that large)",
+                        provider_.name(), options_.max_repositories)});
       }
       // Depth first: a listing's next page before the listings it revealed, so pages of one
       // listing stay together in the output order.
@@ -217,6 +237,8 @@ class Loop {
   Clock& clock_;
   Discovered result_;
   std::optional<std::chrono::system_clock::time_point> not_before_;
+  std::unordered_set<std::string> visited_;  ///< request URLs sent
+  std::unordered_set<std::string> listed_;   ///< full names listed
 };
 
 }  // namespace

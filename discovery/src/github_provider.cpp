@@ -18,9 +18,12 @@ class GithubProvider final : public Provider {
   [[nodiscard]] std::string default_api_base() const override { return "https://api.github.com"; }
 
   [[nodiscard]] std::vector<ApiRequest> first(const Query& query) const override {
+    // Oldest first: a repository created while the listing runs lands on the last page
+    // instead of pushing an entry already listed onto the next one (the default is newest
+    // first).
     return {ApiRequest{
-        fmt::format("{}/orgs/{}/repos?per_page=100&type=all", query.api_base,
-                    percent_encode(query.org)),
+        fmt::format("{}/orgs/{}/repos?per_page=100&type=all&sort=created&direction=asc",
+                    query.api_base, percent_encode(query.org)),
         {{"Accept", "application/vnd.github+json"}, {"X-GitHub-Api-Version", "2022-11-28"}}}};
   }
 

@@ -120,6 +120,9 @@ std::optional<system_clock::time_point> parse_http_date(std::string_view text) {
       tm.tm_min > 59 || tm.tm_sec > 60) {
     return std::nullopt;
   }
+  // system_clock counts nanoseconds here (about 1678..2262): a date outside is nonsense and
+  // would overflow the conversion below.
+  if (year < 1970 || year > 2200) return std::nullopt;
   tm.tm_mday = day;
   tm.tm_year = year - 1900;
   const std::time_t seconds_since_epoch = timegm(&tm);
@@ -136,7 +139,9 @@ std::optional<RateLimitWait> rate_limit_wait(const ApiResponse& response,
   if (!limited) return std::nullopt;
   RateLimitWait result;
   if (const auto delay = retry_after(response, now)) {
-    result.wait = *delay;
+    // At least a second: `Retry-After: 0` (or a date already past) must not turn the retries
+    // into a burst against an API that just said it is overloaded.
+    result.wait = std::max(*delay, std::chrono::milliseconds(1000));
     result.reason = fmt_reason(response.status, "Retry-After");
   } else if (const auto reset = reset_time(response, now)) {
     result.wait = std::max(std::chrono::duration_cast<std::chrono::milliseconds>(*reset - now),

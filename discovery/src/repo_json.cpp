@@ -125,6 +125,12 @@ tl::expected<std::optional<ApiRequest>, DiscoveryError> link_next_request(
                     "followed, the token was not sent",
                     provider, origin_text(*next), origin_text(query.api_base))});
   }
+  if (*next == request.url) {
+    return tl::make_unexpected(DiscoveryError{
+        DiscoveryErrorCode::kBadResponse,
+        fmt::format("the {} API's next-page link points back at the page it is on; not followed",
+                    provider)});
+  }
   return ApiRequest{std::move(*next), request.headers};
 }
 

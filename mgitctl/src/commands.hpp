@@ -91,6 +91,7 @@ struct DiscoverCommandOptions {
   bool allow_http = false;
   int max_wait_seconds = 300;
   int request_timeout_seconds = 60;
+  int max_repositories = 100'000;
   // Filters.
   bool include_archived = false;
   bool include_forks = false;

@@ -177,6 +177,7 @@ int run_discover(const KafkaOptions& kafka, const DiscoverCommandOptions& option
   discovery::DiscoverOptions discover;
   discover.query = discovery::Query{base, options.org};
   discover.max_wait = std::chrono::seconds(options.max_wait_seconds);
+  discover.max_repositories = static_cast<std::size_t>(options.max_repositories);
   discover.notice = [](std::string_view text) {
     fmt::print(stderr, "mgitctl: {}\n", text);
     std::fflush(stderr);
@@ -202,6 +203,9 @@ int run_discover(const KafkaOptions& kafka, const DiscoverCommandOptions& option
 
   std::map<std::string_view, int> filtered;
   std::vector<InputDocument> jobs;
+  // Two repositories rendered to one target (`{name}` across GitLab subgroups or Azure DevOps
+  // projects) would make mgitd answer `conflict` for whichever job comes second, every run.
+  std::map<std::string, int> target_lines;
   int invalid = 0;
   int line = 0;
   for (const auto& repository : listed->repositories) {
@@ -210,6 +214,15 @@ int run_discover(const KafkaOptions& kafka, const DiscoverCommandOptions& option
       continue;
     }
     ++line;
+    const auto [first, fresh] = target_lines.emplace(render_target(shape, repository), line);
+    if (!fresh) {
+      fmt::print(stderr,
+                 "mgitctl: repository {} of the listing skipped: its target is repository {}'s "
+                 "too; add {{full_name}} to --target\n",
+                 line, first->second);
+      ++invalid;
+      continue;
+    }
     auto job = make_job(shape, repository, generate_job_id());
     if (!job) {
       // The index, not the name: an API-provided name may hold anything.
@@ -225,11 +238,14 @@ int run_discover(const KafkaOptions& kafka, const DiscoverCommandOptions& option
   for (const auto& [reason, count] : filtered) filtered_total += count;
   fmt::print(stderr,
              "mgitctl: {} {}: {} repositories listed, {} filtered out{}{}, {} job(s){}; {} "
-             "page(s), {} request(s), {} rate-limit wait(s) ({}s), {} retry(ies)\n",
+             "page(s), {} request(s), {} rate-limit wait(s) ({}s), {} retry(ies){}\n",
              provider->name(), options.org, listed->repositories.size(), filtered_total,
              filtered.empty() ? "" : " (", filtered.empty() ? "" : summary_of(filtered) + ")",
              jobs.size(), invalid > 0 ? fmt::format(", {} invalid", invalid) : "", stats.pages,
-             stats.requests, stats.waits, stats.waited.count(), stats.retries);
+             stats.requests, stats.waits, stats.waited.count(), stats.retries,
+             stats.duplicates > 0
+                 ? fmt::format(", {} listed twice by offset paging (dropped)", stats.duplicates)
+                 : "");
   if (jobs.empty()) {
     fmt::print(stderr, "mgitctl: no jobs {}\n", options.enqueue ? "to enqueue" : "written");
     return invalid > 0 ? kExitFailed : kExitOk;

@@ -213,6 +213,10 @@ int run(int argc, char** argv) {
                    "Longest wait, in seconds, for one rate limit to reset (longer: exit 3)")
       ->check(CLI::NonNegativeNumber);
   discover
+      ->add_option("--max-repositories", discover_options.max_repositories,
+                   "Stop with an error when the API lists more repositories than this")
+      ->check(CLI::PositiveNumber);
+  discover
       ->add_option("--request-timeout-seconds", discover_options.request_timeout_seconds,
                    "Timeout of one API request")
       ->check(CLI::PositiveNumber);

@@ -201,6 +201,21 @@ TEST_F(MgitctlDiscoverTest, WaitsOutARateLimitAndSaysSo) {
   EXPECT_EQ(result.out, "");
 }
 
+TEST_F(MgitctlDiscoverTest, TwoRepositoriesRenderedToOneTargetAreRefused) {
+  // Two GitLab subgroups hold a project of the same name: `{name}` makes one target of them,
+  // which mgitd would answer `conflict` for, every run, for whichever came second.
+  auto result = discover("gitlab", "clash-org", {"--target", "{provider}/{name}"});
+  EXPECT_EQ(result.exit_code, 1) << result.err;
+  EXPECT_THAT(result.err, HasSubstr("repository 2 of the listing skipped: its target is "
+                                    "repository 1's too; add {full_name} to --target"));
+  EXPECT_EQ(targets_of(result.out), std::vector<std::string>{"gitlab/svc"});
+  // The default template keeps the subgroup: both are synced.
+  result = discover("gitlab", "clash-org", {});
+  ASSERT_EQ(result.exit_code, 0) << result.err;
+  EXPECT_EQ(targets_of(result.out), (std::vector<std::string>{"gitlab/clash-org/team-a/svc",
+                                                              "gitlab/clash-org/team-b/svc"}));
+}
+
 TEST_F(MgitctlDiscoverTest, RetriesAServerError) {
   const auto result = discover("github", "flaky-org", {});
   ASSERT_EQ(result.exit_code, 0) << result.err;

@@ -242,6 +242,23 @@ TEST_F(InFlightLedgerTest, AWriteTornBetweenPagesIsNotReadAsWhole) {
   EXPECT_EQ(InFlightLedger(file()).consumed(kA), 1);
 }
 
+TEST_F(InFlightLedgerTest, ASlotNumberedNearTheTopIsNotBelieved) {
+  // Planted (workers can write beneath the workspace) to win every comparison and make this
+  // process's numbers wrap: read as not whole, so the real slot counts.
+  std::filesystem::create_directories(file().parent_path());
+  std::ofstream(file()) << R"({"version":1,"seq":3,"clean":false,"records":[)"
+                        << R"({"topic":"mgit.sync.jobs","partition":0,"offset":5,)"
+                        << R"("unclean_exits":0,"running":true}],"end":3})";
+  std::ofstream(other_slot())
+      << R"({"version":1,"seq":18446744073709551615,"clean":false,"records":[)"
+      << R"({"topic":"mgit.sync.jobs","partition":0,"offset":6,)"
+      << R"("unclean_exits":2,"running":true}],"end":18446744073709551615})";
+  InFlightLedger next(file());
+  EXPECT_EQ(next.consumed(kA), 1);
+  EXPECT_EQ(next.consumed(kB), 0);
+  EXPECT_EQ(sequence(contents()), 4U) << "numbered on from the slot believed: " << contents();
+}
+
 TEST_F(InFlightLedgerTest, AFileFromBeforeTheTwoSlotsIsStillCounted) {
   std::filesystem::create_directories(file().parent_path());
   std::ofstream(file()) << R"({"version":1,"clean":false,"records":[)"

@@ -34,7 +34,9 @@ TEST(DiscoveryGithub, FirstRequestAsDocumented) {
   const auto provider = make_provider("github");
   const auto requests = provider->first(kGithub);
   ASSERT_EQ(requests.size(), 1U);
-  EXPECT_EQ(requests[0].url, "https://api.github.com/orgs/octo-org/repos?per_page=100&type=all");
+  EXPECT_EQ(requests[0].url,
+            "https://api.github.com/orgs/octo-org/"
+            "repos?per_page=100&type=all&sort=created&direction=asc");
   const std::vector<std::pair<std::string, std::string>> headers = {
       {"Accept", "application/vnd.github+json"}, {"X-GitHub-Api-Version", "2022-11-28"}};
   EXPECT_EQ(requests[0].headers, headers);
@@ -42,7 +44,8 @@ TEST(DiscoveryGithub, FirstRequestAsDocumented) {
   EXPECT_EQ(provider->default_api_base(), "https://api.github.com");
   // An org name is one path segment, whatever it holds.
   EXPECT_EQ(provider->first({"https://ghe.example.com/api/v3", "a/b c"})[0].url,
-            "https://ghe.example.com/api/v3/orgs/a%2Fb%20c/repos?per_page=100&type=all");
+            "https://ghe.example.com/api/v3/orgs/a%2Fb%20c/"
+            "repos?per_page=100&type=all&sort=created&direction=asc");
 }
 
 TEST(DiscoveryGithub, ParsesGithubsOwnExample) {

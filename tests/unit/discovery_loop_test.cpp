@@ -272,6 +272,65 @@ TEST(DiscoveryRateLimit, HeaderForms) {
             std::chrono::system_clock::time_point(seconds(1445412480)));
   EXPECT_FALSE(parse_http_date("Wed, 21 Oct 2015 07:28:00 UTC"));
   EXPECT_FALSE(parse_http_date("Wed, 32 Oct 2015 07:28:00 GMT"));
+  // Beyond what the clock can hold: refused, not an overflow.
+  EXPECT_FALSE(parse_http_date("Fri, 31 Dec 9999 23:59:59 GMT"));
+  ApiResponse far;
+  far.status = 429;
+  far.headers = {{"retry-after", "Fri, 31 Dec 9999 23:59:59 GMT"}};
+  EXPECT_EQ(rate_limit_wait(far, now)->wait, seconds(60)) << "read as no usable header";
+  // "Retry again now" still waits a second.
+  ApiResponse zero;
+  zero.status = 429;
+  zero.headers = {{"retry-after", "0"}};
+  EXPECT_EQ(rate_limit_wait(zero, now)->wait, seconds(1));
+}
+
+TEST(DiscoveryLoop, ANextLinkBackToAListedPageStops) {
+  Harness h;
+  h.transport.answer(200, repos({"a"}), {next_link(2)});
+  h.transport.answer(200, repos({"b"}), {next_link(3)});
+  h.transport.answer(200, repos({"c"}), {next_link(2)});  // page 3 points back at page 2
+  const auto result = h.run();
+  ASSERT_FALSE(result);
+  EXPECT_EQ(result.error().code, DiscoveryErrorCode::kBadResponse);
+  EXPECT_NE(result.error().message.find("already listed"), std::string::npos)
+      << result.error().message;
+  EXPECT_EQ(h.transport.sent.size(), 3U) << "page 2 is not asked for again";
+}
+
+TEST(DiscoveryLoop, ANextLinkToItselfIsRefusedByTheParser) {
+  Harness h;
+  h.transport.answer(200, repos({"a"}), {next_link(2)});
+  h.transport.answer(200, repos({"b"}), {next_link(2)});
+  const auto result = h.run();
+  ASSERT_FALSE(result);
+  EXPECT_NE(result.error().message.find("points back at the page it is on"), std::string::npos)
+      << result.error().message;
+  EXPECT_EQ(h.transport.sent.size(), 2U);
+}
+
+TEST(DiscoveryLoop, ARepositoryListedTwiceByOffsetPagingIsKeptOnce) {
+  Harness h;
+  h.transport.answer(200, repos({"a", "b"}), {next_link(2)});
+  h.transport.answer(200, repos({"b", "c"}));  // "b" shifted onto the next page
+  const auto result = h.run();
+  ASSERT_TRUE(result) << result.error().message;
+  std::vector<std::string> names;
+  for (const auto& repo : result->repositories) names.push_back(repo.name);
+  EXPECT_EQ(names, (std::vector<std::string>{"a", "b", "c"}));
+  EXPECT_EQ(result->stats.duplicates, 1);
+}
+
+TEST(DiscoveryLoop, MoreRepositoriesThanAllowedStops) {
+  Harness h;
+  h.options.max_repositories = 3;
+  h.transport.answer(200, repos({"a", "b"}), {next_link(2)});
+  h.transport.answer(200, repos({"c", "d"}), {next_link(3)});
+  const auto result = h.run();
+  ASSERT_FALSE(result);
+  EXPECT_NE(result.error().message.find("more than 3 repositories"), std::string::npos)
+      << result.error().message;
+  EXPECT_EQ(h.transport.sent.size(), 2U) << "page 3 is not asked for";
 }
 
 }  // namespace

@@ -93,7 +93,10 @@ function project(fixtureRepo, orgName, gitBase, id) {
     name: fixtureRepo.name,
     name_with_namespace: `${group} / ${fixtureRepo.name}`,
     path: fixtureRepo.name,
-    path_with_namespace: `${orgName}/${fixtureRepo.name}`,
+    // A fixture repository may sit in a subgroup: two subgroups can hold the same project name.
+    path_with_namespace: fixtureRepo.subgroup
+      ? `${orgName}/${fixtureRepo.subgroup}/${fixtureRepo.name}`
+      : `${orgName}/${fixtureRepo.name}`,
     created_at: '2023-01-01T00:00:00.000Z',
     // GitLab has no push time; last activity (pushes, issues, merge requests) stands in.
     last_activity_at: fixtureRepo.pushed_at || '2023-01-01T00:00:00.000Z',

@@ -41,7 +41,7 @@ struct HttpsOptions {
   /// For the whole request: resolve, connect, handshake, send, receive.
   std::chrono::milliseconds request_timeout{60'000};
   /// A larger body is an error (kBadResponse), not a memory exhaustion.
-  std::size_t max_body_bytes = std::size_t{32} << 20U;
+  std::size_t max_body_bytes = std::size_t{8} << 20U;  ///< a 100-repository page is ~0.6 MiB
 };
 
 /// An HTTPS client (Boost.Beast over OpenSSL): peer and host-name verification against the
@@ -73,14 +73,17 @@ struct DiscoverOptions {
   std::chrono::milliseconds backoff{1000};
   /// A bound on the requests of one listing (a provider answering with endless next pages).
   int max_requests = 10'000;
+  /// A bound on the repositories listed (memory: a hostile API packing huge pages).
+  std::size_t max_repositories = 100'000;
   /// Told why the loop pauses ("rate limited by …: waiting 42s"); never holds a secret.
   std::function<void(std::string_view)> notice;
 };
 
 struct DiscoverStats {
-  int requests = 0;  ///< responses received, retries included
-  int pages = 0;     ///< pages parsed
-  int waits = 0;     ///< rate-limit waits
+  int requests = 0;    ///< responses received, retries included
+  int duplicates = 0;  ///< repositories listed again on a later page (offset paging), dropped
+  int pages = 0;       ///< pages parsed
+  int waits = 0;       ///< rate-limit waits
   std::chrono::seconds waited{0};
   int retries = 0;  ///< 5xx and transport-failure retries
 };
