@@ -38,7 +38,9 @@ std::vector<RefMapping> layout_mappings(Layout layout, const std::vector<Adverti
 tl::expected<void, jobs::JobError> RepositorySync::download_and_update(
     git_remote* remote, Layout layout, const git_fetch_options& options) {
   git_repository* repo = git_remote_owner(remote);
-  const std::vector<AdvertisedRef> advertised = advertised_refs(remote);
+  const auto listed = advertised_refs(remote);
+  if (!listed) return tl::make_unexpected(classify(listed.error(), "listing the remote's refs"));
+  const std::vector<AdvertisedRef>& advertised = *listed;
   std::vector<std::string> skipped;
   std::vector<RefMapping> mappings = layout_mappings(layout, advertised, skipped);
   if (!skipped.empty()) {
@@ -77,6 +79,7 @@ tl::expected<void, jobs::JobError> RepositorySync::download_and_update(
     return tl::make_unexpected(classify(done.error().rc, done.error().action));
   };
   if (auto ok = step(net.prepare(advertised)); !ok) return ok;
+  if (auto ok = step(net.prune()); !ok) return ok;
   if (!specs.empty()) {
     const git_remote_callbacks callbacks = options.callbacks;
     if (auto ok = check(

@@ -1,5 +1,7 @@
 #include "ref_safety_net.hpp"
 
+#include <fmt/format.h>
+
 #include <algorithm>
 #include <utility>
 
@@ -23,11 +25,11 @@ git_oid oid_of(const std::string& hex) {
 
 }  // namespace
 
-std::vector<AdvertisedRef> advertised_refs(git_remote* remote) {
+tl::expected<std::vector<AdvertisedRef>, int> advertised_refs(git_remote* remote) {
   const git_remote_head** heads = nullptr;
   size_t count = 0;
   std::vector<AdvertisedRef> out;
-  if (git_remote_ls(&heads, &count, remote) != 0) return out;
+  if (const int rc = git_remote_ls(&heads, &count, remote); rc != 0) return tl::make_unexpected(rc);
   out.reserve(count);
   for (size_t i = 0; i < count; ++i) {
     const std::string name = heads[i]->name == nullptr ? "" : heads[i]->name;
@@ -102,16 +104,27 @@ tl::expected<std::string, GitStepFailure> RefSafetyNet::backup(const std::string
     }
   }
   const std::string stamp = backup_stamp(now_);
-  for (int sequence = 0; sequence <= kMaxSequence; ++sequence) {
-    const std::string name = backup_ref_name(local, stamp, sequence);
+  const auto create = [&](const std::string& name) {
     git_reference* created = nullptr;
     const int rc = git_reference_create(&created, repo_, name.c_str(), &old, 0,
                                         "mgitd: backup before a forced update");
-    if (rc == 0) {
-      git_reference_free(created);
-      return backups_[local] = name;
-    }
-    if (rc != GIT_EEXISTS) return failed(rc, "writing a backup ref");
+    if (rc == 0) git_reference_free(created);
+    return rc;
+  };
+  for (int sequence = 0; sequence <= kMaxSequence; ++sequence) {
+    const std::string name = backup_ref_name(local, stamp, sequence);
+    const int rc = create(name);
+    if (rc == 0) return backups_[local] = name;
+    if (rc == GIT_EEXISTS) continue;
+    // The name's folder is another backup's file: a branch named `x/<stamp of x's backup>`
+    // was pushed and deleted. The tip is kept under a name that cannot collide (the stamp
+    // first); retention leaves it alone, so such a backup stays until removed by hand.
+    git_error_clear();
+    const std::string collided =
+        fmt::format("refs/mgitd/backup-collided/{}-{}/{}", stamp, sequence, local);
+    if (const int again = create(collided); again != 0)
+      return failed(again, "writing a backup ref");
+    return backups_[local] = collided;
   }
   return failed(GIT_EEXISTS, "writing a backup ref");
 }
@@ -178,6 +191,13 @@ tl::expected<void, GitStepFailure> RefSafetyNet::finish(std::vector<jobs::RefUpd
     if (!made) return tl::make_unexpected(made.error());
     update.backup_ref = *made;
   }
+  updates.insert(updates.end(), std::make_move_iterator(pruned_.begin()),
+                 std::make_move_iterator(pruned_.end()));
+  pruned_.clear();
+  return {};
+}
+
+tl::expected<void, GitStepFailure> RefSafetyNet::prune() {
   for (const auto& [name, old] : to_prune_) {
     git_reference* ref = nullptr;
     if (const int rc = git_reference_lookup(&ref, repo_, name.c_str()); rc == GIT_ENOTFOUND) {
@@ -192,7 +212,7 @@ tl::expected<void, GitStepFailure> RefSafetyNet::finish(std::vector<jobs::RefUpd
     if (auto found = backups_.find(name); found != backups_.end()) {
       deleted.backup_ref = found->second;
     }
-    updates.push_back(std::move(deleted));
+    pruned_.push_back(std::move(deleted));
   }
   return {};
 }

@@ -20,8 +20,9 @@ struct AdvertisedRef {
   git_oid oid{};
 };
 
-/// The advertised refs of a connected remote, `HEAD` and peeled `^{}` entries left out.
-std::vector<AdvertisedRef> advertised_refs(git_remote* remote);
+/// The advertised refs of a connected remote, `HEAD` and peeled `^{}` entries left out. A
+/// failure is the job's: an empty list would make a mirror prune every ref.
+tl::expected<std::vector<AdvertisedRef>, int> advertised_refs(git_remote* remote);
 
 /// What one job's fetch may do to the target's refs besides updating them.
 struct SafetyNetPolicy {
@@ -46,7 +47,8 @@ struct GitStepFailure {
 ///
 /// Order, so a worker killed at any point loses no old tip: `prepare` (after the download,
 /// the new objects are local) writes every backup the update and the prune will need; only
-/// then do refs move (`git_remote_update_tips`, `finish`). A job killed after `prepare`
+/// then do refs move (`prune`, `git_remote_update_tips`, `finish`; the prune first, so a ref
+/// renamed upstream from `a` to `a/b` can be written where `a` was). A job killed after `prepare`
 /// leaves backups of refs that did not move yet; the next job finds the newest backup of
 /// the ref already at the old tip and reuses it instead of writing another.
 class RefSafetyNet {
@@ -57,9 +59,12 @@ class RefSafetyNet {
   /// Reads the local refs and backs up each one the update will move non-fast-forward or
   /// the prune will delete, when its remote name is in the backed-up namespaces.
   tl::expected<void, GitStepFailure> prepare(const std::vector<AdvertisedRef>& advertised);
+  /// After `prepare`, before `git_remote_update_tips`: deletes the refs to prune (their
+  /// backups are written).
+  tl::expected<void, GitStepFailure> prune();
   /// After `git_remote_update_tips`: marks forced updates in `updates` (backing up one
-  /// `prepare` could not foresee, e.g. a tag libgit2 followed), deletes the refs to prune
-  /// and appends them (new = empty, forced).
+  /// `prepare` could not foresee, e.g. a tag libgit2 followed) and appends the pruned refs
+  /// (new = empty, forced).
   tl::expected<void, GitStepFailure> finish(std::vector<jobs::RefUpdate>& updates);
   /// Removes the backups retention no longer keeps, never one this job made or reused.
   tl::expected<void, GitStepFailure> expire();
@@ -78,6 +83,7 @@ class RefSafetyNet {
   std::chrono::system_clock::time_point now_;
   std::map<std::string, std::string> backups_;  ///< local ref → backup made or reused
   std::map<std::string, git_oid> to_prune_;     ///< local ref → its tip before the job
+  std::vector<jobs::RefUpdate> pruned_;         ///< deleted by `prune`, for `finish`
 };
 
 }  // namespace mgit::git

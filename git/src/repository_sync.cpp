@@ -377,7 +377,10 @@ tl::expected<ExecutionReport, JobError> RepositorySync::create(Layout layout) {
       layout == Layout::kMirror
           ? configure(repo.get(), {{"remote.origin.url", job_.repository_url},
                                    {"remote.origin.fetch", std::string(fetchspec(layout))},
-                                   {"remote.origin.mirror", "true"}})
+                                   {"remote.origin.mirror", "true"},
+                                   // Whoever serves or clones the mirror (git daemon,
+                                   // http-backend) does not hand out the backups.
+                                   {"transfer.hideRefs", "refs/mgitd/"}})
           : configure(repo.get(), {{"remote.origin.url", job_.repository_url},
                                    {"remote.origin.fetch", std::string(fetchspec(layout))}});
   if (!configured) return tl::make_unexpected(configured.error());

@@ -137,6 +137,54 @@ TEST_F(RefBackupTest, AFastForwardIsNotForcedAndMakesNoBackup) {
   EXPECT_EQ(run(target_git("m") + " for-each-ref refs/mgitd/"), "");
 }
 
+TEST_F(RefBackupTest, ABranchRenamedUpstreamIntoItsOwnFolderIsMirrored) {
+  // `a` becomes `a/b`: the new ref's path needs the old ref's file gone first, so the prune
+  // runs before the update (after the backup), or every job of the target would fail.
+  const std::string repo = create_repo("rename", 2);
+  run(server_git(repo) + " branch topic main~1");
+  const std::string topic = rev_parse(repo, "topic");
+  ASSERT_TRUE(execute(make_job(Operation::kMirror, repo, "m")));
+  run(server_git(repo) + " branch -D topic");
+  run(server_git(repo) + " branch topic/part main");
+
+  const auto report = execute(make_job(Operation::kMirror, repo, "m"));
+  ASSERT_TRUE(report) << report.error().message;
+  const std::string mirror = target_git("m");
+  EXPECT_EQ(run(mirror + " rev-parse refs/heads/topic/part"), rev_parse(repo, "main"));
+  const RefUpdate* deleted = find_update(*report, "refs/heads/topic");
+  ASSERT_NE(deleted, nullptr);
+  ASSERT_FALSE(deleted->backup_ref.empty());
+  EXPECT_EQ(run(mirror + " rev-parse " + deleted->backup_ref), topic);
+}
+
+TEST_F(RefBackupTest, ABranchNamedLikeAnotherRefsBackupIsStillBackedUp) {
+  // `x` deleted leaves refs/mgitd/backup/refs/heads/x/<stamp>. A branch `x/<that stamp>`
+  // deleted in turn needs a backup beneath that file: it gets a name that cannot collide,
+  // instead of failing every later job of the target.
+  const std::string repo = create_repo("collide", 2);
+  run(server_git(repo) + " branch x main~1");
+  ASSERT_TRUE(execute(make_job(Operation::kMirror, repo, "m")));
+  run(server_git(repo) + " branch -D x");
+  const auto first = execute(make_job(Operation::kMirror, repo, "m"));
+  ASSERT_TRUE(first) << first.error().message;
+  const RefUpdate* x = find_update(*first, "refs/heads/x");
+  ASSERT_NE(x, nullptr);
+  const std::string stamp = x->backup_ref.substr(x->backup_ref.rfind('/') + 1);
+  run(server_git(repo) + " branch x/" + stamp + " main");
+  ASSERT_TRUE(execute(make_job(Operation::kMirror, repo, "m")));
+  run(server_git(repo) + " branch -D x/" + stamp);
+
+  const auto second = execute(make_job(Operation::kMirror, repo, "m"));
+  ASSERT_TRUE(second) << second.error().message;
+  const RefUpdate* collided = find_update(*second, "refs/heads/x/" + stamp);
+  ASSERT_NE(collided, nullptr);
+  ASSERT_FALSE(collided->backup_ref.empty());
+  const std::string mirror = target_git("m");
+  EXPECT_EQ(run(mirror + " rev-parse " + collided->backup_ref), rev_parse(repo, "main"));
+  EXPECT_EQ(run(mirror + " rev-parse " + x->backup_ref), run(mirror + " rev-parse main~1"));
+  ASSERT_TRUE(execute(make_job(Operation::kMirror, repo, "m"))) << "the target is not stuck";
+}
+
 TEST_F(RefBackupTest, ADeletedBranchIsListedAndBackedUp) {
   const std::string repo = create_repo("delete", 2);
   run(server_git(repo) + " branch feature main~1");

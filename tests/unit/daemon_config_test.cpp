@@ -602,17 +602,17 @@ TEST_F(ConfigTest, RefBackupSettingsComeFromEverySource) {
   EXPECT_TRUE(result.config->ref_backup);
   EXPECT_THAT(result.config->ref_backup_namespaces, ElementsAre("refs/heads/", "refs/tags/"));
   EXPECT_EQ(result.config->ref_backup_keep, 10);
-  EXPECT_EQ(result.config->ref_backup_max_age_days, 0);
+  EXPECT_EQ(result.config->ref_backup_max_age_days, 90);
 
   const auto file = write_file("backup.conf",
                                "ref_backup = false\nref_backup_namespaces = [\"refs/heads/\"]\n"
-                               "ref_backup_keep = 3\nref_backup_max_age_days = 90\n");
+                               "ref_backup_keep = 3\nref_backup_max_age_days = 0\n");
   result = load({"--config", file});
   ASSERT_TRUE(result.config) << err_;
   EXPECT_FALSE(result.config->ref_backup);
   EXPECT_THAT(result.config->ref_backup_namespaces, ElementsAre("refs/heads/"));
   EXPECT_EQ(result.config->ref_backup_keep, 3);
-  EXPECT_EQ(result.config->ref_backup_max_age_days, 90);
+  EXPECT_EQ(result.config->ref_backup_max_age_days, 0);
 
   // flag > env > file, the list taken whole from one source.
   env_["MGITD_REF_BACKUP"] = "true";

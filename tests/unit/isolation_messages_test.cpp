@@ -38,13 +38,13 @@ TEST(IsolationMessages, SetupRoundTripsWithTheRefBackupSettings) {
   setup.ref_backup = false;
   setup.ref_backup_namespaces = {"refs/heads/", "refs/pull/"};
   setup.ref_backup_keep = 3;
-  setup.ref_backup_max_age_days = 90;
+  setup.ref_backup_max_age_days = 7;
   const auto decoded = decode_setup(frame_of(encode_setup(setup)).payload);
   ASSERT_TRUE(decoded.has_value());
   EXPECT_FALSE(decoded->ref_backup);
   EXPECT_EQ(decoded->ref_backup_namespaces, setup.ref_backup_namespaces);
   EXPECT_EQ(decoded->ref_backup_keep, 3);
-  EXPECT_EQ(decoded->ref_backup_max_age_days, 90);
+  EXPECT_EQ(decoded->ref_backup_max_age_days, 7);
 }
 
 TEST(IsolationMessages, RunRequestRoundTripsWithItsCredential) {

@@ -72,8 +72,8 @@ struct Config {
   // The force-push safety net (docs/git-executor.md, "Force-push safety net"); its switch
   // `ref_backup` sits with the other booleans (struct padding).
   std::vector<std::string> ref_backup_namespaces{"refs/heads/", "refs/tags/"};
-  int ref_backup_keep = 10;         ///< newest backups kept per ref; 0: no count limit
-  int ref_backup_max_age_days = 0;  ///< 0: no age limit
+  int ref_backup_keep = 10;          ///< newest backups kept per ref; 0: no count limit
+  int ref_backup_max_age_days = 90;  ///< 0: no age limit
   std::string http_listen = "0.0.0.0:8080";
   // Webhook intake (docs/webhooks.md): off while webhook_listen is empty.
   std::string webhook_listen;

@@ -28,8 +28,8 @@ struct RefBackupSettings {
   bool enabled = true;  ///< `ref_backup`; a job's `options.ref_backup: false` also turns it off
   /// Remote ref prefixes whose forced updates and deletions are backed up.
   std::vector<std::string> namespaces{"refs/heads/", "refs/tags/"};
-  int keep = 10;         ///< newest backups kept per ref; 0 = no count limit
-  int max_age_days = 0;  ///< backups older than this are removed; 0 = no age limit
+  int keep = 10;          ///< newest backups kept per ref; 0 = no count limit
+  int max_age_days = 90;  ///< backups older than this are removed; 0 = no age limit
 };
 
 struct GitExecutorSettings {

@@ -38,7 +38,7 @@ struct WorkerSetup {
   bool ref_backup = true;
   std::vector<std::string> ref_backup_namespaces{"refs/heads/", "refs/tags/"};
   int ref_backup_keep = 10;
-  int ref_backup_max_age_days = 0;
+  int ref_backup_max_age_days = 90;
 };
 
 /// Builds the worker's executor once its sandbox is in place. `credentials` answers only
